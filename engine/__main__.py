@@ -1,0 +1,5 @@
+"""`python -m engine` runs the command line."""
+
+from engine.cli.main import main
+
+raise SystemExit(main())

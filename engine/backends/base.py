@@ -1,0 +1,39 @@
+"""The Backend protocol: a flat store of immutable, named objects.
+
+Names are slash-separated (`config`, `keys/<id>`, `data/<2 hex>/<pack id>`, `index/<id>`,
+`snapshots/<id>`). A `put` is atomic: readers see the whole object or nothing, so an interrupted
+write never leaves a half object under a real name. Backends raise the errors of
+`engine.errors` (ObjectNotFound, DestinationFull, TransientBackendError, BackendError) so that
+callers can tell a missing object from a full disk from a network blip.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = ["Backend", "pack_name"]
+
+
+class Backend(Protocol):
+    location: str
+    #: local folders and seed drives are never throttled; network destinations are.
+    is_network: bool
+
+    def put(self, name: str, data: bytes | memoryview) -> None: ...
+
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes: ...
+
+    def size(self, name: str) -> int: ...
+
+    def list(self, prefix: str) -> list[str]: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def exists(self) -> bool:
+        """Whether the location holds a repository (a `config` object)."""
+        ...
+
+
+def pack_name(pack_id: bytes) -> str:
+    hexid = pack_id.hex()
+    return f"data/{hexid[:2]}/{hexid}"

@@ -1,0 +1,270 @@
+"""One backup run: scan -> read and chunk -> store blobs -> trees -> index -> snapshot.
+
+Files the files cache vouches for (same device, inode, size, mtime and ctime, and every blob
+still indexed) are not read. The rest are read on a pool of threads: each reads, chunks and
+hashes a file; new chunks of large files are sealed (zstd + AES-GCM) on a second pool so both
+cores work even on one huge file. All of it runs in compiled code that releases the GIL.
+A file that changes while it is read is read once more, then skipped with a warning. The
+snapshot is written last, after every pack and the index it needs; the files cache after it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import threading
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
+
+from engine.chunker import Chunker
+from engine.clock import SYSTEM_CLOCK, Clock
+from engine.errors import UsageError
+from engine.events import BackupSummary, EventSink, FileSkipped, Progress
+from engine.home import app_dir, computer_id
+from engine.repo.blob import BlobType
+from engine.repo.blobstore import BlobStore
+from engine.repo.snapshot import Snapshot, save_snapshot
+from engine.repo.tree import Kind, TreeEntry, encode_tree
+from engine.scanner import Node, read_xattrs, scan
+from engine.session import Session
+from engine.state import CachedFile
+from engine.uploader import Uploader
+
+__all__ = ["run_backup"]
+
+#: chunks at least this big are sealed on the seal pool; smaller ones inline.
+_POOL_SEAL_MIN = 512 * 1024
+_IN_FLIGHT = 4
+_RACY_NS = 2_000_000_000
+
+
+class _FileChanged(Exception):
+    pass
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_size, a.st_mtime_ns, a.st_ctime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ctime_ns, b.st_ino)
+
+
+class _Progress:
+    """Counts work done across threads and turns it into rate and ETA."""
+
+    def __init__(self, clock: Clock, files_total: int, bytes_total: int) -> None:
+        self.clock = clock
+        self.files_total, self.bytes_total = files_total, bytes_total
+        self.files_done = self.bytes_done = 0  # guarded by self._lock
+        self._lock = threading.Lock()
+        self._samples: deque[tuple[float, int]] = deque(maxlen=50)
+
+    def add(self, nbytes: int, files: int = 0) -> None:
+        with self._lock:
+            self.bytes_done += nbytes
+            self.files_done += files
+
+    def event(self, phase: str, current: str = "") -> Progress:
+        now = self.clock.monotonic()
+        self._samples.append((now, self.bytes_done))
+        t0, b0 = self._samples[0]
+        rate = (self.bytes_done - b0) / (now - t0) if now - t0 > 0.5 else 0.0
+        left = self.bytes_total - self.bytes_done
+        eta = left / rate if rate > 0 else None
+        return Progress(phase, self.files_done, self.files_total, self.bytes_done, self.bytes_total, current, rate, eta)
+
+
+class _Run:
+    def __init__(self, session: Session, events: EventSink, clock: Clock, workers: int) -> None:
+        self.session = session
+        self.events = events
+        self.clock = clock
+        self.workers = workers
+        self.skipped: list[FileSkipped] = []
+        self.uploader = Uploader(session.repo.backend, session.state, self._stored)
+        self.store = BlobStore(
+            session.repo.key, session.index, session.repo.backend, self.uploader.submit, session.repo.pack_size
+        )
+        self.seal_pool = ThreadPoolExecutor(workers, thread_name_prefix="backbeat-seal")
+        self._local = threading.local()
+        self.cache_rows: list[tuple[bytes, CachedFile]] = []
+        self.content: dict[bytes, tuple[tuple[bytes, ...], os.stat_result]] = {}
+        self.had_cache: set[bytes] = set()
+        self.bytes_read = 0
+        self.started_ns = clock.wall_ns()
+
+    def _stored(self, pack_id: bytes, entries: list) -> None:
+        self.store.pack_stored(pack_id, entries)
+
+    def report(self, ev: FileSkipped) -> None:
+        self.skipped.append(ev)
+        self.events(ev)
+
+    def _chunker(self) -> Chunker:
+        if not hasattr(self._local, "chunker"):
+            c = self.session.repo.chunker
+            self._local.chunker = Chunker(c.min_size, c.avg_size, c.max_size, self.session.repo.chunker_seed)
+        return self._local.chunker
+
+    # -- one file ----------------------------------------------------------------------------
+    def _read_once(self, node: Node, progress: _Progress) -> tuple[tuple[bytes, ...], os.stat_result]:
+        store = self.store
+        ids: list[bytes] = []
+        futures: deque[Future] = deque()
+        read = 0
+        try:
+            with open(node.path, "rb", buffering=0) as f:
+                before = os.fstat(f.fileno())
+                if not stat.S_ISREG(before.st_mode):
+                    raise _FileChanged("it is no longer a regular file")
+                for chunk in self._chunker().cut_file(f, before.st_size):
+                    blob_id = store.blob_id(chunk)
+                    ids.append(blob_id)
+                    read += len(chunk)
+                    progress.add(len(chunk))
+                    if not store.reserve(blob_id):
+                        continue
+                    if len(chunk) < _POOL_SEAL_MIN:
+                        store.add(store.seal(blob_id, BlobType.DATA, chunk))
+                        continue
+                    futures.append(self.seal_pool.submit(store.seal, blob_id, BlobType.DATA, bytes(chunk)))
+                    while len(futures) >= _IN_FLIGHT:
+                        store.add(futures.popleft().result())
+                after = os.fstat(f.fileno())
+        finally:
+            while futures:  # a reserved blob must always reach a pack, whatever happened
+                store.add(futures.popleft().result())
+            self.bytes_read += read
+        if not _same(before, after) or read != before.st_size:
+            progress.add(-read)
+            raise _FileChanged("it changed while being read")
+        return tuple(ids), before
+
+    def store_file(self, node: Node, progress: _Progress) -> None:
+        name = os.fsdecode(node.path)
+        for attempt in (1, 2):
+            try:
+                self.content[node.path] = self._read_once(node, progress)
+                break
+            except _FileChanged as e:
+                if attempt == 2:
+                    self.report(FileSkipped(name, f"{e}; it will be backed up next time", warning=True))
+            except FileNotFoundError:
+                self.report(FileSkipped(name, "it was deleted before it could be read", warning=True))
+                break
+            except OSError as e:
+                self.report(FileSkipped(name, f"cannot read it ({e.strerror})", warning=True))
+                break
+        progress.add(0, files=1)
+
+    # -- the run -----------------------------------------------------------------------------
+    def classify(self, files: list[Node]) -> tuple[list[Node], int]:
+        """Split files into the ones to read and (the count of) those the files cache vouches for."""
+        state, index = self.session.state, self.session.index
+        todo, unchanged = [], 0
+        for node in files:
+            cached = state.cached_file(node.path)
+            st = node.st
+            if (
+                cached is not None
+                and (cached.dev, cached.ino, cached.size, cached.mtime_ns, cached.ctime_ns)
+                == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                and all(i in index.blobs for i in cached.ids)
+            ):
+                self.content[node.path] = (cached.ids, st)
+                unchanged += 1
+                continue
+            if cached is not None:
+                self.had_cache.add(node.path)
+            todo.append(node)
+        return todo, unchanged
+
+    def read_all(self, todo: list[Node], progress: _Progress) -> None:
+        todo.sort(key=lambda n: (n.st.st_size, -n.st.st_mtime_ns))  # small and recent first
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="backbeat-read") as pool:
+            pending = {pool.submit(self.store_file, n, progress) for n in todo}
+            while pending:
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    fut.result()
+                self.events(progress.event("backing up"))
+
+    def tree(self, node: Node) -> tuple[bytes, int]:
+        """Store the tree of folder `node` bottom-up; returns (tree id, folders stored)."""
+        entries, dirs = [], 1
+        for child in node.children:
+            st = child.st
+            common = dict(name=child.name, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
+            if child.kind == Kind.DIR:
+                sub, n = self.tree(child)
+                dirs += n
+                entries.append(TreeEntry(kind=Kind.DIR, xattrs=read_xattrs(child.path), ids=(sub,), **common))
+            elif child.kind == Kind.SYMLINK:
+                entries.append(TreeEntry(kind=Kind.SYMLINK, target=child.target, **common))
+            elif child.path in self.content:
+                ids, st = self.content[child.path]
+                common["mode"], common["mtime_ns"] = stat.S_IMODE(st.st_mode), st.st_mtime_ns
+                entries.append(
+                    TreeEntry(kind=Kind.FILE, size=st.st_size, xattrs=read_xattrs(child.path), ids=ids, **common)
+                )
+                if st.st_mtime_ns < self.started_ns - _RACY_NS:  # too fresh to vouch for next time
+                    self.cache_rows.append(
+                        (child.path, CachedFile(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, ids))
+                    )
+        return self.store.put(BlobType.TREE, encode_tree(entries)), dirs
+
+
+def run_backup(
+    session: Session,
+    sources: list[str],
+    excludes: list[str] = (),
+    events: EventSink = lambda ev: None,
+    clock: Clock = SYSTEM_CLOCK,
+    workers: int | None = None,
+) -> BackupSummary:
+    t0 = clock.monotonic()
+    run = _Run(session, events, clock, workers or min(4, os.cpu_count() or 2))
+    try:
+        events(Progress("scanning", 0, 0, 0, 0))
+        found = scan(list(sources), list(excludes), [os.fsencode(app_dir())], run.report)
+        if not found.paths:
+            raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
+        files = list(found.root.walk_files())
+        todo, unchanged = run.classify(files)
+        progress = _Progress(clock, len(files), sum(n.st.st_size for n in todo))
+        progress.files_done = unchanged
+        run.read_all(todo, progress)
+        events(progress.event("finishing"))
+        root, dirs = run.tree(found.root)
+        run.store.flush()
+    finally:
+        run.seal_pool.shutdown()
+        run.uploader.close()
+    session.write_index()
+    read_ok = [n for n in todo if n.path in run.content]
+    changed = sum(1 for n in read_ok if n.path in run.had_cache)
+    summary = BackupSummary(
+        snapshot_id="",
+        files_new=len(read_ok) - changed,
+        files_changed=changed,
+        files_unchanged=unchanged,
+        dirs=dirs,
+        bytes_read=run.bytes_read,
+        bytes_added=run.uploader.bytes_written,
+        blobs_added=run.store.new_blobs,
+        duration=clock.monotonic() - t0,
+        warnings=sum(1 for s in run.skipped if s.warning),
+        skipped=tuple(run.skipped),
+    )
+    snap = Snapshot(
+        time_ns=run.started_ns,
+        host=socket.gethostname(),
+        computer_id=computer_id(),
+        base=os.fsdecode(found.base),
+        paths=[os.fsdecode(p) for p in found.paths],
+        tree=root.hex(),
+        summary={k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")},
+        skipped=[(s.path, s.reason) for s in run.skipped[:1000]],
+    )
+    snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
+    session.state.remember_files(run.cache_rows)
+    return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)

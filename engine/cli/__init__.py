@@ -1,0 +1,1 @@
+"""The `backbeat` command line: argparse in front of engine.service, nothing more."""

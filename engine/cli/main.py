@@ -1,0 +1,209 @@
+"""`backbeat`: argparse subcommands -> BackupService calls, exit codes from engine.errors.
+
+Exit codes: 0 success, 1 error, 3 finished with per-file warnings (some files were skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import stat
+import sys
+from datetime import datetime
+
+from engine import PRODUCT, __version__, keychain
+from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
+from engine.cli.progress import ProgressPrinter
+from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError
+from engine.repo.tree import Kind
+from engine.service import BackupService
+from engine.units import format_bytes, format_duration
+
+__all__ = ["main", "build_parser"]
+
+_EPILOG = """exit codes: 0 success, 1 error, 3 finished with warnings (some files were skipped).
+The passphrase comes from BACKBEAT_PASSWORD, --password-file, the OS keychain or a prompt, in that order."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--repo", metavar="LOCATION", help="repository folder (default: the embedded one)")
+    common.add_argument("--password-file", metavar="FILE", help="read the passphrase from FILE")
+    common.add_argument("--json", action="store_true", help="print the result as JSON")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress, no notes")
+
+    p = argparse.ArgumentParser(
+        prog="backbeat",
+        description=f"{PRODUCT} {__version__}: encrypted, deduplicated backups.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"{PRODUCT} {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("init", parents=[common], help="create a repository")
+    b = sub.add_parser("backup", parents=[common], help="back up files and folders")
+    b.add_argument("paths", nargs="+", metavar="PATH")
+    b.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="glob on names or paths")
+    sub.add_parser("snapshots", parents=[common], help="list snapshots")
+    ls = sub.add_parser("ls", parents=[common], help="list the files in a snapshot")
+    ls.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot id (a prefix) or 'latest'")
+    ls.add_argument("path", nargs="?", metavar="PATH")
+    r = sub.add_parser("restore", parents=[common], help="restore a snapshot")
+    r.add_argument("snapshot", metavar="SNAPSHOT|latest")
+    r.add_argument("--target", required=True, metavar="DIR", help="folder to restore into")
+    r.add_argument("--include", action="append", default=[], metavar="PATH", help="restore only PATH")
+    r.add_argument("--overwrite", action="store_true", help="replace files that already exist")
+    c = sub.add_parser("check", parents=[common], help="verify the repository")
+    c.add_argument("--read-data", action="store_true", help="read and verify every pack")
+    return p
+
+
+def _open(args, printer) -> BackupService:
+    service = BackupService(args.repo, printer)
+    passphrase = find_passphrase(args.password_file, service.repository_id())
+    service.unlock(passphrase)
+    return service
+
+
+def cmd_init(args, printer) -> int:
+    service = BackupService(args.repo, printer)
+    passphrase = new_passphrase(args.password_file)
+    repo_id = service.init(passphrase)
+    stored = keychain.set_secret(keychain_name(repo_id), passphrase)
+    if args.json:
+        print(json.dumps({"repository": service.location, "id": repo_id, "keychain": stored}))
+    else:
+        print(f"Created repository {repo_id[:8]} at {service.location}")
+        if stored:
+            print("The passphrase is saved in your keychain.")
+        print("Keep the passphrase safe: without it, nobody (not even Backbeat) can restore your files.")
+    return EXIT_OK
+
+
+def cmd_backup(args, printer) -> int:
+    service = _open(args, printer)
+    summary = service.backup(args.paths, args.exclude)
+    printer.clear()
+    if args.json:
+        print(json.dumps(summary.to_json()))
+    else:
+        print(
+            f"Snapshot {summary.snapshot_id[:8]} saved in {format_duration(summary.duration)}: "
+            f"{summary.files_new} new, {summary.files_changed} changed, {summary.files_unchanged} unchanged files; "
+            f"{format_bytes(summary.bytes_read)} read, {format_bytes(summary.bytes_added)} added to the repository."
+        )
+        if summary.warnings:
+            print(f"{summary.warnings} item(s) could not be backed up (listed above); they are retried next time.")
+    return EXIT_WARNINGS if summary.warnings else EXIT_OK
+
+
+def cmd_snapshots(args, printer) -> int:
+    snaps = _open(args, printer).snapshots()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": s.id,
+                        "time": s.time.isoformat(),
+                        "host": s.host,
+                        "paths": s.paths,
+                        "base": s.base,
+                        "checkpoint": s.checkpoint,
+                        "summary": s.summary,
+                    }
+                    for s in snaps
+                ]
+            )
+        )
+        return EXIT_OK
+    if not snaps:
+        print("No snapshots yet.")
+    for s in snaps:
+        size = format_bytes(s.summary.get("bytes_read", 0))
+        print(f"{s.short_id}  {s.time:%Y-%m-%d %H:%M:%S}  {s.host}  {', '.join(s.paths)}  (read {size})")
+    return EXIT_OK
+
+
+def cmd_ls(args, printer) -> int:
+    rows = _open(args, printer).list_files(args.snapshot, args.path)
+    out = []
+    for rel, e in rows:
+        kind = {Kind.DIR: "d", Kind.FILE: "-", Kind.SYMLINK: "l"}[e.kind]
+        if args.json:
+            out.append({"path": rel, "type": kind, "size": e.size, "mode": e.mode, "mtime_ns": e.mtime_ns})
+            continue
+        when = datetime.fromtimestamp(e.mtime_ns / 1e9).strftime("%Y-%m-%d %H:%M")
+        link = f" -> {os.fsdecode(e.target)}" if e.kind == Kind.SYMLINK else ""
+        print(f"{kind}{stat.filemode(e.mode)[1:]} {e.size:>12} {when}  {rel}{link}")
+    if args.json:
+        print(json.dumps(out))
+    return EXIT_OK
+
+
+def cmd_restore(args, printer) -> int:
+    summary = _open(args, printer).restore(args.snapshot, args.target, args.include, args.overwrite)
+    printer.clear()
+    if args.json:
+        print(json.dumps(summary.to_json()))
+    else:
+        print(
+            f"Restored {summary.files} files, {summary.dirs} folders, {summary.links} links "
+            f"({format_bytes(summary.bytes)}) in {format_duration(summary.duration)} to {args.target}."
+        )
+        if summary.failed:
+            print(f"{len(summary.failed)} item(s) were not restored (listed above).")
+    return EXIT_WARNINGS if summary.failed else EXIT_OK
+
+
+def cmd_check(args, printer) -> int:
+    report = _open(args, printer).check(args.read_data)
+    printer.clear()
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return EXIT_OK if report.ok else EXIT_ERROR
+    for line in report.errors:
+        print(f"error: {line}")
+    for line in report.damaged_files:
+        print(f"damaged: {line}")
+    for line in report.notes:
+        print(f"note: {line}")
+    what = f", {format_bytes(report.bytes_read)} read and verified" if args.read_data else ""
+    verdict = "no problems found" if report.ok else f"{len(report.errors)} problem(s) found"
+    print(f"Checked {report.snapshots} snapshots, {report.packs} packs{what}: {verdict}.")
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+_COMMANDS = {
+    "init": cmd_init,
+    "backup": cmd_backup,
+    "snapshots": cmd_snapshots,
+    "ls": cmd_ls,
+    "restore": cmd_restore,
+    "check": cmd_check,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    printer = ProgressPrinter(quiet=args.quiet or args.json, live=None if not args.quiet else False)
+    try:
+        return _COMMANDS[args.command](args, printer)
+    except BackbeatError as e:
+        printer.clear()
+        print(f"error: {e}", file=sys.stderr)
+        if e.hint:
+            print(f"hint: {e.hint}", file=sys.stderr)
+        return e.exit_code
+    except BrokenPipeError:  # `backbeat ls ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        printer.clear()
+        print("interrupted: the repository is consistent; run the command again to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Where the CLI finds the passphrase: BACKBEAT_PASSWORD, --password-file, the OS keychain, a prompt."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from engine import keychain
+from engine.errors import NoPassphrase, UsageError
+from engine.home import app_dir
+
+__all__ = ["find_passphrase", "new_passphrase", "keychain_name"]
+
+
+def keychain_name(repo_id: str) -> str:
+    return f"repository {repo_id}"
+
+
+def _note_no_keychain() -> None:
+    """Said once per installation: a note that repeats on every command is noise."""
+    marker = app_dir() / "no-keychain-noted"
+    if not marker.exists():
+        print(
+            "note: no OS keychain is available on this machine; the passphrase comes from "
+            "BACKBEAT_PASSWORD, --password-file or a prompt.",
+            file=sys.stderr,
+        )
+        marker.touch()
+
+
+def _from_file(path: str) -> str:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise UsageError(f"cannot read the password file {path} ({e.strerror})") from None
+    return text.rstrip("\r\n")
+
+
+def find_passphrase(password_file: str | None, repo_id: str | None) -> str:
+    if "BACKBEAT_PASSWORD" in os.environ:
+        return os.environ["BACKBEAT_PASSWORD"]
+    if password_file:
+        return _from_file(password_file)
+    if repo_id is not None:
+        if keychain.available():
+            found = keychain.get_secret(keychain_name(repo_id))
+            if found is not None:
+                return found
+        else:
+            _note_no_keychain()
+    if sys.stdin.isatty():
+        return getpass.getpass("Passphrase: ")
+    raise NoPassphrase()
+
+
+def new_passphrase(password_file: str | None) -> str:
+    if "BACKBEAT_PASSWORD" in os.environ or password_file:
+        value = find_passphrase(password_file, None)
+    elif sys.stdin.isatty():
+        value = getpass.getpass("New passphrase: ")
+        if getpass.getpass("Repeat it: ") != value:
+            raise UsageError("the passphrases do not match")
+    else:
+        raise NoPassphrase()
+    if not value:
+        raise UsageError(
+            "the passphrase is empty", hint="Choose a passphrase you will remember; it cannot be recovered."
+        )
+    return value

@@ -1,0 +1,122 @@
+"""Every error a user can meet: a message, a hint that says what to do, an exit code and a kind.
+
+Kinds tell callers how to react: `transient` problems (a network blip) are worth retrying,
+`permanent` ones (a wrong passphrase, a missing repository) stop the run with their hint, and
+`integrity` ones (a blob that fails authentication) are reported per file and never restored
+silently. Per-file problems during a run are *reported* as events and skipped, not raised.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_ERROR",
+    "EXIT_WARNINGS",
+    "BackbeatError",
+    "WrongPassphrase",
+    "NoPassphrase",
+    "RepositoryNotFound",
+    "RepositoryExists",
+    "NotARepository",
+    "UnsupportedFormat",
+    "IntegrityError",
+    "BackendError",
+    "TransientBackendError",
+    "ObjectNotFound",
+    "SnapshotNotFound",
+    "DestinationFull",
+    "ChunkerUnavailable",
+    "UsageError",
+]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_WARNINGS = 3
+
+
+class BackbeatError(Exception):
+    """Base of the tree: `str(err)` is the message, `err.hint` says what to do about it."""
+
+    message = "something went wrong"
+    hint = ""
+    exit_code = EXIT_ERROR
+    kind = "permanent"
+
+    def __init__(self, detail: str | None = None, *, hint: str | None = None) -> None:
+        self.detail = detail
+        if hint is not None:
+            self.hint = hint
+        super().__init__(self.message if detail is None else f"{self.message}: {detail}")
+
+
+class WrongPassphrase(BackbeatError):
+    message = "wrong passphrase"
+    hint = "Check the passphrase (BACKBEAT_PASSWORD, --password-file or the keychain entry); nothing was changed."
+
+
+class NoPassphrase(BackbeatError):
+    message = "no passphrase given"
+    hint = "Set BACKBEAT_PASSWORD, pass --password-file FILE, or run on a terminal to be asked."
+
+
+class RepositoryNotFound(BackbeatError):
+    message = "no repository at this location"
+    hint = "Check the --repo location, or create a repository there with `backbeat init`."
+
+
+class RepositoryExists(BackbeatError):
+    message = "a repository already exists at this location"
+    hint = "Use it as it is, or choose another --repo location."
+
+
+class NotARepository(BackbeatError):
+    message = "this location is not a Backbeat repository"
+    hint = "Point --repo at the folder that `backbeat init` created (it holds a `config` file and `keys/`)."
+
+
+class UnsupportedFormat(BackbeatError):
+    message = "this repository uses a format this version of Backbeat cannot read"
+    hint = "Update Backbeat to the latest version."
+
+
+class IntegrityError(BackbeatError):
+    message = "data failed verification"
+    hint = "Run `backbeat check --read-data` to see what is damaged; damaged files are reported, never restored."
+    kind = "integrity"
+
+
+class BackendError(BackbeatError):
+    message = "the backup destination failed"
+    hint = "Check that the destination is reachable and writable, then run the command again."
+
+
+class TransientBackendError(BackendError):
+    message = "the backup destination is not answering"
+    hint = "Backbeat retries on its own; check the network if this lasts."
+    kind = "transient"
+
+
+class ObjectNotFound(BackendError):
+    message = "an object is missing from the destination"
+    hint = "Run `backbeat check` to see what is missing."
+    kind = "integrity"
+
+
+class SnapshotNotFound(BackbeatError):
+    message = "no such snapshot"
+    hint = "List the snapshots with `backbeat snapshots` and use one of their ids (a unique prefix is enough)."
+
+
+class DestinationFull(BackendError):
+    message = "the destination is full"
+    hint = "Free some space on it (or choose another destination), then run the command again: it resumes."
+
+
+class ChunkerUnavailable(BackbeatError):
+    message = "the compiled FastCDC chunker (pyfastcdc's Cython module) could not be loaded"
+    hint = "Reinstall Backbeat's dependencies (`pip install --force-reinstall pyfastcdc`) on a supported platform."
+
+
+class UsageError(BackbeatError):
+    message = "invalid command line"
+    hint = "See `backbeat --help`."

@@ -1,0 +1,51 @@
+"""Secrets in the OS keychain (macOS Keychain, Secret Service, Windows Credential Locker).
+
+The only importer of `keyring`. There is no plaintext fallback: where no keychain backend
+exists, `available()` says so and callers ask for the secret another way.
+"""
+
+from __future__ import annotations
+
+import keyring
+import keyring.errors
+from keyring.backends import fail
+
+__all__ = ["available", "get_secret", "set_secret", "delete_secret"]
+
+_SERVICE = "Backbeat"
+
+
+def available() -> bool:
+    try:
+        backend = keyring.get_keyring()
+    except Exception:  # noqa: BLE001 - a broken keyring configuration means "none"
+        return False
+    return not isinstance(backend, fail.Keyring) and getattr(backend, "priority", 1) > 0
+
+
+def get_secret(name: str) -> str | None:
+    if not available():
+        return None
+    try:
+        return keyring.get_password(_SERVICE, name)
+    except keyring.errors.KeyringError:
+        return None
+
+
+def set_secret(name: str, value: str) -> bool:
+    """True when stored; False when no keychain can hold it."""
+    if not available():
+        return False
+    try:
+        keyring.set_password(_SERVICE, name, value)
+        return True
+    except keyring.errors.KeyringError:
+        return False
+
+
+def delete_secret(name: str) -> None:
+    if available():
+        try:
+            keyring.delete_password(_SERVICE, name)
+        except keyring.errors.KeyringError:
+            pass

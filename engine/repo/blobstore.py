@@ -1,0 +1,147 @@
+"""Deduplicating blob storage: put(type, bytes) -> id, get(type, id) -> bytes.
+
+A blob whose id is already known (indexed, or reserved by another thread in this run) is not
+stored again. New blobs are sealed outside the lock (the compiled code releases the GIL, so
+threads seal in parallel) and appended to the open pack of their type; data and trees go to
+separate packs so that trees load fast. A full pack is finished and handed to the injected
+`sink`; the sink reports back through `pack_stored` once the pack is safely at the
+destination, and only then do its blobs enter the index. So the index never names a pack
+that was not written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from engine.backends.base import Backend, pack_name
+from engine.errors import IntegrityError
+from engine.repo.blob import BlobType, Compression, open_blob, seal_blob
+from engine.repo.crypto import MasterKey
+from engine.repo.index import Index, IndexEntry
+from engine.repo.pack import PackEntry, PackWriter
+
+__all__ = ["Sealed", "BlobStore", "PackSink", "DEFAULT_PACK_SIZE"]
+
+DEFAULT_PACK_SIZE = 8 * 1024 * 1024
+
+#: receives (pack id, pack bytes, the pack's entries) and must eventually call `pack_stored`.
+PackSink = Callable[[bytes, bytes, list[PackEntry]], None]
+
+
+@dataclass(frozen=True)
+class Sealed:
+    blob_id: bytes
+    type: BlobType
+    compression: Compression
+    data: bytes
+    raw_length: int
+
+
+class BlobStore:
+    def __init__(
+        self,
+        key: MasterKey,
+        index: Index,
+        backend: Backend,
+        sink: PackSink | None = None,
+        pack_size: int = DEFAULT_PACK_SIZE,
+    ) -> None:
+        self.key = key
+        self.index = index
+        self.backend = backend
+        self._sink = sink
+        self._pack_size = pack_size
+        self._lock = threading.Lock()
+        self._reserved: set[bytes] = set()  # guarded by self._lock
+        self._open: dict[BlobType, PackWriter] = {}  # guarded by self._lock
+        self.new_blobs = 0  # guarded by self._lock
+        self.new_raw_bytes = 0  # guarded by self._lock
+        self.new_stored_bytes = 0  # guarded by self._lock
+
+    # -- writing ---------------------------------------------------------------------------
+    def blob_id(self, data: bytes | memoryview) -> bytes:
+        return self.key.blob_id(data)
+
+    def reserve(self, blob_id: bytes) -> bool:
+        """True when the caller must store this blob; False when it is known or being stored."""
+        with self._lock:
+            if blob_id in self.index.blobs or blob_id in self._reserved:
+                return False
+            self._reserved.add(blob_id)
+            return True
+
+    def seal(self, blob_id: bytes, blob_type: BlobType, data: bytes | memoryview) -> Sealed:
+        sealed, compression = seal_blob(self.key, blob_id, blob_type, data)
+        return Sealed(blob_id, blob_type, compression, sealed, len(data))
+
+    def add(self, sealed: Sealed) -> None:
+        """Append a reserved, sealed blob to the open pack; a full pack goes to the sink."""
+        full = None
+        with self._lock:
+            writer = self._open.setdefault(sealed.type, PackWriter())
+            writer.add(sealed.blob_id, sealed.type, sealed.compression, sealed.data, sealed.raw_length)
+            self.new_blobs += 1
+            self.new_raw_bytes += sealed.raw_length
+            self.new_stored_bytes += len(sealed.data)
+            if len(writer) >= self._pack_size:
+                full = self._open.pop(sealed.type)
+        if full is not None:
+            self._finish(full)
+
+    def put(self, blob_type: BlobType, data: bytes | memoryview) -> bytes:
+        blob_id = self.blob_id(data)
+        if self.reserve(blob_id):
+            self.add(self.seal(blob_id, blob_type, data))
+        return blob_id
+
+    def flush(self) -> None:
+        """Finish every open pack (the end of a run, or a checkpoint)."""
+        with self._lock:
+            writers = list(self._open.values())
+            self._open.clear()
+        for writer in writers:
+            self._finish(writer)
+
+    def _finish(self, writer: PackWriter) -> None:
+        pack_id, data = writer.finish(self.key)
+        if self._sink is None:
+            raise RuntimeError("this blob store is read-only")
+        self._sink(pack_id, data, writer.entries)
+
+    def pack_stored(self, pack_id: bytes, entries: list[PackEntry]) -> None:
+        """The sink's confirmation: the pack is at the destination, its blobs become known."""
+        with self._lock:
+            self.index.add_pack(pack_id, entries, pending=True)
+            self._reserved.difference_update(e.blob_id for e in entries)
+
+    # -- reading ---------------------------------------------------------------------------
+    def _entry(self, blob_id: bytes) -> IndexEntry:
+        entry = self.index.get(blob_id)
+        if entry is None:
+            raise IntegrityError(f"blob {blob_id.hex()[:16]} is not in the index")
+        return entry
+
+    def get(self, blob_type: BlobType, blob_id: bytes) -> bytes:
+        entry = self._entry(blob_id)
+        if entry.type != blob_type:
+            raise IntegrityError(f"blob {blob_id.hex()[:16]} is a {entry.type.name}, not a {blob_type.name}")
+        sealed = self.backend.get(pack_name(entry.pack_id), entry.offset, entry.length)
+        return open_blob(self.key, blob_id, entry.type, entry.compression, sealed)
+
+    def read_pack(
+        self, pack_id: bytes, wanted: list[tuple[bytes, IndexEntry]]
+    ) -> Iterator[tuple[bytes, bytes | IntegrityError]]:
+        """Fetch the span of one pack that covers `wanted` once; yield each blob or its error."""
+        start = min(e.offset for _, e in wanted)
+        end = max(e.offset + e.length for _, e in wanted)
+        span = memoryview(self.backend.get(pack_name(pack_id), start, end - start))
+        for blob_id, e in wanted:
+            piece = span[e.offset - start : e.offset - start + e.length]
+            try:
+                if len(piece) != e.length:
+                    raise IntegrityError(f"pack {pack_id.hex()[:16]} is truncated")
+                yield blob_id, open_blob(self.key, blob_id, e.type, e.compression, piece)
+            except IntegrityError as err:
+                yield blob_id, err

@@ -1,0 +1,96 @@
+"""The repository's cryptography: keyed BLAKE3 ids, AES-256-GCM sealing, Argon2id wrapping.
+
+The only importer of `cryptography` and `blake3`. A sealed message is a random 96-bit nonce,
+then the AES-256-GCM ciphertext and its 16-byte tag; the associated data binds it to its
+place (a blob's id and type, or the kind of object), so an object cannot be swapped for another.
+The master key splits into an encryption key and an id key; ids are keyed so the server cannot
+confirm that a known file is stored.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import blake3
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+from engine.errors import IntegrityError
+
+__all__ = [
+    "NONCE_SIZE",
+    "TAG_SIZE",
+    "SEAL_OVERHEAD",
+    "MasterKey",
+    "plain_hash",
+    "derive_passphrase_key",
+    "seal_with",
+    "open_with",
+]
+
+NONCE_SIZE = 12
+TAG_SIZE = 16
+SEAL_OVERHEAD = NONCE_SIZE + TAG_SIZE
+KEY_SIZE = 32
+
+
+def plain_hash(data: bytes | memoryview) -> bytes:
+    """Unkeyed BLAKE3: pack names, so any destination can verify a pack by its name."""
+    return blake3.blake3(data, max_threads=1).digest()
+
+
+def seal_with(key: bytes, plaintext: bytes | memoryview, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE_SIZE)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def open_with(key: bytes, sealed: bytes | memoryview, aad: bytes, what: str = "object") -> bytes:
+    if len(sealed) < SEAL_OVERHEAD:
+        raise IntegrityError(f"{what} is truncated")
+    view = memoryview(sealed)
+    try:
+        return AESGCM(key).decrypt(view[:NONCE_SIZE], view[NONCE_SIZE:], aad)
+    except InvalidTag:
+        raise IntegrityError(f"{what} failed authentication") from None
+
+
+def derive_passphrase_key(passphrase: bytes, salt: bytes, memory_kib: int, iterations: int, lanes: int) -> bytes:
+    return Argon2id(salt=salt, length=KEY_SIZE, iterations=iterations, lanes=lanes, memory_cost=memory_kib).derive(
+        passphrase
+    )
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    """The repository's secret: 32 bytes that encrypt, 32 bytes that key the blob ids."""
+
+    encryption: bytes
+    id_key: bytes
+
+    @classmethod
+    def generate(cls) -> MasterKey:
+        return cls(os.urandom(KEY_SIZE), os.urandom(KEY_SIZE))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> MasterKey:
+        if len(raw) != 2 * KEY_SIZE:
+            raise IntegrityError("master key has the wrong length")
+        return cls(raw[:KEY_SIZE], raw[KEY_SIZE:])
+
+    def to_bytes(self) -> bytes:
+        return self.encryption + self.id_key
+
+    def blob_id(self, data: bytes | memoryview) -> bytes:
+        return blake3.blake3(data, key=self.id_key, max_threads=1).digest()
+
+    def subkey(self, purpose: str, length: int = 8) -> bytes:
+        """A value derived for one purpose (for instance the chunker's seed), never the key itself."""
+        return blake3.blake3(purpose.encode(), key=self.id_key).digest(length)
+
+    def seal(self, plaintext: bytes | memoryview, aad: bytes) -> bytes:
+        return seal_with(self.encryption, plaintext, aad)
+
+    def open(self, sealed: bytes | memoryview, aad: bytes, what: str = "object") -> bytes:
+        return open_with(self.encryption, sealed, aad, what)

@@ -1,0 +1,112 @@
+"""The index: blob id -> (pack, offset, length), so a blob can be found without reading packs.
+
+Index files (`index/<id>`) are sealed lists of packs and the blobs each holds. They are a
+cache for speed, never the only record: every pack carries its own header, and `rebuild`
+reconstructs the whole index from the packs alone. In memory the index is one dict; packs
+added during a run stay *pending* until an index file naming them is written.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from engine.backends.base import Backend, pack_name
+from engine.errors import IntegrityError
+from engine.repo.blob import BlobType, Compression
+from engine.repo.crypto import MasterKey, plain_hash
+from engine.repo.pack import TAIL_GUESS, PackEntry, decode_header, parse_trailer
+
+__all__ = ["IndexEntry", "Index", "read_pack_header", "encode_index", "decode_index"]
+
+_AAD = b"backbeat index v1"
+_VERSION = 1
+_PACK = struct.Struct("<32sI")
+_ENTRY = struct.Struct("<BB32sIII")
+
+
+class IndexEntry(NamedTuple):
+    pack_id: bytes
+    type: BlobType
+    compression: Compression
+    offset: int
+    length: int
+    raw_length: int
+
+
+def encode_index(key: MasterKey, packs: Iterable[tuple[bytes, list[PackEntry]]]) -> tuple[str, bytes]:
+    """Returns (object name, sealed bytes) of one index file."""
+    plain = bytearray([_VERSION])
+    for pack_id, entries in packs:
+        plain += _PACK.pack(pack_id, len(entries))
+        for e in entries:
+            plain += _ENTRY.pack(e.type, e.compression, e.blob_id, e.offset, e.length, e.raw_length)
+    data = key.seal(bytes(plain), _AAD)
+    return f"index/{plain_hash(data).hex()}", data
+
+
+def decode_index(key: MasterKey, data: bytes) -> Iterator[tuple[bytes, list[PackEntry]]]:
+    plain = memoryview(key.open(data, _AAD, "index file"))
+    if not plain or plain[0] != _VERSION:
+        raise IntegrityError("index file has an unknown version")
+    pos = 1
+    while pos < len(plain):
+        if pos + _PACK.size > len(plain):
+            raise IntegrityError("index file is truncated")
+        pack_id, count = _PACK.unpack_from(plain, pos)
+        pos += _PACK.size
+        end = pos + count * _ENTRY.size
+        if end > len(plain):
+            raise IntegrityError("index file is truncated")
+        entries = [
+            PackEntry(b, BlobType(t), Compression(c), o, n, r)
+            for t, c, b, o, n, r in _ENTRY.iter_unpack(plain[pos:end])
+        ]
+        pos = end
+        yield pack_id, entries
+
+
+def read_pack_header(backend: Backend, key: MasterKey, pack_id: bytes) -> tuple[list[PackEntry], int]:
+    """A pack's own header, read from its tail: (entries, pack size)."""
+    name = pack_name(pack_id)
+    size = backend.size(name)
+    tail = backend.get(name, max(0, size - TAIL_GUESS))
+    start, sealed = parse_trailer(tail, size)
+    if sealed is None:
+        sealed = backend.get(name, start, size - 4 - start)
+    return decode_header(key, sealed, start), size
+
+
+class Index:
+    """All known blobs, plus the packs not yet named by an index file."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[bytes, IndexEntry] = {}
+        self.pending: list[tuple[bytes, list[PackEntry]]] = []
+
+    def __contains__(self, blob_id: bytes) -> bool:
+        return blob_id in self.blobs
+
+    def __len__(self) -> int:
+        return len(self.blobs)
+
+    def get(self, blob_id: bytes) -> IndexEntry | None:
+        return self.blobs.get(blob_id)
+
+    def add_pack(self, pack_id: bytes, entries: list[PackEntry], *, pending: bool) -> None:
+        for e in entries:
+            self.blobs[e.blob_id] = IndexEntry(pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
+        if pending:
+            self.pending.append((pack_id, entries))
+
+    def packs(self) -> dict[bytes, list[tuple[bytes, IndexEntry]]]:
+        """pack id -> its blobs, for check and restore planning."""
+        out: dict[bytes, list[tuple[bytes, IndexEntry]]] = {}
+        for blob_id, e in self.blobs.items():
+            out.setdefault(e.pack_id, []).append((blob_id, e))
+        return out
+
+    def take_pending(self) -> list[tuple[bytes, list[PackEntry]]]:
+        pending, self.pending = self.pending, []
+        return pending

@@ -1,0 +1,91 @@
+"""The pack: many sealed blobs in one object, describing itself.
+
+Layout: sealed blobs back to back, then the sealed header, then the header's length (4 bytes,
+little-endian). The header lists, per blob: type, compression, id, offset, stored length and
+plaintext length. Because every pack carries its own header, the index can always be rebuilt
+from the packs alone. A pack's name is the (unkeyed) BLAKE3 of its bytes, so any destination
+can verify a pack without the key.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+from engine.errors import IntegrityError
+from engine.repo.blob import BlobType, Compression
+from engine.repo.crypto import MasterKey, plain_hash
+
+__all__ = ["PackEntry", "PackWriter", "parse_trailer", "decode_header", "HEADER_AAD", "TAIL_GUESS"]
+
+HEADER_AAD = b"backbeat pack header v1"
+_VERSION = 1
+_ENTRY = struct.Struct("<BB32sIII")
+_LEN = struct.Struct("<I")
+#: how much of a pack's end to fetch at first: enough for the header of a typical pack.
+TAIL_GUESS = 64 * 1024
+
+
+class PackEntry(NamedTuple):
+    blob_id: bytes
+    type: BlobType
+    compression: Compression
+    offset: int
+    length: int
+    raw_length: int
+
+
+class PackWriter:
+    """Collects sealed blobs; `finish` seals the header and names the pack."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.entries: list[PackEntry] = []
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    def add(
+        self, blob_id: bytes, blob_type: BlobType, compression: Compression, sealed: bytes, raw_length: int
+    ) -> PackEntry:
+        entry = PackEntry(blob_id, blob_type, compression, len(self._buf), len(sealed), raw_length)
+        self._buf += sealed
+        self.entries.append(entry)
+        return entry
+
+    def finish(self, key: MasterKey) -> tuple[bytes, bytes]:
+        """Returns (pack id, pack bytes)."""
+        header = bytearray([_VERSION])
+        for e in self.entries:
+            header += _ENTRY.pack(e.type, e.compression, e.blob_id, e.offset, e.length, e.raw_length)
+        sealed = key.seal(bytes(header), HEADER_AAD)
+        self._buf += sealed
+        self._buf += _LEN.pack(len(sealed))
+        data = bytes(self._buf)
+        self._buf = bytearray()
+        return plain_hash(data), data
+
+
+def parse_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes | None]:
+    """From the last bytes of a pack: (offset of the sealed header, its bytes if `tail` holds them)."""
+    if len(tail) < _LEN.size:
+        raise IntegrityError("pack is too short to hold a header")
+    (hlen,) = _LEN.unpack(tail[-_LEN.size :])
+    start = pack_size - _LEN.size - hlen
+    if hlen == 0 or start < 0:
+        raise IntegrityError("pack header length is out of range")
+    if hlen + _LEN.size <= len(tail):
+        return start, tail[-_LEN.size - hlen : -_LEN.size]
+    return start, None
+
+
+def decode_header(key: MasterKey, sealed_header: bytes, header_offset: int) -> list[PackEntry]:
+    plain = key.open(sealed_header, HEADER_AAD, "pack header")
+    if not plain or plain[0] != _VERSION or (len(plain) - 1) % _ENTRY.size:
+        raise IntegrityError("pack header is malformed")
+    entries = []
+    for t, c, blob_id, off, length, raw in _ENTRY.iter_unpack(memoryview(plain)[1:]):
+        if off + length > header_offset:
+            raise IntegrityError("pack header points past the blobs")
+        entries.append(PackEntry(blob_id, BlobType(t), Compression(c), off, length, raw))
+    return entries

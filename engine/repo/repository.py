@@ -1,0 +1,118 @@
+"""One repository identity: its `config`, its keys, and the objects it names.
+
+`config` is plain JSON (nothing secret): the repository id, the format version, the chunker's
+and packer's parameters. Every destination of a backup set holds a copy of the same repository,
+so `config` and `keys/` are identical everywhere. Opening needs the passphrase; the chunker's
+gear seed is derived from the master key so chunk boundaries reveal nothing to the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from engine.backends.base import Backend, pack_name
+from engine.errors import NotARepository, ObjectNotFound, RepositoryExists, RepositoryNotFound, UnsupportedFormat
+from engine.repo.crypto import MasterKey
+from engine.repo.index import Index, decode_index, encode_index, read_pack_header
+from engine.repo.keys import DEFAULT_KDF, KdfParams, create_key, unlock
+from engine.repo.pack import PackEntry
+
+__all__ = ["ChunkerParams", "Repository", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ChunkerParams:
+    min_size: int = 256 * 1024
+    avg_size: int = 1024 * 1024
+    max_size: int = 8 * 1024 * 1024
+
+
+class Repository:
+    def __init__(self, backend: Backend, config: dict, key: MasterKey) -> None:
+        self.backend = backend
+        self.config = config
+        self.key = key
+        self.id: str = config["id"]
+        c = config["chunker"]
+        self.chunker = ChunkerParams(c["min_size"], c["avg_size"], c["max_size"])
+        self.pack_size: int = config["pack_size"]
+        self.chunker_seed = int.from_bytes(key.subkey("backbeat chunker seed", 7), "little")
+
+    @classmethod
+    def create(
+        cls,
+        backend: Backend,
+        passphrase: str,
+        *,
+        chunker: ChunkerParams = ChunkerParams(),
+        pack_size: int = 8 * 1024 * 1024,
+        kdf: KdfParams = DEFAULT_KDF,
+    ) -> Repository:
+        if backend.exists():
+            raise RepositoryExists(backend.location)
+        config = {
+            "version": FORMAT_VERSION,
+            "id": os.urandom(16).hex(),
+            "chunker": {"algorithm": "fastcdc2020", **chunker.__dict__},
+            "pack_size": pack_size,
+            "compression": "zstd",
+        }
+        key = MasterKey.generate()
+        create_key(backend, key, passphrase, kdf)
+        backend.put("config", json.dumps(config, indent=1, sort_keys=True).encode())
+        return cls(backend, config, key)
+
+    @classmethod
+    def open(cls, backend: Backend, passphrase: str) -> Repository:
+        config = cls.read_config(backend)
+        return cls(backend, config, unlock(backend, passphrase))
+
+    @staticmethod
+    def read_config(backend: Backend) -> dict:
+        try:
+            config = json.loads(backend.get("config"))
+        except ObjectNotFound:
+            if backend.list("keys/") or backend.list("data/"):
+                raise NotARepository(backend.location, hint="Its `config` is missing; it may be damaged.") from None
+            raise RepositoryNotFound(backend.location) from None
+        except ValueError:
+            raise NotARepository(f"{backend.location} (its config is not readable)") from None
+        if not isinstance(config, dict) or "id" not in config:
+            raise NotARepository(backend.location)
+        if config.get("version") != FORMAT_VERSION:
+            raise UnsupportedFormat(f"version {config.get('version')}")
+        return config
+
+    # -- index files ---------------------------------------------------------------------
+    def index_names(self) -> list[str]:
+        return self.backend.list("index/")
+
+    def read_index(self, name: str) -> Iterator[tuple[bytes, list[PackEntry]]]:
+        return decode_index(self.key, self.backend.get(name))
+
+    def write_index(self, index: Index) -> str | None:
+        """Write the packs added this run as one index file; None when there were none."""
+        pending = index.take_pending()
+        if not pending:
+            return None
+        name, data = encode_index(self.key, pending)
+        self.backend.put(name, data)
+        return name
+
+    def pack_ids(self) -> list[bytes]:
+        return [bytes.fromhex(n.rsplit("/", 1)[-1]) for n in self.backend.list("data/")]
+
+    def pack_header(self, pack_id: bytes) -> tuple[list[PackEntry], int]:
+        return read_pack_header(self.backend, self.key, pack_id)
+
+    def has_pack(self, pack_id: bytes) -> bool:
+        try:
+            self.backend.size(pack_name(pack_id))
+            return True
+        except ObjectNotFound:
+            return False

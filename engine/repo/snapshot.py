@@ -1,0 +1,94 @@
+"""Snapshot records: what was backed up, when, from where, and the root tree that holds it.
+
+A snapshot is sealed JSON under `snapshots/<id>`, written only after every pack and index file
+it needs, so a destination never holds a snapshot whose data it lacks. Paths are kept as the
+OS gives them (non-UTF-8 bytes survive through surrogate escapes). `base` is the deepest folder
+that holds every selected path: the root tree is that folder, holding only the selection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from engine.backends.base import Backend
+from engine.errors import IntegrityError, ObjectNotFound, SnapshotNotFound
+from engine.repo.crypto import MasterKey, plain_hash
+
+__all__ = ["Snapshot", "save_snapshot", "load_snapshots", "find_snapshot"]
+
+_AAD = b"backbeat snapshot v1"
+
+
+@dataclass
+class Snapshot:
+    time_ns: int
+    host: str
+    computer_id: str
+    base: str
+    paths: list[str]
+    tree: str
+    summary: dict = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    checkpoint: bool = False
+    id: str = ""
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.time_ns / 1e9, UTC).astimezone()
+
+    @property
+    def tree_id(self) -> bytes:
+        return bytes.fromhex(self.tree)
+
+    @property
+    def base_bytes(self) -> bytes:
+        return os.fsencode(self.base)
+
+
+def save_snapshot(backend: Backend, key: MasterKey, snap: Snapshot) -> str:
+    doc = asdict(snap)
+    doc.pop("id")
+    doc["version"] = 1
+    data = key.seal(json.dumps(doc, sort_keys=True).encode(), _AAD)
+    snap.id = plain_hash(data).hex()
+    backend.put(f"snapshots/{snap.id}", data)
+    return snap.id
+
+
+def _load(backend: Backend, key: MasterKey, name: str) -> Snapshot:
+    doc = json.loads(key.open(backend.get(name), _AAD, f"snapshot {name}"))
+    if doc.pop("version", None) != 1:
+        raise IntegrityError(f"{name} has an unknown version")
+    doc["skipped"] = [tuple(s) for s in doc.get("skipped", [])]
+    return Snapshot(**doc, id=name.rsplit("/", 1)[-1])
+
+
+def load_snapshots(backend: Backend, key: MasterKey) -> list[Snapshot]:
+    """Every snapshot, oldest first."""
+    snaps = []
+    for name in backend.list("snapshots/"):
+        try:
+            snaps.append(_load(backend, key, name))
+        except ObjectNotFound:
+            continue  # deleted between list and get
+    return sorted(snaps, key=lambda s: s.time_ns)
+
+
+def find_snapshot(snaps: list[Snapshot], ref: str) -> Snapshot:
+    """`latest`, or a unique prefix of a snapshot id."""
+    complete = [s for s in snaps if not s.checkpoint] or snaps
+    if ref == "latest":
+        if not complete:
+            raise SnapshotNotFound("the repository has no snapshots yet", hint="Run `backbeat backup` first.")
+        return complete[-1]
+    matches = [s for s in snaps if s.id.startswith(ref.lower())]
+    if len(matches) != 1:
+        raise SnapshotNotFound(ref if not matches else f"{ref} is ambiguous")
+    return matches[0]

@@ -1,0 +1,94 @@
+"""A tree blob: one directory, as canonical bytes.
+
+Entries are sorted by name (raw bytes, so any file name the OS allows survives, UTF-8 or not)
+and encoded in a fixed binary layout, so an unchanged directory encodes to the same bytes and
+dedups to nothing. A file entry lists its content blob ids in order; a directory entry names
+its subtree's id; a symlink keeps its target. Extended attributes ride along where the OS has them.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+
+from engine.errors import IntegrityError
+
+__all__ = ["Kind", "TreeEntry", "encode_tree", "decode_tree"]
+
+_VERSION = 1
+_HEAD = struct.Struct("<BI")
+_FIXED = struct.Struct("<BIqQHHHI")  # kind, mode, mtime_ns, size, name, target, xattr count, ids
+_XATTR = struct.Struct("<HI")
+_ID = 32
+
+
+class Kind(IntEnum):
+    FILE = 0
+    DIR = 1
+    SYMLINK = 2
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    name: bytes
+    kind: Kind
+    mode: int
+    mtime_ns: int
+    size: int = 0
+    target: bytes = b""
+    xattrs: tuple[tuple[bytes, bytes], ...] = ()
+    #: content blob ids for a file; the one subtree id for a directory.
+    ids: tuple[bytes, ...] = ()
+
+    @property
+    def subtree(self) -> bytes:
+        return self.ids[0]
+
+
+def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
+    ordered = sorted(entries, key=lambda e: e.name)
+    out = bytearray(_HEAD.pack(_VERSION, len(ordered)))
+    for e in ordered:
+        out += _FIXED.pack(e.kind, e.mode, e.mtime_ns, e.size, len(e.name), len(e.target), len(e.xattrs), len(e.ids))
+        out += e.name
+        out += e.target
+        for k, v in e.xattrs:
+            out += _XATTR.pack(len(k), len(v))
+            out += k
+            out += v
+        for blob_id in e.ids:
+            out += blob_id
+    return bytes(out)
+
+
+def decode_tree(data: bytes) -> list[TreeEntry]:
+    view = memoryview(data)
+    try:
+        version, count = _HEAD.unpack_from(view, 0)
+        if version != _VERSION:
+            raise IntegrityError(f"tree has unknown version {version}")
+        pos = _HEAD.size
+        entries = []
+        for _ in range(count):
+            kind, mode, mtime, size, nlen, tlen, nx, nids = _FIXED.unpack_from(view, pos)
+            pos += _FIXED.size
+            name = bytes(view[pos : pos + nlen])
+            pos += nlen
+            target = bytes(view[pos : pos + tlen])
+            pos += tlen
+            xattrs = []
+            for _ in range(nx):
+                klen, vlen = _XATTR.unpack_from(view, pos)
+                pos += _XATTR.size
+                xattrs.append((bytes(view[pos : pos + klen]), bytes(view[pos + klen : pos + klen + vlen])))
+                pos += klen + vlen
+            ids = tuple(bytes(view[pos + i * _ID : pos + (i + 1) * _ID]) for i in range(nids))
+            pos += nids * _ID
+            entries.append(TreeEntry(name, Kind(kind), mode, mtime, size, target, tuple(xattrs), ids))
+    except (struct.error, ValueError) as e:
+        raise IntegrityError(f"tree is malformed ({e})") from None
+    if pos != len(view):
+        raise IntegrityError("tree has trailing bytes")
+    return entries

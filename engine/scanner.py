@@ -1,0 +1,163 @@
+"""Walk the selected paths into an in-memory tree of what to back up, with its metadata.
+
+The scan never follows symlinks (they are stored as links, so a link loop cannot trap it),
+stores regular files, folders and links, and reports what it leaves out: unreadable folders
+as warnings, FIFOs, sockets and devices as notes, excluded paths silently. Backbeat's own
+app-data folder is always excluded (it holds the default repository). The tree is rooted at
+the deepest folder holding every selected path, so one or many sources restore naturally.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from engine.events import FileSkipped
+from engine.repo.tree import Kind
+
+__all__ = ["Node", "Scan", "scan", "read_xattrs"]
+
+_HAS_XATTR = hasattr(os, "listxattr")
+
+
+@dataclass
+class Node:
+    path: bytes
+    name: bytes
+    kind: Kind
+    st: os.stat_result
+    target: bytes = b""
+    children: list[Node] = field(default_factory=list)
+
+    def walk_files(self) -> Iterator[Node]:
+        for child in self.children:
+            if child.kind == Kind.FILE:
+                yield child
+            elif child.kind == Kind.DIR:
+                yield from child.walk_files()
+
+
+@dataclass
+class Scan:
+    root: Node
+    base: bytes
+    paths: list[bytes]
+    files: int = 0
+    bytes: int = 0
+
+
+def read_xattrs(path: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    if not _HAS_XATTR:
+        return ()
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+        if not names:
+            return ()
+        return tuple(sorted((os.fsencode(n), os.getxattr(path, n, follow_symlinks=False)) for n in names))
+    except OSError:
+        return ()
+
+
+class _Walker:
+    def __init__(self, excludes: list[str], never: list[bytes], report: Callable[[FileSkipped], None]) -> None:
+        self.excludes = [os.fsencode(p) for p in excludes]
+        self.never = never
+        self.report = report
+        self.files = 0
+        self.bytes = 0
+
+    def excluded(self, path: bytes, name: bytes) -> bool:
+        if any(path == n or path.startswith(n + b"/") for n in self.never):
+            return True
+        return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(path, p) for p in self.excludes)
+
+    def node(self, path: bytes, st: os.stat_result) -> Node | None:
+        name = os.path.basename(path) or path
+        mode = st.st_mode
+        if stat.S_ISREG(mode):
+            self.files += 1
+            self.bytes += st.st_size
+            return Node(path, name, Kind.FILE, st)
+        if stat.S_ISLNK(mode):
+            try:
+                return Node(path, name, Kind.SYMLINK, st, target=os.readlink(path))
+            except OSError as e:
+                self.report(FileSkipped(os.fsdecode(path), f"cannot read the link ({e.strerror})", warning=True))
+                return None
+        if stat.S_ISDIR(mode):
+            node = Node(path, name, Kind.DIR, st)
+            node.children = self.children(path)
+            return node
+        what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        self.report(FileSkipped(os.fsdecode(path), f"{what} (not a regular file), left out", warning=False))
+        return None
+
+    def children(self, path: bytes) -> list[Node]:
+        try:
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            self.report(FileSkipped(os.fsdecode(path), f"cannot read the folder ({e.strerror})", warning=True))
+            return []
+        out = []
+        for entry in entries:
+            if self.excluded(entry.path, entry.name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as e:
+                self.report(FileSkipped(os.fsdecode(entry.path), f"cannot read it ({e.strerror})", warning=True))
+                continue
+            child = self.node(entry.path, st)
+            if child is not None:
+                out.append(child)
+        return out
+
+
+def _base_of(paths: list[bytes]) -> bytes:
+    if len(paths) == 1:
+        return os.path.dirname(paths[0]) or paths[0]
+    return os.path.commonpath(paths)
+
+
+def scan(
+    sources: list[str],
+    excludes: list[str],
+    never: list[bytes],
+    report: Callable[[FileSkipped], None],
+) -> Scan:
+    """Scan `sources`; missing ones are reported as warnings and left out."""
+    walker = _Walker(excludes, never, report)
+    paths = sorted({os.path.abspath(os.fsencode(os.path.expanduser(s))) for s in sources})
+    paths = [p for p in paths if not any(p.startswith(q.rstrip(b"/") + b"/") for q in paths if q != p)]
+    found: list[tuple[bytes, os.stat_result]] = []
+    for p in paths:
+        try:
+            found.append((p, os.lstat(p)))
+        except OSError as e:
+            report(FileSkipped(os.fsdecode(p), f"cannot back it up ({e.strerror})", warning=True))
+    selected = [p for p, _ in found]
+    base = _base_of(selected) if selected else b"/"
+    root = Node(base, os.path.basename(base) or base, Kind.DIR, os.lstat(base) if selected else os.lstat(b"/"))
+    for p, st in found:
+        node = walker.node(p, st)
+        if node is not None:
+            _graft(root, base, node)
+    return Scan(root, base, selected, walker.files, walker.bytes)
+
+
+def _graft(root: Node, base: bytes, node: Node) -> None:
+    """Hang `node` under `root`, creating the folders between them with their real metadata."""
+    rel = os.path.relpath(node.path, base)
+    parent = root
+    for part in rel.split(b"/")[:-1]:
+        path = os.path.join(parent.path, part)
+        nxt = next((c for c in parent.children if c.name == part), None)
+        if nxt is None:
+            nxt = Node(path, part, Kind.DIR, os.lstat(path))
+            parent.children.append(nxt)
+        parent = nxt
+    parent.children.append(node)

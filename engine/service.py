@@ -1,0 +1,118 @@
+"""BackupService: the engine's one public door, for the CLI and the desktop app alike.
+
+A service is bound to one repository location (the embedded default when none is given). It
+opens the repository lazily with a passphrase the caller supplies, runs jobs (backup, restore,
+check) and answers questions (snapshots, folder listings, history). Progress and per-file
+problems arrive through the `events` callback as frozen dataclasses from `engine.events`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from engine.backends.location import open_location
+from engine.backup import run_backup
+from engine.check import CheckReport, run_check
+from engine.clock import SYSTEM_CLOCK
+from engine.errors import BackbeatError, SnapshotNotFound
+from engine.events import BackupSummary, EventSink, RestoreSummary
+from engine.home import default_repository
+from engine.repo.blobstore import BlobStore
+from engine.repo.repository import Repository
+from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
+from engine.repo.tree import TreeEntry
+from engine.restore import normalize_include, run_restore, walk_snapshot
+from engine.session import Session, open_session, state_path
+from engine.state import State
+
+__all__ = ["BackupService"]
+
+
+class BackupService:
+    def __init__(self, location: str | None = None, events: EventSink | None = None) -> None:
+        self.location = location or str(default_repository())
+        self.backend = open_location(self.location)
+        self.events: EventSink = events or (lambda ev: None)
+        self._session: Session | None = None
+
+    # -- repository ------------------------------------------------------------------------
+    def repository_id(self) -> str:
+        """Readable without the passphrase (the keychain entry is keyed by it)."""
+        return Repository.read_config(self.backend)["id"]
+
+    def init(self, passphrase: str) -> str:
+        repo = Repository.create(self.backend, passphrase)
+        State(state_path(repo.id)).close()
+        return repo.id
+
+    def unlock(self, passphrase: str) -> None:
+        if self._session is None:
+            self._session = open_session(self.backend, passphrase)
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- jobs --------------------------------------------------------------------------------
+    def backup(self, paths: list[str], excludes: list[str] = ()) -> BackupSummary:
+        summary = self._record("backup", lambda: run_backup(self.session, paths, excludes, self.events))
+        return summary
+
+    def restore(self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False) -> RestoreSummary:
+        snap = self.snapshot(ref)
+        for inc in includes:
+            if not any(True for _ in self._walk(snap, [normalize_include(snap, inc)])):
+                raise SnapshotNotFound(
+                    f"{inc} is not in snapshot {snap.short_id}",
+                    hint=f"List what it holds with `backbeat ls {snap.short_id}`.",
+                )
+        return self._record(
+            "restore", lambda: run_restore(self.session, snap, target, list(includes), overwrite, self.events)
+        )
+
+    def check(self, read_data: bool = False) -> CheckReport:
+        return run_check(self.session, read_data, self.events)
+
+    def _record(self, kind: str, job):
+        """Run a job and keep it in the history (for the app's charts and support bundles)."""
+        state = self.session.state
+        run_id = state.start_run(kind, SYSTEM_CLOCK.wall_ns())
+        try:
+            result = job()
+        except BaseException as e:
+            state.finish_run(run_id, SYSTEM_CLOCK.wall_ns(), "failed", None, {}, str(e) or type(e).__name__)
+            raise
+        doc = result.to_json()
+        status = "warnings" if doc.get("warnings") or doc.get("failed") else "ok"
+        state.finish_run(run_id, SYSTEM_CLOCK.wall_ns(), status, doc.get("snapshot_id"), doc, None)
+        return result
+
+    # -- questions ---------------------------------------------------------------------------
+    def snapshots(self) -> list[Snapshot]:
+        return load_snapshots(self.backend, self.session.repo.key)
+
+    def snapshot(self, ref: str) -> Snapshot:
+        return find_snapshot(self.snapshots(), ref)
+
+    def _walk(self, snap: Snapshot, includes: list[bytes]) -> Iterator[tuple[bytes, TreeEntry]]:
+        s = self.session
+        return walk_snapshot(BlobStore(s.repo.key, s.index, s.repo.backend), snap.tree_id, includes)
+
+    def list_files(self, ref: str, path: str | None = None) -> Iterator[tuple[str, TreeEntry]]:
+        """(path relative to the snapshot's folder, entry) for everything at or under `path`."""
+        snap = self.snapshot(ref)
+        includes = [normalize_include(snap, path)] if path else []
+        for rel, entry in self._walk(snap, includes):
+            if not includes or includes[0] == b"" or rel == includes[0] or rel.startswith(includes[0] + b"/"):
+                yield os.fsdecode(rel), entry
+
+    def history(self, limit: int = 50) -> list[dict]:
+        return list(self.session.state.runs(limit))

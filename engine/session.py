@@ -1,0 +1,81 @@
+"""An open repository on this machine: unlocked, with its index loaded through the local cache.
+
+Opening reads only the index files this machine has not seen (the rest come from the SQLite
+cache), and recovers packs that a killed run wrote but never indexed: each journaled pack that
+exists at the destination is read back from its own header and indexed again, so the next run
+reuses it instead of writing it twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.backends.base import Backend
+from engine.home import app_dir
+from engine.repo.index import Index
+from engine.repo.repository import Repository
+from engine.state import State
+
+__all__ = ["Session", "open_session", "state_path"]
+
+
+def state_path(repo_id: str):
+    return app_dir() / "state" / f"{repo_id}.sqlite"
+
+
+@dataclass
+class Session:
+    repo: Repository
+    state: State
+    index: Index
+    #: packs recovered from the journal that this session's next index file must name.
+    recovered: list[bytes]
+
+    def write_index(self) -> str | None:
+        """Write pending packs as an index file, cache it, and clear their journal rows."""
+        pending = list(self.index.pending)
+        name = self.repo.write_index(self.index)
+        if name is not None:
+            self.state.cache_index_file(name, pending)
+            self.state.clear_journal(p for p, _ in pending)
+        self.recovered = []
+        return name
+
+    def close(self) -> None:
+        self.state.close()
+
+
+def _sync_index_cache(repo: Repository, state: State) -> None:
+    names = set(repo.index_names())
+    loaded = state.loaded_index_files()
+    if loaded - names:  # an index file went away (rewritten elsewhere): start the cache afresh
+        state.reset_index_cache()
+        loaded = set()
+    for name in sorted(names - loaded):
+        state.cache_index_file(name, list(repo.read_index(name)))
+
+
+def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes]:
+    recovered, gone = [], []
+    for pack_id in state.journaled_packs():
+        if not repo.has_pack(pack_id):
+            gone.append(pack_id)
+            continue
+        entries, _size = repo.pack_header(pack_id)
+        if all(e.blob_id in index for e in entries):
+            gone.append(pack_id)  # already indexed before the crash
+            continue
+        index.add_pack(pack_id, entries, pending=True)
+        recovered.append(pack_id)
+    state.clear_journal(gone)
+    return recovered
+
+
+def open_session(backend: Backend, passphrase: str) -> Session:
+    repo = Repository.open(backend, passphrase)
+    state = State(state_path(repo.id))
+    _sync_index_cache(repo, state)
+    index = Index()
+    state.load_index(index)
+    recovered = _recover_journal(repo, state, index)
+    return Session(repo, state, index, recovered)

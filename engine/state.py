@@ -1,0 +1,175 @@
+"""This machine's local state for one repository: a SQLite database (WAL) in the app-data folder.
+
+It holds what can be rebuilt but is slow to rebuild: the files cache (path, device, inode, size,
+mtime, ctime -> content blob ids, so unchanged files are not re-read), the blob index cache
+(which repository index files are already loaded, and their entries), the pack journal (packs
+written during a run but not yet named by an index file, so a run killed midway can recover
+them), and the history of runs. Losing this file loses no backup data. The only importer of
+`sqlite3`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from engine.repo.blob import BlobType, Compression
+from engine.repo.index import Index
+from engine.repo.pack import PackEntry
+
+__all__ = ["State", "CachedFile"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path BLOB PRIMARY KEY, dev INTEGER, ino INTEGER, size INTEGER,
+    mtime_ns INTEGER, ctime_ns INTEGER, ids BLOB NOT NULL, generation INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS blobs (
+    id BLOB PRIMARY KEY, pack BLOB NOT NULL, type INTEGER, compression INTEGER,
+    offset INTEGER, length INTEGER, raw_length INTEGER);
+CREATE TABLE IF NOT EXISTS pack_journal (pack BLOB PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, started_ns INTEGER, finished_ns INTEGER,
+    status TEXT, snapshot TEXT, summary TEXT, error TEXT);
+"""
+_SCHEMA_VERSION = "1"
+
+
+class CachedFile(NamedTuple):
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    ids: tuple[bytes, ...]
+
+
+def _split_ids(raw: bytes) -> tuple[bytes, ...]:
+    return tuple(raw[i : i + 32] for i in range(0, len(raw), 32))
+
+
+class State:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _tx(self, sql: str, rows: Iterable[tuple]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(sql, rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # -- files cache -----------------------------------------------------------------------
+    def generation(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def cached_file(self, path: bytes) -> CachedFile | None:
+        row = self._db.execute(
+            "SELECT dev, ino, size, mtime_ns, ctime_ns, ids FROM files WHERE path=?", (path,)
+        ).fetchone()
+        return None if row is None else CachedFile(*row[:5], _split_ids(row[5]))
+
+    def remember_files(self, rows: Iterable[tuple[bytes, CachedFile]], forget_older_than: int = 3) -> None:
+        """Record this run's files and forget those unseen for a few runs (deleted or excluded)."""
+        gen = self.generation() + 1
+        self._tx(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ((p, c.dev, c.ino, c.size, c.mtime_ns, c.ctime_ns, b"".join(c.ids), gen) for p, c in rows),
+        )
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
+            self._db.execute("DELETE FROM files WHERE generation < ?", (gen - forget_older_than,))
+
+    def forget_files(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM files")
+
+    # -- blob index cache ------------------------------------------------------------------
+    def loaded_index_files(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT name FROM index_files")}
+
+    def cache_index_file(self, name: str, packs: Iterable[tuple[bytes, list[PackEntry]]]) -> None:
+        self._tx(
+            "INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (e.blob_id, pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
+                for pack_id, entries in packs
+                for e in entries
+            ),
+        )
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO index_files VALUES (?)", (name,))
+
+    def reset_index_cache(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM blobs")
+            self._db.execute("DELETE FROM index_files")
+
+    def load_index(self, index: Index) -> None:
+        for blob_id, pack, t, c, off, length, raw in self._db.execute("SELECT * FROM blobs"):
+            index.add_pack(pack, [PackEntry(blob_id, BlobType(t), Compression(c), off, length, raw)], pending=False)
+
+    # -- pack journal ----------------------------------------------------------------------
+    def journal_pack(self, pack_id: bytes) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO pack_journal VALUES (?, 'written')", (pack_id,))
+
+    def journaled_packs(self) -> list[bytes]:
+        return [r[0] for r in self._db.execute("SELECT pack FROM pack_journal")]
+
+    def clear_journal(self, packs: Iterable[bytes]) -> None:
+        self._tx("DELETE FROM pack_journal WHERE pack=?", ((p,) for p in packs))
+
+    # -- history ---------------------------------------------------------------------------
+    def start_run(self, kind: str, started_ns: int) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO runs (kind, started_ns, status) VALUES (?, ?, 'running')", (kind, started_ns)
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(
+        self, run_id: int, finished_ns: int, status: str, snapshot: str | None, summary: dict, error: str | None
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET finished_ns=?, status=?, snapshot=?, summary=?, error=? WHERE id=?",
+                (finished_ns, status, snapshot, json.dumps(summary), error, run_id),
+            )
+
+    def runs(self, limit: int = 50) -> Iterator[dict]:
+        cur = self._db.execute(
+            "SELECT id, kind, started_ns, finished_ns, status, snapshot, summary, error FROM runs "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        for rid, kind, started, finished, status, snap, summary, error in cur:
+            yield {
+                "id": rid,
+                "kind": kind,
+                "started_ns": started,
+                "finished_ns": finished,
+                "status": status,
+                "snapshot": snap,
+                "summary": json.loads(summary) if summary else {},
+                "error": error,
+            }

@@ -1,0 +1,52 @@
+"""Sizes, rates and durations as people read them: one copy for the CLI, the app and schedules."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["format_bytes", "format_rate", "format_duration", "parse_size"]
+
+_UNITS = ["B", "KB", "MB", "GB", "TB", "PB"]
+
+
+def format_bytes(n: float) -> str:
+    """Binary multiples with the short labels home users know ("4.2 GB")."""
+    value = float(n)
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def format_rate(bytes_per_second: float) -> str:
+    return f"{format_bytes(bytes_per_second)}/s"
+
+
+def format_duration(seconds: float) -> str:
+    """Two units at most ("3 h 10 min", "42 s"): an ETA is an estimate, not a stopwatch."""
+    s = max(0, int(round(seconds)))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+_FACTOR = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Parse "512k", "1.5M", "2GiB", "100" (bytes; k/M/G/T are binary multiples, like rclone)."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"not a size: {text!r} (try 512k, 1.5M or 2G)")
+    return int(float(m.group(1)) * _FACTOR[m.group(2).lower()])
