@@ -69,7 +69,7 @@ class BackupService:
     def restore(self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False) -> RestoreSummary:
         snap = self.snapshot(ref)
         for inc in includes:
-            if not any(True for _ in self._walk(snap, [normalize_include(snap, inc)])):
+            if not any(True for _ in self._select(snap, inc)):
                 raise SnapshotNotFound(
                     f"{inc} is not in snapshot {snap.short_id}",
                     hint=f"List what it holds with `backbeat ls {snap.short_id}`.",
@@ -106,13 +106,17 @@ class BackupService:
         s = self.session
         return walk_snapshot(BlobStore(s.repo.key, s.index, s.repo.backend), snap.tree_id, includes)
 
+    def _select(self, snap: Snapshot, path: str | None) -> Iterator[tuple[bytes, TreeEntry]]:
+        """Entries at or under `path` (everything when None), without the folders leading to it."""
+        inc = normalize_include(snap, path) if path else b""
+        for rel, entry in self._walk(snap, [inc] if inc else []):
+            if not inc or rel == inc or rel.startswith(inc + b"/"):
+                yield rel, entry
+
     def list_files(self, ref: str, path: str | None = None) -> Iterator[tuple[str, TreeEntry]]:
         """(path relative to the snapshot's folder, entry) for everything at or under `path`."""
-        snap = self.snapshot(ref)
-        includes = [normalize_include(snap, path)] if path else []
-        for rel, entry in self._walk(snap, includes):
-            if not includes or includes[0] == b"" or rel == includes[0] or rel.startswith(includes[0] + b"/"):
-                yield os.fsdecode(rel), entry
+        for rel, entry in self._select(self.snapshot(ref), path):
+            yield os.fsdecode(rel), entry
 
     def history(self, limit: int = 50) -> list[dict]:
         return list(self.session.state.runs(limit))

@@ -1,0 +1,98 @@
+"""Shared fixtures: an isolated BACKBEAT_HOME, generated datasets, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
+PASSWORD = "correct horse battery staple"
+
+
+def _gen(out: Path, size_mb: int, seed: int) -> Path:
+    subprocess.run(
+        [
+            sys.executable,
+            str(SHARED_BENCH / "gen_dataset.py"),
+            str(out),
+            "--size-mb",
+            str(size_mb),
+            "--seed",
+            str(seed),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return out
+
+
+@pytest.fixture(autouse=True)
+def backbeat_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("BACKBEAT_HOME", str(home))
+    monkeypatch.setenv("BACKBEAT_PASSWORD", PASSWORD)
+    return home
+
+
+@pytest.fixture(scope="session")
+def dataset64(tmp_path_factory) -> Path:
+    """The shared 64 MiB dataset, generated once per session; copy it before changing it."""
+    return _gen(tmp_path_factory.mktemp("ds") / "src", 64, 1)
+
+
+@pytest.fixture
+def dataset_copy(dataset64, tmp_path) -> Path:
+    dst = tmp_path / "src"
+    shutil.copytree(dataset64, dst, symlinks=True)  # copies modes and mtimes (ns) of files and folders
+    return dst
+
+
+class Cli:
+    """Runs `python -m engine` in a subprocess, as a user would."""
+
+    def __init__(self, repo: Path, env: dict[str, str]) -> None:
+        self.repo = repo
+        self.env = env
+
+    def __call__(self, *args: str, repo: bool = True, ok: tuple[int, ...] | None = (0,), prefix=(), env=None, **kw):
+        cmd = [*prefix, sys.executable, "-m", "engine", *args]
+        if repo:
+            cmd += ["--repo", str(self.repo)]
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, errors="surrogateescape", env={**self.env, **(env or {})}, **kw
+        )
+        if ok is not None and proc.returncode not in ok:
+            raise AssertionError(f"{cmd} exited {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}")
+        return proc
+
+    def json(self, *args: str, **kw):
+        return json.loads(self(*args, "--json", **kw).stdout)
+
+
+@pytest.fixture
+def cli(tmp_path, backbeat_home) -> Cli:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    return Cli(tmp_path / "repo", env)
+
+
+def treehash_compare(a: Path, b: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SHARED_BENCH / "treehash.py"), "--compare", "--strict-meta", str(a), str(b)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def mutate(tree: Path, seed: int = 1) -> None:
+    subprocess.run(
+        [sys.executable, str(SHARED_BENCH / "mutate.py"), str(tree), "--seed", str(seed)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )

@@ -1,0 +1,104 @@
+"""Backup, mutate, backup, restore both snapshots: what comes back is exactly what went in."""
+
+import os
+import stat
+
+from tests.conftest import mutate, treehash_compare
+
+
+def test_backup_mutate_backup_restore_both(cli, dataset64, dataset_copy, tmp_path):
+    cli("init")
+    first = cli.json("backup", str(dataset_copy))
+    assert first["files_new"] > 500 and first["files_changed"] == 0 and first["warnings"] == 0
+    assert 0 < first["bytes_added"] < first["bytes_read"]  # dedup + compression
+
+    unchanged = cli.json("backup", str(dataset_copy))
+    assert unchanged["bytes_read"] == 0 and unchanged["files_unchanged"] == first["files_new"]
+
+    mutate(dataset_copy)
+    second = cli.json("backup", str(dataset_copy))
+    assert second["files_changed"] >= 3 and second["files_new"] >= 30
+    assert second["bytes_added"] < first["bytes_added"] * 0.25
+
+    snaps = cli.json("snapshots")
+    assert [s["id"] for s in snaps] == [first["snapshot_id"], unchanged["snapshot_id"], second["snapshot_id"]]
+
+    cli("restore", first["snapshot_id"][:8], "--target", str(tmp_path / "r1"))
+    cli("restore", "latest", "--target", str(tmp_path / "r2"))
+    for original, restored in ((dataset64, tmp_path / "r1" / "src"), (dataset_copy, tmp_path / "r2" / "src")):
+        result = treehash_compare(original, restored)
+        assert result.returncode == 0, result.stdout
+    assert "no problems found" in cli("check", "--read-data").stdout
+
+
+def _odd_tree(root):
+    (root / "empty dir").mkdir(parents=True)
+    (root / "empty file").write_bytes(b"")
+    (root / "café ünïcode ✓.txt").write_text("non-ascii name")
+    os.mkdir(os.path.join(os.fsencode(root), b"latin1-\xe9\xff"))
+    with open(os.path.join(os.fsencode(root), b"latin1-\xe9\xff", b"not utf8 \xfe.bin"), "wb") as f:
+        f.write(os.urandom(300_000))
+    (root / "read only.txt").write_text("ro")
+    os.chmod(root / "read only.txt", 0o444)
+    (root / "script.sh").write_text("#!/bin/sh\n")
+    os.chmod(root / "script.sh", 0o750)
+    (root / "locked dir").mkdir()
+    (root / "locked dir" / "inside").write_text("x" * 5000)
+    os.symlink("café ünïcode ✓.txt", root / "relative link")
+    os.symlink("/nonexistent/target", root / "dangling link")
+    os.symlink("loop-b", root / "loop-a")
+    os.symlink("loop-a", root / "loop-b")
+    os.symlink("..", root / "empty dir" / "parent")
+    for i, p in enumerate(sorted(root.rglob("*"))):
+        os.utime(
+            p,
+            ns=(1_600_000_000_000_000_000 + i * 1_234_567_891, 1_600_000_000_000_000_000 + i * 987_654_321),
+            follow_symlinks=False,
+        )
+    os.chmod(root / "locked dir", 0o555)
+
+
+def _meta(root):
+    out = {}
+    for dirpath, dirs, files in os.walk(os.fsencode(root)):
+        for name in dirs + files:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            rel = os.path.relpath(p, os.fsencode(root))
+            link = os.readlink(p) if stat.S_ISLNK(st.st_mode) else None
+            data = open(p, "rb").read() if stat.S_ISREG(st.st_mode) else None
+            mode = None if link is not None else st.st_mode
+            out[rel] = (mode, st.st_mtime_ns, link, data)
+    return out
+
+
+def test_metadata_and_odd_names_survive(cli, tmp_path):
+    src = tmp_path / "odd"
+    _odd_tree(src)
+    cli("init")
+    cli("backup", str(src))
+    cli("restore", "latest", "--target", str(tmp_path / "out"))
+    assert _meta(tmp_path / "out" / "odd") == _meta(src)
+    assert treehash_compare(src, tmp_path / "out" / "odd").returncode == 0
+    listing = cli("ls", "latest").stdout
+    assert "café ünïcode ✓.txt" in listing and "loop-a -> loop-b" in listing
+
+
+def test_restore_include_and_no_silent_overwrite(cli, tmp_path):
+    src = tmp_path / "docs"
+    (src / "a").mkdir(parents=True)
+    (src / "a" / "keep.txt").write_text("keep")
+    (src / "b.txt").write_text("b")
+    cli("init")
+    cli("backup", str(src))
+    out = tmp_path / "out"
+    cli("restore", "latest", "--target", str(out), "--include", "docs/a")
+    assert (out / "docs" / "a" / "keep.txt").read_text() == "keep" and not (out / "docs" / "b.txt").exists()
+    (out / "docs" / "a" / "keep.txt").write_text("mine")
+    again = cli("restore", "latest", "--target", str(out), "--include", str(src / "a"), ok=(3,))
+    assert "already exists" in again.stderr
+    assert (out / "docs" / "a" / "keep.txt").read_text() == "mine"
+    cli("restore", "latest", "--target", str(out), "--overwrite")
+    assert (out / "docs" / "a" / "keep.txt").read_text() == "keep"
+    missing = cli("restore", "latest", "--target", str(out), "--include", "docs/nope", ok=(1,))
+    assert "not in snapshot" in missing.stderr

@@ -1,0 +1,24 @@
+import pytest
+
+from engine.errors import IntegrityError
+from engine.repo.tree import Kind, TreeEntry, decode_tree, encode_tree
+
+ENTRIES = [
+    TreeEntry(b"z\xff\xfename", Kind.FILE, 0o644, 1_700_000_000_123_456_789, 12, ids=(b"\1" * 32, b"\2" * 32)),
+    TreeEntry("café with space".encode(), Kind.DIR, 0o755, 5, ids=(b"\3" * 32,)),
+    TreeEntry(b"link", Kind.SYMLINK, 0o777, -1, target=b"../elsewhere", xattrs=((b"user.k", b"v"),)),
+    TreeEntry(b"empty", Kind.FILE, 0o400, 0),
+]
+
+
+def test_round_trip_sorted_and_canonical():
+    data = encode_tree(ENTRIES)
+    assert decode_tree(data) == sorted(ENTRIES, key=lambda e: e.name)
+    assert encode_tree(reversed(ENTRIES)) == data
+
+
+def test_malformed_tree_is_an_integrity_error():
+    data = encode_tree(ENTRIES)
+    for bad in (data[:-1], data + b"x", b"\x09" + data[1:]):
+        with pytest.raises(IntegrityError):
+            decode_tree(bad)
