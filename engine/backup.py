@@ -15,7 +15,7 @@ import socket
 import stat
 import threading
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 from engine.chunker import Chunker
@@ -36,7 +36,7 @@ __all__ = ["run_backup"]
 
 #: chunks at least this big are sealed on the seal pool; smaller ones inline.
 _POOL_SEAL_MIN = 512 * 1024
-_IN_FLIGHT = 4
+_IN_FLIGHT = 2
 _RACY_NS = 2_000_000_000
 
 
@@ -80,9 +80,9 @@ class _Run:
         self.clock = clock
         self.workers = workers
         self.skipped: list[FileSkipped] = []
-        self.uploader = Uploader(session.repo.backend, session.state, self._stored)
+        self.uploader = Uploader(session.repo.backend, session.state, session.outbox, self._stored)
         self.store = BlobStore(
-            session.repo.key, session.index, session.repo.backend, self.uploader.submit, session.repo.pack_size
+            session.repo.key, session.index, session.repo.backend, self.uploader, session.repo.pack_size
         )
         self.seal_pool = ThreadPoolExecutor(workers, thread_name_prefix="backbeat-seal")
         self._local = threading.local()
@@ -179,14 +179,32 @@ class _Run:
         return todo, unchanged
 
     def read_all(self, todo: list[Node], progress: _Progress) -> None:
+        """Worker threads pull files from one shared list; the first error stops them all."""
         todo.sort(key=lambda n: (n.st.st_size, -n.st.st_mtime_ns))  # small and recent first
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="backbeat-read") as pool:
-            pending = {pool.submit(self.store_file, n, progress) for n in todo}
-            while pending:
-                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    fut.result()
+        work = iter(todo)
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            while not errors:
+                with lock:
+                    node = next(work, None)
+                if node is None:
+                    return
+                try:
+                    self.store_file(node, progress)
+                except BaseException as e:  # noqa: BLE001 - re-raised on the run's thread
+                    errors.append(e)
+
+        threads = [threading.Thread(target=worker, name=f"backbeat-read-{i}") for i in range(self.workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.25)
                 self.events(progress.event("backing up"))
+        if errors:
+            raise errors[0]
 
     def tree(self, node: Node) -> tuple[bytes, int]:
         """Store the tree of folder `node` bottom-up; returns (tree id, folders stored)."""

@@ -61,7 +61,7 @@ class NoPassphrase(BackbeatError):
 
 class RepositoryNotFound(BackbeatError):
     message = "no repository at this location"
-    hint = "Check the --repo location, or create a repository there with `backbeat init`."
+    hint = "Check the --repo location (is its drive connected?), or create a repository there with `backbeat init`."
 
 
 class RepositoryExists(BackbeatError):

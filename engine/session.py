@@ -1,26 +1,34 @@
 """An open repository on this machine: unlocked, with its index loaded through the local cache.
 
 Opening reads only the index files this machine has not seen (the rest come from the SQLite
-cache), and recovers packs that a killed run wrote but never indexed: each journaled pack that
-exists at the destination is read back from its own header and indexed again, so the next run
-reuses it instead of writing it twice.
+cache), and recovers packs that a killed run finished but never indexed: a journaled pack still
+in the outbox is delivered first, then each journaled pack at the destination is read back from
+its own header and indexed again, so the next run reuses it instead of writing it twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from engine.backends.base import Backend
+from engine.backends.base import Backend, pack_name
+from engine.errors import IntegrityError
 from engine.home import app_dir
+from engine.repo.crypto import plain_hash
 from engine.repo.index import Index
 from engine.repo.repository import Repository
 from engine.state import State
+from engine.uploader import outbox_path
 
-__all__ = ["Session", "open_session", "state_path"]
+__all__ = ["Session", "open_session", "state_path", "outbox_folder"]
 
 
-def state_path(repo_id: str):
+def state_path(repo_id: str) -> Path:
     return app_dir() / "state" / f"{repo_id}.sqlite"
+
+
+def outbox_folder(repo_id: str) -> Path:
+    return app_dir() / "outbox" / repo_id
 
 
 @dataclass
@@ -30,6 +38,10 @@ class Session:
     index: Index
     #: packs recovered from the journal that this session's next index file must name.
     recovered: list[bytes]
+
+    @property
+    def outbox(self) -> Path:
+        return outbox_folder(self.repo.id)
 
     def write_index(self) -> str | None:
         """Write pending packs as an index file, cache it, and clear their journal rows."""
@@ -55,10 +67,25 @@ def _sync_index_cache(repo: Repository, state: State) -> None:
         state.cache_index_file(name, list(repo.read_index(name)))
 
 
+def _deliver_from_outbox(repo: Repository, pack_id: bytes) -> bool:
+    """Put a finished pack left in the outbox; False when it is not there whole."""
+    path = outbox_path(outbox_folder(repo.id), pack_id)
+    try:
+        if plain_hash(path.read_bytes()) != pack_id:
+            raise IntegrityError(f"outbox pack {pack_id.hex()[:16]} is damaged")
+    except (FileNotFoundError, IntegrityError):
+        path.unlink(missing_ok=True)
+        return False
+    repo.backend.put_file(pack_name(pack_id), str(path))
+    path.unlink(missing_ok=True)
+    return True
+
+
 def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes]:
     recovered, gone = [], []
-    for pack_id in state.journaled_packs():
-        if not repo.has_pack(pack_id):
+    journaled = state.journaled_packs()
+    for pack_id in journaled:
+        if not repo.has_pack(pack_id) and not _deliver_from_outbox(repo, pack_id):
             gone.append(pack_id)
             continue
         entries, _size = repo.pack_header(pack_id)
@@ -68,6 +95,10 @@ def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes
         index.add_pack(pack_id, entries, pending=True)
         recovered.append(pack_id)
     state.clear_journal(gone)
+    keep = {outbox_path(outbox_folder(repo.id), p) for p in journaled}
+    for stray in outbox_folder(repo.id).glob("*.pack"):  # finished, but killed before it was journaled
+        if stray not in keep:
+            stray.unlink(missing_ok=True)
     return recovered
 
 

@@ -33,15 +33,40 @@ class LocalBackend:
         return (self.root / "config").is_file()
 
     def put(self, name: str, data: bytes | memoryview) -> None:
+        def write(fd: int) -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+
+        self._write_via_tmp(name, write)
+
+    def put_file(self, name: str, path: str) -> None:
+        """Same file system: a rename (no copy). Another one (a USB drive): a streamed copy."""
+        dest = self._path(name)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+            _fsync_dir(dest.parent)
+            return
+        except OSError as e:
+            if e.errno != errno.EXDEV:
+                raise _translate(e, self.location) from e
+
+        def copy(fd: int) -> None:
+            with open(path, "rb") as src:
+                while block := src.read(1 << 20):
+                    os.write(fd, block)
+
+        self._write_via_tmp(name, copy)
+
+    def _write_via_tmp(self, name: str, write) -> None:
         path = self._path(name)
         tmp = path.with_name(f"{path.name}.{os.getpid()}{_TMP}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write(fd)
                 os.fsync(fd)
             finally:
                 os.close(fd)

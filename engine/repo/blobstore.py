@@ -3,17 +3,18 @@
 A blob whose id is already known (indexed, or reserved by another thread in this run) is not
 stored again. New blobs are sealed outside the lock (the compiled code releases the GIL, so
 threads seal in parallel) and appended to the open pack of their type; data and trees go to
-separate packs so that trees load fast. A full pack is finished and handed to the injected
-`sink`; the sink reports back through `pack_stored` once the pack is safely at the
-destination, and only then do its blobs enter the index. So the index never names a pack
-that was not written.
+separate packs so that trees load fast. Packs are written straight into files that the
+injected `outbox` opens, so a pack costs no memory; a full pack is finished and handed back to
+the outbox, which reports through `pack_stored` once the pack is safely at the destination.
+Only then do its blobs enter the index, so the index never names a pack that was not written.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO, Protocol
 
 from engine.backends.base import Backend, pack_name
 from engine.errors import IntegrityError
@@ -22,12 +23,19 @@ from engine.repo.crypto import MasterKey
 from engine.repo.index import Index, IndexEntry
 from engine.repo.pack import PackEntry, PackWriter
 
-__all__ = ["Sealed", "BlobStore", "PackSink", "DEFAULT_PACK_SIZE"]
+__all__ = ["Sealed", "BlobStore", "PackOutbox", "DEFAULT_PACK_SIZE"]
 
 DEFAULT_PACK_SIZE = 8 * 1024 * 1024
 
-#: receives (pack id, pack bytes, the pack's entries) and must eventually call `pack_stored`.
-PackSink = Callable[[bytes, bytes, list[PackEntry]], None]
+
+class PackOutbox(Protocol):
+    """Where packs are written while they fill, and where they go once finished."""
+
+    def new_pack(self) -> BinaryIO: ...
+
+    def pack_finished(self, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
+        """Take over `out`; call `BlobStore.pack_stored` once the destination holds the pack."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,13 @@ class BlobStore:
         key: MasterKey,
         index: Index,
         backend: Backend,
-        sink: PackSink | None = None,
+        outbox: PackOutbox | None = None,
         pack_size: int = DEFAULT_PACK_SIZE,
     ) -> None:
         self.key = key
         self.index = index
         self.backend = backend
-        self._sink = sink
+        self._outbox = outbox
         self._pack_size = pack_size
         self._lock = threading.Lock()
         self._reserved: set[bytes] = set()  # guarded by self._lock
@@ -77,10 +85,12 @@ class BlobStore:
         return Sealed(blob_id, blob_type, compression, sealed, len(data))
 
     def add(self, sealed: Sealed) -> None:
-        """Append a reserved, sealed blob to the open pack; a full pack goes to the sink."""
+        """Append a reserved, sealed blob to the open pack; a full pack goes to the outbox."""
         full = None
         with self._lock:
-            writer = self._open.setdefault(sealed.type, PackWriter())
+            writer = self._open.get(sealed.type)
+            if writer is None:
+                writer = self._open[sealed.type] = PackWriter(self._require_outbox().new_pack())
             writer.add(sealed.blob_id, sealed.type, sealed.compression, sealed.data, sealed.raw_length)
             self.new_blobs += 1
             self.new_raw_bytes += sealed.raw_length
@@ -104,14 +114,17 @@ class BlobStore:
         for writer in writers:
             self._finish(writer)
 
-    def _finish(self, writer: PackWriter) -> None:
-        pack_id, data = writer.finish(self.key)
-        if self._sink is None:
+    def _require_outbox(self) -> PackOutbox:
+        if self._outbox is None:
             raise RuntimeError("this blob store is read-only")
-        self._sink(pack_id, data, writer.entries)
+        return self._outbox
+
+    def _finish(self, writer: PackWriter) -> None:
+        pack_id = writer.finish(self.key)
+        self._require_outbox().pack_finished(writer.out, pack_id, writer.entries)
 
     def pack_stored(self, pack_id: bytes, entries: list[PackEntry]) -> None:
-        """The sink's confirmation: the pack is at the destination, its blobs become known."""
+        """The outbox's confirmation: the pack is at the destination, its blobs become known."""
         with self._lock:
             self.index.add_pack(pack_id, entries, pending=True)
             self._reserved.difference_update(e.blob_id for e in entries)

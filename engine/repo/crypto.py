@@ -25,6 +25,7 @@ __all__ = [
     "SEAL_OVERHEAD",
     "MasterKey",
     "plain_hash",
+    "plain_hasher",
     "derive_passphrase_key",
     "seal_with",
     "open_with",
@@ -39,6 +40,11 @@ KEY_SIZE = 32
 def plain_hash(data: bytes | memoryview) -> bytes:
     """Unkeyed BLAKE3: pack names, so any destination can verify a pack by its name."""
     return blake3.blake3(data, max_threads=1).digest()
+
+
+def plain_hasher():
+    """Incremental unkeyed BLAKE3, for packs written piece by piece."""
+    return blake3.blake3(max_threads=1)
 
 
 def seal_with(key: bytes, plaintext: bytes | memoryview, aad: bytes) -> bytes:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 from dataclasses import dataclass
 
 from engine.backends.base import Backend
@@ -46,7 +45,6 @@ def create_key(backend: Backend, master: MasterKey, passphrase: str, kdf: KdfPar
         "iterations": kdf.iterations,
         "lanes": kdf.lanes,
         "salt": base64.b64encode(salt).decode(),
-        "host": socket.gethostname(),
         "data": base64.b64encode(seal_with(wrapping, master.to_bytes(), _AAD)).decode(),
     }
     body = json.dumps(doc, indent=1, sort_keys=True).encode()

@@ -10,11 +10,11 @@ can verify a pack without the key.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from engine.errors import IntegrityError
 from engine.repo.blob import BlobType, Compression
-from engine.repo.crypto import MasterKey, plain_hash
+from engine.repo.crypto import MasterKey, plain_hasher
 
 __all__ = ["PackEntry", "PackWriter", "parse_trailer", "decode_header", "HEADER_AAD", "TAIL_GUESS"]
 
@@ -36,34 +36,43 @@ class PackEntry(NamedTuple):
 
 
 class PackWriter:
-    """Collects sealed blobs; `finish` seals the header and names the pack."""
+    """Streams sealed blobs into `out` (a file in the outbox); `finish` seals the header and names the pack.
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
+    Nothing is held in memory but the entries: a pack costs no RAM however big it grows.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self._hash = plain_hasher()
+        self._size = 0
         self.entries: list[PackEntry] = []
 
     def __len__(self) -> int:
-        return len(self._buf)
+        return self._size
+
+    def _write(self, data: bytes) -> None:
+        self.out.write(data)
+        self._hash.update(data)
+        self._size += len(data)
 
     def add(
         self, blob_id: bytes, blob_type: BlobType, compression: Compression, sealed: bytes, raw_length: int
     ) -> PackEntry:
-        entry = PackEntry(blob_id, blob_type, compression, len(self._buf), len(sealed), raw_length)
-        self._buf += sealed
+        entry = PackEntry(blob_id, blob_type, compression, self._size, len(sealed), raw_length)
+        self._write(sealed)
         self.entries.append(entry)
         return entry
 
-    def finish(self, key: MasterKey) -> tuple[bytes, bytes]:
-        """Returns (pack id, pack bytes)."""
+    def finish(self, key: MasterKey) -> bytes:
+        """Append the sealed header and its length; returns the pack id (BLAKE3 of all its bytes)."""
         header = bytearray([_VERSION])
         for e in self.entries:
             header += _ENTRY.pack(e.type, e.compression, e.blob_id, e.offset, e.length, e.raw_length)
         sealed = key.seal(bytes(header), HEADER_AAD)
-        self._buf += sealed
-        self._buf += _LEN.pack(len(sealed))
-        data = bytes(self._buf)
-        self._buf = bytearray()
-        return plain_hash(data), data
+        self._write(sealed)
+        self._write(_LEN.pack(len(sealed)))
+        self.out.flush()
+        return self._hash.digest()
 
 
 def parse_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes | None]:

@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from engine.backends.base import Backend, pack_name
-from engine.errors import NotARepository, ObjectNotFound, RepositoryExists, RepositoryNotFound, UnsupportedFormat
+from engine.errors import (
+    BackendError,
+    NotARepository,
+    ObjectNotFound,
+    RepositoryExists,
+    RepositoryNotFound,
+    UnsupportedFormat,
+)
 from engine.repo.crypto import MasterKey
 from engine.repo.index import Index, decode_index, encode_index, read_pack_header
 from engine.repo.keys import DEFAULT_KDF, KdfParams, create_key, unlock
@@ -77,7 +84,7 @@ class Repository:
         try:
             config = json.loads(backend.get("config"))
         except ObjectNotFound:
-            if backend.list("keys/") or backend.list("data/"):
+            if _has_objects(backend):
                 raise NotARepository(backend.location, hint="Its `config` is missing; it may be damaged.") from None
             raise RepositoryNotFound(backend.location) from None
         except ValueError:
@@ -116,3 +123,10 @@ class Repository:
             return True
         except ObjectNotFound:
             return False
+
+
+def _has_objects(backend: Backend) -> bool:
+    try:
+        return bool(backend.list("keys/") or backend.list("data/"))
+    except BackendError:  # the location itself is missing: there is no repository there
+        return False

@@ -5,6 +5,16 @@ from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.crypto import MasterKey
 from engine.repo.index import Index, decode_index, encode_index, read_pack_header
+from engine.state import State
+from engine.uploader import Uploader
+
+
+class _Store(BlobStore):
+    """A blob store whose outbox is the real one, with a way to wait for it."""
+
+    def flush(self):
+        super().flush()
+        self._outbox.close()
 
 
 def _store(tmp_path, key, pack_size=64 * 1024):
@@ -12,12 +22,12 @@ def _store(tmp_path, key, pack_size=64 * 1024):
     index = Index()
     written = []
 
-    def sink(pack_id, data, entries):
-        backend.put(f"data/{pack_id.hex()[:2]}/{pack_id.hex()}", data)
+    def stored(pack_id, entries):
         written.append(pack_id)
         store.pack_stored(pack_id, entries)
 
-    store = BlobStore(key, index, backend, sink, pack_size)
+    uploader = Uploader(backend, State(tmp_path / "state.sqlite"), tmp_path / "outbox", stored)
+    store = _Store(key, index, backend, uploader, pack_size)
     return store, backend, index, written
 
 
