@@ -159,10 +159,11 @@ class _Run:
     # -- the run -----------------------------------------------------------------------------
     def classify(self, files: list[Node]) -> tuple[list[Node], int]:
         """Split files into the ones to read and (the count of) those the files cache vouches for."""
-        state, index = self.session.state, self.session.index
+        index = self.session.index
+        cache = self.session.state.cached_files()
         todo, unchanged = [], 0
         for node in files:
-            cached = state.cached_file(node.path)
+            cached = cache.get(node.path)
             st = node.st
             if (
                 cached is not None

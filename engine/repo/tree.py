@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from engine.errors import IntegrityError
 
@@ -30,8 +30,9 @@ class Kind(IntEnum):
     SYMLINK = 2
 
 
-@dataclass(frozen=True)
-class TreeEntry:
+class TreeEntry(NamedTuple):
+    """One directory entry (a NamedTuple: a run builds one per file, so creation must be cheap)."""
+
     name: bytes
     kind: Kind
     mode: int
