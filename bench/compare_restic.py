@@ -65,11 +65,19 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     src = work / "src"
     shutil.rmtree(src, ignore_errors=True)
-    subprocess.run([sys.executable, SHARED / "gen_dataset.py", src, "--size-mb", str(args.size_mb),
-                    "--seed", str(args.seed)], check=True, stdout=subprocess.DEVNULL)
-    env = dict(os.environ, BACKBEAT_PASSWORD=PASSWORD, RESTIC_PASSWORD=PASSWORD,
-               BACKBEAT_HOME=str(work / "bb-home"), RESTIC_CACHE_DIR=str(work / "restic-cache"),
-               PYTHONPATH=str(HERE.parent))
+    subprocess.run(
+        [sys.executable, SHARED / "gen_dataset.py", src, "--size-mb", str(args.size_mb), "--seed", str(args.seed)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    env = dict(
+        os.environ,
+        BACKBEAT_PASSWORD=PASSWORD,
+        RESTIC_PASSWORD=PASSWORD,
+        BACKBEAT_HOME=str(work / "bb-home"),
+        RESTIC_CACHE_DIR=str(work / "restic-cache"),
+        PYTHONPATH=str(HERE.parent),
+    )
     bb_repo, rs_repo = work / "bb-repo", work / "restic-repo"
     for p in (bb_repo, rs_repo, work / "bb-home", work / "restic-cache", work / "bb-out", work / "rs-out"):
         shutil.rmtree(p, ignore_errors=True)
@@ -83,14 +91,18 @@ def main() -> None:
         ("initial", [*bb, "backup", "--repo", str(bb_repo), "-q", str(src)], [*rs, "backup", str(src)]),
         ("no-change", [*bb, "backup", "--repo", str(bb_repo), "-q", str(src)], [*rs, "backup", str(src)]),
         ("after mutate", [*bb, "backup", "--repo", str(bb_repo), "-q", str(src)], [*rs, "backup", str(src)]),
-        ("restore", [*bb, "restore", "latest", "--repo", str(bb_repo), "-q", "--target", str(work / "bb-out")],
-         [*rs, "restore", "latest", "--target", str(work / "rs-out")]),
+        (
+            "restore",
+            [*bb, "restore", "latest", "--repo", str(bb_repo), "-q", "--target", str(work / "bb-out")],
+            [*rs, "restore", "latest", "--target", str(work / "rs-out")],
+        ),
     ]
     rows = []
     for name, bb_cmd, rs_cmd in steps:
         if name == "after mutate":
-            subprocess.run([sys.executable, SHARED / "mutate.py", src, "--seed", "1"], check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, SHARED / "mutate.py", src, "--seed", "1"], check=True, stdout=subprocess.DEVNULL
+            )
             warm(src)
         b = run(bb_cmd, env)
         r = run(rs_cmd, env)
@@ -98,21 +110,30 @@ def main() -> None:
         if name == "after mutate":
             sizes = (du(bb_repo), du(rs_repo))
 
-    restored = subprocess.run([sys.executable, SHARED / "treehash.py", "--compare", "--strict-meta", src,
-                               work / "bb-out" / "src"], capture_output=True, text=True)
+    restored = subprocess.run(
+        [sys.executable, SHARED / "treehash.py", "--compare", "--strict-meta", src, work / "bb-out" / "src"],
+        capture_output=True,
+        text=True,
+    )
     print(f"dataset: gen_dataset.py --size-mb {args.size_mb} --seed {args.seed}; {os.cpu_count()} cores")
-    print(f"{'step':<14}{'Backbeat s':>11}{'restic s':>10}{'ratio':>7}{'target':>8}"
-          f"{'BB cpu s':>10}{'rs cpu s':>10}{'BB RSS MiB':>12}{'rs RSS MiB':>12}")
+    print(
+        f"{'step':<14}{'Backbeat s':>11}{'restic s':>10}{'ratio':>7}{'target':>8}"
+        f"{'BB cpu s':>10}{'rs cpu s':>10}{'BB RSS MiB':>12}{'rs RSS MiB':>12}"
+    )
     peak = 0
     for name, b, r in rows:
         ratio = b[0] / r[0]
         ok = "ok" if ratio <= TARGETS[name] else "MISS"
         peak = max(peak, b[2])
-        print(f"{name:<14}{b[0]:>11.2f}{r[0]:>10.2f}{ratio:>7.2f}{'<=' + str(TARGETS[name]):>8}"
-              f"{b[1]:>10.2f}{r[1]:>10.2f}{b[2]:>12}{r[2]:>12}  {ok}")
+        print(
+            f"{name:<14}{b[0]:>11.2f}{r[0]:>10.2f}{ratio:>7.2f}{'<=' + str(TARGETS[name]):>8}"
+            f"{b[1]:>10.2f}{r[1]:>10.2f}{b[2]:>12}{r[2]:>12}  {ok}"
+        )
     ratio = sizes[0] / sizes[1]
-    print(f"{'repo size MiB':<14}{sizes[0] / 2**20:>11.1f}{sizes[1] / 2**20:>10.1f}{ratio:>7.2f}{'<=1.0':>8}"
-          f"{'':>44}  {'ok' if ratio <= 1.0 else 'MISS'}")
+    print(
+        f"{'repo size MiB':<14}{sizes[0] / 2**20:>11.1f}{sizes[1] / 2**20:>10.1f}{ratio:>7.2f}{'<=1.0':>8}"
+        f"{'':>44}  {'ok' if ratio <= 1.0 else 'MISS'}"
+    )
     print(f"Backbeat peak RSS: {peak} MiB (target <= 150) {'ok' if peak <= 150 else 'MISS'}")
     print(f"Backbeat restore vs source: {restored.stdout.strip().splitlines()[-1]}")
     if not args.keep and not args.workdir:

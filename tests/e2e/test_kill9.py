@@ -13,12 +13,14 @@ def _packs(repo):
     return sum(len(files) for _, _, files in os.walk(repo / "data"))
 
 
-def _backup_killed_after(cli, src, packs: int) -> None:
+def _backup_killed(cli, src, *, new_packs: int = 0, seconds: float = 60) -> None:
+    """Start a backup and kill -9 it once `new_packs` more packs exist, or after `seconds`."""
     cmd = [sys.executable, "-m", "engine", "backup", str(src), "--repo", str(cli.repo), "-q"]
     proc = subprocess.Popen(cmd, env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     start = _packs(cli.repo)
-    deadline = time.monotonic() + 60
-    while _packs(cli.repo) < start + packs and proc.poll() is None and time.monotonic() < deadline:
+    deadline = time.monotonic() + seconds
+    while (not new_packs or _packs(cli.repo) < start + new_packs) and time.monotonic() < deadline:
+        assert proc.poll() is None, "the backup finished before it could be killed"
         time.sleep(0.002)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -26,11 +28,12 @@ def _backup_killed_after(cli, src, packs: int) -> None:
 
 def test_kill9_leaves_a_consistent_repository_and_the_next_run_resumes(cli, dataset_copy, tmp_path):
     cli("init")
-    for packs in (1, 2, 3):
-        _backup_killed_after(cli, dataset_copy, packs)
+    kills = [dict(seconds=0.4), dict(new_packs=1), dict(new_packs=1)]
+    for when in kills:  # during start-up and scanning, then each time a pack lands
+        _backup_killed(cli, dataset_copy, **when)
         report = cli.json("check", "--read-data")
         assert report["ok"], report["errors"]
-        assert cli.json("snapshots") == []  # no snapshot from a run that did not finish
+    assert cli.json("snapshots") == []  # no snapshot from a run that did not finish
     written_before = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(cli.repo / "data") for f in fs)
     assert written_before > 0
     final = cli.json("backup", str(dataset_copy))

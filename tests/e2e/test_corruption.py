@@ -1,0 +1,50 @@
+"""Damaged data is detected and reported per file, never restored silently; the rest restores."""
+
+import os
+from pathlib import Path
+
+
+def _pack_holding(repo: Path, needle_size: int) -> Path:
+    """The data pack closest in size to `needle_size` (a pack holding mostly one known file)."""
+    packs = [Path(d) / f for d, _, files in os.walk(repo / "data") for f in files]
+    return min(packs, key=lambda p: abs(p.stat().st_size - needle_size))
+
+
+def test_flipped_byte_is_reported_per_file_and_other_files_restore(cli, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(6 << 20))
+    for i in range(20):
+        (src / f"small-{i}.txt").write_text(f"small file {i}\n" * 100)
+    cli("init")
+    cli("backup", str(src))
+    assert cli.json("check", "--read-data")["ok"]
+
+    pack = _pack_holding(cli.repo, 6 << 20)
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside big.bin (small files come first in the pack)
+    os.chmod(pack, 0o644)
+    pack.write_bytes(bytes(data))
+
+    report = cli.json("check", "--read-data", ok=(1,))
+    assert not report["ok"]
+    assert any("does not match its name" in e for e in report["errors"])
+    assert any("src/big.bin" in f for f in report["damaged_files"]), report
+
+    proc = cli("restore", "latest", "--target", str(tmp_path / "out"), ok=(3,))
+    assert "big.bin" in proc.stderr and "not restored" in proc.stderr
+    assert not (tmp_path / "out" / "src" / "big.bin").exists()
+    for i in range(20):
+        assert (tmp_path / "out" / "src" / f"small-{i}.txt").read_text() == f"small file {i}\n" * 100
+
+
+def test_missing_pack_is_reported(cli, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.bin").write_bytes(os.urandom(3 << 20))
+    cli("init")
+    cli("backup", str(src))
+    _pack_holding(cli.repo, 3 << 20).unlink()
+    report = cli.json("check", ok=(1,))
+    assert any("missing" in e for e in report["errors"])
+    assert any("src/a.bin" in f for f in report["damaged_files"])
