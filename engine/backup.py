@@ -23,6 +23,7 @@ from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import UsageError
 from engine.events import BackupSummary, EventSink, FileSkipped, Progress
 from engine.home import app_dir, computer_id
+from engine.progress import Meter
 from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot, save_snapshot
@@ -46,31 +47,6 @@ class _FileChanged(Exception):
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_size, a.st_mtime_ns, a.st_ctime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ctime_ns, b.st_ino)
-
-
-class _Progress:
-    """Counts work done across threads and turns it into rate and ETA."""
-
-    def __init__(self, clock: Clock, files_total: int, bytes_total: int) -> None:
-        self.clock = clock
-        self.files_total, self.bytes_total = files_total, bytes_total
-        self.files_done = self.bytes_done = 0  # guarded by self._lock
-        self._lock = threading.Lock()
-        self._samples: deque[tuple[float, int]] = deque(maxlen=50)
-
-    def add(self, nbytes: int, files: int = 0) -> None:
-        with self._lock:
-            self.bytes_done += nbytes
-            self.files_done += files
-
-    def event(self, phase: str, current: str = "") -> Progress:
-        now = self.clock.monotonic()
-        self._samples.append((now, self.bytes_done))
-        t0, b0 = self._samples[0]
-        rate = (self.bytes_done - b0) / (now - t0) if now - t0 > 0.5 else 0.0
-        left = self.bytes_total - self.bytes_done
-        eta = left / rate if rate > 0 else None
-        return Progress(phase, self.files_done, self.files_total, self.bytes_done, self.bytes_total, current, rate, eta)
 
 
 class _Run:
@@ -106,7 +82,7 @@ class _Run:
         return self._local.chunker
 
     # -- one file ----------------------------------------------------------------------------
-    def _read_once(self, node: Node, progress: _Progress) -> tuple[tuple[bytes, ...], os.stat_result]:
+    def _read_once(self, node: Node, progress: Meter) -> tuple[tuple[bytes, ...], os.stat_result]:
         store = self.store
         ids: list[bytes] = []
         futures: deque[Future] = deque()
@@ -139,7 +115,7 @@ class _Run:
             raise _FileChanged("it changed while being read")
         return tuple(ids), before
 
-    def store_file(self, node: Node, progress: _Progress) -> None:
+    def store_file(self, node: Node, progress: Meter) -> None:
         name = os.fsdecode(node.path)
         for attempt in (1, 2):
             try:
@@ -179,7 +155,7 @@ class _Run:
             todo.append(node)
         return todo, unchanged
 
-    def read_all(self, todo: list[Node], progress: _Progress) -> None:
+    def read_all(self, todo: list[Node], progress: Meter) -> None:
         """Worker threads pull files from one shared list; the first error stops them all."""
         todo.sort(key=lambda n: (n.st.st_size, -n.st.st_mtime_ns))  # small and recent first
         work = iter(todo)
@@ -249,8 +225,7 @@ def run_backup(
             raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
         files = list(found.root.walk_files())
         todo, unchanged = run.classify(files)
-        progress = _Progress(clock, len(files), sum(n.st.st_size for n in todo))
-        progress.files_done = unchanged
+        progress = Meter(clock, len(files), sum(n.st.st_size for n in todo), files_done=unchanged)
         run.read_all(todo, progress)
         events(progress.event("finishing"))
         root, dirs = run.tree(found.root)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import IntegrityError
-from engine.events import EventSink, FileSkipped, Progress, RestoreSummary
+from engine.events import EventSink, FileSkipped, RestoreSummary
+from engine.progress import Meter
 from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot
@@ -70,6 +71,8 @@ class _Plan:
     links: list[tuple[bytes, TreeEntry]] = field(default_factory=list)
     #: blob id -> [(file, offset)]
     targets: dict[bytes, list[tuple[bytes, int]]] = field(default_factory=lambda: defaultdict(list))
+    #: file -> blobs still to write (guarded by the restorer's lock)
+    remaining: dict[bytes, int] = field(default_factory=dict)
     bytes: int = 0
 
 
@@ -94,7 +97,7 @@ class _Restorer:
         self.clock = clock
         self.failed: dict[bytes, str] = {}
         self.skipped: list[FileSkipped] = []
-        self.done = 0
+        self.meter = Meter(clock, 0, 0)
         self._lock = threading.Lock()
 
     def fail(self, path: bytes, reason: str) -> None:
@@ -136,6 +139,7 @@ class _Restorer:
                 return
             plan.targets[blob_id].append((dest, offset))
             offset += found.raw_length
+        plan.remaining[dest] = len(entry.ids)
         plan.bytes += offset
 
     def restore_pack(self, pack_id: bytes, wanted: list, plan: _Plan) -> None:
@@ -154,7 +158,9 @@ class _Restorer:
                 finally:
                     os.close(fd)
                 with self._lock:
-                    self.done += len(data)
+                    plan.remaining[path] -= 1
+                    done = plan.remaining[path] == 0
+                self.meter.add(len(data), files=int(done))
 
     def finish(self, plan: _Plan) -> None:
         for path, reason in self.failed.items():
@@ -190,13 +196,15 @@ def run_restore(
         entry = session.index.get(blob_id)
         by_pack[entry.pack_id].append((blob_id, entry))
     total_files = len(plan.files)
+    r.meter.files_total, r.meter.bytes_total = total_files, plan.bytes
+    r.meter.add(0, files=sum(1 for n in plan.remaining.values() if n == 0))  # empty files
     with ThreadPoolExecutor(workers or min(4, os.cpu_count() or 2), thread_name_prefix="backbeat-restore") as pool:
         futures = [
             pool.submit(r.restore_pack, p, sorted(w, key=lambda x: x[1].offset), plan) for p, w in by_pack.items()
         ]
         for fut in futures:
             fut.result()
-            r.events(Progress("restoring", 0, total_files, r.done, plan.bytes))
+            r.events(r.meter.event("restoring"))
     r.finish(plan)
     for s in r.skipped:
         events(s)
@@ -204,7 +212,7 @@ def run_restore(
         files=total_files - sum(1 for p in r.failed if p in plan.files),
         dirs=len(plan.dirs),
         links=len(plan.links),
-        bytes=r.done,
+        bytes=r.meter.bytes_done,
         duration=clock.monotonic() - t0,
         failed=tuple(r.skipped),
     )

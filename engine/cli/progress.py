@@ -37,18 +37,16 @@ class ProgressPrinter:
 
     def draw(self, ev: Progress) -> None:
         width = shutil.get_terminal_size((80, 20)).columns
-        if ev.bytes_total:
+        if ev.bytes_total:  # most useful first: a narrow terminal cuts the end
             frac = min(1.0, ev.bytes_done / ev.bytes_total)
             bar = "#" * int(frac * 20) + "-" * (20 - int(frac * 20))
-            parts = [
-                f"{ev.phase}: [{bar}] {frac * 100:3.0f}%",
-                f"{ev.files_done}/{ev.files_total} files",
-                f"{format_bytes(ev.bytes_done)} of {format_bytes(ev.bytes_total)}",
-            ]
-            if ev.rate:
-                parts.append(format_rate(ev.rate))
+            parts = [f"{ev.phase}: [{bar}] {frac * 100:3.0f}%"]
             if ev.eta_seconds is not None:
                 parts.append(f"{format_duration(ev.eta_seconds)} left")
+            parts.append(f"{format_bytes(ev.bytes_done)} of {format_bytes(ev.bytes_total)}")
+            if ev.rate:
+                parts.append(format_rate(ev.rate))
+            parts.append(f"{ev.files_done}/{ev.files_total} files")
         else:
             parts = [f"{ev.phase}…"]
         line = "  ".join(parts)[: width - 1]
