@@ -22,4 +22,9 @@ fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Backbeat needs Python 3.11 or newer" >&2; exit 1; }
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e ".[$extra]"
+log=.venv/install.log
+if ! .venv/bin/python -m pip install -q -e ".[$extra]" >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "error: installing Backbeat's dependencies failed (log above)" >&2
+  exit 1
+fi
