@@ -43,6 +43,8 @@ def du(path: Path) -> int:
 
 
 def warm(path: Path) -> None:
+    """Flush what the generator wrote, then read it all, so both tools start from a warm cache."""
+    os.sync()
     for d, _, files in os.walk(path):
         for f in files:
             p = os.path.join(d, f)

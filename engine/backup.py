@@ -16,7 +16,7 @@ import stat
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from engine.chunker import Chunker
 from engine.clock import SYSTEM_CLOCK, Clock
@@ -28,12 +28,12 @@ from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot, save_snapshot
 from engine.repo.tree import Kind, TreeEntry, encode_tree
-from engine.scanner import Node, read_xattrs, scan
+from engine.scanner import Node, Scan, read_xattrs, scan
 from engine.session import Session
 from engine.state import CachedFile
 from engine.uploader import Uploader
 
-__all__ = ["run_backup"]
+__all__ = ["Scanned", "start_scan", "run_backup"]
 
 #: chunks at least this big are sealed on the seal pool; smaller ones inline.
 _POOL_SEAL_MIN = 512 * 1024
@@ -92,7 +92,7 @@ class _Run:
                 before = os.fstat(f.fileno())
                 if not stat.S_ISREG(before.st_mode):
                     raise _FileChanged("it is no longer a regular file")
-                for chunk in self._chunker().cut_file(f, before.st_size):
+                for chunk in self._chunker().cut_file(f):
                     blob_id = store.blob_id(chunk)
                     ids.append(blob_id)
                     read += len(chunk)
@@ -208,10 +208,36 @@ class _Run:
         return self.store.put(BlobType.TREE, encode_tree(entries)), dirs
 
 
+@dataclass
+class Scanned:
+    scan: Scan
+    skipped: list[FileSkipped]
+
+
+def start_scan(sources: list[str], excludes: list[str] = (), events: EventSink = lambda ev: None) -> Future[Scanned]:
+    """Scan on a thread of its own: it needs no key, so it runs while the key is being derived."""
+    result: Future[Scanned] = Future()
+
+    def work() -> None:
+        skipped: list[FileSkipped] = []
+
+        def report(ev: FileSkipped) -> None:
+            skipped.append(ev)
+            events(ev)
+
+        try:
+            events(Progress("scanning", 0, 0, 0, 0))
+            result.set_result(Scanned(scan(list(sources), list(excludes), [os.fsencode(app_dir())], report), skipped))
+        except BaseException as e:  # noqa: BLE001 - handed to the run's thread
+            result.set_exception(e)
+
+    threading.Thread(target=work, name="backbeat-scan", daemon=True).start()
+    return result
+
+
 def run_backup(
     session: Session,
-    sources: list[str],
-    excludes: list[str] = (),
+    scanning: Future[Scanned],
     events: EventSink = lambda ev: None,
     clock: Clock = SYSTEM_CLOCK,
     workers: int | None = None,
@@ -219,8 +245,9 @@ def run_backup(
     t0 = clock.monotonic()
     run = _Run(session, events, clock, workers or min(4, os.cpu_count() or 2))
     try:
-        events(Progress("scanning", 0, 0, 0, 0))
-        found = scan(list(sources), list(excludes), [os.fsencode(app_dir())], run.report)
+        scanned = scanning.result()
+        found = scanned.scan
+        run.skipped.extend(scanned.skipped)
         if not found.paths:
             raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
         files = list(found.root.walk_files())

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 
 from engine.backends.location import open_location
-from engine.backup import run_backup
+from engine.backup import run_backup, start_scan
 from engine.check import CheckReport, run_check
 from engine.clock import SYSTEM_CLOCK
 from engine.errors import BackbeatError, SnapshotNotFound
@@ -35,6 +35,7 @@ class BackupService:
         self.backend = open_location(self.location)
         self.events: EventSink = events or (lambda ev: None)
         self._session: Session | None = None
+        self._passphrase: str | None = None
 
     # -- repository ------------------------------------------------------------------------
     def repository_id(self) -> str:
@@ -46,14 +47,18 @@ class BackupService:
         State(state_path(repo.id)).close()
         return repo.id
 
-    def unlock(self, passphrase: str) -> None:
-        if self._session is None:
-            self._session = open_session(self.backend, passphrase)
+    def unlock(self, passphrase: str, *, defer: bool = False) -> None:
+        """Open the repository now, or with `defer` on first use (a backup scans while the key is derived)."""
+        self._passphrase = passphrase
+        if not defer:
+            _ = self.session
 
     @property
     def session(self) -> Session:
         if self._session is None:
-            raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
+            if self._passphrase is None:
+                raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
+            self._session = open_session(self.backend, self._passphrase)
         return self._session
 
     def close(self) -> None:
@@ -63,8 +68,9 @@ class BackupService:
 
     # -- jobs --------------------------------------------------------------------------------
     def backup(self, paths: list[str], excludes: list[str] = ()) -> BackupSummary:
-        summary = self._record("backup", lambda: run_backup(self.session, paths, excludes, self.events))
-        return summary
+        scanning = start_scan(paths, excludes, self.events)
+        session = self.session  # opening (Argon2id) overlaps the scan
+        return self._record("backup", lambda: run_backup(session, scanning, self.events))
 
     def restore(self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False) -> RestoreSummary:
         snap = self.snapshot(ref)

@@ -59,10 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _open(args, printer) -> BackupService:
+def _open(args, printer, defer: bool = False) -> BackupService:
     service = BackupService(args.repo, printer)
     passphrase = find_passphrase(args.password_file, service.repository_id())
-    service.unlock(passphrase)
+    service.unlock(passphrase, defer=defer)
     return service
 
 
@@ -82,7 +82,7 @@ def cmd_init(args, printer) -> int:
 
 
 def cmd_backup(args, printer) -> int:
-    service = _open(args, printer)
+    service = _open(args, printer, defer=True)
     summary = service.backup(args.paths, args.exclude)
     printer.clear()
     if args.json:

@@ -33,7 +33,7 @@ class PackOutbox(Protocol):
 
     def new_pack(self) -> BinaryIO: ...
 
-    def pack_finished(self, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
+    def pack_finished(self, out: BinaryIO, entries: list[PackEntry]) -> None:
         """Take over `out`; call `BlobStore.pack_stored` once the destination holds the pack."""
         ...
 
@@ -63,10 +63,12 @@ class BlobStore:
         self._pack_size = pack_size
         self._lock = threading.Lock()
         self._reserved: set[bytes] = set()  # guarded by self._lock
-        self._open: dict[BlobType, PackWriter] = {}  # guarded by self._lock
-        self.new_blobs = 0  # guarded by self._lock
-        self.new_raw_bytes = 0  # guarded by self._lock
-        self.new_stored_bytes = 0  # guarded by self._lock
+        #: a second lock, so that a thread writing into a pack never holds up `reserve`
+        self._pack_lock = threading.Lock()
+        self._open: dict[BlobType, PackWriter] = {}  # guarded by self._pack_lock
+        self.new_blobs = 0  # guarded by self._pack_lock
+        self.new_raw_bytes = 0  # guarded by self._pack_lock
+        self.new_stored_bytes = 0  # guarded by self._pack_lock
 
     # -- writing ---------------------------------------------------------------------------
     def blob_id(self, data: bytes | memoryview) -> bytes:
@@ -87,7 +89,7 @@ class BlobStore:
     def add(self, sealed: Sealed) -> None:
         """Append a reserved, sealed blob to the open pack; a full pack goes to the outbox."""
         full = None
-        with self._lock:
+        with self._pack_lock:
             writer = self._open.get(sealed.type)
             if writer is None:
                 writer = self._open[sealed.type] = PackWriter(self._require_outbox().new_pack())
@@ -108,7 +110,7 @@ class BlobStore:
 
     def flush(self) -> None:
         """Finish every open pack (the end of a run, or a checkpoint)."""
-        with self._lock:
+        with self._pack_lock:
             writers = list(self._open.values())
             self._open.clear()
         for writer in writers:
@@ -120,8 +122,8 @@ class BlobStore:
         return self._outbox
 
     def _finish(self, writer: PackWriter) -> None:
-        pack_id = writer.finish(self.key)
-        self._require_outbox().pack_finished(writer.out, pack_id, writer.entries)
+        writer.finish(self.key)
+        self._require_outbox().pack_finished(writer.out, writer.entries)
 
     def pack_stored(self, pack_id: bytes, entries: list[PackEntry]) -> None:
         """The outbox's confirmation: the pack is at the destination, its blobs become known."""

@@ -14,7 +14,7 @@ from typing import BinaryIO, NamedTuple
 
 from engine.errors import IntegrityError
 from engine.repo.blob import BlobType, Compression
-from engine.repo.crypto import MasterKey, plain_hasher
+from engine.repo.crypto import MasterKey
 
 __all__ = ["PackEntry", "PackWriter", "parse_trailer", "decode_header", "HEADER_AAD", "TAIL_GUESS"]
 
@@ -36,14 +36,14 @@ class PackEntry(NamedTuple):
 
 
 class PackWriter:
-    """Streams sealed blobs into `out` (a file in the outbox); `finish` seals the header and names the pack.
+    """Streams sealed blobs into `out` (a file in the outbox); `finish` appends the sealed header.
 
-    Nothing is held in memory but the entries: a pack costs no RAM however big it grows.
+    Nothing is held in memory but the entries: a pack costs no RAM however big it grows. The pack's
+    name (BLAKE3 of its bytes) is computed by whoever reads the finished file back, off this path.
     """
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
-        self._hash = plain_hasher()
         self._size = 0
         self.entries: list[PackEntry] = []
 
@@ -52,7 +52,6 @@ class PackWriter:
 
     def _write(self, data: bytes) -> None:
         self.out.write(data)
-        self._hash.update(data)
         self._size += len(data)
 
     def add(
@@ -63,8 +62,8 @@ class PackWriter:
         self.entries.append(entry)
         return entry
 
-    def finish(self, key: MasterKey) -> bytes:
-        """Append the sealed header and its length; returns the pack id (BLAKE3 of all its bytes)."""
+    def finish(self, key: MasterKey) -> None:
+        """Append the sealed header and its length."""
         header = bytearray([_VERSION])
         for e in self.entries:
             header += _ENTRY.pack(e.type, e.compression, e.blob_id, e.offset, e.length, e.raw_length)
@@ -72,7 +71,6 @@ class PackWriter:
         self._write(sealed)
         self._write(_LEN.pack(len(sealed)))
         self.out.flush()
-        return self._hash.digest()
 
 
 def parse_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes | None]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import engine.backup as backup
 from engine.backends.local import LocalBackend
-from engine.backup import run_backup
+from engine.backup import run_backup, start_scan
 from engine.repo.repository import Repository
 from engine.session import open_session
 from tests.conftest import PASSWORD
@@ -122,7 +122,7 @@ def test_file_changing_while_read_is_retried_then_skipped(backbeat_home, tmp_pat
     t.start()
     try:
         events = []
-        summary = run_backup(session, [str(src)], events=events.append)
+        summary = run_backup(session, start_scan([str(src)]), events=events.append)
     finally:
         stop.set()
         t.join()
@@ -146,6 +146,6 @@ def test_file_vanishing_before_read_is_skipped(backbeat_home, tmp_path, monkeypa
         return real_classify(self, files)
 
     monkeypatch.setattr(backup._Run, "classify", classify_then_delete)
-    summary = run_backup(session, [str(src)])
+    summary = run_backup(session, start_scan([str(src)]))
     assert [s.reason for s in summary.skipped] == ["it was deleted before it could be read"]
     assert summary.files_new == 49

@@ -25,7 +25,7 @@ def test_streamed_and_whole_reads_cut_alike():
     data = os.urandom(40 << 20)
     c = Chunker(256 * 1024, 1 << 20, 8 << 20, seed=7)
     whole = [len(x) for x in c.cut(data)]
-    streamed = [len(x) for x in c.cut_file(io.BytesIO(data), len(data))]
+    streamed = [len(x) for x in c.cut_file(io.BytesIO(data))]
     assert whole == streamed and sum(whole) == len(data)
 
 
