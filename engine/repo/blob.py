@@ -19,7 +19,7 @@ from engine.repo.crypto import MasterKey
 
 __all__ = ["BlobType", "Compression", "seal_blob", "open_blob", "ZSTD_LEVEL"]
 
-ZSTD_LEVEL = 3
+ZSTD_LEVEL = 2
 _SAMPLE = 16 * 1024
 _TRIAL_ABOVE = 256 * 1024
 
