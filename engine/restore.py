@@ -112,24 +112,28 @@ class _Restorer:
             if entry.kind == Kind.DIR:
                 os.makedirs(dest, mode=0o700, exist_ok=True)
                 plan.dirs.append((dest, entry))
-            elif os.path.lexists(dest) and not self.overwrite:
+                continue
+            exists = os.path.lexists(dest)
+            if exists and not self.overwrite:
                 self.skipped.append(
                     FileSkipped(os.fsdecode(dest), "already exists; left as it is (use --overwrite to replace it)")
                 )
             elif entry.kind == Kind.SYMLINK:
-                if os.path.lexists(dest):
+                if exists:
                     os.unlink(dest)
                 os.symlink(entry.target, dest)
                 plan.links.append((dest, entry))
             else:
-                self._plan_file(plan, index, dest, entry)
+                self._plan_file(plan, index, dest, entry, exists)
         return plan
 
-    def _plan_file(self, plan: _Plan, index, dest: bytes, entry: TreeEntry) -> None:
-        if os.path.lexists(dest) and not os.path.isfile(dest):
-            os.unlink(dest)
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(fd)
+    def _plan_file(self, plan: _Plan, index, dest: bytes, entry: TreeEntry, exists: bool) -> None:
+        """Files are created by the pack workers as their first blob arrives (creation is the
+        costly part of a restore, so it runs in parallel); only empty ones are created here."""
+        if exists:
+            os.unlink(dest)  # --overwrite: never leave old bytes behind new ones
+        if not entry.ids:
+            os.close(os.open(dest, os.O_WRONLY | os.O_CREAT, 0o600))
         plan.files[dest] = entry
         offset = 0
         for blob_id in entry.ids:
@@ -152,7 +156,7 @@ class _Restorer:
                 if isinstance(data, Exception):
                     self.fail(path, str(data))
                     continue
-                fd = os.open(path, os.O_WRONLY)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
                 try:
                     os.pwrite(fd, data, offset)
                 finally:

@@ -16,6 +16,7 @@ from engine import PRODUCT, __version__, keychain
 from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
 from engine.cli.progress import ProgressPrinter
 from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError
+from engine.memory import tune_allocator
 from engine.repo.tree import Kind
 from engine.service import BackupService
 from engine.units import format_bytes, format_duration
@@ -187,6 +188,7 @@ _COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    tune_allocator()
     printer = ProgressPrinter(quiet=args.quiet or args.json, live=None if not args.quiet else False)
     try:
         return _COMMANDS[args.command](args, printer)
