@@ -17,6 +17,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from engine.chunker import Chunker
 from engine.clock import SYSTEM_CLOCK, Clock
@@ -27,7 +28,7 @@ from engine.progress import Meter
 from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot, save_snapshot
-from engine.repo.tree import Kind, TreeEntry, encode_tree
+from engine.repo.tree import Kind, TreeEntry, Xattrs, encode_tree
 from engine.scanner import Node, Scan, read_xattrs, scan
 from engine.session import Session
 from engine.state import CachedFile
@@ -43,6 +44,14 @@ _RACY_NS = 2_000_000_000
 
 class _FileChanged(Exception):
     pass
+
+
+class _Content(NamedTuple):
+    """What a file's tree entry needs: its blobs, the stat they match, its extended attributes."""
+
+    ids: tuple[bytes, ...]
+    st: os.stat_result
+    xattrs: Xattrs
 
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
@@ -63,7 +72,7 @@ class _Run:
         self.seal_pool = ThreadPoolExecutor(workers, thread_name_prefix="backbeat-seal")
         self._local = threading.local()
         self.cache_rows: list[tuple[bytes, CachedFile]] = []
-        self.content: dict[bytes, tuple[tuple[bytes, ...], os.stat_result]] = {}
+        self.content: dict[bytes, _Content] = {}
         self.had_cache: set[bytes] = set()
         self.bytes_read = 0
         self.started_ns = clock.wall_ns()
@@ -82,7 +91,7 @@ class _Run:
         return self._local.chunker
 
     # -- one file ----------------------------------------------------------------------------
-    def _read_once(self, node: Node, progress: Meter) -> tuple[tuple[bytes, ...], os.stat_result]:
+    def _read_once(self, node: Node, progress: Meter) -> _Content:
         store = self.store
         ids: list[bytes] = []
         futures: deque[Future] = deque()
@@ -113,7 +122,7 @@ class _Run:
         if not _same(before, after) or read != before.st_size:
             progress.add(-read)
             raise _FileChanged("it changed while being read")
-        return tuple(ids), before
+        return _Content(tuple(ids), before, read_xattrs(node.path))
 
     def store_file(self, node: Node, progress: Meter) -> None:
         name = os.fsdecode(node.path)
@@ -147,7 +156,7 @@ class _Run:
                 == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                 and all(i in index.blobs for i in cached.ids)
             ):
-                self.content[node.path] = (cached.ids, st)
+                self.content[node.path] = _Content(cached.ids, st, cached.xattrs)
                 unchanged += 1
                 continue
             if cached is not None:
@@ -196,14 +205,15 @@ class _Run:
             elif child.kind == Kind.SYMLINK:
                 entries.append(TreeEntry(kind=Kind.SYMLINK, target=child.target, **common))
             elif child.path in self.content:
-                ids, st = self.content[child.path]
+                ids, st, xattrs = self.content[child.path]
                 common["mode"], common["mtime_ns"] = stat.S_IMODE(st.st_mode), st.st_mtime_ns
-                entries.append(
-                    TreeEntry(kind=Kind.FILE, size=st.st_size, xattrs=read_xattrs(child.path), ids=ids, **common)
-                )
+                entries.append(TreeEntry(kind=Kind.FILE, size=st.st_size, xattrs=xattrs, ids=ids, **common))
                 if st.st_mtime_ns < self.started_ns - _RACY_NS:  # too fresh to vouch for next time
                     self.cache_rows.append(
-                        (child.path, CachedFile(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, ids))
+                        (
+                            child.path,
+                            CachedFile(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, ids, xattrs),
+                        )
                     )
         return self.store.put(BlobType.TREE, encode_tree(entries)), dirs
 

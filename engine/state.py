@@ -20,14 +20,14 @@ from typing import NamedTuple
 from engine.repo.blob import BlobType, Compression
 from engine.repo.index import Index, IndexEntry
 from engine.repo.pack import PackEntry
+from engine.repo.tree import Xattrs, decode_xattrs, encode_xattrs
 
 __all__ = ["State", "CachedFile"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     path BLOB PRIMARY KEY, dev INTEGER, ino INTEGER, size INTEGER,
-    mtime_ns INTEGER, ctime_ns INTEGER, ids BLOB NOT NULL, generation INTEGER NOT NULL);
+    mtime_ns INTEGER, ctime_ns INTEGER, ids BLOB NOT NULL, xattrs BLOB NOT NULL, generation INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS blobs (
     id BLOB PRIMARY KEY, pack BLOB NOT NULL, type INTEGER, compression INTEGER,
@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, started_ns INTEGER, finished_ns INTEGER,
     status TEXT, snapshot TEXT, summary TEXT, error TEXT);
 """
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "2"
+#: tables that are only caches: an older schema's are dropped and rebuilt, never migrated.
+_CACHE_TABLES = ("files", "index_files", "blobs")
 
 
 class CachedFile(NamedTuple):
@@ -47,6 +49,8 @@ class CachedFile(NamedTuple):
     mtime_ns: int
     ctime_ns: int
     ids: tuple[bytes, ...]
+    #: extended attributes: a change to them changes ctime, so a cache hit vouches for them too.
+    xattrs: Xattrs
 
 
 def _split_ids(raw: bytes) -> tuple[bytes, ...]:
@@ -61,8 +65,13 @@ class State:
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is not None and row[0] != _SCHEMA_VERSION:
+            for table in _CACHE_TABLES:
+                self._db.execute(f"DROP TABLE IF EXISTS {table}")
         self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
 
     def close(self) -> None:
         self._db.close()
@@ -84,15 +93,21 @@ class State:
 
     def cached_files(self) -> dict[bytes, CachedFile]:
         """The whole files cache in one query: a run asks about every file, so this is far cheaper."""
-        rows = self._db.execute("SELECT path, dev, ino, size, mtime_ns, ctime_ns, ids FROM files")
-        return {r[0]: CachedFile(*r[1:6], _split_ids(r[6])) for r in rows}
+        rows = self._db.execute("SELECT path, dev, ino, size, mtime_ns, ctime_ns, ids, xattrs FROM files")
+        return {
+            r[0]: CachedFile(*r[1:6], _split_ids(r[6]), decode_xattrs(memoryview(r[7]))[0] if r[7] else ())
+            for r in rows
+        }
 
     def remember_files(self, rows: Iterable[tuple[bytes, CachedFile]], forget_older_than: int = 3) -> None:
         """Record this run's files and forget those unseen for a few runs (deleted or excluded)."""
         gen = self.generation() + 1
         self._tx(
-            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            ((p, c.dev, c.ino, c.size, c.mtime_ns, c.ctime_ns, b"".join(c.ids), gen) for p, c in rows),
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (p, c.dev, c.ino, c.size, c.mtime_ns, c.ctime_ns, b"".join(c.ids), encode_xattrs(c.xattrs), gen)
+                for p, c in rows
+            ),
         )
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))

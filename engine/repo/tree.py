@@ -15,13 +15,32 @@ from typing import NamedTuple
 
 from engine.errors import IntegrityError
 
-__all__ = ["Kind", "TreeEntry", "encode_tree", "decode_tree"]
+__all__ = ["Kind", "TreeEntry", "Xattrs", "encode_tree", "decode_tree", "encode_xattrs", "decode_xattrs"]
 
 _VERSION = 1
 _HEAD = struct.Struct("<BI")
 _FIXED = struct.Struct("<BIqQHHHI")  # kind, mode, mtime_ns, size, name, target, xattr count, ids
 _XATTR = struct.Struct("<HI")
 _ID = 32
+
+
+Xattrs = tuple[tuple[bytes, bytes], ...]
+
+
+def encode_xattrs(xattrs: Xattrs) -> bytes:
+    """Per attribute: u16 name length, u32 value length, name, value."""
+    return b"".join(_XATTR.pack(len(k), len(v)) + k + v for k, v in xattrs)
+
+
+def decode_xattrs(view: memoryview, pos: int = 0, count: int | None = None) -> tuple[Xattrs, int]:
+    """(`count` attributes, or all up to the end of `view`; the position after them)."""
+    out = []
+    while (count is None and pos < len(view)) or (count is not None and len(out) < count):
+        klen, vlen = _XATTR.unpack_from(view, pos)
+        pos += _XATTR.size
+        out.append((bytes(view[pos : pos + klen]), bytes(view[pos + klen : pos + klen + vlen])))
+        pos += klen + vlen
+    return tuple(out), pos
 
 
 class Kind(IntEnum):
@@ -39,7 +58,7 @@ class TreeEntry(NamedTuple):
     mtime_ns: int
     size: int = 0
     target: bytes = b""
-    xattrs: tuple[tuple[bytes, bytes], ...] = ()
+    xattrs: Xattrs = ()
     #: content blob ids for a file; the one subtree id for a directory.
     ids: tuple[bytes, ...] = ()
 
@@ -55,10 +74,7 @@ def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
         out += _FIXED.pack(e.kind, e.mode, e.mtime_ns, e.size, len(e.name), len(e.target), len(e.xattrs), len(e.ids))
         out += e.name
         out += e.target
-        for k, v in e.xattrs:
-            out += _XATTR.pack(len(k), len(v))
-            out += k
-            out += v
+        out += encode_xattrs(e.xattrs)
         for blob_id in e.ids:
             out += blob_id
     return bytes(out)
@@ -79,15 +95,10 @@ def decode_tree(data: bytes) -> list[TreeEntry]:
             pos += nlen
             target = bytes(view[pos : pos + tlen])
             pos += tlen
-            xattrs = []
-            for _ in range(nx):
-                klen, vlen = _XATTR.unpack_from(view, pos)
-                pos += _XATTR.size
-                xattrs.append((bytes(view[pos : pos + klen]), bytes(view[pos + klen : pos + klen + vlen])))
-                pos += klen + vlen
+            xattrs, pos = decode_xattrs(view, pos, nx)
             ids = tuple(bytes(view[pos + i * _ID : pos + (i + 1) * _ID]) for i in range(nids))
             pos += nids * _ID
-            entries.append(TreeEntry(name, Kind(kind), mode, mtime, size, target, tuple(xattrs), ids))
+            entries.append(TreeEntry(name, Kind(kind), mode, mtime, size, target, xattrs, ids))
     except (struct.error, ValueError) as e:
         raise IntegrityError(f"tree is malformed ({e})") from None
     if pos != len(view):

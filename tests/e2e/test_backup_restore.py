@@ -102,3 +102,28 @@ def test_restore_include_and_no_silent_overwrite(cli, tmp_path):
     assert (out / "docs" / "a" / "keep.txt").read_text() == "keep"
     missing = cli("restore", "latest", "--target", str(out), "--include", "docs/nope", ok=(1,))
     assert "not in snapshot" in missing.stderr
+
+
+def test_extended_attributes_survive_and_cached_files_keep_them(cli, tmp_path):
+    src = tmp_path / "x"
+    src.mkdir()
+    (src / "tagged.txt").write_text("tagged")
+    try:
+        os.setxattr(src / "tagged.txt", b"user.backbeat.tag", b"blue \x00\xff")
+        os.setxattr(src, b"user.backbeat.folder", b"yes")
+    except OSError:
+        import pytest
+
+        pytest.skip("this file system has no user extended attributes")
+    os.utime(src / "tagged.txt", ns=(1_600_000_000_000_000_000,) * 2)  # not "too fresh" for the files cache
+    cli("init")
+    cli("backup", str(src))
+    unchanged = cli.json("backup", str(src))  # tree rebuilt from the files cache
+    assert unchanged["files_unchanged"] == 1
+    os.setxattr(src / "tagged.txt", b"user.backbeat.tag", b"red")  # changes only ctime: read again
+    assert cli.json("backup", str(src))["files_changed"] == 1
+    for snap, tag in ((unchanged["snapshot_id"], b"blue \x00\xff"), ("latest", b"red")):
+        out = tmp_path / f"out-{tag[:3].decode()}"
+        cli("restore", snap, "--target", str(out))
+        assert os.getxattr(out / "x" / "tagged.txt", b"user.backbeat.tag") == tag
+        assert os.getxattr(out / "x", b"user.backbeat.folder") == b"yes"
