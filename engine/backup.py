@@ -74,7 +74,6 @@ class _Run:
         self.cache_rows: list[tuple[bytes, CachedFile]] = []
         self.content: dict[bytes, _Content] = {}
         self.had_cache: set[bytes] = set()
-        self.bytes_read = 0
         self.started_ns = clock.wall_ns()
 
     def _stored(self, pack_id: bytes, entries: list) -> None:
@@ -118,7 +117,6 @@ class _Run:
         finally:
             while futures:  # a reserved blob must always reach a pack, whatever happened
                 store.add(futures.popleft().result())
-            self.bytes_read += read
         if not _same(before, after) or read != before.st_size:
             progress.add(-read)
             raise _FileChanged("it changed while being read")
@@ -279,7 +277,7 @@ def run_backup(
         files_changed=changed,
         files_unchanged=unchanged,
         dirs=dirs,
-        bytes_read=run.bytes_read,
+        bytes_read=sum(run.content[n.path].st.st_size for n in read_ok),
         bytes_added=run.uploader.bytes_written,
         blobs_added=run.store.new_blobs,
         duration=clock.monotonic() - t0,

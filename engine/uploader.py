@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.backends.base import Backend, pack_name
-from engine.repo.crypto import plain_hasher
 from engine.repo.pack import PackEntry
 from engine.state import State
 
@@ -60,11 +59,11 @@ class Uploader:
         os.close(fd)
         return open(name, "wb", buffering=0)  # noqa: SIM115 - closed by the writer thread
 
-    def pack_finished(self, out: BinaryIO, entries: list[PackEntry]) -> None:
+    def pack_finished(self, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
         """Blocks while the queue is full; raises the writer's error if it has failed."""
         if self._error is not None:
             raise self._error
-        self._queue.put((out, entries))
+        self._queue.put((out, pack_id, entries))
 
     # -- the writer thread -------------------------------------------------------------------
     def _run(self) -> None:
@@ -74,9 +73,9 @@ class Uploader:
                 return
             if self._error is not None:
                 continue  # drain: the run has failed; what is in the outbox goes next time
-            out, entries = item
+            out, pack_id, entries = item
             try:
-                pack_id, path = self._seal(out)
+                path = self._seal(out, pack_id)
                 size = path.stat().st_size
                 self.backend.put_file(pack_name(pack_id), str(path))
                 path.unlink(missing_ok=True)
@@ -86,19 +85,14 @@ class Uploader:
             except BaseException as e:  # noqa: BLE001 - handed to the pipeline's thread
                 self._error = e
 
-    def _seal(self, out: BinaryIO) -> tuple[bytes, Path]:
-        """Name the finished pack (BLAKE3 of its bytes), make it durable, and journal it, before it travels."""
+    def _seal(self, out: BinaryIO, pack_id: bytes) -> Path:
+        """Make the finished pack durable under its own name, and journal it, before it travels."""
         os.fsync(out.fileno())
         out.close()
-        hasher = plain_hasher()
-        with open(out.name, "rb", buffering=0) as f:
-            while block := f.read(1 << 20):
-                hasher.update(block)
-        pack_id = hasher.digest()
         path = outbox_path(self.folder, pack_id)
         os.replace(out.name, path)
         self.state.journal_pack(pack_id)
-        return pack_id, path
+        return path
 
     def close(self) -> None:
         """Wait until every finished pack is at the destination; raise the first error."""

@@ -33,7 +33,7 @@ class PackOutbox(Protocol):
 
     def new_pack(self) -> BinaryIO: ...
 
-    def pack_finished(self, out: BinaryIO, entries: list[PackEntry]) -> None:
+    def pack_finished(self, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
         """Take over `out`; call `BlobStore.pack_stored` once the destination holds the pack."""
         ...
 
@@ -122,8 +122,8 @@ class BlobStore:
         return self._outbox
 
     def _finish(self, writer: PackWriter) -> None:
-        writer.finish(self.key)
-        self._require_outbox().pack_finished(writer.out, writer.entries)
+        pack_id = writer.finish(self.key)
+        self._require_outbox().pack_finished(writer.out, pack_id, writer.entries)
 
     def pack_stored(self, pack_id: bytes, entries: list[PackEntry]) -> None:
         """The outbox's confirmation: the pack is at the destination, its blobs become known."""

@@ -14,7 +14,7 @@ from typing import BinaryIO, NamedTuple
 
 from engine.errors import IntegrityError
 from engine.repo.blob import BlobType, Compression
-from engine.repo.crypto import MasterKey
+from engine.repo.crypto import MasterKey, plain_hasher
 
 __all__ = ["PackEntry", "PackWriter", "parse_trailer", "decode_header", "HEADER_AAD", "TAIL_GUESS"]
 
@@ -36,14 +36,15 @@ class PackEntry(NamedTuple):
 
 
 class PackWriter:
-    """Streams sealed blobs into `out` (a file in the outbox); `finish` appends the sealed header.
+    """Streams sealed blobs into `out` (a file in the outbox); `finish` appends the sealed header and names it.
 
-    Nothing is held in memory but the entries: a pack costs no RAM however big it grows. The pack's
-    name (BLAKE3 of its bytes) is computed by whoever reads the finished file back, off this path.
+    Nothing is held in memory but the entries: a pack costs no RAM however big it grows. Its name
+    (BLAKE3 of its bytes) is hashed as the bytes go out, which costs less than reading them back.
     """
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
+        self._hash = plain_hasher()
         self._size = 0
         self.entries: list[PackEntry] = []
 
@@ -52,6 +53,7 @@ class PackWriter:
 
     def _write(self, data: bytes) -> None:
         self.out.write(data)
+        self._hash.update(data)
         self._size += len(data)
 
     def add(
@@ -62,8 +64,8 @@ class PackWriter:
         self.entries.append(entry)
         return entry
 
-    def finish(self, key: MasterKey) -> None:
-        """Append the sealed header and its length."""
+    def finish(self, key: MasterKey) -> bytes:
+        """Append the sealed header and its length; returns the pack id."""
         header = bytearray([_VERSION])
         for e in self.entries:
             header += _ENTRY.pack(e.type, e.compression, e.blob_id, e.offset, e.length, e.raw_length)
@@ -71,6 +73,7 @@ class PackWriter:
         self._write(sealed)
         self._write(_LEN.pack(len(sealed)))
         self.out.flush()
+        return self._hash.digest()
 
 
 def parse_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes | None]:
