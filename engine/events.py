@@ -6,7 +6,7 @@ The CLI renders these as a progress bar and a summary; the app turns them into Q
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 __all__ = ["FileSkipped", "Progress", "BackupSummary", "RestoreSummary", "EventSink"]
 
@@ -47,19 +47,7 @@ class BackupSummary:
     skipped: tuple[FileSkipped, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict:
-        return {
-            "snapshot_id": self.snapshot_id,
-            "files_new": self.files_new,
-            "files_changed": self.files_changed,
-            "files_unchanged": self.files_unchanged,
-            "dirs": self.dirs,
-            "bytes_read": self.bytes_read,
-            "bytes_added": self.bytes_added,
-            "blobs_added": self.blobs_added,
-            "duration": round(self.duration, 3),
-            "warnings": self.warnings,
-            "skipped": [{"path": s.path, "reason": s.reason, "warning": s.warning} for s in self.skipped],
-        }
+        return _json(self)
 
 
 @dataclass(frozen=True)
@@ -72,14 +60,13 @@ class RestoreSummary:
     failed: tuple[FileSkipped, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict:
-        return {
-            "files": self.files,
-            "dirs": self.dirs,
-            "links": self.links,
-            "bytes": self.bytes,
-            "duration": round(self.duration, 3),
-            "failed": [{"path": s.path, "reason": s.reason} for s in self.failed],
-        }
+        return _json(self)
+
+
+def _json(summary: BackupSummary | RestoreSummary) -> dict:
+    doc = asdict(summary)
+    doc["duration"] = round(doc["duration"], 3)
+    return doc
 
 
 EventSink = Callable[[object], None]

@@ -67,6 +67,13 @@ def _open(args, printer, defer: bool = False) -> BackupService:
     return service
 
 
+def _finish(args, printer, doc: dict, lines: list[str], warnings: bool) -> int:
+    """Print a job's result (one JSON object with --json) and pick its exit code."""
+    printer.clear()
+    print(json.dumps(doc) if args.json else "\n".join(lines))
+    return EXIT_WARNINGS if warnings else EXIT_OK
+
+
 def cmd_init(args, printer) -> int:
     service = BackupService(args.repo, printer)
     passphrase = new_passphrase(args.password_file)
@@ -84,19 +91,15 @@ def cmd_init(args, printer) -> int:
 
 def cmd_backup(args, printer) -> int:
     service = _open(args, printer, defer=True)
-    summary = service.backup(args.paths, args.exclude)
-    printer.clear()
-    if args.json:
-        print(json.dumps(summary.to_json()))
-    else:
-        print(
-            f"Snapshot {summary.snapshot_id[:8]} saved in {format_duration(summary.duration)}: "
-            f"{summary.files_new} new, {summary.files_changed} changed, {summary.files_unchanged} unchanged files; "
-            f"{format_bytes(summary.bytes_read)} read, {format_bytes(summary.bytes_added)} added to the repository."
-        )
-        if summary.warnings:
-            print(f"{summary.warnings} item(s) could not be backed up (listed above); they are retried next time.")
-    return EXIT_WARNINGS if summary.warnings else EXIT_OK
+    s = service.backup(args.paths, args.exclude)
+    lines = [
+        f"Snapshot {s.snapshot_id[:8]} saved in {format_duration(s.duration)}: {s.files_new} new, "
+        f"{s.files_changed} changed, {s.files_unchanged} unchanged files; {format_bytes(s.bytes_read)} read, "
+        f"{format_bytes(s.bytes_added)} added to the repository."
+    ]
+    if s.warnings:
+        lines.append(f"{s.warnings} item(s) could not be backed up (listed above); they are retried next time.")
+    return _finish(args, printer, s.to_json(), lines, warnings=bool(s.warnings))
 
 
 def cmd_snapshots(args, printer) -> int:
@@ -144,18 +147,14 @@ def cmd_ls(args, printer) -> int:
 
 
 def cmd_restore(args, printer) -> int:
-    summary = _open(args, printer).restore(args.snapshot, args.target, args.include, args.overwrite)
-    printer.clear()
-    if args.json:
-        print(json.dumps(summary.to_json()))
-    else:
-        print(
-            f"Restored {summary.files} files, {summary.dirs} folders, {summary.links} links "
-            f"({format_bytes(summary.bytes)}) in {format_duration(summary.duration)} to {args.target}."
-        )
-        if summary.failed:
-            print(f"{len(summary.failed)} item(s) were not restored (listed above).")
-    return EXIT_WARNINGS if summary.failed else EXIT_OK
+    s = _open(args, printer).restore(args.snapshot, args.target, args.include, args.overwrite)
+    lines = [
+        f"Restored {s.files} files, {s.dirs} folders, {s.links} links ({format_bytes(s.bytes)}) "
+        f"in {format_duration(s.duration)} to {args.target}."
+    ]
+    if s.failed:
+        lines.append(f"{len(s.failed)} item(s) were not restored (listed above).")
+    return _finish(args, printer, s.to_json(), lines, warnings=bool(s.failed))
 
 
 def cmd_check(args, printer) -> int:
