@@ -27,6 +27,7 @@ from engine.home import app_dir, computer_id
 from engine.progress import Meter
 from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
+from engine.repo.index import PackInfo
 from engine.repo.snapshot import Snapshot, save_snapshot
 from engine.repo.tree import Kind, TreeEntry, Xattrs, encode_tree
 from engine.scanner import Node, Scan, read_xattrs, scan
@@ -65,7 +66,9 @@ class _Run:
         self.clock = clock
         self.workers = workers
         self.skipped: list[FileSkipped] = []
-        self.uploader = Uploader(session.repo.backend, session.state, session.outbox, self._stored)
+        self.uploader = Uploader(
+            session.repo.backend, session.state, session.outbox, self._stored, session.upload_threads
+        )
         self.store = BlobStore(
             session.repo.key, session.index, session.repo.backend, self.uploader, session.repo.pack_size
         )
@@ -76,8 +79,8 @@ class _Run:
         self.had_cache: set[bytes] = set()
         self.started_ns = clock.wall_ns()
 
-    def _stored(self, pack_id: bytes, entries: list) -> None:
-        self.store.pack_stored(pack_id, entries)
+    def _stored(self, info: PackInfo) -> None:
+        self.store.pack_stored(info)
 
     def report(self, ev: FileSkipped) -> None:
         self.skipped.append(ev)

@@ -43,13 +43,18 @@ class Session:
     def outbox(self) -> Path:
         return outbox_folder(self.repo.id)
 
+    @property
+    def upload_threads(self) -> int:
+        """A few uploads in flight fill a fast link; a local disk wants one writer."""
+        return 4 if self.repo.backend.is_network else 1
+
     def write_index(self) -> str | None:
         """Write pending packs as an index file, cache it, and clear their journal rows."""
         pending = list(self.index.pending)
         name = self.repo.write_index(self.index)
         if name is not None:
             self.state.cache_index_file(name, pending)
-            self.state.clear_journal(p for p, _ in pending)
+            self.state.clear_journal(p.pack_id for p in pending)
         self.recovered = []
         return name
 
@@ -88,11 +93,12 @@ def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes
         if not repo.has_pack(pack_id) and not _deliver_from_outbox(repo, pack_id):
             gone.append(pack_id)
             continue
-        entries, _size = repo.pack_header(pack_id)
-        if all(e.blob_id in index for e in entries):
+        info = repo.pack_header(pack_id)
+        state.record_held(repo.backend.location, pack_id, info.size)
+        if all(e.blob_id in index for e in info.entries):
             gone.append(pack_id)  # already indexed before the crash
             continue
-        index.add_pack(pack_id, entries, pending=True)
+        index.add_pack(info, pending=True)
         recovered.append(pack_id)
     state.clear_journal(gone)
     keep = {outbox_path(outbox_folder(repo.id), p) for p in journaled}

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from engine.repo.blob import BlobType, Compression
-from engine.repo.index import Index, IndexEntry
-from engine.repo.pack import PackEntry
+from engine.repo.index import Index, IndexEntry, PackInfo
 from engine.repo.tree import Xattrs, decode_xattrs, encode_xattrs
 
 __all__ = ["State", "CachedFile"]
@@ -32,14 +31,17 @@ CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS blobs (
     id BLOB PRIMARY KEY, pack BLOB NOT NULL, type INTEGER, compression INTEGER,
     offset INTEGER, length INTEGER, raw_length INTEGER);
+CREATE TABLE IF NOT EXISTS packs (pack BLOB PRIMARY KEY, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS held (
+    destination TEXT NOT NULL, pack BLOB NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (destination, pack));
 CREATE TABLE IF NOT EXISTS pack_journal (pack BLOB PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, started_ns INTEGER, finished_ns INTEGER,
     status TEXT, snapshot TEXT, summary TEXT, error TEXT);
 """
-_SCHEMA_VERSION = "2"
+_SCHEMA_VERSION = "3"
 #: tables that are only caches: an older schema's are dropped and rebuilt, never migrated.
-_CACHE_TABLES = ("files", "index_files", "blobs")
+_CACHE_TABLES = ("files", "index_files", "blobs", "packs")
 
 
 class CachedFile(NamedTuple):
@@ -121,21 +123,23 @@ class State:
     def loaded_index_files(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT name FROM index_files")}
 
-    def cache_index_file(self, name: str, packs: Iterable[tuple[bytes, list[PackEntry]]]) -> None:
+    def cache_index_file(self, name: str, packs: list[PackInfo]) -> None:
         self._tx(
             "INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 (e.blob_id, pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
-                for pack_id, entries in packs
+                for pack_id, _size, entries in packs
                 for e in entries
             ),
         )
+        self._tx("INSERT OR REPLACE INTO packs VALUES (?, ?)", ((p.pack_id, p.size) for p in packs))
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO index_files VALUES (?)", (name,))
 
     def reset_index_cache(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM blobs")
+            self._db.execute("DELETE FROM packs")
             self._db.execute("DELETE FROM index_files")
 
     def load_index(self, index: Index) -> None:
@@ -144,6 +148,24 @@ class State:
             (blob_id, IndexEntry(pack, types[t], comps[c], off, length, raw))
             for blob_id, pack, t, c, off, length, raw in self._db.execute("SELECT * FROM blobs")
         )
+        index.pack_sizes.update(self._db.execute("SELECT pack, size FROM packs"))
+
+    # -- what each destination holds --------------------------------------------------------
+    def record_held(self, destination: str, pack_id: bytes, size: int) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO held VALUES (?, ?, ?)", (destination, pack_id, size))
+
+    def set_held(self, destination: str, packs: dict[bytes, int]) -> None:
+        """Replace what `destination` is known to hold with a fresh listing of it."""
+        with self._lock:
+            self._db.execute("DELETE FROM held WHERE destination=?", (destination,))
+        self._tx("INSERT INTO held VALUES (?, ?, ?)", ((destination, p, s) for p, s in packs.items()))
+
+    def held(self, destination: str) -> dict[bytes, int]:
+        return dict(self._db.execute("SELECT pack, size FROM held WHERE destination=?", (destination,)))
+
+    def destinations(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT destination FROM held ORDER BY destination")]
 
     # -- pack journal ----------------------------------------------------------------------
     def journal_pack(self, pack_id: bytes) -> None:

@@ -1,10 +1,10 @@
-"""The outbox: where packs are written as they fill, and the thread that moves them to the destination.
+"""The outbox: where packs are written as they fill, and the threads that move them to the destination.
 
 A pack is written straight into a file in this machine's outbox folder (no pack is held in
-memory), fsynced when finished, renamed to its id, and journaled in the local state before it
-is handed to one writer thread through a small bounded queue. When the destination is slower
-than the pipeline the queue fills and the pipeline waits (backpressure), so the outbox stays
-small. Only once the destination holds the whole pack does the blob store learn its blobs.
+memory), then handed to the writer threads (one for a disk, a few for a network destination)
+through a small bounded queue; a writer fsyncs it, renames it to its id and journals it in the
+local state before it travels. When the destination is slower than the pipeline the queue fills
+and the pipeline waits (backpressure), so the outbox stays small. Only once the destination holds the whole pack does the blob store learn its blobs.
 After a crash, a journaled pack still in the outbox is delivered by the next run; one already
 at the destination is recovered from its own header (see engine.session).
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.backends.base import Backend, pack_name
+from engine.repo.index import PackInfo
 from engine.repo.pack import PackEntry
 from engine.state import State
 
@@ -38,8 +39,8 @@ class Uploader:
         backend: Backend,
         state: State,
         folder: Path,
-        on_stored: Callable[[bytes, list[PackEntry]], None],
-        depth: int = 2,
+        on_stored: Callable[[PackInfo], None],
+        threads: int = 1,
     ) -> None:
         self.backend = backend
         self.state = state
@@ -48,10 +49,15 @@ class Uploader:
         self.packs_written = 0
         self.bytes_written = 0
         folder.mkdir(parents=True, exist_ok=True)
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._counts = threading.Lock()
+        #: a finished pack waits here for a free writer; the queue is as deep as there are writers
+        self._queue: queue.Queue = queue.Queue(maxsize=threads)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="backbeat-uploader", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"backbeat-uploader-{i}", daemon=True) for i in range(threads)
+        ]
+        for t in self._threads:
+            t.start()
 
     # -- PackOutbox --------------------------------------------------------------------------
     def new_pack(self) -> BinaryIO:
@@ -79,9 +85,11 @@ class Uploader:
                 size = path.stat().st_size
                 self.backend.put_file(pack_name(pack_id), str(path))
                 path.unlink(missing_ok=True)
-                self.packs_written += 1
-                self.bytes_written += size
-                self.on_stored(pack_id, entries)
+                with self._counts:
+                    self.packs_written += 1
+                    self.bytes_written += size
+                self.state.record_held(self.backend.location, pack_id, size)
+                self.on_stored(PackInfo(pack_id, size, entries))
             except BaseException as e:  # noqa: BLE001 - handed to the pipeline's thread
                 self._error = e
 
@@ -96,8 +104,10 @@ class Uploader:
 
     def close(self) -> None:
         """Wait until every finished pack is at the destination; raise the first error."""
-        self._queue.put(_STOP)
-        self._thread.join()
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        for t in self._threads:
+            t.join()
         for leftover in self.folder.glob("*.part"):  # packs this run never finished
             leftover.unlink(missing_ok=True)
         if self._error is not None:

@@ -20,7 +20,7 @@ from engine.backends.base import Backend, pack_name
 from engine.errors import IntegrityError
 from engine.repo.blob import BlobType, Compression, open_blob, seal_blob
 from engine.repo.crypto import MasterKey
-from engine.repo.index import Index, IndexEntry
+from engine.repo.index import Index, IndexEntry, PackInfo
 from engine.repo.pack import PackEntry, PackWriter
 
 __all__ = ["Sealed", "BlobStore", "PackOutbox", "DEFAULT_PACK_SIZE"]
@@ -125,11 +125,11 @@ class BlobStore:
         pack_id = writer.finish(self.key)
         self._require_outbox().pack_finished(writer.out, pack_id, writer.entries)
 
-    def pack_stored(self, pack_id: bytes, entries: list[PackEntry]) -> None:
+    def pack_stored(self, info: PackInfo) -> None:
         """The outbox's confirmation: the pack is at the destination, its blobs become known."""
         with self._lock:
-            self.index.add_pack(pack_id, entries, pending=True)
-            self._reserved.difference_update(e.blob_id for e in entries)
+            self.index.add_pack(info, pending=True)
+            self._reserved.difference_update(e.blob_id for e in info.entries)
 
     # -- reading ---------------------------------------------------------------------------
     def _entry(self, blob_id: bytes) -> IndexEntry:

@@ -18,12 +18,20 @@ from engine.repo.blob import BlobType, Compression
 from engine.repo.crypto import MasterKey, plain_hash
 from engine.repo.pack import TAIL_GUESS, PackEntry, decode_header, parse_trailer
 
-__all__ = ["IndexEntry", "Index", "read_pack_header", "encode_index", "decode_index"]
+__all__ = ["IndexEntry", "PackInfo", "Index", "read_pack_header", "encode_index", "decode_index"]
 
 _AAD = b"backbeat index v1"
 _VERSION = 1
-_PACK = struct.Struct("<32sI")
+_PACK = struct.Struct("<32sQI")  # pack id, pack size, blob count
 _ENTRY = struct.Struct("<BB32sIII")
+
+
+class PackInfo(NamedTuple):
+    """One pack as an index file records it: its id, its size in bytes, and its blobs."""
+
+    pack_id: bytes
+    size: int
+    entries: list[PackEntry]
 
 
 class IndexEntry(NamedTuple):
@@ -35,18 +43,18 @@ class IndexEntry(NamedTuple):
     raw_length: int
 
 
-def encode_index(key: MasterKey, packs: Iterable[tuple[bytes, list[PackEntry]]]) -> tuple[str, bytes]:
+def encode_index(key: MasterKey, packs: Iterable[PackInfo]) -> tuple[str, bytes]:
     """Returns (object name, sealed bytes) of one index file."""
     plain = bytearray([_VERSION])
-    for pack_id, entries in packs:
-        plain += _PACK.pack(pack_id, len(entries))
+    for pack_id, size, entries in packs:
+        plain += _PACK.pack(pack_id, size, len(entries))
         for e in entries:
             plain += _ENTRY.pack(e.type, e.compression, e.blob_id, e.offset, e.length, e.raw_length)
     data = key.seal(bytes(plain), _AAD)
     return f"index/{plain_hash(data).hex()}", data
 
 
-def decode_index(key: MasterKey, data: bytes) -> Iterator[tuple[bytes, list[PackEntry]]]:
+def decode_index(key: MasterKey, data: bytes) -> Iterator[PackInfo]:
     plain = memoryview(key.open(data, _AAD, "index file"))
     if not plain or plain[0] != _VERSION:
         raise IntegrityError("index file has an unknown version")
@@ -54,7 +62,7 @@ def decode_index(key: MasterKey, data: bytes) -> Iterator[tuple[bytes, list[Pack
     while pos < len(plain):
         if pos + _PACK.size > len(plain):
             raise IntegrityError("index file is truncated")
-        pack_id, count = _PACK.unpack_from(plain, pos)
+        pack_id, size, count = _PACK.unpack_from(plain, pos)
         pos += _PACK.size
         end = pos + count * _ENTRY.size
         if end > len(plain):
@@ -64,18 +72,18 @@ def decode_index(key: MasterKey, data: bytes) -> Iterator[tuple[bytes, list[Pack
             for t, c, b, o, n, r in _ENTRY.iter_unpack(plain[pos:end])
         ]
         pos = end
-        yield pack_id, entries
+        yield PackInfo(pack_id, size, entries)
 
 
-def read_pack_header(backend: Backend, key: MasterKey, pack_id: bytes) -> tuple[list[PackEntry], int]:
-    """A pack's own header, read from its tail: (entries, pack size)."""
+def read_pack_header(backend: Backend, key: MasterKey, pack_id: bytes) -> PackInfo:
+    """A pack's own header, read from its tail."""
     name = pack_name(pack_id)
     size = backend.size(name)
     tail = backend.get(name, max(0, size - TAIL_GUESS))
     start, sealed = parse_trailer(tail, size)
     if sealed is None:
         sealed = backend.get(name, start, size - 4 - start)
-    return decode_header(key, sealed, start), size
+    return PackInfo(pack_id, size, decode_header(key, sealed, start))
 
 
 class Index:
@@ -83,7 +91,8 @@ class Index:
 
     def __init__(self) -> None:
         self.blobs: dict[bytes, IndexEntry] = {}
-        self.pending: list[tuple[bytes, list[PackEntry]]] = []
+        self.pack_sizes: dict[bytes, int] = {}
+        self.pending: list[PackInfo] = []
 
     def __contains__(self, blob_id: bytes) -> bool:
         return blob_id in self.blobs
@@ -94,11 +103,13 @@ class Index:
     def get(self, blob_id: bytes) -> IndexEntry | None:
         return self.blobs.get(blob_id)
 
-    def add_pack(self, pack_id: bytes, entries: list[PackEntry], *, pending: bool) -> None:
-        for e in entries:
+    def add_pack(self, info: PackInfo, *, pending: bool) -> None:
+        pack_id = info.pack_id
+        for e in info.entries:
             self.blobs[e.blob_id] = IndexEntry(pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
+        self.pack_sizes[pack_id] = info.size
         if pending:
-            self.pending.append((pack_id, entries))
+            self.pending.append(info)
 
     def packs(self) -> dict[bytes, list[tuple[bytes, IndexEntry]]]:
         """pack id -> its blobs, for check and restore planning."""
@@ -107,6 +118,6 @@ class Index:
             out.setdefault(e.pack_id, []).append((blob_id, e))
         return out
 
-    def take_pending(self) -> list[tuple[bytes, list[PackEntry]]]:
+    def take_pending(self) -> list[PackInfo]:
         pending, self.pending = self.pending, []
         return pending

@@ -23,9 +23,8 @@ from engine.errors import (
     UnsupportedFormat,
 )
 from engine.repo.crypto import MasterKey
-from engine.repo.index import Index, decode_index, encode_index, read_pack_header
+from engine.repo.index import Index, PackInfo, decode_index, encode_index, read_pack_header
 from engine.repo.keys import DEFAULT_KDF, KdfParams, create_key, unlock
-from engine.repo.pack import PackEntry
 
 __all__ = ["ChunkerParams", "Repository", "FORMAT_VERSION"]
 
@@ -99,7 +98,7 @@ class Repository:
     def index_names(self) -> list[str]:
         return self.backend.list("index/")
 
-    def read_index(self, name: str) -> Iterator[tuple[bytes, list[PackEntry]]]:
+    def read_index(self, name: str) -> Iterator[PackInfo]:
         return decode_index(self.key, self.backend.get(name))
 
     def write_index(self, index: Index) -> str | None:
@@ -114,7 +113,7 @@ class Repository:
     def pack_ids(self) -> list[bytes]:
         return [bytes.fromhex(n.rsplit("/", 1)[-1]) for n in self.backend.list("data/")]
 
-    def pack_header(self, pack_id: bytes) -> tuple[list[PackEntry], int]:
+    def pack_header(self, pack_id: bytes) -> PackInfo:
         return read_pack_header(self.backend, self.key, pack_id)
 
     def has_pack(self, pack_id: bytes) -> bool:

@@ -22,9 +22,9 @@ def _store(tmp_path, key, pack_size=64 * 1024):
     index = Index()
     written = []
 
-    def stored(pack_id, entries):
-        written.append(pack_id)
-        store.pack_stored(pack_id, entries)
+    def stored(info):
+        written.append(info.pack_id)
+        store.pack_stored(info)
 
     uploader = Uploader(backend, State(tmp_path / "state.sqlite"), tmp_path / "outbox", stored)
     store = _Store(key, index, backend, uploader, pack_size)
@@ -53,7 +53,7 @@ def test_index_rebuilt_from_pack_headers_equals_the_written_index(tmp_path):
         store.put(BlobType.DATA, os.urandom(5000))
     store.flush()
     name, data = encode_index(key, index.take_pending())
-    from_file = {pid: entries for pid, entries in decode_index(key, data)}
-    rebuilt = {pid: read_pack_header(backend, key, pid)[0] for pid in written}
+    from_file = {info.pack_id: info for info in decode_index(key, data)}
+    rebuilt = {pid: read_pack_header(backend, key, pid) for pid in written}
     assert from_file == rebuilt
     assert name.startswith("index/")
