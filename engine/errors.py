@@ -25,6 +25,10 @@ __all__ = [
     "ObjectNotFound",
     "SnapshotNotFound",
     "DestinationFull",
+    "CredentialsRefused",
+    "AccessDenied",
+    "NoSuchBucket",
+    "NoCredentials",
     "ChunkerUnavailable",
     "UsageError",
 ]
@@ -110,6 +114,26 @@ class SnapshotNotFound(BackbeatError):
 class DestinationFull(BackendError):
     message = "the destination is full"
     hint = "Free some space on it (or choose another destination), then run the command again: it resumes."
+
+
+class CredentialsRefused(BackendError):
+    message = "the storage service refused the credentials"
+    hint = "Check the access key id and secret key (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or `backbeat login`)."
+
+
+class AccessDenied(BackendError):
+    message = "access denied by the storage service"
+    hint = "Give these credentials read, write, list and delete rights on the bucket."
+
+
+class NoSuchBucket(BackendError):
+    message = "the bucket does not exist"
+    hint = "Create the bucket in your storage provider's console, or correct the bucket name in the location."
+
+
+class NoCredentials(BackendError):
+    message = "no credentials for the storage service"
+    hint = "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile), or save keys with `backbeat login`."
 
 
 class ChunkerUnavailable(BackbeatError):

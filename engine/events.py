@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["FileSkipped", "Progress", "BackupSummary", "RestoreSummary", "EventSink"]
+__all__ = ["FileSkipped", "Progress", "NetworkWait", "BackupSummary", "RestoreSummary", "EventSink"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,15 @@ class Progress:
     current: str = ""
     rate: float = 0.0  # bytes per second, over the last few seconds
     eta_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class NetworkWait:
+    """A destination did not answer; the work waits `seconds` and tries again (it never gives up)."""
+
+    destination: str
+    reason: str
+    seconds: float
 
 
 @dataclass(frozen=True)

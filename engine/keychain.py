@@ -8,8 +8,9 @@ keychain backend exists, `available()` says so and callers ask for the secret an
 from __future__ import annotations
 
 import functools
+import os
 
-__all__ = ["available", "get_secret", "set_secret", "delete_secret"]
+__all__ = ["available", "get_secret", "set_secret", "delete_secret", "s3_credentials", "save_s3_credentials"]
 
 _SERVICE = "Backbeat"
 
@@ -61,3 +62,28 @@ def delete_secret(name: str) -> None:
             keyring.delete_password(_SERVICE, name)
         except keyring.errors.KeyringError:
             pass
+
+
+def _s3_entry(location: str) -> str:
+    from engine.backends.location import parse_s3
+
+    return f"s3 {parse_s3(location).endpoint or 'aws'}"
+
+
+def s3_credentials(location: str):
+    """Keys saved for this S3 service, unless the environment names its own (AWS_* variables, profiles)."""
+    from engine.backends.location import is_s3
+
+    if not is_s3(location) or "AWS_ACCESS_KEY_ID" in os.environ or "AWS_PROFILE" in os.environ:
+        return None
+    saved = get_secret(_s3_entry(location))
+    if not saved or "\n" not in saved:
+        return None
+    from engine.backends.s3 import S3Credentials
+
+    access, secret = saved.split("\n", 1)
+    return S3Credentials(access, secret)
+
+
+def save_s3_credentials(location: str, access_key_id: str, secret_access_key: str) -> bool:
+    return set_secret(_s3_entry(location), f"{access_key_id}\n{secret_access_key}")

@@ -12,12 +12,14 @@ import os
 from collections.abc import Iterator
 
 from engine.backends.location import open_location
+from engine.backends.retry import Retrying
 from engine.backup import run_backup, start_scan
 from engine.check import CheckReport, run_check
 from engine.clock import SYSTEM_CLOCK
 from engine.errors import BackbeatError, SnapshotNotFound
-from engine.events import BackupSummary, EventSink, RestoreSummary
+from engine.events import BackupSummary, EventSink, NetworkWait, RestoreSummary
 from engine.home import default_repository
+from engine.keychain import s3_credentials
 from engine.repo.blobstore import BlobStore
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
@@ -32,8 +34,8 @@ __all__ = ["BackupService"]
 class BackupService:
     def __init__(self, location: str | None = None, events: EventSink | None = None) -> None:
         self.location = location or str(default_repository())
-        self.backend = open_location(self.location)
         self.events: EventSink = events or (lambda ev: None)
+        self.backend = open_location(self.location, s3_credentials(self.location), self._network_wait)
         self._session: Session | None = None
         self._passphrase: str | None = None
 
@@ -59,7 +61,12 @@ class BackupService:
             if self._passphrase is None:
                 raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
             self._session = open_session(self.backend, self._passphrase)
+            if isinstance(self.backend, Retrying):
+                self.backend.patient = True  # the destination answered: from now on, wait out outages
         return self._session
+
+    def _network_wait(self, seconds: float, err: BackbeatError) -> None:
+        self.events(NetworkWait(self.location, str(err), seconds))
 
     def close(self) -> None:
         if self._session is not None:

@@ -4,9 +4,10 @@ A pack is written straight into a file in this machine's outbox folder (no pack 
 memory), then handed to the writer threads (one for a disk, a few for a network destination)
 through a small bounded queue; a writer fsyncs it, renames it to its id and journals it in the
 local state before it travels. When the destination is slower than the pipeline the queue fills
-and the pipeline waits (backpressure), so the outbox stays small. Only once the destination holds the whole pack does the blob store learn its blobs.
-After a crash, a journaled pack still in the outbox is delivered by the next run; one already
-at the destination is recovered from its own header (see engine.session).
+and the pipeline waits (backpressure), so the outbox stays small. Only once the destination
+holds the whole pack does the blob store learn its blobs. After a crash, a journaled pack still
+in the outbox is delivered by the next run; one already at the destination is recovered from
+its own header (see engine.session).
 """
 
 from __future__ import annotations

@@ -31,6 +31,10 @@ class Backend(Protocol):
 
     def list(self, prefix: str) -> list[str]: ...
 
+    def list_sizes(self, prefix: str) -> dict[str, int]:
+        """name -> size for every object under `prefix`."""
+        ...
+
     def delete(self, name: str) -> None: ...
 
     def exists(self) -> bool:

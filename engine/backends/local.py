@@ -95,6 +95,9 @@ class LocalBackend:
         except FileNotFoundError:
             raise ObjectNotFound(name) from None
 
+    def list_sizes(self, prefix: str) -> dict[str, int]:
+        return {name: self.size(name) for name in self.list(prefix)}
+
     def list(self, prefix: str) -> list[str]:
         base = self._path(prefix.rstrip("/"))
         if not base.is_dir():

@@ -1,12 +1,54 @@
-"""LOCATION strings (what `--repo` takes) -> a backend. Today: a folder path."""
+"""LOCATION strings, what `--repo` and the app take, turned into backends.
+
+    /path/to/folder                         a local folder (a disk, a USB or seed drive)
+    s3://BUCKET[/PREFIX]                    Amazon S3; the region comes from the usual AWS configuration
+    s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX] any other S3-compatible service (restic's convention)
+
+boto3 is imported only for S3 locations: a backup to a local folder does not pay its start-up.
+Network destinations come wrapped in `Retrying`.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from engine.backends.base import Backend
 from engine.backends.local import LocalBackend
+from engine.backends.retry import Retrying
+from engine.errors import TransientBackendError, UsageError
 
-__all__ = ["open_location"]
+__all__ = ["is_s3", "parse_s3", "open_location"]
+
+_AWS = re.compile(r"^s3://(?P<bucket>[^/]+)(?:/(?P<prefix>.*))?$")
+_ENDPOINT = re.compile(r"^s3:(?P<endpoint>https?://[^/]+)/(?P<bucket>[^/]+)(?:/(?P<prefix>.*))?$")
 
 
-def open_location(location: str) -> Backend:
+def is_s3(location: str) -> bool:
+    return location.startswith("s3:")
+
+
+def parse_s3(location: str):
+    """-> engine.backends.s3.S3Location, without importing boto3."""
+    from engine.backends.s3 import S3Location
+
+    m = _AWS.match(location) or _ENDPOINT.match(location)
+    if not m:
+        raise UsageError(
+            f"not an S3 location: {location}",
+            hint="Use s3://BUCKET[/PREFIX] for Amazon S3, or s3:https://HOST[:PORT]/BUCKET[/PREFIX] for others.",
+        )
+    parts = m.groupdict()
+    return S3Location(parts["bucket"], (parts.get("prefix") or "").strip("/"), parts.get("endpoint"))
+
+
+def open_location(
+    location: str,
+    credentials=None,
+    on_wait: Callable[[float, TransientBackendError], None] = lambda delay, err: None,
+) -> Backend:
+    if is_s3(location):
+        from engine.backends.s3 import S3Backend
+
+        return Retrying(S3Backend(parse_s3(location), credentials), on_wait)
     return LocalBackend(location)

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from engine.clock import SYSTEM_CLOCK
-from engine.events import FileSkipped, Progress
+from engine.events import FileSkipped, NetworkWait, Progress
 from engine.units import format_bytes, format_duration, format_rate
 
 __all__ = ["ProgressPrinter"]
@@ -29,6 +29,15 @@ class ProgressPrinter:
             if not self.quiet or ev.warning:
                 label = "warning" if ev.warning else "note"
                 print(f"{label}: {ev.path}: {ev.reason}", file=self.stream)
+        elif isinstance(ev, NetworkWait):
+            self.clear()
+            message = f"waiting for network (retrying in {ev.seconds:.0f} s): {ev.reason}"
+            if self.live:
+                self.stream.write("\r" + message[: shutil.get_terminal_size((80, 20)).columns - 1])
+                self.stream.flush()
+                self._drawn = True
+            else:
+                print(message, file=self.stream)
         elif isinstance(ev, Progress) and self.live:
             now = SYSTEM_CLOCK.monotonic()
             if now - self._last >= 0.1:

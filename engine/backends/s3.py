@@ -1,0 +1,194 @@
+"""A repository in an S3 bucket (AWS, Backblaze B2, Wasabi, MinIO, any S3-compatible service).
+
+Objects live under `PREFIX/` in the bucket with the repository's own names. Every upload carries
+its MD5 (Content-MD5), so the server refuses a body damaged on the way, and the ETag it answers
+is checked against it: a pack counts as stored only when the bucket confirms those bytes.
+botocore's own retries are off: `engine.backends.retry` owns retrying, so that waiting for the
+network is visible to the user and never gives up while a backup runs. Errors map onto
+`engine.errors`: a missing object, a missing bucket, refused credentials (permanent, with what to
+fix) and timeouts, resets and 5xx (transient). The only importer of `boto3` and `botocore`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from dataclasses import dataclass
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from engine.errors import (
+    AccessDenied,
+    BackendError,
+    CredentialsRefused,
+    NoCredentials,
+    NoSuchBucket,
+    ObjectNotFound,
+    TransientBackendError,
+)
+
+__all__ = ["S3Location", "S3Backend", "S3Credentials"]
+
+_TRANSIENT_CODES = {"RequestTimeout", "RequestTimeTooSkewed", "SlowDown", "InternalError", "ServiceUnavailable"}
+_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str = ""
+    endpoint: str | None = None  # None: AWS, region from the usual AWS configuration
+
+    def __str__(self) -> str:
+        path = f"{self.bucket}/{self.prefix}".rstrip("/")
+        return f"s3:{self.endpoint}/{path}" if self.endpoint else f"s3://{path}"
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    access_key_id: str
+    secret_access_key: str
+
+    def __repr__(self) -> str:  # never in logs or tracebacks
+        return "S3Credentials(<hidden>)"
+
+
+def _translate(e: Exception, what: str, location: S3Location) -> Exception:
+    if isinstance(e, botocore.exceptions.NoCredentialsError):
+        return NoCredentials(str(location))
+    if isinstance(e, botocore.exceptions.ClientError):
+        err = e.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return ObjectNotFound(what)
+        if code == "NoSuchBucket":
+            return NoSuchBucket(location.bucket)
+        if code in _CREDENTIAL_CODES:
+            return CredentialsRefused(str(location))
+        if code in ("AccessDenied", "403", "Forbidden"):
+            return AccessDenied(f"{location} ({what})")
+        if code in _TRANSIENT_CODES or status >= 500:
+            return TransientBackendError(f"{location}: {code or status}")
+        return BackendError(f"{location}: {code} {err.get('Message', '')}".strip())
+    if isinstance(e, botocore.exceptions.BotoCoreError | ConnectionError | TimeoutError | OSError):
+        host = location.endpoint or "Amazon S3"
+        return TransientBackendError(
+            f"cannot reach {host} ({type(e).__name__})",
+            hint="Check the internet connection (and that the server is running); Backbeat retries on its own.",
+        )
+    return e
+
+
+class S3Backend:
+    is_network = True
+
+    def __init__(
+        self, location: S3Location, credentials: S3Credentials | None = None, max_connections: int = 10
+    ) -> None:
+        self.s3 = location
+        self.location = str(location)
+        self._prefix = f"{location.prefix.strip('/')}/" if location.prefix.strip("/") else ""
+        keys = {}
+        if credentials is not None:
+            keys = {
+                "aws_access_key_id": credentials.access_key_id,
+                "aws_secret_access_key": credentials.secret_access_key,
+            }
+        config = Config(
+            retries={"total_max_attempts": 1},
+            connect_timeout=10,
+            read_timeout=60,
+            max_pool_connections=max_connections,
+            s3={"addressing_style": "path" if location.endpoint else "auto"},
+            request_checksum_calculation="when_required",  # we send Content-MD5 ourselves
+            response_checksum_validation="when_required",  # a ranged read cannot match a whole-object checksum
+        )
+        session = boto3.session.Session()
+        region = session.region_name or ("us-east-1" if location.endpoint else None)
+        self._client = session.client("s3", endpoint_url=location.endpoint, region_name=region, config=config, **keys)
+        self._lock = threading.Lock()
+
+    def _key(self, name: str) -> str:
+        return self._prefix + name
+
+    def _call(self, what: str, fn, **kwargs):
+        try:
+            return fn(Bucket=self.s3.bucket, **kwargs)
+        except Exception as e:  # noqa: BLE001 - every botocore failure is translated
+            raise _translate(e, what, self.s3) from e
+
+    def exists(self) -> bool:
+        try:
+            self.size("config")
+            return True
+        except ObjectNotFound:
+            return False
+
+    def put(self, name: str, data: bytes | memoryview) -> None:
+        md5 = hashlib.md5(data)
+        self._put(name, bytes(data), len(data), md5)
+
+    def put_file(self, name: str, path: str) -> None:
+        md5 = hashlib.md5()
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                md5.update(block)
+            size = f.tell()
+            f.seek(0)
+            self._put(name, f, size, md5)
+
+    def _put(self, name: str, body, size: int, md5) -> None:
+        answer = self._call(
+            name,
+            self._client.put_object,
+            Key=self._key(name),
+            Body=body,
+            ContentLength=size,
+            ContentMD5=base64.b64encode(md5.digest()).decode(),
+        )
+        etag = str(answer.get("ETag", "")).strip('"')
+        if "-" not in etag and len(etag) == 32 and etag != md5.hexdigest():  # plain ETags are the MD5
+            raise TransientBackendError(f"{self.location}: {name} arrived damaged (checksum mismatch)")
+
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        kwargs = {}
+        if offset < 0:
+            kwargs["Range"] = f"bytes={offset}"
+        elif length is not None:
+            if length == 0:
+                return b""
+            kwargs["Range"] = f"bytes={offset}-{offset + length - 1}"
+        elif offset:
+            kwargs["Range"] = f"bytes={offset}-"
+        answer = self._call(name, self._client.get_object, Key=self._key(name), **kwargs)
+        try:
+            return answer["Body"].read()
+        except Exception as e:  # noqa: BLE001 - a reset while reading the body
+            raise _translate(e, name, self.s3) from e
+
+    def size(self, name: str) -> int:
+        return int(self._call(name, self._client.head_object, Key=self._key(name))["ContentLength"])
+
+    def list_sizes(self, prefix: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        token = None
+        while True:
+            kwargs = {"Prefix": self._key(prefix)}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = self._call(prefix, self._client.list_objects_v2, **kwargs)
+            for obj in page.get("Contents", []):
+                out[obj["Key"][len(self._prefix) :]] = int(obj["Size"])
+            if not page.get("IsTruncated"):
+                return out
+            token = page["NextContinuationToken"]
+
+    def list(self, prefix: str) -> list[str]:
+        return sorted(self.list_sizes(prefix))
+
+    def delete(self, name: str) -> None:
+        self._call(name, self._client.delete_object, Key=self._key(name))
