@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from engine.backends.base import pack_name
+from engine.backends.base import list_packs, pack_name
 from engine.errors import BackbeatError, IntegrityError
 from engine.events import EventSink, Progress
 from engine.repo.blob import BlobType, open_blob
@@ -92,14 +92,19 @@ def run_check(session: Session, read_data: bool = False, events: EventSink = lam
     report = CheckReport()
     repo, index = session.repo, session.index
     store = BlobStore(repo.key, index, repo.backend)
-    present = {n.rsplit("/", 1)[-1] for n in repo.backend.list("data/")}
+    present = list_packs(repo.backend)
+    session.state.set_held(repo.backend.location, present)
     packs = index.packs()
     missing_packs = set()
     for pack_id in packs:
-        if pack_id.hex() not in present:
+        expected = index.pack_sizes.get(pack_id)
+        if pack_id not in present:
             missing_packs.add(pack_id)
             report.errors.append(f"pack {pack_id.hex()[:16]} is named by the index but missing")
-    unindexed = present - {p.hex() for p in packs}
+        elif expected is not None and present[pack_id] != expected:
+            missing_packs.add(pack_id)
+            report.errors.append(f"pack {pack_id.hex()[:16]} has {present[pack_id]} bytes, not {expected}")
+    unindexed = set(present) - set(packs)
     if unindexed:
         report.notes.append(f"{len(unindexed)} pack(s) are not in the index (left by an interrupted run; harmless)")
     report.packs = len(packs)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from engine.backends.base import list_packs
 from engine.backends.location import open_location
 from engine.backends.retry import Retrying
 from engine.backup import run_backup, start_scan
 from engine.check import CheckReport, run_check
 from engine.clock import SYSTEM_CLOCK
+from engine.copy import CopyReport, run_copy
 from engine.errors import BackbeatError, SnapshotNotFound
 from engine.events import BackupSummary, EventSink, NetworkWait, RestoreSummary
 from engine.home import default_repository
@@ -27,15 +29,17 @@ from engine.repo.tree import TreeEntry
 from engine.restore import normalize_include, run_restore, walk_snapshot
 from engine.session import Session, open_session, state_path
 from engine.state import State
+from engine.status import DestinationStatus, destination_status
 
 __all__ = ["BackupService"]
 
 
 class BackupService:
     def __init__(self, location: str | None = None, events: EventSink | None = None) -> None:
-        self.location = location or str(default_repository())
+        given = location or str(default_repository())
         self.events: EventSink = events or (lambda ev: None)
-        self.backend = open_location(self.location, s3_credentials(self.location), self._network_wait)
+        self.backend = open_location(given, s3_credentials(given), self._network_wait)
+        self.location = self.backend.location  # one spelling per destination in the local state
         self._session: Session | None = None
         self._passphrase: str | None = None
 
@@ -93,6 +97,24 @@ class BackupService:
 
     def check(self, read_data: bool = False) -> CheckReport:
         return run_check(self.session, read_data, self.events)
+
+    def copy_to(self, target: str) -> CopyReport:
+        """Bring `target` up to date with this destination (no passphrase needed)."""
+        dst = open_location(target, s3_credentials(target), self._network_wait)
+        state = State(state_path(self.repository_id()))
+        try:
+            return run_copy(self.backend, dst, state, self.events)
+        finally:
+            state.close()
+
+    def status(self) -> tuple[Snapshot | None, list[DestinationStatus]]:
+        """Per destination this machine knows: what it holds, and % of the latest selection it has."""
+        session = self.session
+        session.state.set_held(self.location, list_packs(self.backend))
+        snaps = [s for s in self.snapshots() if not s.checkpoint]
+        latest = snaps[-1] if snaps else None
+        locations = sorted(set(session.state.destinations()) | {self.location})
+        return latest, [destination_status(session, latest, loc) for loc in locations]
 
     def _record(self, kind: str, job):
         """Run a job and keep it in the history (for the app's charts and support bundles)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.backends.base import Backend, pack_name
-from engine.errors import IntegrityError
+from engine.errors import BackendError, IntegrityError
 from engine.home import app_dir
 from engine.repo.crypto import plain_hash
 from engine.repo.index import Index
@@ -20,7 +20,7 @@ from engine.repo.repository import Repository
 from engine.state import State
 from engine.uploader import outbox_path
 
-__all__ = ["Session", "open_session", "state_path", "outbox_folder"]
+__all__ = ["Session", "open_session", "rebuild_index", "state_path", "outbox_folder"]
 
 
 def state_path(repo_id: str) -> Path:
@@ -62,14 +62,33 @@ class Session:
         self.state.close()
 
 
-def _sync_index_cache(repo: Repository, state: State) -> None:
+def _sync_index_cache(repo: Repository, state: State) -> bool:
+    """Load index files this machine has not seen; False when one is damaged or there are none."""
     names = set(repo.index_names())
     loaded = state.loaded_index_files()
     if loaded - names:  # an index file went away (rewritten elsewhere): start the cache afresh
         state.reset_index_cache()
         loaded = set()
+    healthy = bool(names)
     for name in sorted(names - loaded):
-        state.cache_index_file(name, list(repo.read_index(name)))
+        try:
+            state.cache_index_file(name, list(repo.read_index(name)))
+        except IntegrityError:
+            healthy = False  # its packs are found again from their own headers
+    return healthy
+
+
+def rebuild_index(repo: Repository, index: Index) -> int:
+    """Index every pack at the destination that no index file names, from its own header."""
+    added = 0
+    for pack_id in repo.pack_ids():
+        if pack_id not in index.pack_sizes:
+            try:
+                index.add_pack(repo.pack_header(pack_id), pending=True)
+                added += 1
+            except IntegrityError:
+                continue  # a damaged pack: `check` reports it
+    return added
 
 
 def _deliver_from_outbox(repo: Repository, pack_id: bytes) -> bool:
@@ -111,8 +130,14 @@ def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes
 def open_session(backend: Backend, passphrase: str) -> Session:
     repo = Repository.open(backend, passphrase)
     state = State(state_path(repo.id))
-    _sync_index_cache(repo, state)
+    healthy = _sync_index_cache(repo, state)
     index = Index()
     state.load_index(index)
     recovered = _recover_journal(repo, state, index)
-    return Session(repo, state, index, recovered)
+    session = Session(repo, state, index, recovered)
+    if not healthy and rebuild_index(repo, index):
+        try:
+            session.write_index()  # a missing or damaged index, rebuilt from the packs themselves
+        except BackendError:
+            pass  # a read-only destination: the rebuilt index serves this session from memory
+    return session

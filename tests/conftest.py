@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.s3server import S3Server
+
 SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
 PASSWORD = "correct horse battery staple"
 
@@ -37,7 +39,25 @@ def backbeat_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("BACKBEAT_HOME", str(home))
     monkeypatch.setenv("BACKBEAT_PASSWORD", PASSWORD)
+    for key, value in S3Server.env().items():
+        monkeypatch.setenv(key, value)
     return home
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """One real S3 server (rclone serve s3) on loopback for the session."""
+    server = S3Server(tmp_path_factory.mktemp("s3"))
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def s3_repo(s3_server, request) -> str:
+    """A LOCATION in a fresh bucket of the session's S3 server."""
+    bucket = s3_server.bucket("b-" + request.node.name.lower().replace("_", "-")[:50])
+    return s3_server.location(bucket)
 
 
 @pytest.fixture(scope="session")

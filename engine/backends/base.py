@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["Backend", "pack_name"]
+__all__ = ["Backend", "pack_name", "list_packs"]
 
 
 class Backend(Protocol):
@@ -45,3 +45,8 @@ class Backend(Protocol):
 def pack_name(pack_id: bytes) -> str:
     hexid = pack_id.hex()
     return f"data/{hexid[:2]}/{hexid}"
+
+
+def list_packs(backend: Backend) -> dict[bytes, int]:
+    """pack id -> size, for every pack the destination holds (the inverse of `pack_name`)."""
+    return {bytes.fromhex(n.rsplit("/", 1)[-1]): size for n, size in backend.list_sizes("data/").items()}

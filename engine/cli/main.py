@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 error, 3 finished with per-file warnings (some files we
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import stat
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", help="replace files that already exist")
     c = sub.add_parser("check", parents=[common], help="verify the repository")
     c.add_argument("--read-data", action="store_true", help="read and verify every pack")
+    cp = sub.add_parser("copy", parents=[common], help="bring one destination up to date with another")
+    cp.add_argument("--from", dest="source", required=True, metavar="LOCATION")
+    cp.add_argument("--to", dest="target", required=True, metavar="LOCATION")
+    sub.add_parser("status", parents=[common], help="what each destination holds, and % backed up")
+    lg = sub.add_parser("login", parents=[common], help="save S3 keys for a LOCATION in the OS keychain")
+    lg.add_argument("location", metavar="LOCATION")
     return p
 
 
@@ -175,6 +182,49 @@ def cmd_check(args, printer) -> int:
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
+def cmd_copy(args, printer) -> int:
+    report = BackupService(args.source, printer).copy_to(args.target)
+    printer.clear()
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        for line in report.errors:
+            print(f"error: {line}")
+        print(
+            f"Copied {report.objects_copied} objects ({format_bytes(report.bytes_copied)}) from {args.source} "
+            f"to {args.target}; {report.objects_present} were already there."
+        )
+    return EXIT_ERROR if report.errors else EXIT_OK
+
+
+def cmd_status(args, printer) -> int:
+    latest, dests = _open(args, printer).status()
+    if args.json:
+        doc = {"snapshot": latest.id if latest else None, "destinations": [d.to_json() for d in dests]}
+        print(json.dumps(doc))
+        return EXIT_OK
+    print(f"Latest snapshot: {latest.short_id} ({latest.time:%Y-%m-%d %H:%M})" if latest else "No snapshot yet.")
+    for d in dests:
+        print(
+            f"{d.location}: {d.percent:.1f}% backed up ({format_bytes(d.bytes_backed_up)} of "
+            f"{format_bytes(d.selection_bytes)}); holds {d.packs} packs, {format_bytes(d.bytes_held)}"
+        )
+    return EXIT_OK
+
+
+def cmd_login(args, printer) -> int:
+    if not keychain.available():
+        raise BackbeatError(
+            "no OS keychain is available on this machine",
+            hint="Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment instead.",
+        )
+    access = input("Access key id: ").strip()
+    secret = getpass.getpass("Secret access key: ")
+    keychain.save_s3_credentials(args.location, access, secret)
+    print("Saved in your keychain.")
+    return EXIT_OK
+
+
 _COMMANDS = {
     "init": cmd_init,
     "backup": cmd_backup,
@@ -182,6 +232,9 @@ _COMMANDS = {
     "ls": cmd_ls,
     "restore": cmd_restore,
     "check": cmd_check,
+    "copy": cmd_copy,
+    "status": cmd_status,
+    "login": cmd_login,
 }
 
 

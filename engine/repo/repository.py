@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from engine.backends.base import Backend, pack_name
+from engine.backends.base import Backend, list_packs, pack_name
 from engine.errors import (
     BackendError,
     NotARepository,
@@ -111,7 +111,7 @@ class Repository:
         return name
 
     def pack_ids(self) -> list[bytes]:
-        return [bytes.fromhex(n.rsplit("/", 1)[-1]) for n in self.backend.list("data/")]
+        return list(list_packs(self.backend))
 
     def pack_header(self, pack_id: bytes) -> PackInfo:
         return read_pack_header(self.backend, self.key, pack_id)

@@ -1,0 +1,40 @@
+import errno
+import os
+
+import pytest
+
+from engine.backends.local import LocalBackend
+from engine.errors import BackendError, DestinationFull
+from tests.backends.conformance import run_conformance, run_put_file
+
+
+def test_conformance(tmp_path):
+    run_conformance(LocalBackend(tmp_path / "repo"))
+
+
+def test_put_file_moves_on_the_same_file_system(tmp_path):
+    backend = LocalBackend(tmp_path / "repo")
+    run_put_file(backend, tmp_path)
+    assert not (tmp_path / "outbox.pack").exists()
+
+
+def test_interrupted_writes_leave_no_object(tmp_path, monkeypatch):
+    backend = LocalBackend(tmp_path / "repo")
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(DestinationFull) as err:
+        backend.put("data/ab/abc", b"x" * 100)
+    assert "Free some space" in err.value.hint
+    monkeypatch.undo()
+    assert backend.list("data/") == []
+    assert not any(p.name.endswith(".tmp") for p in (tmp_path / "repo").rglob("*"))
+
+
+def test_missing_drive_says_so(tmp_path):
+    backend = LocalBackend(tmp_path / "unplugged" / "repo")
+    with pytest.raises(BackendError) as err:
+        backend.list("keys/")
+    assert "not reachable" in str(err.value) and "Connect the drive" in err.value.hint

@@ -1,0 +1,46 @@
+import pytest
+
+from engine.backends.location import open_location, parse_s3
+from engine.backends.s3 import S3Backend, S3Credentials
+from engine.errors import CredentialsRefused, NoSuchBucket, TransientBackendError
+from tests.backends.conformance import run_conformance, run_put_file
+from tests.s3server import ACCESS_KEY
+
+
+def test_conformance(s3_server, request):
+    bucket = s3_server.bucket("conformance")
+    run_conformance(S3Backend(parse_s3(s3_server.location(bucket))))
+
+
+def test_put_file_keeps_the_outbox_file_until_the_caller_drops_it(s3_server, tmp_path):
+    backend = S3Backend(parse_s3(s3_server.location(s3_server.bucket("putfile"))))
+    run_put_file(backend, tmp_path)
+    assert (tmp_path / "outbox.pack").exists()
+
+
+def test_location_grammar():
+    aws = parse_s3("s3://my-bucket/backups/mac")
+    assert (aws.bucket, aws.prefix, aws.endpoint) == ("my-bucket", "backups/mac", None)
+    other = parse_s3("s3:https://s3.eu-central-003.backblazeb2.com:443/b2bucket")
+    assert (other.bucket, other.prefix, other.endpoint) == (
+        "b2bucket",
+        "",
+        "https://s3.eu-central-003.backblazeb2.com:443",
+    )
+    assert str(other) == "s3:https://s3.eu-central-003.backblazeb2.com:443/b2bucket"
+
+
+def test_errors_say_what_to_fix(s3_server):
+    good = s3_server.location(s3_server.bucket("errors"))
+    with pytest.raises(CredentialsRefused):
+        S3Backend(parse_s3(good), S3Credentials(ACCESS_KEY, "wrong secret")).list("keys/")
+    with pytest.raises(NoSuchBucket):
+        S3Backend(parse_s3(s3_server.location("no-such-bucket"))).get("config")
+    down = open_location("s3:http://127.0.0.1:9/bucket/repo")
+    with pytest.raises(TransientBackendError) as err:
+        down.list("keys/")
+    assert "cannot reach" in str(err.value)
+
+
+def test_credentials_never_show(s3_server):
+    assert "wrong" not in repr(S3Credentials(ACCESS_KEY, "wrong secret"))

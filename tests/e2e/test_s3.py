@@ -1,0 +1,77 @@
+"""The cloud destination against a real S3 server: backup, restore on a new machine, copy, status."""
+
+import os
+
+from tests.conftest import treehash_compare
+
+
+def test_backup_to_bucket_and_restore_on_a_new_machine(cli, s3_repo, dataset_copy, tmp_path):
+    cli("init", "--repo", s3_repo, repo=False)
+    first = cli.json("backup", str(dataset_copy), "--repo", s3_repo, repo=False)
+    assert first["files_new"] > 500 and first["warnings"] == 0
+    new_machine = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
+    snaps = cli.json("snapshots", "--repo", s3_repo, repo=False, env=new_machine)
+    assert [s["id"] for s in snaps] == [first["snapshot_id"]]
+    assert "src/Documents" in cli("ls", "latest", "--repo", s3_repo, repo=False, env=new_machine).stdout
+    cli("restore", "latest", "--target", str(tmp_path / "out"), "--repo", s3_repo, repo=False, env=new_machine)
+    result = treehash_compare(dataset_copy, tmp_path / "out" / "src")
+    assert result.returncode == 0, result.stdout
+    assert cli.json("check", "--read-data", "--repo", s3_repo, repo=False, env=new_machine)["ok"]
+
+
+def test_copy_folder_to_bucket_and_back(cli, s3_repo, tmp_path):
+    src = tmp_path / "docs"
+    src.mkdir()
+    (src / "a.bin").write_bytes(os.urandom(3 << 20))
+    (src / "b.txt").write_text("hello\n" * 10000)
+    cli("init")
+    cli("backup", str(src))
+    copied = cli.json("copy", "--from", str(cli.repo), "--to", s3_repo, repo=False)
+    assert copied["objects_copied"] >= 5 and copied["errors"] == []
+    assert cli.json("check", "--read-data", "--repo", s3_repo, repo=False)["ok"]
+
+    (src / "c.bin").write_bytes(os.urandom(2 << 20))  # the bucket moves ahead
+    cli("backup", str(src), "--repo", s3_repo, repo=False)
+    status = cli.json("status", "--repo", s3_repo, repo=False)  # against the latest snapshot, in the bucket
+    by_location = {d["location"]: d for d in status["destinations"]}
+    assert by_location[str(cli.repo)]["percent_backed_up"] < 100  # the folder lacks c.bin
+    assert by_location[s3_repo]["percent_backed_up"] == 100
+
+    back = cli.json("copy", "--from", s3_repo, "--to", str(cli.repo), repo=False)
+    assert back["objects_copied"] >= 3 and back["objects_present"] >= 5
+    assert cli.json("check", "--read-data")["ok"]
+    status = cli.json("status")
+    assert all(d["percent_backed_up"] == 100 for d in status["destinations"])
+    cli("restore", "latest", "--target", str(tmp_path / "out"))
+    assert treehash_compare(src, tmp_path / "out" / "docs").returncode == 0
+
+
+def test_copy_refuses_another_repository(cli, s3_repo, tmp_path):
+    cli("init")
+    cli("init", "--repo", s3_repo, repo=False)
+    proc = cli("copy", "--from", str(cli.repo), "--to", s3_repo, repo=False, ok=(1,))
+    assert "holds another repository" in proc.stderr
+
+
+def test_missing_index_is_rebuilt_from_pack_headers(cli, s3_server, s3_repo, tmp_path):
+    src = tmp_path / "docs"
+    src.mkdir()
+    (src / "a.bin").write_bytes(os.urandom(1 << 20))
+    cli("init", "--repo", s3_repo, repo=False)
+    cli("backup", str(src), "--repo", s3_repo, repo=False)
+    bucket = s3_repo.split("/")[-2]
+    assert s3_server.delete(bucket, "repo/index/") == 1
+    new_machine = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
+    cli("restore", "latest", "--target", str(tmp_path / "out"), "--repo", s3_repo, repo=False, env=new_machine)
+    assert (tmp_path / "out" / "docs" / "a.bin").read_bytes() == (src / "a.bin").read_bytes()
+    assert any(k.startswith("repo/index/") for k in s3_server.objects(bucket))  # written again
+
+
+def test_bad_credentials_missing_bucket_endpoint_down(cli, s3_server, s3_repo):
+    cli("init", "--repo", s3_repo, repo=False)
+    proc = cli("snapshots", "--repo", s3_repo, repo=False, ok=(1,), env={"AWS_SECRET_ACCESS_KEY": "nope"})
+    assert "refused the credentials" in proc.stderr and "AWS_SECRET_ACCESS_KEY" in proc.stderr
+    proc = cli("init", "--repo", s3_server.location("no-such-bucket"), repo=False, ok=(1,))
+    assert "bucket does not exist" in proc.stderr and "Create the bucket" in proc.stderr
+    proc = cli("backup", "/etc/hostname", "--repo", "s3:http://127.0.0.1:9/bucket/repo", repo=False, ok=(1,))
+    assert "cannot reach http://127.0.0.1:9" in proc.stderr and "hint:" in proc.stderr
