@@ -36,8 +36,6 @@ class Session:
     repo: Repository
     state: State
     index: Index
-    #: packs recovered from the journal that this session's next index file must name.
-    recovered: list[bytes]
 
     @property
     def outbox(self) -> Path:
@@ -55,7 +53,6 @@ class Session:
         if name is not None:
             self.state.cache_index_file(name, pending)
             self.state.clear_journal(p.pack_id for p in pending)
-        self.recovered = []
         return name
 
     def close(self) -> None:
@@ -134,10 +131,13 @@ def open_session(backend: Backend, passphrase: str) -> Session:
     index = Index()
     state.load_index(index)
     recovered = _recover_journal(repo, state, index)
-    session = Session(repo, state, index, recovered)
-    if not healthy and rebuild_index(repo, index):
+    session = Session(repo, state, index)
+    rebuilt = not healthy and rebuild_index(repo, index)
+    if recovered or rebuilt:
+        # Name the recovered packs in an index file now, so the journal empties and the next
+        # open (or the next kill -9) does not read their headers again.
         try:
-            session.write_index()  # a missing or damaged index, rebuilt from the packs themselves
+            session.write_index()
         except BackendError:
-            pass  # a read-only destination: the rebuilt index serves this session from memory
+            pass  # a read-only destination: the index serves this session from memory
     return session
