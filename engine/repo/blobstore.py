@@ -26,6 +26,7 @@ from engine.repo.pack import PackEntry, PackWriter
 __all__ = ["Sealed", "BlobStore", "PackOutbox", "DEFAULT_PACK_SIZE"]
 
 DEFAULT_PACK_SIZE = 8 * 1024 * 1024
+_TREE_CACHE_BYTES = 64 * 1024 * 1024
 
 
 class PackOutbox(Protocol):
@@ -69,6 +70,10 @@ class BlobStore:
         self.new_blobs = 0  # guarded by self._pack_lock
         self.new_raw_bytes = 0  # guarded by self._pack_lock
         self.new_stored_bytes = 0  # guarded by self._pack_lock
+        self._tree_lock = threading.Lock()
+        self._trees: dict[bytes, bytes] = {}  # guarded by self._tree_lock
+        self._tree_bytes = 0  # guarded by self._tree_lock
+        self._tree_packs: dict[bytes, list[tuple[bytes, IndexEntry]]] | None = None  # guarded by self._tree_lock
 
     # -- writing ---------------------------------------------------------------------------
     def blob_id(self, data: bytes | memoryview) -> bytes:
@@ -142,8 +147,36 @@ class BlobStore:
         entry = self._entry(blob_id)
         if entry.type != blob_type:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} is a {entry.type.name}, not a {blob_type.name}")
+        if blob_type == BlobType.TREE:
+            return self._tree(blob_id, entry.pack_id)
         sealed = self.backend.get(pack_name(entry.pack_id), entry.offset, entry.length)
         return open_blob(self.key, blob_id, entry.type, entry.compression, sealed)
+
+    def _tree(self, blob_id: bytes, pack_id: bytes) -> bytes:
+        """Trees come a pack at a time: walking a snapshot in a bucket costs one request per tree pack,
+        not one per folder. Decoded trees are kept up to a budget (they are immutable)."""
+        with self._tree_lock:
+            if blob_id in self._trees:
+                return self._trees[blob_id]
+            if self._tree_packs is None:
+                self._tree_packs = {}
+                for bid, e in self.index.blobs.items():
+                    if e.type == BlobType.TREE:
+                        self._tree_packs.setdefault(e.pack_id, []).append((bid, e))
+            wanted = sorted(self._tree_packs.get(pack_id, []), key=lambda x: x[1].offset)
+            if self._tree_bytes > _TREE_CACHE_BYTES:
+                self._trees.clear()
+                self._tree_bytes = 0
+            failure: IntegrityError | None = None
+            for bid, data in self.read_pack(pack_id, wanted):
+                if isinstance(data, IntegrityError):
+                    failure = data if bid == blob_id else failure
+                    continue
+                self._trees[bid] = data
+                self._tree_bytes += len(data)
+            if blob_id not in self._trees:
+                raise failure or IntegrityError(f"tree {blob_id.hex()[:16]} is not in its pack")
+            return self._trees[blob_id]
 
     def read_pack(
         self, pack_id: bytes, wanted: list[tuple[bytes, IndexEntry]]
