@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "bench"
+sys.path.insert(0, str(HERE.parent))
+from bench.dataset import compare, generate, mutate  # noqa: E402
+
 PASSWORD = "bench-password"
 TARGETS = {"initial": 0.5, "no-change": 0.5, "after mutate": 0.6, "restore": 1.0}
 
@@ -86,19 +88,12 @@ def one_repetition(work: Path, pristine: Path, env: dict) -> tuple[dict, tuple[i
     results = {}
     for name, bb_cmd, rs_cmd in steps:
         if name == "after mutate":
-            subprocess.run(
-                [sys.executable, SHARED / "mutate.py", src, "--seed", "1"], check=True, stdout=subprocess.DEVNULL
-            )
+            mutate(src, 1)
             warm(src)
         results[name] = (run(bb_cmd, env), run(rs_cmd, env))
         if name == "after mutate":
             sizes = (du(bb_repo), du(rs_repo))
-    compare = subprocess.run(
-        [sys.executable, SHARED / "treehash.py", "--compare", "--strict-meta", src, work / "bb-out" / "src"],
-        capture_output=True,
-        text=True,
-    )
-    return results, sizes, compare.stdout.strip().splitlines()[-1]
+    return results, sizes, compare(src, work / "bb-out" / "src")
 
 
 def main() -> None:
@@ -114,16 +109,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     pristine = work / "dataset"
     if not pristine.exists():
-        cmd = [
-            sys.executable,
-            SHARED / "gen_dataset.py",
-            pristine,
-            "--size-mb",
-            str(args.size_mb),
-            "--seed",
-            str(args.seed),
-        ]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        generate(pristine, args.size_mb, args.seed)
     env = dict(
         os.environ,
         BACKBEAT_PASSWORD=PASSWORD,
@@ -162,8 +148,8 @@ def main() -> None:
         f"{'':>44}  {'ok' if ratio <= 1.0 else 'MISS'}"
     )
     print(f"Backbeat peak RSS (max over all steps): {peak} MiB (target <= 150) {'ok' if peak <= 150 else 'MISS'}")
-    for _, _, compare in reps:
-        print(f"Backbeat restore vs source: {compare}")
+    for _, _, verdict in reps:
+        print(f"Backbeat restore vs source: {verdict}")
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
 

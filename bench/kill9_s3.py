@@ -25,11 +25,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from bench.dataset import compare, generate  # noqa: E402
 from engine.backends.location import open_location  # noqa: E402
 from engine.session import open_session  # noqa: E402
 from tests.s3server import S3Server  # noqa: E402
 
-SHARED = HERE.parent.parent / "shared" / "bench"
 PASSWORD = "bench"
 BB = [sys.executable, "-m", "engine"]
 
@@ -75,8 +75,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="backbeat-kill9-"))
     src = work / "src"
-    gen = [sys.executable, SHARED / "gen_dataset.py", src, "--size-mb", str(args.size_mb), "--seed", str(args.seed)]
-    subprocess.run(gen, check=True, stdout=subprocess.DEVNULL)
+    generate(src, args.size_mb, args.seed)
     server = S3Server(work / "s3")
     server.start()
     env = dict(os.environ, BACKBEAT_PASSWORD=PASSWORD, BACKBEAT_HOME=str(work / "home"), PYTHONPATH=str(HERE.parent))
@@ -90,8 +89,7 @@ def main() -> None:
         full = json.loads(bb("check", "--read-data", "--repo", location, "--json", env=env).stdout)
         twice, blobs = duplicated_blobs(location)
         bb("restore", "latest", "--repo", location, "--target", str(work / "out"), env=env, check=True)
-        compare = [sys.executable, SHARED / "treehash.py", "--compare", "--strict-meta", src, work / "out" / "src"]
-        same = subprocess.run(compare, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        same = compare(src, work / "out" / "src")
     finally:
         server.kill()
     print(f"dataset {args.size_mb} MiB; {kills} kills at random moments 0.1-3 s into a run; {finished} runs finished")

@@ -23,9 +23,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from bench.dataset import generate  # noqa: E402
 from tests.s3server import S3Server  # noqa: E402
-
-SHARED = HERE.parent.parent / "shared" / "bench"
 
 
 def _cpu_of(pid: int | None) -> float:
@@ -59,8 +58,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="backbeat-s3bench-"))
     src = work / "src"
-    gen = [sys.executable, SHARED / "gen_dataset.py", src, "--size-mb", str(args.size_mb), "--seed", str(args.seed)]
-    subprocess.run(gen, check=True, stdout=subprocess.DEVNULL)
+    generate(src, args.size_mb, args.seed)
     files = [os.path.join(d, f) for d, _, fs in os.walk(src) for f in fs]
     size_mib = sum(os.path.getsize(p) for p in files if not os.path.islink(p)) / 2**20
     server = S3Server(work / "s3")
