@@ -38,26 +38,30 @@ def bb(*args: str, env: dict, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([*BB, *args], env=env, capture_output=True, text=True, **kw)
 
 
-def kill_loop(location: str, src: Path, env: dict, rnd: random.Random, wanted: int) -> tuple[int, int, list]:
-    """Start backups and kill -9 each at a random moment; check after each. -> (kills, finished, check times)."""
-    kills, finished, checks = 0, 0, []
+def kill_loop(server: S3Server, location: str, src: Path, env: dict, rnd: random.Random, wanted: int):
+    """Back up new data and kill -9 each run at a random point: before, during or after its uploads
+    (once 0-5 of its packs have landed, then up to 0.3 s more). Check after each. -> (kills, check times)."""
+    bucket = location.split("/")[-2]
+    kills, checks = 0, []
     while kills < wanted:
+        (src / f"new-{kills}.bin").write_bytes(rnd.randbytes(48 << 20))  # every run has packs to upload
+        before = sum(1 for k in server.objects(bucket) if "/data/" in k)
+        target = before + rnd.randint(0, 5)
         cmd = [*BB, "backup", "--repo", location, "-q", str(src)]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rnd.uniform(0.1, 3.0))
+        while proc.poll() is None and sum(1 for k in server.objects(bucket) if "/data/" in k) < target:
+            time.sleep(0.005)
+        time.sleep(rnd.uniform(0, 0.3))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
-        else:
-            finished += 1
-            (src / f"new-{finished}.bin").write_bytes(rnd.randbytes(16 << 20))
         proc.wait()
         t0 = time.perf_counter()
         check = bb("check", "--repo", location, "--json", env=env)
         checks.append(time.perf_counter() - t0)
         if not json.loads(check.stdout)["ok"]:
             sys.exit(f"after kill {kills}: check failed: {check.stdout}")
-    return kills, finished, checks
+    return kills, checks
 
 
 def duplicated_blobs(location: str) -> tuple[int, int]:
@@ -84,7 +88,7 @@ def main() -> None:
     location = server.location(server.bucket("kill9"))
     try:
         bb("init", "--repo", location, env=env, check=True)
-        kills, finished, checks = kill_loop(location, src, env, random.Random(args.seed), args.kills)
+        kills, checks = kill_loop(server, location, src, env, random.Random(args.seed), args.kills)
         bb("backup", "--repo", location, str(src), env=env, check=True)
         full = json.loads(bb("check", "--read-data", "--repo", location, "--json", env=env).stdout)
         twice, blobs = duplicated_blobs(location)
@@ -92,7 +96,7 @@ def main() -> None:
         same = compare(src, work / "out" / "src")
     finally:
         server.kill()
-    print(f"dataset {args.size_mb} MiB; {kills} kills at random moments 0.1-3 s into a run; {finished} runs finished")
+    print(f"dataset {args.size_mb} MiB plus 48 MiB of new data per run; {kills} runs killed at random moments")
     print(f"quick check after each kill: all clean (median {sorted(checks)[len(checks) // 2]:.2f} s)")
     print(f"final backup, then check --read-data: {'clean' if full['ok'] else 'FAILED'}")
     print(f"blobs stored in more than one pack: {twice} of {blobs}")
