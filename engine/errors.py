@@ -29,6 +29,7 @@ __all__ = [
     "AccessDenied",
     "NoSuchBucket",
     "NoCredentials",
+    "NoKeychain",
     "ChunkerUnavailable",
     "UsageError",
 ]
@@ -134,6 +135,11 @@ class NoSuchBucket(BackendError):
 class NoCredentials(BackendError):
     message = "no credentials for the storage service"
     hint = "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile), or save keys with `backbeat login`."
+
+
+class NoKeychain(BackbeatError):
+    message = "no OS keychain is available on this machine"
+    hint = "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and BACKBEAT_PASSWORD) in the environment instead."
 
 
 class ChunkerUnavailable(BackbeatError):

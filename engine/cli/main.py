@@ -16,7 +16,7 @@ from datetime import datetime
 from engine import PRODUCT, __version__, keychain
 from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
 from engine.cli.progress import ProgressPrinter
-from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError
+from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain
 from engine.memory import tune_allocator
 from engine.repo.tree import Kind
 from engine.service import BackupService
@@ -214,10 +214,7 @@ def cmd_status(args, printer) -> int:
 
 def cmd_login(args, printer) -> int:
     if not keychain.available():
-        raise BackbeatError(
-            "no OS keychain is available on this machine",
-            hint="Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment instead.",
-        )
+        raise NoKeychain()
     access = input("Access key id: ").strip()
     secret = getpass.getpass("Secret access key: ")
     keychain.save_s3_credentials(args.location, access, secret)

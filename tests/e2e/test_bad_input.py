@@ -149,3 +149,8 @@ def test_file_vanishing_before_read_is_skipped(backbeat_home, tmp_path, monkeypa
     summary = run_backup(session, start_scan([str(src)]))
     assert [s.reason for s in summary.skipped] == ["it was deleted before it could be read"]
     assert summary.files_new == 49
+
+
+def test_login_without_a_keychain_says_what_to_do_instead(cli):
+    proc = cli("login", "s3://bucket/prefix", repo=False, ok=(1,), stdin=open(os.devnull))
+    assert "no OS keychain is available" in proc.stderr and "AWS_ACCESS_KEY_ID" in proc.stderr
