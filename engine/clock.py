@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK"]
+__all__ = ["Clock", "SYSTEM_CLOCK"]
 
 
 class Clock:
@@ -23,5 +23,4 @@ class Clock:
         time.sleep(seconds)
 
 
-SystemClock = Clock
 SYSTEM_CLOCK = Clock()

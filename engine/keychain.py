@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 
-__all__ = ["available", "get_secret", "set_secret", "delete_secret", "s3_credentials", "save_s3_credentials"]
+__all__ = ["available", "get_secret", "set_secret", "s3_credentials", "save_s3_credentials"]
 
 _SERVICE = "Backbeat"
 
@@ -53,15 +53,6 @@ def set_secret(name: str, value: str) -> bool:
         return True
     except keyring.errors.KeyringError:
         return False
-
-
-def delete_secret(name: str) -> None:
-    if available():
-        keyring = _keyring()
-        try:
-            keyring.delete_password(_SERVICE, name)
-        except keyring.errors.KeyringError:
-            pass
 
 
 def _s3_entry(location: str) -> str:

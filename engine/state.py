@@ -115,10 +115,6 @@ class State:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
             self._db.execute("DELETE FROM files WHERE generation < ?", (gen - forget_older_than,))
 
-    def forget_files(self) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM files")
-
     # -- blob index cache ------------------------------------------------------------------
     def loaded_index_files(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT name FROM index_files")}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from pathlib import Path
 
 from engine.errors import BackendError, DestinationFull, ObjectNotFound
@@ -115,9 +114,6 @@ class LocalBackend:
             self._path(name).unlink()
         except FileNotFoundError:
             raise ObjectNotFound(name) from None
-
-    def free_space(self) -> int:
-        return shutil.disk_usage(self.root if self.root.exists() else self.root.parent).free
 
 
 _MISSING_HINT = "Connect the drive (or check the folder's path), then run the command again: it resumes."
