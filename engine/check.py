@@ -91,7 +91,7 @@ def _read_pack(session: Session, pack_id: bytes, blobs: list, report: CheckRepor
 def run_check(session: Session, read_data: bool = False, events: EventSink = lambda ev: None) -> CheckReport:
     report = CheckReport()
     repo, index = session.repo, session.index
-    store = BlobStore(repo.key, index, repo.backend)
+    store = session.reader
     present = list_packs(repo.backend)
     session.state.set_held(repo.backend.location, present)
     packs = index.packs()

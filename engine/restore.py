@@ -90,7 +90,7 @@ def _set_meta(path: bytes, entry: TreeEntry, link: bool = False) -> None:
 class _Restorer:
     def __init__(self, session: Session, target: bytes, overwrite: bool, events: EventSink, clock: Clock) -> None:
         self.session = session
-        self.store = BlobStore(session.repo.key, session.index, session.repo.backend)
+        self.store = session.reader
         self.target = target
         self.overwrite = overwrite
         self.events = events

@@ -22,7 +22,6 @@ from engine.errors import BackbeatError, SnapshotNotFound
 from engine.events import BackupSummary, EventSink, NetworkWait, RestoreSummary
 from engine.home import default_repository
 from engine.keychain import s3_credentials
-from engine.repo.blobstore import BlobStore
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
 from engine.repo.tree import TreeEntry
@@ -139,7 +138,7 @@ class BackupService:
 
     def _walk(self, snap: Snapshot, includes: list[bytes]) -> Iterator[tuple[bytes, TreeEntry]]:
         s = self.session
-        return walk_snapshot(BlobStore(s.repo.key, s.index, s.repo.backend), snap.tree_id, includes)
+        return walk_snapshot(s.reader, snap.tree_id, includes)
 
     def _select(self, snap: Snapshot, path: str | None) -> Iterator[tuple[bytes, TreeEntry]]:
         """Entries at or under `path` (everything when None), without the folders leading to it."""

@@ -9,11 +9,13 @@ its own header and indexed again, so the next run reuses it instead of writing i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from engine.backends.base import Backend, pack_name
 from engine.errors import BackendError, IntegrityError
 from engine.home import app_dir
+from engine.repo.blobstore import BlobStore
 from engine.repo.crypto import plain_hash
 from engine.repo.index import Index
 from engine.repo.repository import Repository
@@ -40,6 +42,11 @@ class Session:
     @property
     def outbox(self) -> Path:
         return outbox_folder(self.repo.id)
+
+    @cached_property
+    def reader(self) -> BlobStore:
+        """One read-only blob store per session, so decoded trees are fetched once for every job."""
+        return BlobStore(self.repo.key, self.index, self.repo.backend)
 
     @property
     def upload_threads(self) -> int:

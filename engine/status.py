@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from engine.repo.blob import BlobType
-from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind, decode_tree
 from engine.session import Session
@@ -37,7 +36,7 @@ class DestinationStatus:
 
 def selection_files(session: Session, snap: Snapshot) -> list[tuple[int, tuple[bytes, ...]]]:
     """(size, content blob ids) of every file in the snapshot."""
-    store = BlobStore(session.repo.key, session.index, session.repo.backend)
+    store = session.reader
     out, stack, seen = [], [snap.tree_id], set()
     while stack:
         tree_id = stack.pop()

@@ -154,7 +154,7 @@ class BlobStore:
         with self._tree_lock:
             if blob_id in self._trees:
                 return self._trees[blob_id]
-            if self._tree_packs is None:
+            if self._tree_packs is None or pack_id not in self._tree_packs:  # first use, or the index grew
                 self._tree_packs = {}
                 for bid, e in self.index.blobs.items():
                     if e.type == BlobType.TREE:
