@@ -32,6 +32,7 @@ __all__ = [
     "NoKeychain",
     "ChunkerUnavailable",
     "UsageError",
+    "BadSchedule",
 ]
 
 EXIT_OK = 0
@@ -150,3 +151,8 @@ class ChunkerUnavailable(BackbeatError):
 class UsageError(BackbeatError):
     message = "invalid command line"
     hint = "See `backbeat --help`."
+
+
+class BadSchedule(UsageError):
+    message = "the bandwidth schedule is not valid"
+    hint = 'Write it like "Mon-Fri 08:00,512k 18:00,256k 23:00,off" (times HH:MM, rates in bytes per second).'

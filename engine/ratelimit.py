@@ -1,0 +1,75 @@
+"""TokenBucket: the one place every byte bound for a network destination asks permission to leave.
+
+It releases bytes in small slices (about 5 ms of the current rate, never less than one TCP
+segment), so an upload reaches the modem as a smooth trickle instead of bursts that fill its
+queue; a bucket that is new or re-rated starts empty and holds at most ~100 ms of burst. The
+rate can change at any moment (a schedule, the automatic controller, pause = rate 0) and
+waiting senders notice within a quarter of a second. Time comes from an injected clock, so the
+logic is tested without waiting.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from engine.clock import SYSTEM_CLOCK, Clock
+
+__all__ = ["TokenBucket", "SEGMENT"]
+
+#: one TCP segment's payload on Ethernet: no slice is smaller
+SEGMENT = 1448
+_SLICE_SECONDS = 0.005
+_BURST_SECONDS = 0.1
+_MAX_WAIT = 0.25
+_MIN_WAIT = 0.001
+
+
+class TokenBucket:
+    def __init__(self, rate: float | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        """`rate` in bytes per second; None is unlimited, 0 is paused."""
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._rate = rate  # guarded by self._lock
+        self._tokens = 0.0  # guarded by self._lock
+        self._stamp = clock.monotonic()  # guarded by self._lock
+        self.sent = 0  # guarded by self._lock: bytes granted so far
+
+    @property
+    def rate(self) -> float | None:
+        return self._rate
+
+    def set_rate(self, rate: float | None) -> None:
+        """Takes effect at once; the bucket starts empty again, so a change never releases a burst."""
+        with self._lock:
+            self._rate = rate
+            self._tokens = 0.0
+            self._stamp = self.clock.monotonic()
+
+    def _slice_locked(self) -> int:
+        return max(SEGMENT, int((self._rate or 0) * _SLICE_SECONDS))
+
+    def _refill_locked(self, now: float) -> None:
+        rate = self._rate or 0.0
+        capacity = max(self._slice_locked(), rate * _BURST_SECONDS)
+        self._tokens = min(capacity, self._tokens + (now - self._stamp) * rate)
+        self._stamp = now
+
+    def take(self, want: int) -> int:
+        """Wait until a slice may leave; returns how many bytes (1..want) the caller may send now."""
+        if want <= 0:
+            return 0
+        while True:
+            with self._lock:
+                if self._rate is None:
+                    self.sent += want
+                    return want
+                self._refill_locked(self.clock.monotonic())
+                n = min(want, self._slice_locked())
+                if self._tokens >= n - 0.5:  # whole bytes: float dust must not keep a sender waiting
+                    self._tokens -= n
+                    self.sent += n
+                    return n
+                delay = (
+                    _MAX_WAIT if self._rate <= 0 else min(_MAX_WAIT, max(_MIN_WAIT, (n - self._tokens) / self._rate))
+                )
+            self.clock.sleep(delay)

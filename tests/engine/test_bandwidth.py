@@ -1,0 +1,51 @@
+from datetime import datetime
+
+import pytest
+
+from engine.bandwidth import parse_timetable
+from engine.errors import BadSchedule
+
+K = 1024
+MON, FRI, SAT, SUN = 16, 20, 21, 22  # days of November 2026
+
+
+def at(day: int, hh: int, mm: int = 0) -> datetime:
+    return datetime(2026, 11, day, hh, mm)
+
+
+@pytest.mark.parametrize(
+    "schedule, when, expected",
+    [
+        ("512k", at(MON, 3), 512 * K),
+        ("off", at(SAT, 12), None),
+        ("08:00,512k 23:00,off", at(MON, 7, 59), None),  # before 08:00: the 23:00 entry, from the night before
+        ("08:00,512k 23:00,off", at(MON, 8), 512 * K),
+        ("08:00,512k 23:00,off", at(SAT, 22, 59), 512 * K),
+        ("Mon-Fri 08:00,512k 18:00,256k 23:00,off", at(FRI, 19), 256 * K),
+        ("Mon-Fri 08:00,512k 18:00,256k 23:00,off", at(SAT, 9), None),  # the weekend keeps Friday's last
+        ("Mon-Fri 08:00,512k 18:00,256k 23:00,off", at(MON, 7), None),  # wraps from Sunday to Monday
+        ("Mon-Fri 08:00,512k 18:00,256k 23:00,off Sat-Sun 10:00,1M", at(SUN, 11), 1 << 20),
+        ("Sat-10:00,1.5M Sun-20:00,off", at(SUN, 19, 59), 1.5 * (1 << 20)),
+        ("Sat-10:00,1.5M Sun-20:00,off", at(MON, 12), None),
+        ("Fri-Mon 22:00,128k 06:00,off", at(SUN, 23), 128 * K),  # a day range across the weekend
+        ("Fri-Mon 22:00,128k 06:00,off", at(SUN, 7), None),
+    ],
+)
+def test_timetable(schedule, when, expected):
+    assert parse_timetable(schedule).limit_at(when) == expected
+
+
+@pytest.mark.parametrize(
+    "schedule, pointer",
+    [
+        ("Mon-Fri 8h,512k", "entry 2: '8h,512k'"),
+        ("08:00,512k 25:00,off", "entry 2: '25:00,off'"),
+        ("08:00,fast", "'fast' in entry 1"),
+        ("Funday 08:00,1M", "entry 1: 'Funday'"),
+        ("Mon-Fri", "no times"),
+    ],
+)
+def test_malformed_schedules_point_at_the_bad_token(schedule, pointer):
+    with pytest.raises(BadSchedule) as err:
+        parse_timetable(schedule)
+    assert pointer in str(err.value) and err.value.hint

@@ -1,0 +1,89 @@
+import threading
+
+from engine.ratelimit import SEGMENT, TokenBucket
+
+
+class ManualClock:
+    """Time that moves only when someone sleeps: the bucket's logic, without waiting."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self._lock = threading.Lock()
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        with self._lock:
+            self.now += seconds
+
+
+def _send(bucket, total, block=131072):
+    sent, slices = 0, []
+    while sent < total:
+        n = bucket.take(min(block, total - sent))
+        slices.append(n)
+        sent += n
+    return slices
+
+
+def test_long_run_rate_and_small_slices():
+    clock = ManualClock()
+    rate = 1_300_000 / 8 * 0.8  # 80% of a 1.3 Mbit/s line
+    bucket = TokenBucket(rate, clock)
+    start = clock.now
+    slices = _send(bucket, 2_000_000)
+    elapsed = clock.now - start
+    assert abs(2_000_000 / elapsed - rate) / rate < 0.01
+    assert max(slices) <= max(SEGMENT, rate * 0.005)  # never a whole read buffer at once
+
+
+def test_starts_empty_and_bursts_at_most_100ms():
+    clock = ManualClock()
+    bucket = TokenBucket(100_000, clock)
+    first = bucket.take(10_000)
+    assert clock.now > 1000.0 and first <= 1448  # nothing free at the start
+    clock.now += 3600  # a long idle time does not bank an hour of tokens
+    granted = 0
+    while True:
+        before = clock.now
+        granted += bucket.take(1448)
+        if clock.now > before:
+            break
+    assert granted <= 100_000 * 0.1 + 2 * 1448
+
+
+def test_live_rate_change_takes_effect_at_once():
+    clock = ManualClock()
+    bucket = TokenBucket(200_000, clock)
+    _send(bucket, 200_000)
+    bucket.set_rate(50_000)
+    start = clock.now
+    _send(bucket, 100_000)
+    assert abs((clock.now - start) - 2.0) < 0.05
+    bucket.set_rate(None)
+    start = clock.now
+    assert _send(bucket, 10_000_000, block=1 << 20) == [1 << 20] * 9 + [10_000_000 - 9 * (1 << 20)]
+    assert clock.now == start  # unlimited never waits
+
+
+def test_pause_holds_senders_and_resume_releases_them():
+    clock = ManualClock()
+    bucket = TokenBucket(0, clock)  # paused
+    released = []
+    waiter = threading.Thread(target=lambda: released.append(bucket.take(5000)))
+    real_sleep = clock.sleep
+    wakeups = []
+
+    def sleep(seconds):
+        wakeups.append(seconds)
+        real_sleep(seconds)
+        if len(wakeups) == 8:
+            bucket.set_rate(100_000)  # resume after two (manual) seconds of pause
+
+    clock.sleep = sleep
+    waiter.start()
+    waiter.join(5)
+    assert released == [1448] and not waiter.is_alive()
+    assert all(w <= 0.25 for w in wakeups)  # a paused sender looks again at least 4 times a second
+    assert bucket.sent == 1448
