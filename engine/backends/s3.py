@@ -103,8 +103,11 @@ class S3Backend:
             connect_timeout=10,
             read_timeout=60,
             max_pool_connections=max_connections,
-            # over TLS the body is already protected in transit: skip hashing it again for the signature
-            s3={"addressing_style": "path" if location.endpoint else "auto", "payload_signing_enabled": False},
+            s3={
+                "addressing_style": "path" if location.endpoint else "auto",
+                # TLS protects the body in transit; on plain http its SHA-256 is signed (the server checks it)
+                "payload_signing_enabled": not (location.endpoint or "https:").startswith("https:"),
+            },
             request_checksum_calculation="when_required",  # we send Content-MD5 ourselves
             response_checksum_validation="when_required",  # a ranged read cannot match a whole-object checksum
         )
