@@ -3,8 +3,7 @@
 Objects live under `PREFIX/` in the bucket with the repository's own names. A body damaged on
 the way is refused: TLS protects it on https, and on plain http every request signs the SHA-256
 of its body (SigV4). An upload counts as stored only once the bucket reports the object at its
-full size. (A Content-MD5 on top
-cost 0.9 s of CPU per GiB here and guarded against nothing the signed hash does not.)
+full size. (A Content-MD5 on top cost 0.9 s of CPU per GiB and guarded against nothing more.)
 botocore's own retries are off: `engine.backends.retry` owns retrying, so that waiting for the
 network is visible to the user and never gives up while a backup runs. Errors map onto
 `engine.errors`: a missing object, a missing bucket, refused credentials (permanent, with what to
