@@ -135,14 +135,16 @@ class _Restorer:
         if not entry.ids:
             os.close(os.open(dest, os.O_WRONLY | os.O_CREAT, 0o600))
         plan.files[dest] = entry
-        offset = 0
+        places, offset = [], 0
         for blob_id in entry.ids:
             found = index.get(blob_id)
             if found is None:
                 self.fail(dest, f"its data is missing from the repository (blob {blob_id.hex()[:16]})")
-                return
-            plan.targets[blob_id].append((dest, offset))
+                return  # none of its blobs is scheduled: nothing writes a file that cannot be whole
+            places.append((blob_id, offset))
             offset += found.raw_length
+        for blob_id, at in places:
+            plan.targets[blob_id].append((dest, at))
         plan.remaining[dest] = len(entry.ids)
         plan.bytes += offset
 
@@ -168,8 +170,8 @@ class _Restorer:
 
     def finish(self, plan: _Plan) -> None:
         for path, reason in self.failed.items():
-            if path in plan.files:
-                os.unlink(path) if os.path.lexists(path) else None
+            if path in plan.files and os.path.lexists(path):
+                os.unlink(path)
             self.skipped.append(FileSkipped(os.fsdecode(path), f"not restored: {reason}"))
         for path, entry in plan.files.items():
             if path not in self.failed:

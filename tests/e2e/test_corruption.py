@@ -3,6 +3,14 @@
 import os
 from pathlib import Path
 
+from engine.backends.local import LocalBackend
+from engine.backup import run_backup, start_scan
+from engine.repo.repository import Repository
+from engine.repo.snapshot import load_snapshots
+from engine.restore import run_restore, walk_snapshot
+from engine.session import open_session
+from tests.conftest import PASSWORD
+
 
 def _pack_holding(repo: Path, needle_size: int) -> Path:
     """The data pack closest in size to `needle_size` (a pack holding mostly one known file)."""
@@ -48,3 +56,23 @@ def test_missing_pack_is_reported(cli, tmp_path):
     report = cli.json("check", ok=(1,))
     assert any("missing" in e for e in report["errors"])
     assert any("src/a.bin" in f for f in report["damaged_files"])
+
+
+def test_file_whose_blob_is_missing_from_the_index_is_reported_and_the_rest_restores(tmp_path, backbeat_home):
+    """One blob of a two-blob file unknown to the index: only that file fails, nothing half-written."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "two-chunks.bin").write_bytes(os.urandom(3 << 20))
+    (src / "fine.txt").write_text("fine")
+    backend = LocalBackend(tmp_path / "repo")
+    Repository.create(backend, PASSWORD)
+    session = open_session(backend, PASSWORD)
+    run_backup(session, start_scan([str(src)]))
+    latest = load_snapshots(backend, session.repo.key)[-1]
+    entry = next(e for rel, e in walk_snapshot(session.reader, latest.tree_id) if rel == b"src/two-chunks.bin")
+    assert len(entry.ids) >= 2
+    del session.index.blobs[entry.ids[-1]]  # its first blob is still known
+    summary = run_restore(session, latest, str(tmp_path / "out"))
+    assert [f.path.endswith("two-chunks.bin") for f in summary.failed] == [True]
+    assert not (tmp_path / "out" / "src" / "two-chunks.bin").exists()
+    assert (tmp_path / "out" / "src" / "fine.txt").read_text() == "fine"
