@@ -20,7 +20,13 @@ if command -v dpkg >/dev/null 2>&1; then
 fi
 
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Backbeat needs Python 3.11 or newer" >&2; exit 1; }
-[ -x .venv/bin/python ] || python3 -m venv .venv
+if [ ! -x .venv/bin/python ] && ! python3 -m venv .venv 2>/dev/null; then
+  # Debian's own python3 ships venv separately
+  rm -rf .venv
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  python3 -m venv .venv
+fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 log=.venv/install.log
 if ! .venv/bin/python -m pip install -q -e ".[$extra]" >"$log" 2>&1; then
