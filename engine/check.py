@@ -13,8 +13,10 @@ import os
 from dataclasses import dataclass, field
 
 from engine.backends.base import list_packs, pack_name
+from engine.clock import SYSTEM_CLOCK
 from engine.errors import BackbeatError, IntegrityError
-from engine.events import EventSink, Progress
+from engine.events import EventSink
+from engine.progress import Meter
 from engine.repo.blob import BlobType, open_blob
 from engine.repo.blobstore import BlobStore
 from engine.repo.crypto import plain_hash
@@ -111,10 +113,12 @@ def run_check(session: Session, read_data: bool = False, events: EventSink = lam
 
     damaged: set[bytes] = {b for p in missing_packs for b, _ in packs[p]}
     if read_data:
-        for i, (pack_id, blobs) in enumerate(packs.items()):
-            events(Progress("checking", i, len(packs), report.bytes_read, 0))
+        meter = Meter(SYSTEM_CLOCK, len(packs), sum(present.get(p, 0) for p in packs))
+        for pack_id, blobs in packs.items():
             if pack_id not in missing_packs:
                 damaged |= _read_pack(session, pack_id, blobs, report)
+            meter.add(present.get(pack_id, 0), files=1)
+            events(meter.event("checking"))
 
     snaps = load_snapshots(repo.backend, repo.key)
     report.snapshots = len(snaps)

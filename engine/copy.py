@@ -14,8 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from engine.backends.base import Backend, list_packs
+from engine.clock import SYSTEM_CLOCK
 from engine.errors import UsageError
-from engine.events import EventSink, Progress
+from engine.events import EventSink
+from engine.progress import Meter
 from engine.repo.crypto import plain_hash
 from engine.repo.repository import Repository
 from engine.state import State
@@ -61,7 +63,7 @@ def run_copy(src: Backend, dst: Backend, state: State | None = None, events: Eve
                 report.objects_present += 1
             else:
                 todo.append((name, size))
-    total = sum(size for _, size in todo)
+    meter = Meter(SYSTEM_CLOCK, len(todo), sum(size for _, size in todo))
 
     lock = threading.Lock()
 
@@ -75,7 +77,8 @@ def run_copy(src: Backend, dst: Backend, state: State | None = None, events: Eve
         with lock:
             report.objects_copied += 1
             report.bytes_copied += len(data)
-            events(Progress("copying", report.objects_copied, len(todo), report.bytes_copied, total))
+            meter.add(len(data), files=1)
+            events(meter.event("copying"))
 
     workers = 4 if dst.is_network or src.is_network else 1
     for prefix in _ORDER:  # one prefix at a time: nothing lands before what it depends on

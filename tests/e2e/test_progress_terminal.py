@@ -32,3 +32,5 @@ def test_progress_line_on_a_terminal_only(cli, dataset64, tmp_path):
     assert "[" not in piped.stderr and "Snapshot" in piped.stdout
     restored = _run_on_tty(cli, "restore", "latest", "--target", str(tmp_path / "out"))
     assert "restoring: [" in restored
+    checked = _run_on_tty(cli, "check", "--read-data")
+    assert "checking: [" in checked
