@@ -22,6 +22,7 @@ from engine.errors import BackbeatError, SnapshotNotFound
 from engine.events import BackupSummary, EventSink, NetworkWait, RestoreSummary
 from engine.home import default_repository
 from engine.keychain import s3_credentials
+from engine.ratelimit import TokenBucket
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
 from engine.repo.tree import TreeEntry
@@ -37,7 +38,9 @@ class BackupService:
     def __init__(self, location: str | None = None, events: EventSink | None = None) -> None:
         given = location or str(default_repository())
         self.events: EventSink = events or (lambda ev: None)
-        self.backend = open_location(given, s3_credentials(given), self._network_wait)
+        #: one budget for every byte this process sends to a network destination
+        self.bucket = TokenBucket(None)
+        self.backend = open_location(given, s3_credentials(given), self._network_wait, self.bucket)
         self.location = self.backend.location  # one spelling per destination in the local state
         self._session: Session | None = None
         self._passphrase: str | None = None
@@ -67,6 +70,10 @@ class BackupService:
             if isinstance(self.backend, Retrying):
                 self.backend.patient = True  # the destination answered: from now on, wait out outages
         return self._session
+
+    def set_limit(self, bytes_per_second: float | None) -> None:
+        """Upload rate limit in force from now on (None: unlimited); local destinations ignore it."""
+        self.bucket.set_rate(bytes_per_second)
 
     def _network_wait(self, seconds: float, err: BackbeatError) -> None:
         self.events(NetworkWait(self.location, str(err), seconds))
@@ -99,7 +106,7 @@ class BackupService:
 
     def copy_to(self, target: str) -> CopyReport:
         """Bring `target` up to date with this destination (no passphrase needed)."""
-        dst = open_location(target, s3_credentials(target), self._network_wait)
+        dst = open_location(target, s3_credentials(target), self._network_wait, self.bucket)
         state = State(state_path(self.repository_id()))
         try:
             return run_copy(self.backend, dst, state, self.events)

@@ -17,6 +17,7 @@ from engine.backends.base import Backend
 from engine.backends.local import LocalBackend
 from engine.backends.retry import Retrying
 from engine.errors import TransientBackendError, UsageError
+from engine.ratelimit import TokenBucket
 
 __all__ = ["is_s3", "parse_s3", "open_location"]
 
@@ -46,9 +47,11 @@ def open_location(
     location: str,
     credentials=None,
     on_wait: Callable[[float, TransientBackendError], None] = lambda delay, err: None,
+    bucket: TokenBucket | None = None,
 ) -> Backend:
+    """`bucket` meters what is sent to a network destination; local folders are never throttled."""
     if is_s3(location):
         from engine.backends.s3 import S3Backend
 
-        return Retrying(S3Backend(parse_s3(location), credentials), on_wait)
+        return Retrying(S3Backend(parse_s3(location), credentials, bucket), on_wait)
     return LocalBackend(location)

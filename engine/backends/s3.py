@@ -12,8 +12,10 @@ fix) and timeouts, resets and 5xx (transient). The only importer of `boto3` and 
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import boto3
 import botocore.exceptions
@@ -28,6 +30,7 @@ from engine.errors import (
     ObjectNotFound,
     TransientBackendError,
 )
+from engine.ratelimit import TokenBucket
 
 __all__ = ["S3Location", "S3Backend", "S3Credentials"]
 
@@ -82,12 +85,46 @@ def _translate(e: Exception, what: str, location: S3Location) -> Exception:
     return e
 
 
+class _MeteredBody:
+    """A request body whose bytes ask the process-wide bucket before they leave, a slice at a time.
+
+    botocore reads the body once to sign its SHA-256 (plain http) before sending it; those reads
+    cost no tokens. `before-send` switches metering on for the reads that feed the socket.
+    """
+
+    def __init__(self, raw: BinaryIO, bucket: TokenBucket) -> None:
+        self._raw = raw
+        self._bucket = bucket
+        self.metering = False
+
+    def read(self, n: int = -1) -> bytes:
+        if not self.metering:
+            return self._raw.read(n)
+        return self._raw.read(self._bucket.take(n if n and n > 0 else 1 << 20))
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+
+def _start_metering(request, **_kwargs) -> None:
+    if isinstance(request.body, _MeteredBody):
+        request.body.metering = True
+
+
 class S3Backend:
     is_network = True
 
     def __init__(
-        self, location: S3Location, credentials: S3Credentials | None = None, max_connections: int = 10
+        self,
+        location: S3Location,
+        credentials: S3Credentials | None = None,
+        bucket: TokenBucket | None = None,
+        max_connections: int = 10,
     ) -> None:
+        self._bucket = bucket
         self.s3 = location
         self.location = str(location)
         self._prefix = f"{location.prefix.strip('/')}/" if location.prefix.strip("/") else ""
@@ -107,12 +144,13 @@ class S3Backend:
                 # TLS protects the body in transit; on plain http its SHA-256 is signed (the server checks it)
                 "payload_signing_enabled": not (location.endpoint or "https:").startswith("https:"),
             },
-            request_checksum_calculation="when_required",  # we send Content-MD5 ourselves
+            request_checksum_calculation="when_required",  # no extra checksum pass (see above)
             response_checksum_validation="when_required",  # a ranged read cannot match a whole-object checksum
         )
         session = boto3.session.Session()
         region = session.region_name or ("us-east-1" if location.endpoint else None)
         self._client = session.client("s3", endpoint_url=location.endpoint, region_name=region, config=config, **keys)
+        self._client.meta.events.register("before-send.s3.PutObject", _start_metering)
 
     def _key(self, name: str) -> str:
         return self._prefix + name
@@ -131,13 +169,15 @@ class S3Backend:
             return False
 
     def put(self, name: str, data: bytes | memoryview) -> None:
-        self._put(name, bytes(data), len(data))
+        self._put(name, io.BytesIO(data), len(data))
 
     def put_file(self, name: str, path: str) -> None:
         with open(path, "rb") as f:
             self._put(name, f, os.fstat(f.fileno()).st_size)
 
-    def _put(self, name: str, body, size: int) -> None:
+    def _put(self, name: str, body: BinaryIO, size: int) -> None:
+        if self._bucket is not None:
+            body = _MeteredBody(body, self._bucket)
         self._call(name, self._client.put_object, Key=self._key(name), Body=body, ContentLength=size)
         stored = self.size(name)
         if stored != size:

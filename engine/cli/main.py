@@ -20,7 +20,7 @@ from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoK
 from engine.memory import tune_allocator
 from engine.repo.tree import Kind
 from engine.service import BackupService
-from engine.units import format_bytes, format_duration
+from engine.units import format_bytes, format_duration, parse_size
 
 __all__ = ["main", "build_parser"]
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("backup", parents=[common], help="back up files and folders")
     b.add_argument("paths", nargs="+", metavar="PATH")
     b.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="glob on names or paths")
+    b.add_argument("--limit", type=_rate, metavar="RATE", help="upload at most RATE per second (512k, 1.5M)")
     sub.add_parser("snapshots", parents=[common], help="list snapshots")
     ls = sub.add_parser("ls", parents=[common], help="list the files in a snapshot")
     ls.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot id (a prefix) or 'latest'")
@@ -61,10 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     cp = sub.add_parser("copy", parents=[common], help="bring one destination up to date with another")
     cp.add_argument("--from", dest="source", required=True, metavar="LOCATION")
     cp.add_argument("--to", dest="target", required=True, metavar="LOCATION")
+    cp.add_argument("--limit", type=_rate, metavar="RATE", help="upload at most RATE per second (512k, 1.5M)")
     sub.add_parser("status", parents=[common], help="what each destination holds, and % backed up")
     lg = sub.add_parser("login", parents=[common], help="save S3 keys for a LOCATION in the OS keychain")
     lg.add_argument("location", metavar="LOCATION")
     return p
+
+
+def _rate(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _open(args, printer, defer: bool = False) -> BackupService:
@@ -98,6 +107,7 @@ def cmd_init(args, printer) -> int:
 
 def cmd_backup(args, printer) -> int:
     service = _open(args, printer, defer=True)
+    service.set_limit(args.limit)
     s = service.backup(args.paths, args.exclude)
     lines = [
         f"Snapshot {s.snapshot_id[:8]} saved in {format_duration(s.duration)}: {s.files_new} new, "
@@ -183,7 +193,9 @@ def cmd_check(args, printer) -> int:
 
 
 def cmd_copy(args, printer) -> int:
-    report = BackupService(args.source, printer).copy_to(args.target)
+    service = BackupService(args.source, printer)
+    service.set_limit(args.limit)
+    report = service.copy_to(args.target)
     printer.clear()
     if args.json:
         print(json.dumps(report.to_json()))
