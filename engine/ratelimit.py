@@ -33,17 +33,20 @@ class TokenBucket:
         self._tokens = 0.0  # guarded by self._lock
         self._stamp = clock.monotonic()  # guarded by self._lock
         self.sent = 0  # guarded by self._lock: bytes granted so far
+        self._generation = 0  # guarded by self._lock: bumped by every rate change
 
     @property
     def rate(self) -> float | None:
         return self._rate
 
     def set_rate(self, rate: float | None) -> None:
-        """Takes effect at once; the bucket starts empty again, so a change never releases a burst."""
+        """Takes effect at once; the bucket starts empty again, so a change never releases a burst,
+        and senders waiting on a reservation made at the old rate queue again at the new one."""
         with self._lock:
             self._rate = rate
             self._tokens = 0.0
             self._stamp = self.clock.monotonic()
+            self._generation += 1
 
     def _slice_locked(self) -> int:
         return max(SEGMENT, int((self._rate or 0) * _SLICE_SECONDS))
@@ -55,7 +58,11 @@ class TokenBucket:
         self._stamp = now
 
     def take(self, want: int) -> int:
-        """Wait until a slice may leave; returns how many bytes (1..want) the caller may send now."""
+        """Wait until a slice may leave; returns how many bytes (1..want) the caller may send now.
+
+        A sender reserves its slice at once (tokens may go negative: that is the queue) and sleeps
+        exactly until its turn, so several upload threads cost one wake-up per slice, not one each.
+        """
         if want <= 0:
             return 0
         while True:
@@ -63,13 +70,30 @@ class TokenBucket:
                 if self._rate is None:
                     self.sent += want
                     return want
-                self._refill_locked(self.clock.monotonic())
-                n = min(want, self._slice_locked())
-                if self._tokens >= n - 0.5:  # whole bytes: float dust must not keep a sender waiting
+                generation = self._generation
+                now = self.clock.monotonic()
+                if self._rate <= 0:
+                    due = None  # paused
+                else:
+                    self._refill_locked(now)
+                    n = min(want, self._slice_locked())
                     self._tokens -= n
-                    self.sent += n
-                    return n
-                delay = (
-                    _MAX_WAIT if self._rate <= 0 else min(_MAX_WAIT, max(_MIN_WAIT, (n - self._tokens) / self._rate))
-                )
-            self.clock.sleep(delay)
+                    due = now + max(0.0, -self._tokens) / self._rate
+            if due is None:
+                self.clock.sleep(_MAX_WAIT)
+                continue
+            if self._wait_until(due, generation):
+                with self._lock:
+                    if self._generation == generation:
+                        self.sent += n
+                        return n
+
+    def _wait_until(self, due: float, generation: int) -> bool:
+        """Sleep until `due`, a quarter of a second at most at a time; False if the rate changed."""
+        while True:
+            left = due - self.clock.monotonic()
+            if left <= 1e-6:
+                return True
+            self.clock.sleep(min(_MAX_WAIT, max(_MIN_WAIT, left)))
+            if self._generation != generation:
+                return False

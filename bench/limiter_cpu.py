@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""CPU cost of the token bucket at a DSL line's rate: four upload threads drain it for N seconds.
+
+    python bench/limiter_cpu.py [--kbit 1300] [--seconds 10]
+
+Prints the rate achieved and the process's CPU time as a share of one core (target: under 2%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.ratelimit import TokenBucket  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kbit", type=float, default=1300)
+    ap.add_argument("--seconds", type=float, default=10)
+    args = ap.parse_args()
+    rate = args.kbit * 1000 / 8
+    bucket = TokenBucket(rate)
+    stop = time.monotonic() + args.seconds
+    body = bytes(1 << 20)
+
+    def upload() -> None:  # what botocore does with a metered body: read(128 KiB) until done
+        stream = io.BytesIO(body)
+        while time.monotonic() < stop:
+            if not stream.read(bucket.take(131072)):
+                stream.seek(0)
+
+    cpu0, t0 = os.times(), time.monotonic()
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cpu1, elapsed = os.times(), time.monotonic() - t0
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    print(
+        f"{args.kbit:.0f} kbit/s ({rate / 1024:.1f} KiB/s), 4 threads, {elapsed:.1f} s: "
+        f"sent {bucket.sent / elapsed / 1024:.1f} KiB/s ({bucket.sent / elapsed / rate:.1%} of the limit); "
+        f"CPU {cpu:.2f} s = {cpu / elapsed:.2%} of one core (target < 2%)"
+    )
+
+
+if __name__ == "__main__":
+    main()
