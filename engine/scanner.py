@@ -45,8 +45,6 @@ class Scan:
     root: Node
     base: bytes
     paths: list[bytes]
-    files: int = 0
-    bytes: int = 0
 
 
 def read_xattrs(path: bytes) -> tuple[tuple[bytes, bytes], ...]:
@@ -66,8 +64,6 @@ class _Walker:
         self.excludes = [os.fsencode(p) for p in excludes]
         self.never = never
         self.report = report
-        self.files = 0
-        self.bytes = 0
 
     def excluded(self, path: bytes, name: bytes) -> bool:
         if any(path == n or path.startswith(n + b"/") for n in self.never):
@@ -78,8 +74,6 @@ class _Walker:
         name = os.path.basename(path) or path
         mode = st.st_mode
         if stat.S_ISREG(mode):
-            self.files += 1
-            self.bytes += st.st_size
             return Node(path, name, Kind.FILE, st)
         if stat.S_ISLNK(mode):
             try:
@@ -141,12 +135,12 @@ def scan(
             report(FileSkipped(os.fsdecode(p), f"cannot back it up ({e.strerror})", warning=True))
     selected = [p for p, _ in found]
     base = _base_of(selected) if selected else b"/"
-    root = Node(base, os.path.basename(base) or base, Kind.DIR, os.lstat(base) if selected else os.lstat(b"/"))
+    root = Node(base, os.path.basename(base) or base, Kind.DIR, os.lstat(base))
     for p, st in found:
         node = walker.node(p, st)
         if node is not None:
             _graft(root, base, node)
-    return Scan(root, base, selected, walker.files, walker.bytes)
+    return Scan(root, base, selected)
 
 
 def _graft(root: Node, base: bytes, node: Node) -> None:

@@ -13,6 +13,10 @@ from engine.units import format_bytes, format_duration, format_rate
 __all__ = ["ProgressPrinter"]
 
 
+def _width() -> int:
+    return shutil.get_terminal_size((80, 20)).columns
+
+
 class ProgressPrinter:
     """Draws at most 10 times a second, and only on a terminal; warnings always go to stderr."""
 
@@ -33,7 +37,7 @@ class ProgressPrinter:
             self.clear()
             message = f"waiting for network (retrying in {ev.seconds:.0f} s): {ev.reason}"
             if self.live:
-                self.stream.write("\r" + message[: shutil.get_terminal_size((80, 20)).columns - 1])
+                self.stream.write("\r" + message[: _width() - 1])
                 self.stream.flush()
                 self._drawn = True
             else:
@@ -45,7 +49,7 @@ class ProgressPrinter:
                 self.draw(ev)
 
     def draw(self, ev: Progress) -> None:
-        width = shutil.get_terminal_size((80, 20)).columns
+        width = _width()
         if ev.bytes_total:  # most useful first: a narrow terminal cuts the end
             frac = min(1.0, ev.bytes_done / ev.bytes_total)
             bar = "#" * int(frac * 20) + "-" * (20 - int(frac * 20))
@@ -65,7 +69,7 @@ class ProgressPrinter:
 
     def clear(self) -> None:
         if self._drawn:
-            width = shutil.get_terminal_size((80, 20)).columns
+            width = _width()
             self.stream.write("\r" + " " * (width - 1) + "\r")
             self.stream.flush()
             self._drawn = False
