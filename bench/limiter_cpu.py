@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""CPU cost of the token bucket at a DSL line's rate: four upload threads drain it for N seconds.
+"""CPU cost of the limiter at a DSL line's rate: four upload threads drain the token bucket for N
+seconds while the pacer runs as in a backup (ten decisions a second, the pause and settings files
+looked at, the activity file rewritten every second).
 
     python bench/limiter_cpu.py [--kbit 1300] [--seconds 10]
 
@@ -12,12 +14,16 @@ import argparse
 import io
 import os
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.bandwidth import BandwidthPolicy  # noqa: E402
+from engine.pacing import Pacer  # noqa: E402
 from engine.ratelimit import TokenBucket  # noqa: E402
+from engine.settings import Settings, save_settings  # noqa: E402
 
 
 def main() -> None:
@@ -26,7 +32,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     args = ap.parse_args()
     rate = args.kbit * 1000 / 8
-    bucket = TokenBucket(rate)
+    os.environ["BACKBEAT_HOME"] = tempfile.mkdtemp(prefix="limiter-cpu-")
+    save_settings(Settings(BandwidthPolicy("fixed", rate)))
+    bucket = TokenBucket(None)
+    pacer = Pacer(bucket)
     stop = time.monotonic() + args.seconds
     body = bytes(1 << 20)
 
@@ -37,12 +46,13 @@ def main() -> None:
                 stream.seek(0)
 
     cpu0, t0 = os.times(), time.monotonic()
-    threads = [threading.Thread(target=upload) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    cpu1, elapsed = os.times(), time.monotonic() - t0
+    with pacer.running():
+        threads = [threading.Thread(target=upload) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        cpu1, elapsed = os.times(), time.monotonic() - t0
     cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     print(
         f"{args.kbit:.0f} kbit/s ({rate / 1024:.1f} KiB/s), 4 threads, {elapsed:.1f} s: "

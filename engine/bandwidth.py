@@ -11,6 +11,9 @@ Rates are bytes per second with binary k/M/G (like rclone); `off` means unlimite
 holds until the next one in the week, wrapping round from Sunday night to Monday morning, so a
 weekend without entries keeps Friday's last setting. `limit_at` is pure: the same timetable and
 moment always give the same rate.
+
+A `BandwidthPolicy` is what the user chose (unlimited, a fixed limit, a schedule, or automatic:
+"Keep my internet usable"), kept in the backup set's settings and said back in plain words.
 """
 
 from __future__ import annotations
@@ -18,17 +21,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from engine.errors import BadSchedule
-from engine.units import parse_size
+from engine.units import format_rate, parse_size
 
-__all__ = ["Timetable", "parse_timetable"]
+__all__ = ["Timetable", "parse_timetable", "BandwidthPolicy", "parse_policy"]
 
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _DAY = r"(mon|tue|wed|thu|fri|sat|sun)[a-z]*"
 _RANGE = re.compile(rf"^{_DAY}(?:-{_DAY})?$", re.IGNORECASE)
 _ENTRY = re.compile(rf"^(?:{_DAY}-)?(\d{{1,2}}):(\d{{2}}),(\S+)$", re.IGNORECASE)
-_WEEK = 7 * 1440
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,27 @@ class Timetable:
     entries: tuple[tuple[int, float | None], ...]
 
     def limit_at(self, when: datetime) -> float | None:
+        return self.at(when)[0]
+
+    def at(self, when: datetime) -> tuple[float | None, int]:
+        """(rate in force, minute of the week at which the next entry takes over)."""
         minute = when.weekday() * 1440 + when.hour * 60 + when.minute
-        current = self.entries[-1][1]  # before the week's first entry: the last one, from last week
-        for start, rate in self.entries:
+        current, following = self.entries[-1][1], self.entries[0][0]  # before the week's first entry: last week's last
+        for i, (start, rate) in enumerate(self.entries):
             if start > minute:
                 break
-            current = rate
-        return current
+            current, following = rate, self.entries[(i + 1) % len(self.entries)][0]
+        return current, following
+
+    def describe_at(self, when: datetime) -> str:
+        """'256 KB/s until 23:00'; the day is named when the change is not later today."""
+        rate, following = self.at(when)
+        what = format_rate(rate) if rate is not None else "unlimited"
+        if len(self.entries) == 1:
+            return what
+        now = when.weekday() * 1440 + when.hour * 60 + when.minute
+        day = "" if following // 1440 == when.weekday() and following > now else f"{_DAYS[following // 1440].title()} "
+        return f"{what} until {day}{following % 1440 // 60:02d}:{following % 60:02d}"
 
 
 def _rate(text: str, token: str, position: int) -> float | None:
@@ -89,3 +106,53 @@ def parse_timetable(text: str) -> Timetable:
     if not entries:
         raise BadSchedule(f"{text!r} has no times in it", hint="Add at least one HH:MM,RATE entry.")
     return Timetable(tuple(sorted(entries.items())))
+
+
+Mode = Literal["unlimited", "fixed", "schedule", "automatic"]
+
+
+@dataclass(frozen=True)
+class BandwidthPolicy:
+    """What the user chose; automatic ("Keep my internet usable") is the default."""
+
+    mode: Mode = "automatic"
+    #: bytes per second, for "fixed"
+    rate: float | None = None
+    #: timetable text, for "schedule"
+    schedule: str | None = None
+
+    def describe(self) -> str:
+        if self.mode == "unlimited":
+            return "Unlimited"
+        if self.mode == "fixed":
+            return f"Limit to {format_rate(self.rate or 0)}"
+        if self.mode == "schedule":
+            return f"Schedule: {self.schedule}"
+        return "Keep my internet usable (automatic)"
+
+    def timetable(self) -> Timetable:
+        return parse_timetable(self.schedule or "")
+
+    def to_json(self) -> dict:
+        return {"mode": self.mode, "rate": self.rate, "schedule": self.schedule}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> BandwidthPolicy:
+        policy = cls(doc.get("mode", "automatic"), doc.get("rate"), doc.get("schedule"))
+        if policy.mode not in ("unlimited", "fixed", "schedule", "automatic"):
+            return cls()
+        return policy
+
+
+def parse_policy(text: str) -> BandwidthPolicy:
+    """`off`/`unlimited`, `auto`/`automatic`, one rate (`512k`), or a schedule (refused with the bad token)."""
+    word = text.strip().lower()
+    if word in ("off", "unlimited", "none"):
+        return BandwidthPolicy("unlimited")
+    if word in ("auto", "automatic"):
+        return BandwidthPolicy("automatic")
+    table = parse_timetable(text)
+    if len(table.entries) == 1 and table.entries[0][0] == 0 and len(text.split()) == 1 and "," not in text:
+        rate = table.entries[0][1]
+        return BandwidthPolicy("fixed", rate) if rate is not None else BandwidthPolicy("unlimited")
+    return BandwidthPolicy("schedule", schedule=" ".join(text.split()))

@@ -14,7 +14,7 @@ import threading
 
 from engine.clock import SYSTEM_CLOCK, Clock
 
-__all__ = ["TokenBucket", "SEGMENT"]
+__all__ = ["TokenBucket", "SEGMENT", "Paused"]
 
 #: one TCP segment's payload on Ethernet: no slice is smaller
 SEGMENT = 1448
@@ -22,6 +22,10 @@ _SLICE_SECONDS = 0.005
 _BURST_SECONDS = 0.1
 _MAX_WAIT = 0.25
 _MIN_WAIT = 0.001
+
+
+class Paused(Exception):
+    """A sender gave up waiting: uploads have been paused longer than it may hold a request open."""
 
 
 class TokenBucket:
@@ -34,6 +38,7 @@ class TokenBucket:
         self._stamp = clock.monotonic()  # guarded by self._lock
         self.sent = 0  # guarded by self._lock: bytes granted so far
         self._generation = 0  # guarded by self._lock: bumped by every rate change
+        self._paused_since = clock.monotonic() if rate == 0 else None  # guarded by self._lock
 
     @property
     def rate(self) -> float | None:
@@ -43,10 +48,20 @@ class TokenBucket:
         """Takes effect at once; the bucket starts empty again, so a change never releases a burst,
         and senders waiting on a reservation made at the old rate queue again at the new one."""
         with self._lock:
+            now = self.clock.monotonic()
+            if rate == 0 and self._paused_since is None:
+                self._paused_since = now
+            elif rate != 0:
+                self._paused_since = None
             self._rate = rate
             self._tokens = 0.0
-            self._stamp = self.clock.monotonic()
+            self._stamp = now
             self._generation += 1
+
+    def wait_while_paused(self) -> None:
+        """Return once uploads may go; a request is not even begun during a pause."""
+        while self._rate == 0:
+            self.clock.sleep(_MAX_WAIT)
 
     def _slice_locked(self) -> int:
         return max(SEGMENT, int((self._rate or 0) * _SLICE_SECONDS))
@@ -57,8 +72,11 @@ class TokenBucket:
         self._tokens = min(capacity, self._tokens + (now - self._stamp) * rate)
         self._stamp = now
 
-    def take(self, want: int) -> int:
+    def take(self, want: int, give_up_after: float | None = None) -> int:
         """Wait until a slice may leave; returns how many bytes (1..want) the caller may send now.
+
+        Raises Paused once uploads have been paused for `give_up_after` seconds: a request held
+        open longer than a server's idle timeout would be cut by the server anyway.
 
         A sender reserves its slice at once (tokens may go negative: that is the queue) and sleeps
         exactly until its turn, so several upload threads cost one wake-up per slice, not one each.
@@ -73,7 +91,10 @@ class TokenBucket:
                 generation = self._generation
                 now = self.clock.monotonic()
                 if self._rate <= 0:
-                    due = None  # paused
+                    due = None
+                    since = self._paused_since if self._paused_since is not None else now
+                    if give_up_after is not None and now - since >= give_up_after:
+                        raise Paused()
                 else:
                     self._refill_locked(now)
                     n = min(want, self._slice_locked())

@@ -8,6 +8,7 @@ problems arrive through the `events` callback as frozen dataclasses from `engine
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -17,17 +18,22 @@ from engine.backends.retry import Retrying
 from engine.backup import run_backup, start_scan
 from engine.check import CheckReport, run_check
 from engine.clock import SYSTEM_CLOCK
+from engine.control import Pause, current_pause, read_activity
+from engine.control import pause as pause_uploads
+from engine.control import resume as resume_uploads
 from engine.copy import CopyReport, run_copy
 from engine.errors import BackbeatError, SnapshotNotFound
 from engine.events import BackupSummary, EventSink, NetworkWait, RestoreSummary
 from engine.home import default_repository
 from engine.keychain import s3_credentials
+from engine.pacing import BandwidthStatus, Pacer
 from engine.ratelimit import TokenBucket
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
 from engine.repo.tree import TreeEntry
 from engine.restore import normalize_include, run_restore, walk_snapshot
 from engine.session import Session, open_session, state_path
+from engine.settings import Settings, load_settings, save_settings
 from engine.state import State
 from engine.status import DestinationStatus, destination_status
 
@@ -40,6 +46,7 @@ class BackupService:
         self.events: EventSink = events or (lambda ev: None)
         #: one budget for every byte this process sends to a network destination
         self.bucket = TokenBucket(None)
+        self.pacer = Pacer(self.bucket)
         self.backend = open_location(given, s3_credentials(given), self._network_wait, self.bucket)
         self.location = self.backend.location  # one spelling per destination in the local state
         self._session: Session | None = None
@@ -72,8 +79,42 @@ class BackupService:
         return self._session
 
     def set_limit(self, bytes_per_second: float | None) -> None:
-        """Upload rate limit in force from now on (None: unlimited); local destinations ignore it."""
-        self.bucket.set_rate(bytes_per_second)
+        """A limit for this service's runs only, over the settings' policy (None: the policy again)."""
+        self.pacer.override = bytes_per_second
+
+    # -- bandwidth -----------------------------------------------------------------------------
+    @staticmethod
+    def settings() -> Settings:
+        return load_settings()
+
+    @staticmethod
+    def save_settings(settings: Settings) -> None:
+        """Running jobs, in this process or another, pick the change up within a second."""
+        save_settings(settings)
+
+    @staticmethod
+    def pause(seconds: float | None = None) -> Pause:
+        """Pause uploads of every job of this installation (None: until resume)."""
+        return pause_uploads(seconds)
+
+    @staticmethod
+    def resume() -> bool:
+        return resume_uploads()
+
+    @staticmethod
+    def paused() -> Pause | None:
+        return current_pause()
+
+    def bandwidth(self) -> BandwidthStatus:
+        """The limit in force and why; from the job running in another process when there is one."""
+        live = read_activity()
+        if live is not None and not self.pacer.active:
+            return BandwidthStatus(**{k: live[k] for k in BandwidthStatus.__dataclass_fields__})
+        return self.pacer.status()
+
+    def _paced(self, backend) -> contextlib.AbstractContextManager:
+        """Uploads to a network destination run under the pacer; a disk is never throttled."""
+        return self.pacer.running() if backend.is_network else contextlib.nullcontext()
 
     def _network_wait(self, seconds: float, err: BackbeatError) -> None:
         self.events(NetworkWait(self.location, str(err), seconds))
@@ -87,7 +128,8 @@ class BackupService:
     def backup(self, paths: list[str], excludes: list[str] = ()) -> BackupSummary:
         scanning = start_scan(paths, excludes, self.events)
         session = self.session  # opening (Argon2id) overlaps the scan
-        return self._record("backup", lambda: run_backup(session, scanning, self.events))
+        with self._paced(self.backend):
+            return self._record("backup", lambda: run_backup(session, scanning, self.events))
 
     def restore(self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False) -> RestoreSummary:
         snap = self.snapshot(ref)
@@ -109,7 +151,8 @@ class BackupService:
         dst = open_location(target, s3_credentials(target), self._network_wait, self.bucket)
         state = State(state_path(self.repository_id()))
         try:
-            return run_copy(self.backend, dst, state, self.events)
+            with self._paced(dst):
+                return run_copy(self.backend, dst, state, self.events)
         finally:
             state.close()
 

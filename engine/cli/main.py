@@ -14,13 +14,15 @@ import sys
 from datetime import datetime
 
 from engine import PRODUCT, __version__, keychain
+from engine.bandwidth import BandwidthPolicy, parse_policy
 from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
 from engine.cli.progress import ProgressPrinter
 from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain
 from engine.memory import tune_allocator
 from engine.repo.tree import Kind
 from engine.service import BackupService
-from engine.units import format_bytes, format_duration, parse_size
+from engine.settings import Settings
+from engine.units import format_bytes, format_duration, format_rate, parse_duration, parse_size
 
 __all__ = ["main", "build_parser"]
 
@@ -64,6 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--to", dest="target", required=True, metavar="LOCATION")
     cp.add_argument("--limit", type=_rate, metavar="RATE", help="upload at most RATE per second (512k, 1.5M)")
     sub.add_parser("status", parents=[common], help="what each destination holds, and % backed up")
+    lim = sub.add_parser(
+        "limit",
+        parents=[common],
+        help="show or set how fast uploads may go",
+        description="POLICY: off (unlimited), auto (keep my internet usable: the default), a rate such as 512k "
+        "or 1.5M (bytes per second, binary k/M like rclone), or a weekly schedule in rclone's --bwlimit "
+        'syntax, e.g. "Mon-Fri 08:00,512k 18:00,256k 23:00,off". Applies to backups already running.',
+    )
+    lim.add_argument("policy", nargs="?", metavar="POLICY")
+    lim.add_argument("--kbit", type=float, metavar="N", help="a fixed limit of N kilobits per second")
+    lim.add_argument("--on-battery", choices=["pause", "continue"], help="pause uploads on battery power or not")
+    pa = sub.add_parser("pause", parents=[common], help="pause uploads (every backup of this computer)")
+    pa.add_argument(
+        "--for", dest="duration", type=_duration, metavar="DURATION", help="30m, 2h, 1d (default: until resume)"
+    )
+    sub.add_parser("resume", parents=[common], help="resume paused uploads")
     lg = sub.add_parser("login", parents=[common], help="save S3 keys for a LOCATION in the OS keychain")
     lg.add_argument("location", metavar="LOCATION")
     return p
@@ -72,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _rate(text: str) -> int:
     try:
         return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -210,10 +235,11 @@ def cmd_copy(args, printer) -> int:
 
 
 def cmd_status(args, printer) -> int:
-    latest, dests = _open(args, printer).status()
+    service = _open(args, printer)
+    latest, dests = service.status()
     if args.json:
         doc = {"snapshot": latest.id if latest else None, "destinations": [d.to_json() for d in dests]}
-        print(json.dumps(doc))
+        print(json.dumps(doc | {"bandwidth": service.bandwidth().to_json()}))
         return EXIT_OK
     print(f"Latest snapshot: {latest.short_id} ({latest.time:%Y-%m-%d %H:%M})" if latest else "No snapshot yet.")
     for d in dests:
@@ -221,6 +247,45 @@ def cmd_status(args, printer) -> int:
             f"{d.location}: {d.percent:.1f}% backed up ({format_bytes(d.bytes_backed_up)} of "
             f"{format_bytes(d.selection_bytes)}); holds {d.packs} packs, {format_bytes(d.bytes_held)}"
         )
+    _print_bandwidth(service, as_json=False)
+    return EXIT_OK
+
+
+def _print_bandwidth(service: BackupService, as_json: bool) -> None:
+    bw = service.bandwidth()
+    if as_json:
+        print(json.dumps(bw.to_json()))
+        return
+    print(f"Upload speed: {bw.policy}")
+    print(f"In force now: {bw.reason}" + (f"; uploading at {format_rate(bw.upload_rate)}" if bw.upload_rate else ""))
+
+
+def cmd_limit(args, printer) -> int:
+    settings = BackupService.settings()
+    policy = settings.bandwidth
+    if args.kbit is not None:
+        policy = BandwidthPolicy("fixed", args.kbit * 1000 / 8)
+    elif args.policy is not None:
+        policy = parse_policy(args.policy)
+    battery = settings.pause_on_battery if args.on_battery is None else args.on_battery == "pause"
+    if (policy, battery) != (settings.bandwidth, settings.pause_on_battery):
+        BackupService.save_settings(Settings(policy, battery))
+    _print_bandwidth(BackupService(args.repo, printer), args.json)
+    if not args.json and battery:
+        print("Uploads pause while the computer runs on battery.")
+    return EXIT_OK
+
+
+def cmd_pause(args, printer) -> int:
+    p = BackupService.pause(args.duration)
+    until = f" until {datetime.fromtimestamp(p.until):%Y-%m-%d %H:%M}" if p.until else " until `backbeat resume`"
+    print(json.dumps({"paused": True, "until": p.until}) if args.json else f"Uploads paused{until}.")
+    return EXIT_OK
+
+
+def cmd_resume(args, printer) -> int:
+    was = BackupService.resume()
+    print(json.dumps({"resumed": was}) if args.json else ("Uploads resumed." if was else "Uploads were not paused."))
     return EXIT_OK
 
 
@@ -243,6 +308,9 @@ _COMMANDS = {
     "check": cmd_check,
     "copy": cmd_copy,
     "status": cmd_status,
+    "limit": cmd_limit,
+    "pause": cmd_pause,
+    "resume": cmd_resume,
     "login": cmd_login,
 }
 

@@ -36,6 +36,7 @@ def test_copy_folder_to_bucket_and_back(cli, s3_repo, tmp_path):
     by_location = {d["location"]: d for d in status["destinations"]}
     assert by_location[str(cli.repo)]["percent_backed_up"] < 100  # the folder lacks c.bin
     assert by_location[s3_repo]["percent_backed_up"] == 100
+    assert status["bandwidth"]["policy"] == "Keep my internet usable (automatic)"  # the default
 
     back = cli.json("copy", "--from", s3_repo, "--to", str(cli.repo), repo=False)
     assert back["objects_copied"] >= 3 and back["objects_present"] >= 5

@@ -49,3 +49,29 @@ def test_malformed_schedules_point_at_the_bad_token(schedule, pointer):
     with pytest.raises(BadSchedule) as err:
         parse_timetable(schedule)
     assert pointer in str(err.value) and err.value.hint
+
+
+def test_policies_from_what_a_user_types():
+    from engine.bandwidth import BandwidthPolicy, parse_policy
+
+    assert parse_policy("off") == BandwidthPolicy("unlimited")
+    assert parse_policy("auto") == BandwidthPolicy("automatic")
+    assert parse_policy("512k") == BandwidthPolicy("fixed", 512 * 1024)
+    sched = parse_policy("Mon-Fri  08:00,512k 18:00,256k 23:00,off")
+    assert sched.mode == "schedule" and sched.schedule == "Mon-Fri 08:00,512k 18:00,256k 23:00,off"
+    assert [p.describe() for p in (parse_policy("off"), parse_policy("512k"), parse_policy("auto"))] == [
+        "Unlimited",
+        "Limit to 512 KB/s",
+        "Keep my internet usable (automatic)",
+    ]
+    assert BandwidthPolicy.from_json({"mode": "nonsense"}) == BandwidthPolicy()  # a damaged setting: the default
+
+
+def test_the_schedule_says_until_when_an_entry_holds():
+    from datetime import datetime
+
+    table = parse_timetable("Mon-Fri 08:00,512k 18:00,256k 23:00,off")
+    assert table.describe_at(datetime(2026, 11, 23, 19, 0)) == "256 KB/s until 23:00"  # a Monday evening
+    assert table.describe_at(datetime(2026, 11, 27, 23, 30)) == "unlimited until Mon 08:00"  # Friday night
+    assert table.describe_at(datetime(2026, 11, 24, 7, 0)) == "unlimited until 08:00"
+    assert parse_timetable("512k").describe_at(datetime(2026, 11, 24, 7, 0)) == "512 KB/s"

@@ -87,3 +87,35 @@ def test_pause_holds_senders_and_resume_releases_them():
     assert released == [1448] and not waiter.is_alive()
     assert all(w <= 0.25 for w in wakeups)  # a paused sender looks again at least 4 times a second
     assert bucket.sent == 1448
+
+
+def test_a_sender_held_by_a_long_pause_gives_up_so_that_its_request_can_be_closed():
+    from engine.ratelimit import Paused
+
+    clock = ManualClock()
+    bucket = TokenBucket(0, clock)  # paused from the start
+    start = clock.now
+    try:
+        bucket.take(1000, give_up_after=15)
+        raise AssertionError("take returned during a pause")
+    except Paused:
+        pass
+    assert 15 <= clock.now - start < 15.5
+    bucket.set_rate(10_000)
+    assert bucket.take(1000, give_up_after=15) == 1000  # after resume, sending goes on
+
+
+def test_wait_while_paused_returns_once_resumed():
+    clock = ManualClock()
+    bucket = TokenBucket(0, clock)
+    ticks = []
+
+    def sleep(seconds):
+        ticks.append(seconds)
+        clock.now += seconds
+        if len(ticks) == 8:
+            bucket.set_rate(None)  # resumed two seconds in
+
+    clock.sleep = sleep
+    bucket.wait_while_paused()
+    assert 1.9 <= sum(ticks) <= 2.1

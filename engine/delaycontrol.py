@@ -1,0 +1,104 @@
+"""DelayController: the automatic limit ("Keep my internet usable"), a rate controller in the spirit of LEDBAT.
+
+A household's modem has a big queue; an upload that fills it delays every other packet in the
+house by up to a second. The controller watches the round-trip time our uploads see, keeps the
+lowest one seen recently as the line's base delay, and treats anything above it as queue that we
+built. It steers the upload rate so that queue stays under a target (25 ms by default):
+
+- until a queue first appears (a quarter of the target) it ramps up fast (x1.25 a step, about
+  x2.4 a second), so it finds the line's capacity by itself in seconds on any line;
+- over the target it cuts the rate multiplicatively, harder the further over (x0.85 at twice the
+  target, never below x0.5), at most once per round trip, and not while the queue is already
+  shrinking (the rate is then below the line's: cutting again would only waste the line);
+- under the target it adds to the rate in proportion to how far under it is, and only while
+  uploads actually use what they are allowed (an idle moment must not let the rate run far
+  ahead of the line). A drop-tail modem shows no delay at all until the line is full, so the
+  only warning is the queue itself: like CUBIC, it climbs back quickly to near the rate at which
+  the last queue appeared (5% a step) and creeps past it (1% a step), so an overshoot builds
+  little queue before it is seen.
+
+Differences from RFC 6817 (a congestion window per connection): this steers one rate for all of
+a process's connections, since that is what the token bucket enforces. Pure logic: time and
+samples are passed in, so tests drive it without a network.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["DelayController", "DelayReading"]
+
+TARGET = 0.025
+_START_RATE = 32 * 1024
+_MIN_RATE = 4 * 1024
+_RAMP = 1.25
+_RECOVER = 0.05  # share of the rate added per step, well under the rate of the last queue
+_PROBE = 0.005  # ... and near or past it
+_NEAR = 0.85
+_MIN_STEP = 1024
+_MAX_CUT = 0.5
+_MIN_CUT_GAP = 0.2  # seconds between cuts at the least, however short the round trip
+_BASE_MINUTES = 10  # RFC 6817's base history: the minimum of each of the last 10 minutes
+_CURRENT_FILTER = 1
+_USED = 0.8  # uploads use this much of the allowance: the rate, not the uploader, is the bottleneck
+
+
+@dataclass(frozen=True)
+class DelayReading:
+    rate: float
+    #: queueing delay over the base in seconds, None before the first sample
+    extra_delay: float | None
+
+
+class DelayController:
+    def __init__(self, target: float = TARGET, start_rate: float = _START_RATE, min_rate: float = _MIN_RATE) -> None:
+        self.target = target
+        self.rate = float(start_rate)
+        self.min_rate = float(min_rate)
+        self.extra_delay: float | None = None
+        self._ramping = True
+        self._bases: deque[tuple[int, float]] = deque()  # (minute, least RTT in it)
+        self._recent: deque[float] = deque(maxlen=_CURRENT_FILTER)
+        self._last_cut = float("-inf")
+        self._ceiling = float("inf")  # the rate at which a queue last appeared
+        self._queue_at_cut = 0.0  # the highest queue of this congested spell
+        self._congested = False
+
+    def _base(self, now: float, rtt: float) -> float:
+        minute = int(now // 60)
+        if self._bases and self._bases[-1][0] == minute:
+            self._bases[-1] = (minute, min(self._bases[-1][1], rtt))
+        else:
+            self._bases.append((minute, rtt))
+        while self._bases[0][0] <= minute - _BASE_MINUTES:
+            self._bases.popleft()  # a route change is learnt within ten minutes
+        return min(b for _, b in self._bases)
+
+    def update(self, now: float, rtt: float, used: float) -> DelayReading:
+        """One step per round-trip sample (a few a second): `rtt` in seconds, `used` the rate the
+        uploads actually sent lately."""
+        base = self._base(now, rtt)
+        self._recent.append(rtt)
+        queue = max(0.0, min(self._recent) - base)
+        self.extra_delay = queue
+        off_target = (self.target - queue) / self.target  # 1 with no queue, negative over the target
+        if self._ramping and queue > self.target / 4:
+            self._ramping = False  # the line is full: from here on, steer
+        if off_target < 0:
+            if not self._congested:
+                self._ceiling, self._queue_at_cut, self._congested = self.rate, 0.0, True
+            if queue >= 0.9 * self._queue_at_cut:  # not draining yet
+                self._queue_at_cut = queue
+                if now - self._last_cut >= max(_MIN_CUT_GAP, min(self._recent)):  # once per round trip
+                    self.rate = max(self.min_rate, self.rate * max(_MAX_CUT, 1 + 0.15 * off_target))
+                    self._last_cut = now
+        else:
+            self._congested = False
+            if used >= _USED * self.rate:
+                if self._ramping:
+                    self.rate *= _RAMP
+                else:
+                    gain = _RECOVER if self.rate < _NEAR * self._ceiling else _PROBE
+                    self.rate += max(_MIN_STEP, gain * self.rate) * off_target
+        return DelayReading(self.rate, queue)

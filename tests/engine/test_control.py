@@ -1,0 +1,51 @@
+"""The pause file and the live activity file shared by this installation's processes."""
+
+import os
+import subprocess
+import sys
+
+from engine import control
+
+
+class Clock:
+    def __init__(self, wall=1_000_000.0):
+        self.t = wall
+
+    def wall(self):
+        return self.t
+
+
+def test_pause_until_resumed_survives_a_restart_and_resume_clears_it():
+    clock = Clock()
+    control.pause(None, clock)
+    assert control.current_pause(clock).until is None
+    assert control.resume() is True
+    assert control.current_pause(clock) is None
+    assert control.resume() is False
+
+
+def test_a_timed_pause_ends_by_itself():
+    clock = Clock()
+    control.pause(60, clock)
+    clock.t += 59
+    assert control.current_pause(clock) is not None
+    clock.t += 2
+    assert control.current_pause(clock) is None
+
+
+def test_a_damaged_pause_file_is_not_a_pause(backbeat_home):
+    backbeat_home.mkdir(parents=True, exist_ok=True)
+    (backbeat_home / "paused").write_text("{not json")
+    assert control.current_pause() is None
+
+
+def test_activity_is_shown_only_while_its_process_lives_and_is_fresh(backbeat_home):
+    clock = Clock()
+    control.publish_activity({"reason": "unlimited"}, clock)
+    assert control.read_activity(clock)["reason"] == "unlimited"
+    clock.t += 10
+    assert control.read_activity(clock) is None  # stale: the job hung or stopped
+    # written by a process that has exited
+    code = "from engine import control; control.publish_activity({'reason': 'x'})"
+    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
+    assert control.read_activity() is None

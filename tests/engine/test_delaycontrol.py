@@ -1,0 +1,86 @@
+"""The automatic limit against a model of a household line: a drop-tail modem queue in front of a fixed rate."""
+
+import pytest
+
+from engine.delaycontrol import TARGET, DelayController
+
+BASE = 0.020  # 20 ms to the server and back with an empty queue
+
+
+class Line:
+    """A modem: what exceeds the line's rate waits in its queue (up to about a second), the rest passes."""
+
+    def __init__(self, capacity: float, limit_s: float = 1.0):
+        self.capacity = capacity
+        self.queued = 0.0
+        self.limit = capacity * limit_s
+        self.others = 0.0  # what other computers in the house send, without any limit
+
+    def offer(self, rate: float, dt: float) -> float:
+        self.queued = min(self.limit, max(0.0, self.queued + (rate + self.others - self.capacity) * dt))
+        return BASE + self.queued / self.capacity
+
+
+def drive(c: DelayController, line: Line, seconds: float, step: float = 0.2, t0: float = 0.0, demand=None):
+    """Run the controller against the line; -> [(time, rate, queueing delay)]."""
+    trace, t = [], t0
+    while t < t0 + seconds:
+        sent = min(c.rate, demand) if demand is not None else c.rate
+        rtt = line.offer(sent, step)
+        t += step
+        c.update(t, rtt, sent)
+        trace.append((t, c.rate, rtt - BASE))
+    return trace
+
+
+@pytest.mark.parametrize("capacity", [160_000, 2_500_000, 12_500_000])  # 1.3, 20 and 100 Mbit/s
+def test_finds_the_line_capacity_by_itself_and_keeps_the_queue_short(capacity):
+    c = DelayController()
+    trace = drive(c, Line(capacity), 90)
+    steady = [(rate, q) for t, rate, q in trace if t > 30]
+    mean_rate = sum(r for r, _ in steady) / len(steady)
+    assert 0.85 * capacity < mean_rate < 1.05 * capacity
+    delays = sorted(q for _, q in steady)
+    assert delays[int(0.95 * len(delays))] <= TARGET + 0.025  # p95 of the added delay
+
+
+def test_rising_delay_cuts_the_rate_and_falling_delay_lets_it_grow():
+    c = DelayController(start_rate=100_000)
+    c.update(0.0, BASE, 0)  # the base (an idle uploader: no change)
+    c.update(0.2, BASE + 0.1, 100_000)  # +100 ms: four times the target
+    assert c.rate == pytest.approx(100_000 * 0.55, rel=0.01)
+    before = c.rate
+    c.update(0.4, BASE + 0.15, before)  # still rising: cut again
+    assert c.rate < before
+    cut = c.rate
+    c.update(0.6, BASE + 0.05, cut)  # shrinking queue: the rate is already below the line's, hold
+    assert c.rate == cut
+    c.update(0.8, BASE, cut)  # gone: grow again
+    assert c.rate > cut
+
+
+def test_an_upload_that_does_not_use_its_allowance_does_not_raise_it():
+    c = DelayController(start_rate=50_000)
+    for i in range(50):
+        c.update(i * 0.2, BASE, 10_000)  # the uploader sends only 10 kB/s (reading, or between files)
+    assert c.rate == 50_000
+
+
+def test_another_uploader_filling_the_line_pushes_it_to_the_floor_and_it_recovers_after():
+    c = DelayController()
+    line = Line(160_000)
+    drive(c, line, 30)
+    line.others = 155_000  # a video call or another uploader takes nearly all of the line
+    trace = drive(c, line, 30, t0=30)
+    assert trace[-1][1] <= 10_000
+    line.others = 0
+    trace = drive(c, line, 60, t0=60)
+    assert trace[-1][1] > 0.8 * 160_000
+
+
+def test_the_base_delay_is_the_least_of_the_last_ten_minutes():
+    c = DelayController()
+    c.update(0.0, 0.050, 0)
+    assert c.update(30.0, 0.080, 0).extra_delay == pytest.approx(0.030)
+    c.update(11 * 60.0, 0.060, 0)  # the 50 ms minute has left the history: a route change is learnt
+    assert c.update(11 * 60.0 + 1, 0.070, 0).extra_delay == pytest.approx(0.010)

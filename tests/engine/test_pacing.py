@@ -1,0 +1,143 @@
+"""The pacer: what is in force and why, from the settings, a pause, the battery and the automatic controller."""
+
+import time
+from datetime import datetime
+
+import pytest
+
+from engine import control
+from engine.bandwidth import BandwidthPolicy
+from engine.pacing import Pacer
+from engine.ratelimit import TokenBucket
+from engine.settings import Settings, save_settings
+
+
+class Clock:
+    def __init__(self, wall: float):
+        self.now = 1000.0
+        self.wall_time = wall
+
+    def monotonic(self):
+        return self.now
+
+    def wall(self):
+        return self.wall_time
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class Probe:
+    """Samples handed in by the test instead of handshakes."""
+
+    def __init__(self):
+        self.samples = []
+        self.wanted = False
+
+    def take(self):
+        out, self.samples = self.samples, []
+        return out
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+
+MONDAY_19H = datetime(2026, 11, 23, 19, 0).timestamp()
+
+
+def pacer(settings: Settings, battery=False, wall=MONDAY_19H):
+    save_settings(settings)
+    clock = Clock(wall)
+    bucket = TokenBucket(None, clock)
+    return Pacer(bucket, clock, probe=Probe(), battery=lambda: battery, publish=False), bucket, clock
+
+
+def test_fixed_and_unlimited_reach_the_bucket():
+    p, bucket, _ = pacer(Settings(BandwidthPolicy("fixed", 64 * 1024)))
+    d = p.step()
+    assert bucket.rate == 64 * 1024 and d.reason == "fixed limit: 64.0 KB/s"
+    save_settings(Settings(BandwidthPolicy("unlimited")))
+    assert p.step().reason == "unlimited" and bucket.rate is None  # a new setting applies to a running job
+
+
+def test_schedule_says_which_entry_is_in_force_and_until_when():
+    p, bucket, _ = pacer(Settings(BandwidthPolicy("schedule", schedule="Mon-Fri 08:00,512k 18:00,256k 23:00,off")))
+    d = p.step()
+    assert bucket.rate == 256 * 1024
+    assert d.reason == "schedule: 256 KB/s until 23:00"
+
+
+def test_a_pause_from_another_process_stops_the_bucket_at_the_next_step_and_resume_restarts_it():
+    p, bucket, clock = pacer(Settings(BandwidthPolicy("fixed", 100_000)))
+    p.step()
+    control.pause(None, clock)
+    d = p.step()
+    assert bucket.rate == 0 and d.reason == "paused by you"
+    control.resume()
+    assert p.step().rate == 100_000 and bucket.rate == 100_000
+
+
+def test_a_timed_pause_ends_by_itself():
+    p, bucket, clock = pacer(Settings(BandwidthPolicy("unlimited")))
+    control.pause(3600, clock)
+    assert p.step().reason.startswith("paused by you until ")
+    clock.wall_time += 3601
+    assert p.step().rate is None
+
+
+def test_battery_pauses_only_when_the_setting_is_on():
+    p, bucket, _ = pacer(Settings(BandwidthPolicy("unlimited"), pause_on_battery=False), battery=True)
+    assert p.step().rate is None
+    p, bucket, _ = pacer(Settings(BandwidthPolicy("unlimited"), pause_on_battery=True), battery=True)
+    d = p.step()
+    assert bucket.rate == 0 and "battery" in d.reason
+
+
+def test_a_limit_for_this_run_overrides_the_policy_but_not_a_pause():
+    p, bucket, clock = pacer(Settings(BandwidthPolicy("automatic")))
+    p.override = 50_000
+    assert p.step().reason == "limit for this run: 48.8 KB/s"
+    control.pause(None, clock)
+    assert p.step().rate == 0
+
+
+def test_automatic_follows_the_link_delay_and_says_so():
+    p, bucket, clock = pacer(Settings(BandwidthPolicy("automatic")))
+    with p.running():
+        p.probe.samples = [(clock.now, 0.020)]
+        d = p.step()
+        assert p.probe.wanted
+        assert d.reason.startswith("automatic: ") and "link delay +0 ms" in d.reason
+        start = d.rate
+        clock.now += 1
+        p.probe.samples = [(clock.now, 0.120)]  # 100 ms of queue: cut
+        d = p.step()
+        assert d.rate < start and "link delay +100 ms" in d.reason
+        assert bucket.rate == pytest.approx(d.rate)
+    assert p.status().reason == "automatic: finds the line's speed while uploading"
+
+
+def wait_for(condition, timeout: float) -> float | None:
+    """Seconds until `condition()` held, or None if it did not within `timeout`."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.01)
+    return None
+
+
+def test_the_pacer_thread_applies_a_pause_within_a_second_and_publishes_it():
+    bucket = TokenBucket(None)
+    p = Pacer(bucket, probe=Probe(), publish=True)
+    save_settings(Settings(BandwidthPolicy("fixed", 1_000_000)))
+    with p.running():
+        assert wait_for(lambda: (control.read_activity() or {}).get("reason") == "fixed limit: 977 KB/s", 2)
+        control.pause()
+        took = wait_for(lambda: bucket.rate == 0, 2)
+        assert took is not None and took < 1.0
+        assert wait_for(lambda: (control.read_activity() or {}).get("reason") == "paused by you", 2)
+    assert control.read_activity() is None  # the job is over: nothing stale is shown
