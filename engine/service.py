@@ -28,10 +28,20 @@ from engine.home import default_repository
 from engine.keychain import s3_credentials
 from engine.pacing import BandwidthStatus, Pacer
 from engine.ratelimit import TokenBucket
+from engine.reconcile import ReconcileReport, run_reconcile
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
 from engine.repo.tree import TreeEntry
 from engine.restore import normalize_include, run_restore, walk_snapshot
+from engine.seed import (
+    SeedVerifyReport,
+    check_space,
+    load_drive,
+    open_drive,
+    prepare_drive,
+    verify_drive,
+    write_manifest,
+)
 from engine.session import Session, open_session, state_path
 from engine.settings import Settings, load_settings, save_settings
 from engine.state import State
@@ -165,9 +175,52 @@ class BackupService:
         locations = sorted(set(session.state.destinations()) | {self.location})
         return latest, [destination_status(session, latest, loc) for loc in locations]
 
-    def _record(self, kind: str, job):
+    # -- seed drive ----------------------------------------------------------------------------
+    def seed_export(self, drive_path: str, paths: list[str], excludes: list[str] = ()) -> BackupSummary:
+        """Back up into a seed drive for this (cloud) destination, at disk speed; see engine.seed."""
+        drive = open_drive(drive_path, for_export=True)
+        prepare_drive(self.backend, drive)
+        scanning = start_scan(paths, excludes, self.events)
+        if self._passphrase is None:
+            raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
+        session = open_session(drive, self._passphrase)
+        try:
+            selection = sum(n.st.st_size for n in scanning.result().scan.root.walk_files())
+            check_space(drive, selection)
+            summary = self._record("seed export", lambda: run_backup(session, scanning, self.events), session.state)
+            doc = write_manifest(drive, session.repo.key, self.location, self.events)
+            session.state.record_seed(self.location, drive.location, doc["created"], doc["objects"])
+            return summary
+        finally:
+            session.close()
+
+    def seed_verify(self, drive_path: str) -> SeedVerifyReport:
+        """Read the whole drive against its manifest; its authenticity too once unlocked."""
+        drive = open_drive(drive_path)
+        key = Repository.open(drive, self._passphrase).key if self._passphrase is not None else None
+        return verify_drive(drive, key, self.events)
+
+    def seed_load(self, drive_path: str) -> CopyReport:
+        """The provider's side: copy the drive into this destination, at full speed (no passphrase)."""
+        drive = open_drive(drive_path)
+        state = State(state_path(Repository.read_config(drive)["id"]))
+        try:
+            return load_drive(drive, self.backend, state, self.events)
+        finally:
+            state.close()
+
+    def reconcile(self, drive_path: str | None = None, full: bool = False) -> ReconcileReport:
+        """Compare this destination with what it should hold, mark what it holds, repair what it lost."""
+        drive = open_drive(drive_path) if drive_path else None
+        with self._paced(self.backend):
+            report = run_reconcile(self.session, drive, full, self.events)
+        latest, dests = self.status()
+        report.percent_backed_up = next(d.percent for d in dests if d.location == self.location)
+        return report
+
+    def _record(self, kind: str, job, state: State | None = None):
         """Run a job and keep it in the history (for the app's charts and support bundles)."""
-        state = self.session.state
+        state = state or self.session.state
         run_id = state.start_run(kind, SYSTEM_CLOCK.wall_ns())
         try:
             result = job()

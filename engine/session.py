@@ -67,13 +67,18 @@ class Session:
 
 
 def _sync_index_cache(repo: Repository, state: State) -> bool:
-    """Load index files this machine has not seen; False when one is damaged or there are none."""
+    """Load index files this machine has not seen; False when one is damaged or there are none.
+
+    The index files of a seed drive still on its way to this destination stay in the cache: its
+    blobs count as stored, so backups meanwhile send only what the drive lacks."""
     names = set(repo.index_names())
+    seed = state.pending_seed(repo.backend.location)
+    coming = {n for n in seed["objects"] if n.startswith("index/")} if seed else set()
     loaded = state.loaded_index_files()
-    if loaded - names:  # an index file went away (rewritten elsewhere): start the cache afresh
+    if loaded - names - coming:  # an index file went away (rewritten elsewhere): start the cache afresh
         state.reset_index_cache()
         loaded = set()
-    healthy = bool(names)
+    healthy = bool(names | (coming & loaded))
     for name in sorted(names - loaded):
         try:
             state.cache_index_file(name, list(repo.read_index(name)))

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS packs (pack BLOB PRIMARY KEY, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS held (
     destination TEXT NOT NULL, pack BLOB NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (destination, pack));
 CREATE TABLE IF NOT EXISTS pack_journal (pack BLOB PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seeds (
+    destination TEXT PRIMARY KEY, drive TEXT NOT NULL, created REAL NOT NULL, objects TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, started_ns INTEGER, finished_ns INTEGER,
     status TEXT, snapshot TEXT, summary TEXT, error TEXT);
@@ -145,6 +147,25 @@ class State:
             for blob_id, pack, t, c, off, length, raw in self._db.execute("SELECT * FROM blobs")
         )
         index.pack_sizes.update(self._db.execute("SELECT pack, size FROM packs"))
+
+    # -- seed drives waiting to be loaded ---------------------------------------------------
+    def record_seed(self, destination: str, drive: str, created: float, objects: dict[str, list]) -> None:
+        """A seed exported for `destination`: until reconciled, its objects count as on their way there."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO seeds VALUES (?, ?, ?, ?)", (destination, drive, created, json.dumps(objects))
+            )
+
+    def pending_seed(self, destination: str) -> dict | None:
+        """{"drive", "created", "objects": {name: [size, blake3]}} or None."""
+        row = self._db.execute(
+            "SELECT drive, created, objects FROM seeds WHERE destination=?", (destination,)
+        ).fetchone()
+        return None if row is None else {"drive": row[0], "created": row[1], "objects": json.loads(row[2])}
+
+    def clear_seed(self, destination: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM seeds WHERE destination=?", (destination,))
 
     # -- what each destination holds --------------------------------------------------------
     def record_held(self, destination: str, pack_id: bytes, size: int) -> None:

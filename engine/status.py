@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from engine.errors import BackendError, IntegrityError
 from engine.repo.blob import BlobType
 from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind, decode_tree
@@ -25,6 +26,8 @@ class DestinationStatus:
     bytes_held: int
     bytes_backed_up: int
     selection_bytes: int
+    #: when a seed drive exported for this destination is still on its way (wall-clock time of the export)
+    seed_exported: float | None = None
 
     @property
     def percent(self) -> float:
@@ -35,14 +38,18 @@ class DestinationStatus:
 
 
 def selection_files(session: Session, snap: Snapshot) -> list[tuple[int, tuple[bytes, ...]]]:
-    """(size, content blob ids) of every file in the snapshot."""
+    """(size, content blob ids) of every file in the snapshot whose folder can still be read (a
+    folder whose tree was lost at the destination is left out: its files cannot be counted)."""
     store = session.reader
-    out, stack, seen = [], [snap.tree_id], set()
+    out, stack = [], [snap.tree_id]  # a folder stored twice (same tree) holds its files twice: no dedup here
     while stack:
         tree_id = stack.pop()
-        for entry in decode_tree(store.get(BlobType.TREE, tree_id)):
-            if entry.kind == Kind.DIR and entry.subtree not in seen:
-                seen.add(entry.subtree)
+        try:
+            tree = store.get(BlobType.TREE, tree_id)
+        except (IntegrityError, BackendError):
+            continue
+        for entry in decode_tree(tree):
+            if entry.kind == Kind.DIR:
                 stack.append(entry.subtree)
             elif entry.kind == Kind.FILE:
                 out.append((entry.size, entry.ids))
@@ -58,4 +65,6 @@ def destination_status(session: Session, snap: Snapshot | None, location: str) -
         entries = [index.get(i) for i in ids]
         if all(e is not None and e.pack_id in held for e in entries):
             safe += size
-    return DestinationStatus(location, len(held), sum(held.values()), safe, sum(size for size, _ in files))
+    seed = session.state.pending_seed(location)
+    total = sum(size for size, _ in files)
+    return DestinationStatus(location, len(held), sum(held.values()), safe, total, seed and seed["created"])

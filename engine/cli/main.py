@@ -17,7 +17,7 @@ from engine import PRODUCT, __version__, keychain
 from engine.bandwidth import BandwidthPolicy, parse_policy
 from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
 from engine.cli.progress import ProgressPrinter
-from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain
+from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain, NoPassphrase
 from engine.memory import tune_allocator
 from engine.repo.tree import Kind
 from engine.service import BackupService
@@ -65,7 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--from", dest="source", required=True, metavar="LOCATION")
     cp.add_argument("--to", dest="target", required=True, metavar="LOCATION")
     cp.add_argument("--limit", type=_rate, metavar="RATE", help="upload at most RATE per second (512k, 1.5M)")
-    sub.add_parser("status", parents=[common], help="what each destination holds, and % backed up")
+    sub.add_parser("status", parents=[common], help="what each destination holds, and %% backed up")
+    _add_bandwidth_commands(sub, common)
+    _add_seed_commands(sub, common)
+    lg = sub.add_parser("login", parents=[common], help="save S3 keys for a LOCATION in the OS keychain")
+    lg.add_argument("location", metavar="LOCATION")
+    return p
+
+
+def _add_bandwidth_commands(sub, common: argparse.ArgumentParser) -> None:
     lim = sub.add_parser(
         "limit",
         parents=[common],
@@ -82,9 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--for", dest="duration", type=_duration, metavar="DURATION", help="30m, 2h, 1d (default: until resume)"
     )
     sub.add_parser("resume", parents=[common], help="resume paused uploads")
-    lg = sub.add_parser("login", parents=[common], help="save S3 keys for a LOCATION in the OS keychain")
-    lg.add_argument("location", metavar="LOCATION")
-    return p
+
+
+def _add_seed_commands(sub, common: argparse.ArgumentParser) -> None:
+    seed = sub.add_parser("seed", help="ship the first backup on a drive (export, verify, load)")
+    seed_sub = seed.add_subparsers(dest="seed_command", required=True, metavar="ACTION")
+    se = seed_sub.add_parser("export", parents=[common], help="back up into a seed drive for the --repo destination")
+    se.add_argument("--drive", required=True, metavar="DIR", help="a folder on the drive")
+    se.add_argument("paths", nargs="+", metavar="PATH")
+    se.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="glob on names or paths")
+    sv = seed_sub.add_parser("verify", parents=[common], help="read the whole drive against its manifest")
+    sv.add_argument("--drive", required=True, metavar="DIR")
+    sl = seed_sub.add_parser("load", parents=[common], help="copy a seed drive into the --repo destination")
+    sl.add_argument("--drive", required=True, metavar="DIR")
+    rc = sub.add_parser("reconcile", parents=[common], help="compare a destination with what it should hold")
+    rc.add_argument("--drive", metavar="DIR", help="the seed drive, if attached: lost objects are taken from it")
+    rc.add_argument("--full", action="store_true", help="read every pack (default: a sample)")
 
 
 def _rate(text: str) -> int:
@@ -247,6 +268,8 @@ def cmd_status(args, printer) -> int:
             f"{d.location}: {d.percent:.1f}% backed up ({format_bytes(d.bytes_backed_up)} of "
             f"{format_bytes(d.selection_bytes)}); holds {d.packs} packs, {format_bytes(d.bytes_held)}"
         )
+        if d.seed_exported is not None:
+            print(f"  waiting for seed: a drive exported {datetime.fromtimestamp(d.seed_exported):%Y-%m-%d %H:%M}")
     _print_bandwidth(service, as_json=False)
     return EXIT_OK
 
@@ -289,6 +312,66 @@ def cmd_resume(args, printer) -> int:
     return EXIT_OK
 
 
+def cmd_seed(args, printer) -> int:
+    if args.seed_command == "export":
+        service = _open(args, printer, defer=True)
+        s = service.seed_export(args.drive, args.paths, args.exclude)
+        lines = [
+            f"Seed written to {args.drive} in {format_duration(s.duration)}: {s.files_new + s.files_changed} files, "
+            f"{format_bytes(s.bytes_added)} added. Until the drive is loaded, backups to {service.location} send "
+            "only what is not on it. Check the drive with `backbeat seed verify`, then ship it.",
+        ]
+        return _finish(args, printer, s.to_json(), lines, warnings=bool(s.warnings))
+    if args.seed_command == "verify":
+        service = BackupService(args.repo or args.drive, printer)
+        try:
+            service.unlock(find_passphrase(args.password_file, service.repository_id(), prompt=False), defer=True)
+        except NoPassphrase:
+            pass  # the provider has no passphrase: objects are checked, the manifest's authenticity is not
+        r = service.seed_verify(args.drive)
+        lines = [f"missing: {n}" for n in r.missing] + [f"damaged: {n}" for n in r.corrupt]
+        if r.authentic is False:
+            lines.append("the manifest was altered: it does not match its authentication code")
+        verdict = "the drive is intact" if r.ok else "the drive is NOT intact"
+        auth = {True: "; manifest authentic", False: "", None: "; manifest authenticity not checked (no passphrase)"}
+        lines.append(f"Read {r.objects} objects ({format_bytes(r.bytes_read)}): {verdict}{auth[r.authentic]}.")
+        printer.clear()
+        print(json.dumps(r.to_json()) if args.json else "\n".join(lines))
+        return EXIT_OK if r.ok else EXIT_ERROR
+    report = BackupService(args.repo, printer).seed_load(args.drive)
+    printer.clear()
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        for line in report.errors:
+            print(f"error: {line}")
+        print(
+            f"Loaded {report.objects_copied} objects ({format_bytes(report.bytes_copied)}) into {args.repo}; "
+            f"{report.objects_present} were already there."
+        )
+    return EXIT_ERROR if report.errors else EXIT_OK
+
+
+def cmd_reconcile(args, printer) -> int:
+    r = _open(args, printer).reconcile(args.drive, args.full)
+    printer.clear()
+    if args.json:
+        print(json.dumps(r.to_json()))
+        return EXIT_OK
+    for n in r.missing:
+        print(f"missing: {n}")
+    for n in r.corrupt:
+        print(f"damaged: {n}")
+    for n in r.notes:
+        print(f"note: {n}")
+    print(
+        f"{r.destination}: {r.objects_present} objects present, {len(r.missing)} missing, {len(r.corrupt)} damaged "
+        f"({r.packs_verified} packs read); {format_bytes(r.bytes_to_upload)} still to upload; "
+        f"{r.percent_backed_up:.1f}% backed up."
+    )
+    return EXIT_OK
+
+
 def cmd_login(args, printer) -> int:
     if not keychain.available():
         raise NoKeychain()
@@ -311,6 +394,8 @@ _COMMANDS = {
     "limit": cmd_limit,
     "pause": cmd_pause,
     "resume": cmd_resume,
+    "seed": cmd_seed,
+    "reconcile": cmd_reconcile,
     "login": cmd_login,
 }
 

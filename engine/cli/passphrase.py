@@ -38,7 +38,7 @@ def _from_file(path: str) -> str:
     return text.rstrip("\r\n")
 
 
-def find_passphrase(password_file: str | None, repo_id: str | None) -> str:
+def find_passphrase(password_file: str | None, repo_id: str | None, prompt: bool = True) -> str:
     if "BACKBEAT_PASSWORD" in os.environ:
         return os.environ["BACKBEAT_PASSWORD"]
     if password_file:
@@ -50,7 +50,7 @@ def find_passphrase(password_file: str | None, repo_id: str | None) -> str:
                 return found
         else:
             _note_no_keychain()
-    if sys.stdin.isatty():
+    if prompt and sys.stdin.isatty():
         return getpass.getpass("Passphrase: ")
     raise NoPassphrase()
 

@@ -95,6 +95,10 @@ class MasterKey:
         """A value derived for one purpose (for instance the chunker's seed), never the key itself."""
         return blake3.blake3(purpose.encode(), key=self.id_key).digest(length)
 
+    def mac(self, purpose: str, data: bytes) -> bytes:
+        """A MAC for a file kept outside the repository's sealed objects (a seed drive's manifest)."""
+        return blake3.blake3(data, key=self.subkey(purpose, 32), max_threads=1).digest()
+
     def seal(self, plaintext: bytes | memoryview, aad: bytes) -> bytes:
         return seal_with(self.encryption, plaintext, aad)
 
