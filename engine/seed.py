@@ -29,6 +29,7 @@ from engine.progress import Meter
 from engine.repo.crypto import MasterKey, plain_hasher
 from engine.repo.repository import Repository
 from engine.state import State
+from engine.units import format_bytes
 
 __all__ = [
     "MANIFEST",
@@ -127,7 +128,7 @@ def check_space(drive: LocalBackend, selection_bytes: int) -> int:
     free = shutil.disk_usage(drive.root).free
     if needed > free:
         raise DestinationFull(
-            f"{drive.location} has {free / 2**30:.1f} GB free; the export needs up to {needed / 2**30:.1f} GB",
+            f"{drive.location} has {format_bytes(free)} free; the export needs up to {format_bytes(needed)}",
             hint="Use a bigger drive, or free some space on it, then run the command again.",
         )
     return needed

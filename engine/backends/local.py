@@ -39,11 +39,19 @@ class LocalBackend:
 
         self._write_via_tmp(name, write)
 
+    def _make_parent(self, path: Path, name: str) -> None:
+        """Folders inside the repository are made as needed, the repository's own folder only by what
+        `init` writes (keys, config): a drive that was pulled out must fail, not be re-created on the
+        computer's disk at the drive's mount point."""
+        if not (name == "config" or name.startswith("keys/")) and not self.root.is_dir():
+            raise BackendError(f"{self.location} is not reachable", hint=_MISSING_HINT)
+        path.parent.mkdir(parents=True, exist_ok=True)
+
     def put_file(self, name: str, path: str) -> None:
         """Same file system: a rename (no copy). Another one (a USB drive): a streamed copy."""
         dest = self._path(name)
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._make_parent(dest, name)
             os.replace(path, dest)
             _fsync_dir(dest.parent)
             return
@@ -62,7 +70,7 @@ class LocalBackend:
         path = self._path(name)
         tmp = path.with_name(f"{path.name}.{os.getpid()}{_TMP}")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_parent(path, name)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 write(fd)

@@ -17,7 +17,7 @@ from engine import PRODUCT, __version__, keychain
 from engine.bandwidth import BandwidthPolicy, parse_policy
 from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
 from engine.cli.progress import ProgressPrinter
-from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain, NoPassphrase
+from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain
 from engine.memory import tune_allocator
 from engine.repo.tree import Kind
 from engine.service import BackupService
@@ -323,11 +323,11 @@ def cmd_seed(args, printer) -> int:
         ]
         return _finish(args, printer, s.to_json(), lines, warnings=bool(s.warnings))
     if args.seed_command == "verify":
-        service = BackupService(args.repo or args.drive, printer)
+        service = BackupService(args.drive, printer)
         try:
             service.unlock(find_passphrase(args.password_file, service.repository_id(), prompt=False), defer=True)
-        except NoPassphrase:
-            pass  # the provider has no passphrase: objects are checked, the manifest's authenticity is not
+        except BackbeatError:
+            pass  # no passphrase (the provider), or no seed there (seed_verify says so): objects checked, not the MAC
         r = service.seed_verify(args.drive)
         lines = [f"missing: {n}" for n in r.missing] + [f"damaged: {n}" for n in r.corrupt]
         if r.authentic is False:

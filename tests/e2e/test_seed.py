@@ -61,6 +61,10 @@ def test_seed_export_load_lose_packs_reconcile_backup_restore(cli, s3_server, s3
     mutate(src)
     alone = cli.json("backup", str(src), "--repo", str(shadow), repo=False, env={"BACKBEAT_HOME": str(tmp_path / "h2")})
 
+    early = cli.json("reconcile", "--repo", s3_repo, repo=False)  # before the provider has loaded it
+    assert early["seed_waiting"] and early["dropped"] == 0 and "waiting for the seed drive" in early["notes"][0]
+    assert "waiting for seed" in cli("status", "--repo", s3_repo, repo=False).stdout  # nothing was given up
+
     loaded = cli.json("seed", "load", "--drive", str(drive), "--repo", s3_repo, repo=False)
     assert loaded["errors"] == [] and loaded["objects_copied"] > 5
     packs = sorted((size, name) for name, size in s3_server.objects(bucket).items() if name.startswith("repo/data/"))
