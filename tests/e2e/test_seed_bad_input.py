@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -31,10 +32,10 @@ def test_export_to_a_drive_that_is_not_attached_says_so(cli, tmp_path):
 
 @pytest.fixture
 def small_drive(tmp_path):
-    """A real file system that fills up: a 160 MiB tmpfs (needs root)."""
+    """A real file system that fills up: a 240 MiB tmpfs (needs root)."""
     mnt = tmp_path / "drive-mnt"
     mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", str(mnt)]).returncode:
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=240m", "tmpfs", str(mnt)]).returncode:
         pytest.skip("needs root to mount a small tmpfs")
     yield mnt
     subprocess.run(["umount", "-l", str(mnt)])
@@ -42,7 +43,7 @@ def small_drive(tmp_path):
 
 def test_a_drive_too_small_is_refused_before_anything_is_written(cli, tmp_path, small_drive):
     cli("init")
-    src = _random_tree(tmp_path / "src", 5, 24)  # 120 MiB + room for the index: more than 160 MiB holds
+    src = _random_tree(tmp_path / "src", 8, 24)  # 192 MiB + room for the index: more than 240 MiB holds
     out = cli("seed", "export", "--drive", str(small_drive / "seed"), str(src), ok=(1,))
     assert "free; the export needs up to" in out.stderr and "bigger drive" in out.stderr
     assert not list((small_drive / "seed").glob("data/*/*"))
@@ -51,20 +52,22 @@ def test_a_drive_too_small_is_refused_before_anything_is_written(cli, tmp_path, 
 @pytest.mark.slow
 def test_a_drive_that_fills_up_midway_stops_cleanly_and_the_export_resumes(cli, tmp_path, small_drive):
     cli("init")
-    src = _random_tree(tmp_path / "src", 6, 8)  # 48 MiB: fits, with the slack
+    src = _random_tree(tmp_path / "src", 12, 8)  # 96 MiB: fits, with the slack
     filler = small_drive / "someone-elses-files.bin"
     cmd = [sys.executable, "-m", "engine", "seed", "export", "--repo", str(cli.repo), "--drive",
            str(small_drive / "seed"), "-q", str(src)]  # fmt: skip
     export = subprocess.Popen(cmd, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not list((small_drive / "seed").glob("data/*/*")) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    with open(filler, "wb") as f:  # the drive fills up under the export
+        time.sleep(0.001)
+    export.send_signal(signal.SIGSTOP)  # frozen mid-way (a pack is on the drive) while...
+    with open(filler, "wb") as f:  # ...another program fills the drive up
         try:
             while True:
                 f.write(b"\0" * (1 << 20))
         except OSError:
             pass
+    export.send_signal(signal.SIGCONT)
     out, err = export.communicate(timeout=60)
     assert export.returncode == 1, (out, err)
     assert "destination is full" in err and "run the command again" in err
@@ -86,8 +89,10 @@ def test_a_drive_pulled_out_midway_stops_cleanly_and_the_export_resumes(cli, tmp
     export = subprocess.Popen(cmd, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not list(drive.glob("data/*/*")) and time.monotonic() < deadline:
-        time.sleep(0.005)
-    drive.parent.rename(pulled)  # the cable comes out: the whole mount point goes
+        time.sleep(0.001)
+    export.send_signal(signal.SIGSTOP)  # frozen mid-way (a pack is on the drive) while...
+    drive.parent.rename(pulled)  # ...the cable comes out: the whole mount point goes
+    export.send_signal(signal.SIGCONT)
     out, err = export.communicate(timeout=60)
     assert export.returncode == 1, (out, err)
     assert "not reachable" in err or "not attached" in err

@@ -18,6 +18,7 @@ class _Store(BlobStore):
 
 
 def _store(tmp_path, key, pack_size=64 * 1024):
+    (tmp_path / "repo").mkdir()
     backend = LocalBackend(tmp_path / "repo")
     index = Index()
     written = []
