@@ -15,6 +15,7 @@ import socket
 import stat
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -29,8 +30,8 @@ from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.index import PackInfo
 from engine.repo.snapshot import Snapshot, save_snapshot
-from engine.repo.tree import Kind, TreeEntry, Xattrs, encode_tree
-from engine.scanner import Node, Scan, read_xattrs, scan
+from engine.repo.tree import Kind, TreeEntry, Xattrs, decode_tree, encode_tree
+from engine.scanner import Node, Partial, Scan, read_xattrs, scan
 from engine.session import Session
 from engine.state import CachedFile
 from engine.uploader import Uploader
@@ -200,7 +201,7 @@ class _Run:
             st = child.st
             common = dict(name=child.name, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
             if child.kind == Kind.DIR:
-                sub, n = self.tree(child)
+                sub, n = (child.subtree, 0) if child.subtree is not None else self.tree(child)
                 dirs += n
                 entries.append(TreeEntry(kind=Kind.DIR, xattrs=read_xattrs(child.path), ids=(sub,), **common))
             elif child.kind == Kind.SYMLINK:
@@ -223,9 +224,34 @@ class _Run:
 class Scanned:
     scan: Scan
     skipped: list[FileSkipped]
+    #: only changed folders were listed (the rest comes from the previous snapshot)
+    partial: bool = False
 
 
-def start_scan(sources: list[str], excludes: list[str] = (), events: EventSink = lambda ev: None) -> Future[Scanned]:
+def previous_trees(session: Session, snap: Snapshot) -> Callable[[bytes], bytes | None]:
+    """path -> the tree id of that folder in `snap` (None when it had no such folder), for partial scans."""
+    folders: dict[bytes, bytes | None] = {snap.base_bytes: snap.tree_id}
+    listings: dict[bytes, dict[bytes, bytes]] = {}
+
+    def lookup(path: bytes) -> bytes | None:
+        if path not in folders:
+            parent = os.path.dirname(path)
+            parent_id = lookup(parent) if parent != path and path.startswith(snap.base_bytes) else None
+            if parent_id is not None and parent_id not in listings:
+                entries = decode_tree(session.reader.get(BlobType.TREE, parent_id))
+                listings[parent_id] = {e.name: e.subtree for e in entries if e.kind == Kind.DIR}
+            folders[path] = listings[parent_id].get(os.path.basename(path)) if parent_id is not None else None
+        return folders[path]
+
+    return lookup
+
+
+def start_scan(
+    sources: list[str],
+    excludes: list[str] = (),
+    events: EventSink = lambda ev: None,
+    partial: Partial | None = None,
+) -> Future[Scanned]:
     """Scan on a thread of its own: it needs no key, so it runs while the key is being derived."""
     result: Future[Scanned] = Future()
 
@@ -238,7 +264,8 @@ def start_scan(sources: list[str], excludes: list[str] = (), events: EventSink =
 
         try:
             events(Progress("scanning", 0, 0, 0, 0))
-            result.set_result(Scanned(scan(list(sources), list(excludes), [os.fsencode(app_dir())], report), skipped))
+            found = scan(list(sources), list(excludes), [os.fsencode(app_dir())], report, partial)
+            result.set_result(Scanned(found, skipped, partial is not None))
         except BaseException as e:  # noqa: BLE001 - handed to the run's thread
             result.set_exception(e)
 
@@ -298,5 +325,6 @@ def run_backup(
         skipped=[(s.path, s.reason) for s in run.skipped[:1000]],
     )
     snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
-    session.state.remember_files(run.cache_rows)
+    # a partial scan saw only the changed folders: the files it did not see are not gone
+    session.state.remember_files(run.cache_rows, forget_older_than=None if scanned.partial else 3)
     return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)

@@ -5,6 +5,10 @@ stores regular files, folders and links, and reports what it leaves out: unreada
 as warnings, FIFOs, sockets and devices as notes, excluded paths silently. Backbeat's own
 app-data folder is always excluded (it holds the default repository). The tree is rooted at
 the deepest folder holding every selected path, so one or many sources restore naturally.
+
+A partial scan (the watcher's) lists only the folders on the way to a changed path and those
+under a changed folder; every other folder is taken whole from the previous snapshot (its tree
+id), so a change deep in a big tree costs a few directory listings, not a walk of everything.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from engine.events import FileSkipped
 from engine.repo.tree import Kind
 
-__all__ = ["Node", "Scan", "scan", "read_xattrs"]
+__all__ = ["Node", "Scan", "Partial", "scan", "read_xattrs"]
 
 _HAS_XATTR = hasattr(os, "listxattr")
 
@@ -31,6 +35,8 @@ class Node:
     st: os.stat_result
     target: bytes = b""
     children: list[Node] = field(default_factory=list)
+    #: a folder taken whole from the previous snapshot: its tree id (a partial scan did not list it)
+    subtree: bytes | None = None
 
     def walk_files(self) -> Iterator[Node]:
         for child in self.children:
@@ -59,11 +65,43 @@ def read_xattrs(path: bytes) -> tuple[tuple[bytes, bytes], ...]:
         return ()
 
 
+class Partial:
+    """Which folders a partial scan lists; `previous(path)` gives a folder's tree id in the previous
+    snapshot (None when it had none: then the folder is listed after all)."""
+
+    def __init__(self, changed: Iterable[bytes], previous: Callable[[bytes], bytes | None]) -> None:
+        self.changed = {p.rstrip(b"/") for p in changed}
+        self.previous = previous
+        self.on_the_way: set[bytes] = set()
+        for p in self.changed:
+            while (parent := os.path.dirname(p)) != p:
+                self.on_the_way.add(parent)
+                p = parent
+
+    def must_list(self, path: bytes) -> bool:
+        if path in self.on_the_way:
+            return True
+        while True:  # at or under a changed path (a new or moved folder)
+            if path in self.changed:
+                return True
+            parent = os.path.dirname(path)
+            if parent == path:
+                return False
+            path = parent
+
+
 class _Walker:
-    def __init__(self, excludes: list[str], never: list[bytes], report: Callable[[FileSkipped], None]) -> None:
+    def __init__(
+        self,
+        excludes: list[str],
+        never: list[bytes],
+        report: Callable[[FileSkipped], None],
+        partial: Partial | None = None,
+    ) -> None:
         self.excludes = [os.fsencode(p) for p in excludes]
         self.never = never
         self.report = report
+        self.partial = partial
 
     def excluded(self, path: bytes, name: bytes) -> bool:
         if any(path == n or path.startswith(n + b"/") for n in self.never):
@@ -82,6 +120,10 @@ class _Walker:
                 self.report(FileSkipped(os.fsdecode(path), f"cannot read the link ({e.strerror})", warning=True))
                 return None
         if stat.S_ISDIR(mode):
+            if self.partial is not None and not self.partial.must_list(path):
+                tree_id = self.partial.previous(path)
+                if tree_id is not None:
+                    return Node(path, name, Kind.DIR, st, subtree=tree_id)
             node = Node(path, name, Kind.DIR, st)
             node.children = self.children(path)
             return node
@@ -122,9 +164,10 @@ def scan(
     excludes: list[str],
     never: list[bytes],
     report: Callable[[FileSkipped], None],
+    partial: Partial | None = None,
 ) -> Scan:
     """Scan `sources`; missing ones are reported as warnings and left out."""
-    walker = _Walker(excludes, never, report)
+    walker = _Walker(excludes, never, report, partial)
     paths = sorted({os.path.abspath(os.fsencode(os.path.expanduser(s))) for s in sources})
     paths = [p for p in paths if not any(p.startswith(q.rstrip(b"/") + b"/") for q in paths if q != p)]
     found: list[tuple[bytes, os.stat_result]] = []

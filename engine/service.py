@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 from engine.backends.base import list_packs
 from engine.backends.location import open_location
@@ -18,6 +19,7 @@ from engine.backends.retry import Retrying
 from engine.backup import run_backup, start_scan
 from engine.check import CheckReport, run_check
 from engine.clock import SYSTEM_CLOCK
+from engine.continuous import ContinuousBackup, WatchRun
 from engine.control import Pause, current_pause, read_activity
 from engine.control import pause as pause_uploads
 from engine.control import resume as resume_uploads
@@ -174,6 +176,19 @@ class BackupService:
         latest = snaps[-1] if snaps else None
         locations = sorted(set(session.state.destinations()) | {self.location})
         return latest, [destination_status(session, latest, loc) for loc in locations]
+
+    def watch(
+        self,
+        paths: list[str],
+        excludes: list[str],
+        stop: threading.Event,
+        on_run: Callable[[WatchRun], None] = lambda r: None,
+        on_error: Callable[[BackbeatError], None] = lambda e: None,
+    ) -> None:
+        """Continuous backup until `stop` is set (engine.continuous); the app runs it on a thread."""
+        continuous = ContinuousBackup(self.session, paths, excludes, load_settings().watch, self.events)
+        with self._paced(self.backend):
+            continuous.run(stop, on_run, on_error)
 
     # -- seed drive ----------------------------------------------------------------------------
     def seed_export(self, drive_path: str, paths: list[str], excludes: list[str] = ()) -> BackupSummary:

@@ -1,6 +1,7 @@
 """The backup set's settings: what the user chose, in one JSON file in the app-data folder.
 
-Only choices live here (the bandwidth policy, pausing on battery), never secrets: keys and
+Only choices live here (folders and exclusions, the bandwidth policy, pausing on battery,
+continuous backup's timing and ignore patterns), never secrets: keys and
 passphrases are in the OS keychain. Written atomically; a missing or unreadable file gives the
 defaults, so a damaged settings file never stops a backup. Running jobs re-read it when it
 changes, so a new limit set from the CLI or the app applies to a backup already under way.
@@ -10,13 +11,59 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.bandwidth import BandwidthPolicy
 from engine.home import app_dir
 
-__all__ = ["Settings", "load_settings", "save_settings", "settings_path"]
+__all__ = ["Settings", "WatchSettings", "DEFAULT_WATCH_IGNORE", "load_settings", "save_settings", "settings_path"]
+
+
+#: names (of a file, or of any folder above it) whose changes never set off a continuous backup
+DEFAULT_WATCH_IGNORE = (
+    "*.tmp",
+    "*.temp",
+    "*.swp",
+    "*.swx",
+    "*~",
+    "~$*",
+    ".~lock.*",
+    "*.part",
+    "*.crdownload",
+    "*.download",
+    ".DS_Store",
+    ".Spotlight-V100",
+    ".fseventsd",
+    ".Trash",
+    ".Trashes",
+    "Caches",
+    ".cache",
+    "__pycache__",
+)
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """Continuous backup: when a change is protected, and how often at most a snapshot is kept."""
+
+    #: seconds without a change before a backup starts
+    quiet: float = 2.0
+    #: seconds a change waits at most (a file written without pause still gets protected)
+    max_wait: float = 60.0
+    #: at most one snapshot kept per this many seconds: a newer one within it replaces the last
+    interval: float = 300.0
+    #: a full rescan this often, whatever the watcher says
+    rescan_every: float = 86400.0
+    ignore: tuple[str, ...] = DEFAULT_WATCH_IGNORE
+
+    @classmethod
+    def from_json(cls, doc: dict) -> WatchSettings:
+        known = {
+            k: doc[k] for k in ("quiet", "max_wait", "interval", "rescan_every") if isinstance(doc.get(k), int | float)
+        }
+        ignore = doc.get("ignore")
+        return cls(**known, ignore=tuple(ignore) if isinstance(ignore, list) else DEFAULT_WATCH_IGNORE)
 
 
 @dataclass(frozen=True)
@@ -24,13 +71,29 @@ class Settings:
     bandwidth: BandwidthPolicy = field(default_factory=BandwidthPolicy)
     #: stop uploading while the computer runs on battery (off by default)
     pause_on_battery: bool = False
+    #: the folders to back up and the patterns left out (what `backbeat watch` and the app use)
+    folders: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    watch: WatchSettings = field(default_factory=WatchSettings)
 
     def to_json(self) -> dict:
-        return {"bandwidth": self.bandwidth.to_json(), "pause_on_battery": self.pause_on_battery}
+        return {
+            "bandwidth": self.bandwidth.to_json(),
+            "pause_on_battery": self.pause_on_battery,
+            "folders": list(self.folders),
+            "excludes": list(self.excludes),
+            "watch": asdict(self.watch) | {"ignore": list(self.watch.ignore)},
+        }
 
     @classmethod
     def from_json(cls, doc: dict) -> Settings:
-        return cls(BandwidthPolicy.from_json(doc.get("bandwidth") or {}), bool(doc.get("pause_on_battery", False)))
+        return cls(
+            BandwidthPolicy.from_json(doc.get("bandwidth") or {}),
+            bool(doc.get("pause_on_battery", False)),
+            tuple(str(f) for f in doc.get("folders") or ()),
+            tuple(str(e) for e in doc.get("excludes") or ()),
+            WatchSettings.from_json(doc.get("watch") or {}),
+        )
 
 
 def settings_path() -> Path:

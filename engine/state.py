@@ -103,9 +103,10 @@ class State:
             for r in rows
         }
 
-    def remember_files(self, rows: Iterable[tuple[bytes, CachedFile]], forget_older_than: int = 3) -> None:
-        """Record this run's files and forget those unseen for a few runs (deleted or excluded)."""
-        gen = self.generation() + 1
+    def remember_files(self, rows: Iterable[tuple[bytes, CachedFile]], forget_older_than: int | None = 3) -> None:
+        """Record this run's files and forget those unseen for a few runs (deleted or excluded);
+        None: forget nothing (a partial run did not look at every file)."""
+        gen = self.generation() + (1 if forget_older_than is not None else 0)
         self._tx(
             "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -113,6 +114,8 @@ class State:
                 for p, c in rows
             ),
         )
+        if forget_older_than is None:
+            return
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
             self._db.execute("DELETE FROM files WHERE generation < ?", (gen - forget_older_than,))

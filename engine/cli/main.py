@@ -11,13 +11,16 @@ import json
 import os
 import stat
 import sys
+import threading
 from datetime import datetime
 
 from engine import PRODUCT, __version__, keychain
 from engine.bandwidth import BandwidthPolicy, parse_policy
 from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
 from engine.cli.progress import ProgressPrinter
-from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain
+from engine.continuous import WatchRun
+from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain, UsageError
+from engine.events import Progress
 from engine.memory import tune_allocator
 from engine.repo.tree import Kind
 from engine.service import BackupService
@@ -66,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--to", dest="target", required=True, metavar="LOCATION")
     cp.add_argument("--limit", type=_rate, metavar="RATE", help="upload at most RATE per second (512k, 1.5M)")
     sub.add_parser("status", parents=[common], help="what each destination holds, and %% backed up")
+    w = sub.add_parser("watch", parents=[common], help="back up continuously: within seconds of each change")
+    w.add_argument("paths", nargs="*", metavar="PATH", help="default: the folders chosen in the settings")
+    w.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="glob on names or paths")
     _add_bandwidth_commands(sub, common)
     _add_seed_commands(sub, common)
     lg = sub.add_parser("login", parents=[common], help="save S3 keys for a LOCATION in the OS keychain")
@@ -312,6 +318,38 @@ def cmd_resume(args, printer) -> int:
     return EXIT_OK
 
 
+def cmd_watch(args, printer) -> int:
+    settings = BackupService.settings()
+    paths = args.paths or list(settings.folders)
+    if not paths:
+        raise UsageError("no folders to watch", hint="Name them: `backbeat watch ~/Documents ~/Pictures`.")
+    service = _open(args, printer)
+    stop = threading.Event()
+    where = f"{len(paths)} folder{'s' if len(paths) > 1 else ''}"
+
+    def on_run(r: WatchRun) -> None:
+        s = r.summary
+        printer.clear()
+        what = f"{r.changed} changed path(s)" if r.reason == "changes" else f"full scan ({r.reason})"
+        line = (
+            f"{datetime.now():%H:%M:%S}  snapshot {s.snapshot_id[:8]}: {what}; {s.files_new + s.files_changed} "
+            f"file(s) read, {format_bytes(s.bytes_added)} added"
+        )
+        print(line + (f"; replaces {r.replaced[:8]} (one snapshot per interval)" if r.replaced else ""), flush=True)
+        printer(Progress(f"watching {where}, protected at {datetime.now():%H:%M:%S}", 0, 0, 0, 0))
+
+    def on_error(e: BackbeatError) -> None:
+        printer.clear()
+        print(f"error: {e}" + (f"\nhint: {e.hint}" if e.hint else "") + "\n(trying again shortly)", file=sys.stderr)
+
+    try:
+        service.watch(paths, list(settings.excludes) + args.exclude, stop, on_run, on_error)
+    except KeyboardInterrupt:
+        printer.clear()
+        print("Stopped watching; the repository is consistent.")
+    return EXIT_OK
+
+
 def cmd_seed(args, printer) -> int:
     if args.seed_command == "export":
         service = _open(args, printer, defer=True)
@@ -394,6 +432,7 @@ _COMMANDS = {
     "limit": cmd_limit,
     "pause": cmd_pause,
     "resume": cmd_resume,
+    "watch": cmd_watch,
     "seed": cmd_seed,
     "reconcile": cmd_reconcile,
     "login": cmd_login,

@@ -70,6 +70,15 @@ def _load(backend: Backend, key: MasterKey, name: str) -> Snapshot:
     return Snapshot(**doc, id=name.rsplit("/", 1)[-1])
 
 
+def load_snapshot(backend: Backend, key: MasterKey, snapshot_id: str) -> Snapshot:
+    return _load(backend, key, f"snapshots/{snapshot_id}")
+
+
+def delete_snapshot(backend: Backend, snapshot_id: str) -> None:
+    """Only the snapshot: its data stays until prune finds nothing else needs it."""
+    backend.delete(f"snapshots/{snapshot_id}")
+
+
 def load_snapshots(backend: Backend, key: MasterKey) -> list[Snapshot]:
     """Every snapshot, oldest first."""
     snaps = []

@@ -1,0 +1,140 @@
+"""Continuous backup with the real observer (inotify here) and a real repository in a folder."""
+
+import logging
+import queue
+import threading
+import time
+
+import pytest
+
+from engine.continuous import ContinuousBackup
+from engine.repo.snapshot import load_snapshots
+from engine.repo.tree import Kind
+from engine.service import BackupService
+from engine.settings import WatchSettings
+
+FAST = WatchSettings(quiet=0.3, max_wait=1.5, interval=0.0)
+
+
+class Running:
+    """A ContinuousBackup on a thread; its runs arrive on a queue."""
+
+    def __init__(self, tmp_path, settings=FAST, excludes=()):
+        self.src = tmp_path / "src"
+        self.src.mkdir()
+        self.service = BackupService(str(tmp_path / "repo"))
+        self.service.init("pw")
+        self.service.unlock("pw")
+        self.runs: queue.Queue = queue.Queue()
+        self.cb = ContinuousBackup(self.service.session, [str(self.src)], list(excludes), settings)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.cb.run, args=(self.stop, self.runs.put, self.runs.put))
+        self.thread.start()
+        assert self.next().reason == "start"
+
+    def next(self, timeout=10.0):
+        return self.runs.get(timeout=timeout)
+
+    def nothing_within(self, seconds: float) -> bool:
+        try:
+            self.runs.get(timeout=seconds)
+            return False
+        except queue.Empty:
+            return True
+
+    def files(self, run) -> dict[str, int]:
+        return {p: e.size for p, e in self.service.list_files(run.summary.snapshot_id) if e.kind == Kind.FILE}
+
+    def close(self):
+        self.stop.set()
+        self.cb.changes.add("wake")  # the loop sleeps on the change set
+        self.thread.join(10)
+        self.service.close()
+
+
+@pytest.fixture
+def running(tmp_path):
+    r = Running(tmp_path, excludes=["*.log"])
+    yield r
+    r.close()
+
+
+def test_every_kind_of_change_is_in_the_next_snapshot(running):
+    src = running.src
+    (src / "a.txt").write_text("one")
+    assert running.files(running.next()) == {"src/a.txt": 3}
+    (src / "a.txt").write_text("rewritten")
+    assert running.files(running.next())["src/a.txt"] == 9
+    with open(src / "a.txt", "a") as f:
+        f.write("+more")
+    assert running.files(running.next())["src/a.txt"] == 14
+    (src / "a.txt").rename(src / "b.txt")
+    assert running.files(running.next()) == {"src/b.txt": 14}
+    (src / "dir").mkdir()
+    (src / "dir" / "c.txt").write_text("c")
+    assert running.files(running.next()) == {"src/b.txt": 14, "src/dir/c.txt": 1}
+    (src / "dir").rename(src / "moved")
+    assert running.files(running.next()) == {"src/b.txt": 14, "src/moved/c.txt": 1}
+    (src / "moved" / "c.txt").write_text("changed in a moved folder")
+    assert running.files(running.next())["src/moved/c.txt"] == 25
+    (src / "b.txt").unlink()
+    assert running.files(running.next()) == {"src/moved/c.txt": 25}
+    (src / "new" / "deep").mkdir(parents=True)
+    (src / "new" / "deep" / "d.txt").write_text("dd")
+    assert running.files(running.next()) == {"src/moved/c.txt": 25, "src/new/deep/d.txt": 2}
+
+
+def test_partial_runs_list_only_the_changed_folders(running):
+    src = running.src
+    for i in range(20):
+        (src / f"folder{i}").mkdir()
+        (src / f"folder{i}" / "f.txt").write_text(str(i))
+    running.next()
+    (src / "folder7" / "f.txt").write_text("seven")
+    run = running.next()
+    assert run.reason == "changes" and run.summary.dirs <= 3  # the root, src and folder7; the rest is reused
+    files = running.files(run)
+    assert len(files) == 20 and files["src/folder7/f.txt"] == 5
+
+
+def test_excluded_and_temporary_files_do_not_set_off_a_backup(running):
+    src = running.src
+    (src / "debug.log").write_text("excluded by the user")
+    (src / "draft.tmp").write_text("temporary")
+    (src / ".cache").mkdir()
+    (src / ".cache" / "thumb.bin").write_bytes(b"cache")
+    (src / "~$report.docx").write_text("an office lock file")
+    assert running.nothing_within(2.0)
+    (src / "real.txt").write_text("real")
+    assert "src/real.txt" in running.files(running.next())
+
+
+def test_lost_events_bring_a_full_rescan(running):
+    src = running.src
+    (src / "unseen.tmp").write_text("the watcher ignores it, a full scan does not")
+    logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; filesystem events were lost")
+    run = running.next()
+    assert run.reason == "lost events"
+    assert "src/unseen.tmp" in running.files(run)
+
+
+def test_a_file_written_without_pause_is_protected_within_the_maximum_wait_and_keeps_one_snapshot(tmp_path):
+    r = Running(tmp_path, WatchSettings(quiet=0.3, max_wait=1.5, interval=60.0))
+    try:
+        log = r.src / "recording.wav"
+        first = None
+        start = time.monotonic()
+        while time.monotonic() - start < 4.0:  # rewritten every 100 ms: never quiet for 0.3 s
+            log.write_bytes(b"x" * int((time.monotonic() - start) * 1000 + 1))
+            if first is None and not r.runs.empty():
+                first = time.monotonic() - start
+            time.sleep(0.1)
+        assert first is not None and first <= 1.5 + 1.0  # the maximum wait, plus the backup itself
+        while not r.nothing_within(1.5):
+            pass
+        snaps = load_snapshots(r.service.backend, r.service.session.repo.key)
+        assert len(snaps) == 1  # one interval, one snapshot: each run replaced the last
+        final = {p: e.size for p, e in r.service.list_files(snaps[0].id) if e.kind == Kind.FILE}
+        assert final["src/recording.wav"] == log.stat().st_size
+    finally:
+        r.close()
