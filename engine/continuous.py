@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from engine.backup import previous_trees, run_backup, start_scan
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import BackbeatError
-from engine.events import BackupSummary, EventSink
+from engine.events import BackupSummary, EventSink, FileSkipped
 from engine.home import app_dir
 from engine.repo.snapshot import Snapshot, delete_snapshot, load_snapshot
 from engine.scanner import Partial
@@ -35,6 +35,7 @@ __all__ = ["ContinuousBackup", "WatchRun"]
 
 _IDLE_TICK = 5.0  # seconds between looks at the clock when nothing changes (for the periodic rescan)
 _RETRY_AFTER = 30.0
+_UNWATCHED_RESCAN = 900.0  # a folder the system cannot watch (too many folders for inotify) is scanned this often
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,15 @@ class ContinuousBackup:
         """Back up now (a full scan), then on every due change until `stop` is set. A run that fails
         (a destination that is full or unreachable) is reported and tried again later, in full."""
         self.watcher.start()  # before the first scan: a change made during it is not missed
+        rescan_every = self.settings.rescan_every
+        for root, why in self.watcher.unwatched:
+            rescan_every = min(rescan_every, _UNWATCHED_RESCAN)
+            reason = f"cannot watch it for changes ({why}); it is scanned every 15 minutes instead"
+            self.events(FileSkipped(root, reason, warning=True))
         try:
             self._attempt(set(), "start", on_run, on_error, stop)
             while not stop.is_set():
-                if self.clock.monotonic() - self._last_full >= self.settings.rescan_every:
+                if self.clock.monotonic() - self._last_full >= rescan_every:
                     self.changes.take()
                     self._attempt(set(), "periodic", on_run, on_error, stop)
                     continue

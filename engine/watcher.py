@@ -120,6 +120,8 @@ class Watcher:
         self.never = [os.path.abspath(n) for n in never]
         self._observer = Observer()
         self._lost = _LostEvents(changes)
+        #: folders that could not be watched (inotify's watch limit, or gone), with why
+        self.unwatched: list[tuple[str, str]] = []
 
     def ignored(self, path: str) -> bool:
         if any(path == n or path.startswith(n + os.sep) for n in self.never):
@@ -137,12 +139,13 @@ class Watcher:
     def start(self) -> None:
         logging.getLogger("watchdog").addHandler(self._lost)
         handler = _Handler(self)
+        self._observer.start()  # first: then each folder that cannot be watched fails on its own
         for root in self.roots:
             try:
                 self._observer.schedule(handler, root, recursive=True)
             except OSError as e:  # inotify's watch limit, or a folder that went away
+                self.unwatched.append((root, str(e.strerror or e)))
                 self.changes.rescan(f"cannot watch {root} ({e.strerror or e})")
-        self._observer.start()
 
     def stop(self) -> None:
         self._observer.stop()

@@ -138,3 +138,25 @@ def test_a_file_written_without_pause_is_protected_within_the_maximum_wait_and_k
         assert final["src/recording.wav"] == log.stat().st_size
     finally:
         r.close()
+
+
+def test_a_folder_that_cannot_be_watched_is_said_and_scanned_on_a_timer(tmp_path):
+    service = BackupService(str(tmp_path / "repo"))
+    service.init("pw")
+    service.unlock("pw")
+    (tmp_path / "here").mkdir()
+    seen = []
+    cb = ContinuousBackup(service.session, [str(tmp_path / "here"), str(tmp_path / "gone")], [], FAST, seen.append)
+    stop = threading.Event()
+    runs = []
+    t = threading.Thread(target=cb.run, args=(stop, runs.append))
+    t.start()
+    deadline = time.monotonic() + 10
+    while not runs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    cb.changes.add("wake")
+    t.join(10)
+    service.close()
+    warnings = [e for e in seen if getattr(e, "warning", False) and "cannot watch it" in e.reason]
+    assert warnings and warnings[0].path.endswith("gone") and "every 15 minutes" in warnings[0].reason
