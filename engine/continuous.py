@@ -25,15 +25,16 @@ from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import BackbeatError
 from engine.events import BackupSummary, EventSink, FileSkipped
 from engine.home import app_dir
+from engine.memory import release_memory
 from engine.repo.snapshot import Snapshot, delete_snapshot, load_snapshot
 from engine.scanner import Partial
-from engine.session import Session
+from engine.session import Session, refresh_session
 from engine.settings import WatchSettings
 from engine.watcher import ChangeSet, Watcher
 
 __all__ = ["ContinuousBackup", "WatchRun"]
 
-_IDLE_TICK = 5.0  # seconds between looks at the clock when nothing changes (for the periodic rescan)
+_IDLE_TICK = 1.0  # seconds between looks at `stop` and the clock when nothing changes
 _RETRY_AFTER = 30.0
 _UNWATCHED_RESCAN = 900.0  # a folder the system cannot watch (too many folders for inotify) is scanned this often
 
@@ -58,8 +59,11 @@ class ContinuousBackup:
         settings: WatchSettings = WatchSettings(),
         events: EventSink = lambda ev: None,
         clock: Clock = SYSTEM_CLOCK,
+        refresh: Callable[[Session], Session] = refresh_session,
     ) -> None:
         self.session = session
+        #: after a full run: the session with its index loaded afresh (compact in memory)
+        self.refresh = refresh
         self.paths = list(paths)
         self.excludes = list(excludes)
         self.settings = settings
@@ -103,7 +107,9 @@ class ContinuousBackup:
 
     def _attempt(self, changed: set[str], reason: str, on_run, on_error, stop: threading.Event) -> None:
         try:
-            on_run(self._backup(changed, reason))
+            run = self._backup(changed, reason)
+            release_memory()  # the run's buffers and scan tree: the process lives on, idle
+            on_run(run)
         except BackbeatError as e:
             on_error(e)
             self.changes.rescan(f"the last backup failed ({e})")  # whatever changed is looked at again
@@ -116,6 +122,7 @@ class ContinuousBackup:
         summary = run_backup(self.session, start_scan(self.paths, self.excludes, self.events, partial), self.events)
         if full:
             self._last_full = started
+            self.session = self.refresh(self.session)
         repo = self.session.repo
         previous, self.last = self.last, load_snapshot(repo.backend, repo.key, summary.snapshot_id)
         replaced = None

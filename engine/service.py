@@ -44,7 +44,7 @@ from engine.seed import (
     verify_drive,
     write_manifest,
 )
-from engine.session import Session, open_session, state_path
+from engine.session import Session, open_session, refresh_session, state_path
 from engine.settings import Settings, load_settings, save_settings
 from engine.state import State
 from engine.status import DestinationStatus, destination_status
@@ -186,7 +186,14 @@ class BackupService:
         on_error: Callable[[BackbeatError], None] = lambda e: None,
     ) -> None:
         """Continuous backup until `stop` is set (engine.continuous); the app runs it on a thread."""
-        continuous = ContinuousBackup(self.session, paths, excludes, load_settings().watch, self.events)
+
+        def refresh(session: Session) -> Session:
+            self._session = refresh_session(session)
+            return self._session
+
+        continuous = ContinuousBackup(
+            self.session, paths, excludes, load_settings().watch, self.events, refresh=refresh
+        )
         with self._paced(self.backend):
             continuous.run(stop, on_run, on_error)
 

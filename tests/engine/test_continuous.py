@@ -11,24 +11,25 @@ from engine.continuous import ContinuousBackup
 from engine.repo.snapshot import load_snapshots
 from engine.repo.tree import Kind
 from engine.service import BackupService
-from engine.settings import WatchSettings
+from engine.settings import Settings, WatchSettings, save_settings
 
 FAST = WatchSettings(quiet=0.3, max_wait=1.5, interval=0.0)
 
 
 class Running:
-    """A ContinuousBackup on a thread; its runs arrive on a queue."""
+    """The service's continuous backup on a thread (as the app runs it); its runs arrive on a queue."""
 
     def __init__(self, tmp_path, settings=FAST, excludes=()):
         self.src = tmp_path / "src"
         self.src.mkdir()
+        save_settings(Settings(watch=settings))
         self.service = BackupService(str(tmp_path / "repo"))
         self.service.init("pw")
         self.service.unlock("pw")
         self.runs: queue.Queue = queue.Queue()
-        self.cb = ContinuousBackup(self.service.session, [str(self.src)], list(excludes), settings)
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.cb.run, args=(self.stop, self.runs.put, self.runs.put))
+        args = ([str(self.src)], list(excludes), self.stop, self.runs.put, self.runs.put)
+        self.thread = threading.Thread(target=self.service.watch, args=args)
         self.thread.start()
         assert self.next().reason == "start"
 
@@ -47,7 +48,6 @@ class Running:
 
     def close(self):
         self.stop.set()
-        self.cb.changes.add("wake")  # the loop sleeps on the change set
         self.thread.join(10)
         self.service.close()
 
@@ -155,7 +155,6 @@ def test_a_folder_that_cannot_be_watched_is_said_and_scanned_on_a_timer(tmp_path
     while not runs and time.monotonic() < deadline:
         time.sleep(0.05)
     stop.set()
-    cb.changes.add("wake")
     t.join(10)
     service.close()
     warnings = [e for e in seen if getattr(e, "warning", False) and "cannot watch it" in e.reason]
