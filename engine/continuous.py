@@ -26,9 +26,10 @@ from engine.errors import BackbeatError
 from engine.events import BackupSummary, EventSink, FileSkipped
 from engine.home import app_dir
 from engine.memory import release_memory
+from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, delete_snapshot, load_snapshot
 from engine.scanner import Partial
-from engine.session import Session, refresh_session
+from engine.session import Session, reload_session
 from engine.settings import WatchSettings
 from engine.watcher import ChangeSet, Watcher
 
@@ -59,11 +60,11 @@ class ContinuousBackup:
         settings: WatchSettings = WatchSettings(),
         events: EventSink = lambda ev: None,
         clock: Clock = SYSTEM_CLOCK,
-        refresh: Callable[[Session], Session] = refresh_session,
+        reload: Callable[[Repository], Session] = reload_session,
     ) -> None:
         self.session = session
-        #: after a full run: the session with its index loaded afresh (compact in memory)
-        self.refresh = refresh
+        #: after a full run, once the old session is dropped: a fresh one (its index compact in memory)
+        self.reload = reload
         self.paths = list(paths)
         self.excludes = list(excludes)
         self.settings = settings
@@ -122,7 +123,11 @@ class ContinuousBackup:
         summary = run_backup(self.session, start_scan(self.paths, self.excludes, self.events, partial), self.events)
         if full:
             self._last_full = started
-            self.session = self.refresh(self.session)
+            repo = self.session.repo
+            self.session.close()
+            self.session = None  # nothing may hold the old index while memory is released
+            release_memory()
+            self.session = self.reload(repo)
         repo = self.session.repo
         previous, self.last = self.last, load_snapshot(repo.backend, repo.key, summary.snapshot_id)
         replaced = None

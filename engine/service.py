@@ -28,6 +28,7 @@ from engine.errors import BackbeatError, SnapshotNotFound
 from engine.events import BackupSummary, EventSink, NetworkWait, RestoreSummary
 from engine.home import default_repository
 from engine.keychain import s3_credentials
+from engine.memory import release_memory
 from engine.pacing import BandwidthStatus, Pacer
 from engine.ratelimit import TokenBucket
 from engine.reconcile import ReconcileReport, run_reconcile
@@ -44,7 +45,7 @@ from engine.seed import (
     verify_drive,
     write_manifest,
 )
-from engine.session import Session, open_session, refresh_session, state_path
+from engine.session import Session, open_session, reload_session, state_path
 from engine.settings import Settings, load_settings, save_settings
 from engine.state import State
 from engine.status import DestinationStatus, destination_status
@@ -187,13 +188,14 @@ class BackupService:
     ) -> None:
         """Continuous backup until `stop` is set (engine.continuous); the app runs it on a thread."""
 
-        def refresh(session: Session) -> Session:
-            self._session = refresh_session(session)
+        def reload(repo: Repository) -> Session:
+            self._session = None
+            release_memory()
+            self._session = reload_session(repo)
             return self._session
 
-        continuous = ContinuousBackup(
-            self.session, paths, excludes, load_settings().watch, self.events, refresh=refresh
-        )
+        settings = load_settings().watch
+        continuous = ContinuousBackup(self.session, paths, excludes, settings, self.events, reload=reload)
         with self._paced(self.backend):
             continuous.run(stop, on_run, on_error)
 

@@ -22,7 +22,7 @@ from engine.repo.repository import Repository
 from engine.state import State
 from engine.uploader import outbox_path
 
-__all__ = ["Session", "open_session", "refresh_session", "rebuild_index", "state_path", "outbox_folder"]
+__all__ = ["Session", "open_session", "reload_session", "rebuild_index", "state_path", "outbox_folder"]
 
 
 def state_path(repo_id: str) -> Path:
@@ -155,13 +155,13 @@ def open_session(backend: Backend, passphrase: str) -> Session:
     return session
 
 
-def refresh_session(session: Session) -> Session:
-    """The same unlocked repository with its state and index loaded afresh, for a process that lives on
-    after a big run: the old index's objects lie scattered among the memory the run's scan filled, which
-    Python cannot give back while they live; a fresh copy is compact (195 -> 105 MiB after a first backup
-    of 100,000 files)."""
-    repo = session.repo
-    session.close()
+def reload_session(repo: Repository) -> Session:
+    """An unlocked repository's session with its state and index loaded afresh from the local cache.
+
+    For a process that lives on after a big run (a watcher): the old index's objects lie among the
+    memory the run's scan filled, which Python cannot give back while they live. Drop the old
+    session, release memory, then reload: the new index is compact (195 -> 105 MiB after a first
+    backup of 100,000 files)."""
     state = State(state_path(repo.id))
     index = Index()
     state.load_index(index)
