@@ -1,5 +1,5 @@
-"""The PySide6 desktop app (menu-bar icon, main window, restore browser, seed drive wizard).
+"""The PySide6 desktop app: menu-bar icon, main window (status, settings, restore, seed drive, support).
 
-It drives the engine through `engine.service` only; widgets hold no backup logic. The app
-itself arrives with the desktop app issue.
+It drives the engine through `engine.service` only (via `app.bridge`, off the GUI thread);
+widgets hold no backup logic.
 """

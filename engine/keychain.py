@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 
-__all__ = ["available", "get_secret", "set_secret", "s3_credentials", "save_s3_credentials"]
+__all__ = ["available", "get_secret", "set_secret", "passphrase_entry", "s3_credentials", "save_s3_credentials"]
 
 _SERVICE = "Backbeat"
 
@@ -53,6 +53,11 @@ def set_secret(name: str, value: str) -> bool:
         return True
     except keyring.errors.KeyringError:
         return False
+
+
+def passphrase_entry(repo_id: str) -> str:
+    """The keychain entry holding a repository's passphrase."""
+    return f"repository {repo_id}"
 
 
 def _s3_entry(location: str) -> str:

@@ -176,6 +176,8 @@ class Pacer:
         return decision
 
     def status(self) -> BandwidthStatus:
+        if not self.active:
+            self._reload_settings()  # asked between jobs: the settings may have changed since
         d = self.decision if self.active else self.decide()
         return BandwidthStatus(self._settings.bandwidth.describe(), d.rate, d.reason, d.rate == 0, self.upload_rate)
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import threading
 from collections.abc import Callable, Iterator
 
+from engine import PRODUCT, __version__, keychain
 from engine.backends.base import list_packs
 from engine.backends.location import open_location
 from engine.backends.retry import Retrying
@@ -26,7 +28,7 @@ from engine.control import resume as resume_uploads
 from engine.copy import CopyReport, run_copy
 from engine.errors import BackbeatError, SnapshotNotFound
 from engine.events import BackupSummary, EventSink, NetworkWait, RestoreSummary
-from engine.home import default_repository
+from engine.home import app_dir, computer_id, default_repository, log_dir
 from engine.keychain import s3_credentials
 from engine.memory import release_memory
 from engine.pacing import BandwidthStatus, Pacer
@@ -55,7 +57,7 @@ __all__ = ["BackupService"]
 
 class BackupService:
     def __init__(self, location: str | None = None, events: EventSink | None = None) -> None:
-        given = location or str(default_repository())
+        given = location or load_settings().destination or str(default_repository())
         self.events: EventSink = events or (lambda ev: None)
         #: one budget for every byte this process sends to a network destination
         self.bucket = TokenBucket(None)
@@ -64,6 +66,7 @@ class BackupService:
         self.location = self.backend.location  # one spelling per destination in the local state
         self._session: Session | None = None
         self._passphrase: str | None = None
+        self._opening = threading.Lock()
 
     # -- repository ------------------------------------------------------------------------
     def repository_id(self) -> str:
@@ -75,6 +78,16 @@ class BackupService:
         State(state_path(repo.id)).close()
         return repo.id
 
+    def remember_passphrase(self, passphrase: str) -> bool:
+        """Keep the passphrase in the OS keychain; False where there is none."""
+        return keychain.set_secret(keychain.passphrase_entry(self.repository_id()), passphrase)
+
+    def saved_passphrase(self) -> str | None:
+        """From BACKBEAT_PASSWORD or the OS keychain, None when neither has it."""
+        if "BACKBEAT_PASSWORD" in os.environ:
+            return os.environ["BACKBEAT_PASSWORD"]
+        return keychain.get_secret(keychain.passphrase_entry(self.repository_id())) if keychain.available() else None
+
     def unlock(self, passphrase: str, *, defer: bool = False) -> None:
         """Open the repository now, or with `defer` on first use (a backup scans while the key is derived)."""
         self._passphrase = passphrase
@@ -83,6 +96,11 @@ class BackupService:
 
     @property
     def session(self) -> Session:
+        """Opened once, on first use, whichever thread asks first (the app asks from several)."""
+        with self._opening:
+            return self._open_session()
+
+    def _open_session(self) -> Session:
         if self._session is None:
             if self._passphrase is None:
                 raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
@@ -249,7 +267,9 @@ class BackupService:
         try:
             result = job()
         except BaseException as e:
-            state.finish_run(run_id, SYSTEM_CLOCK.wall_ns(), "failed", None, {}, str(e) or type(e).__name__)
+            hint = getattr(e, "hint", None)
+            said = (str(e) or type(e).__name__) + (f" — {hint}" if hint else "")
+            state.finish_run(run_id, SYSTEM_CLOCK.wall_ns(), "failed", None, {}, said)
             raise
         doc = result.to_json()
         status = "warnings" if doc.get("warnings") or doc.get("failed") else "ok"
@@ -257,6 +277,18 @@ class BackupService:
         return result
 
     # -- questions ---------------------------------------------------------------------------
+    def about(self) -> dict[str, str]:
+        """What a support desk asks for first (the app adds its Qt version)."""
+        return {
+            "Product": f"{PRODUCT} {__version__}",
+            "Computer ID": computer_id(),
+            "Python": platform.python_version(),
+            "Operating system": platform.platform(),
+            "Destination": self.location,
+            "App data": str(app_dir()),
+            "Logs": str(log_dir()),
+        }
+
     def snapshots(self) -> list[Snapshot]:
         return load_snapshots(self.backend, self.session.repo.key)
 
@@ -281,3 +313,12 @@ class BackupService:
 
     def history(self, limit: int = 50) -> list[dict]:
         return list(self.session.state.runs(limit))
+
+    def last_problem(self) -> str | None:
+        """The error of the latest run, in plain words with what to do, unless a run succeeded since."""
+        for run in self.history(20):
+            if run["status"] == "failed":
+                return run["error"]
+            if run["status"] in ("ok", "warnings"):
+                return None
+        return None

@@ -75,6 +75,8 @@ class Settings:
     folders: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     watch: WatchSettings = field(default_factory=WatchSettings)
+    #: where backups go (a LOCATION); None: the embedded repository in the app-data folder
+    destination: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -83,6 +85,7 @@ class Settings:
             "folders": list(self.folders),
             "excludes": list(self.excludes),
             "watch": asdict(self.watch) | {"ignore": list(self.watch.ignore)},
+            "destination": self.destination,
         }
 
     @classmethod
@@ -93,6 +96,7 @@ class Settings:
             tuple(str(f) for f in doc.get("folders") or ()),
             tuple(str(e) for e in doc.get("excludes") or ()),
             WatchSettings.from_json(doc.get("watch") or {}),
+            str(doc["destination"]) if doc.get("destination") else None,
         )
 
 

@@ -35,7 +35,9 @@ The passphrase comes from BACKBEAT_PASSWORD, --password-file, the OS keychain or
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--repo", metavar="LOCATION", help="repository folder (default: the embedded one)")
+    common.add_argument(
+        "--repo", metavar="LOCATION", help="where the backup is (default: the configured one, else the embedded one)"
+    )
     common.add_argument("--password-file", metavar="FILE", help="read the passphrase from FILE")
     common.add_argument("--json", action="store_true", help="print the result as JSON")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress, no notes")

@@ -14,8 +14,7 @@ from engine.home import app_dir
 __all__ = ["find_passphrase", "new_passphrase", "keychain_name"]
 
 
-def keychain_name(repo_id: str) -> str:
-    return f"repository {repo_id}"
+keychain_name = keychain.passphrase_entry
 
 
 def _note_no_keychain() -> None:

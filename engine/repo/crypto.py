@@ -10,6 +10,7 @@ confirm that a known file is stored.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import blake3
@@ -62,7 +63,17 @@ def open_with(key: bytes, sealed: bytes | memoryview, aad: bytes, what: str = "o
         raise IntegrityError(f"{what} failed authentication") from None
 
 
+#: one Argon2id at a time in a process: OpenSSL's (which runs its lanes on threads) fails with
+#: MemoryError or hangs when two derivations overlap (the app opens a repository from several threads)
+_ARGON2 = threading.Lock()
+
+
 def derive_passphrase_key(passphrase: bytes, salt: bytes, memory_kib: int, iterations: int, lanes: int) -> bytes:
+    with _ARGON2:
+        return _derive(passphrase, salt, memory_kib, iterations, lanes)
+
+
+def _derive(passphrase: bytes, salt: bytes, memory_kib: int, iterations: int, lanes: int) -> bytes:
     return Argon2id(salt=salt, length=KEY_SIZE, iterations=iterations, lanes=lanes, memory_cost=memory_kib).derive(
         passphrase
     )

@@ -1,0 +1,148 @@
+"""EngineBridge: the app's only contact with the engine, keeping every engine call off the GUI thread.
+
+Widgets ask for jobs (back up now, restore, seed export…) and read state; the bridge runs one job
+at a time on a worker thread through `engine.service.BackupService` and reports back with Qt
+signals (delivered on the GUI thread), so the window never freezes. Pause and resume are instant
+(a file the engine checks ten times a second). Errors arrive as plain words with what to do.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine.errors import BackbeatError
+from engine.events import FileSkipped, NetworkWait, Progress
+from engine.service import BackupService
+from engine.settings import Settings
+
+__all__ = ["EngineBridge", "Snapshot"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    time: str
+    paths: list[str]
+
+
+class EngineBridge(QObject):
+    progress = Signal(object)  # engine.events.Progress
+    note = Signal(str)  # a file skipped, waiting for the network
+    job_started = Signal(str)
+    job_finished = Signal(str, object)  # kind, result
+    job_failed = Signal(str, str)  # kind, plain words (with what to do)
+    status_changed = Signal(object)  # dict, see refresh_status
+    answered = Signal(str, object)  # a read-only question's name and answer
+    #: worker threads post here; the bridge (living on the GUI thread) re-emits, so every public
+    #: signal is emitted on the GUI thread and any receiver (a lambda too) runs there
+    _post = Signal(str, tuple)
+
+    def __init__(self, passphrase: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._passphrase = passphrase
+        self._job_kind: str | None = None  # the job running, set and cleared on the GUI thread
+        self.service = self._open()
+        self._closed = False
+        self._post.connect(self._deliver)
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self.refresh_status)
+        self._timer.start()
+
+    def _open(self) -> BackupService:
+        service = BackupService(events=self._event)
+        service.unlock(self._passphrase, defer=True)
+        return service
+
+    # -- engine events arrive on worker threads: they are posted to the GUI thread ---------------
+    def _deliver(self, name: str, args: tuple) -> None:
+        if name in ("job_finished", "job_failed") and args[0] == self._job_kind:
+            self._job_kind = None  # done as soon as the GUI hears of it: the next job may start
+        if not self._closed:
+            getattr(self, name).emit(*args)
+
+    def _event(self, ev: object) -> None:
+        if isinstance(ev, Progress):
+            self._post.emit("progress", (ev,))
+        elif isinstance(ev, FileSkipped) and ev.warning:
+            self._post.emit("note", (f"{ev.path}: {ev.reason}",))
+        elif isinstance(ev, NetworkWait):
+            self._post.emit("note", (f"Waiting for the network (retrying in {ev.seconds:.0f} s)",))
+
+    # -- jobs ----------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._job_kind is not None
+
+    def run_job(self, kind: str, work: Callable[[BackupService], object]) -> bool:
+        """Start `work` on a worker thread; False when another job is running (call from the GUI thread)."""
+        if self.busy:
+            return False
+        self._job_kind = kind
+        self.job_started.emit(kind)
+        threading.Thread(target=self._run, args=(kind, work), name=f"app-{kind}", daemon=True).start()
+        return True
+
+    def _run(self, kind: str, work: Callable[[BackupService], object], done: str = "job_finished") -> None:
+        try:
+            result = work(self.service)
+        except BackbeatError as e:
+            self._post.emit("job_failed", (kind, f"{e}" + (f"\n{e.hint}" if e.hint else "")))
+            return
+        except Exception as e:  # noqa: BLE001 - shown to the user, never a crash of the app
+            if not self._closed:
+                self._post.emit("job_failed", (kind, f"{type(e).__name__}: {e}"))
+            return
+        self._post.emit(done, (kind, result))
+
+    def ask(self, name: str, question: Callable[[BackupService], object]) -> None:
+        """A read-only question (snapshots, a folder listing) on a thread of its own, beside any job."""
+
+        threading.Thread(
+            target=self._run, args=(name, question, "answered"), name=f"app-ask-{name}", daemon=True
+        ).start()
+
+    def backup_now(self) -> bool:
+        settings = self.service.settings()
+        if not settings.folders:
+            self.job_failed.emit("backup", "No folders are chosen yet.\nAdd them in Settings.")
+            return False
+        return self.run_job("backup", lambda s: s.backup(list(settings.folders), list(settings.excludes)))
+
+    def pause(self) -> None:
+        self.service.pause()
+        self.refresh_status()
+
+    def resume(self) -> None:
+        self.service.resume()
+        self.refresh_status()
+
+    def save_settings(self, settings: Settings) -> None:
+        """The destination may have changed: the service is opened again for the next job."""
+        before = self.service.settings().destination
+        self.service.save_settings(settings)
+        if settings.destination != before and not self.busy:
+            self.service.close()
+            self.service = self._open()
+        self.refresh_status()
+
+    # -- state for the pages ---------------------------------------------------------------------
+    def refresh_status(self) -> None:
+        bw = self.service.bandwidth()
+        self.status_changed.emit({"bandwidth": bw, "busy": self.busy, "paused": self.service.paused() is not None})
+
+    def ask_snapshots(self) -> None:
+        self.ask(
+            "snapshots",
+            lambda s: [Snapshot(x.id, f"{x.time:%Y-%m-%d %H:%M}", x.paths) for x in reversed(s.snapshots())],
+        )
+
+    def close(self) -> None:
+        self._closed = True
+        self._timer.stop()
+        self.service.pacer.probe.wanted = False
+        self.service.close()

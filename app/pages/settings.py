@@ -1,0 +1,229 @@
+"""Settings: folders and exclusions, the destination, upload speed in plain words, pause on battery."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTime
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableWidget,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.bridge import EngineBridge
+from app.pages.common import Page, heading, hint
+from engine.bandwidth import BandwidthPolicy, parse_policy
+from engine.errors import BadSchedule
+from engine.settings import Settings
+
+__all__ = ["SettingsPage", "ScheduleEditor"]
+
+_DAYS = ["Every day", "Mon-Fri", "Sat-Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+class ScheduleEditor(QDialog):
+    """A weekly schedule as rows (days, from, speed) that writes rclone's timetable text."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Upload schedule")
+        layout = QVBoxLayout(self)
+        layout.addWidget(hint("From each time on, uploads go at most at that speed, until the next row."))
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Days", "From", "Speed (KB/s, 0 = unlimited)"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        layout.addWidget(self.table)
+        buttons = QHBoxLayout()
+        add, remove = QPushButton("Add row"), QPushButton("Remove row")
+        add.clicked.connect(lambda: self.add_row("Mon-Fri", QTime(8, 0), 512))
+        remove.clicked.connect(lambda: self.table.removeRow(max(0, self.table.currentRow())))
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        box = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        box.accepted.connect(self.accept)
+        box.rejected.connect(self.reject)
+        layout.addWidget(box)
+        self._load(text)
+
+    def add_row(self, days: str, when: QTime, kbs: int) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        combo = QComboBox()
+        combo.addItems(_DAYS)
+        combo.setCurrentText(days)
+        clock = QTimeEdit(when)
+        clock.setDisplayFormat("HH:mm")
+        speed = QSpinBox()
+        speed.setRange(0, 1_000_000)
+        speed.setValue(kbs)
+        for col, w in enumerate((combo, clock, speed)):
+            self.table.setCellWidget(row, col, w)
+
+    def _load(self, text: str) -> None:
+        days = "Every day"
+        for token in (text or "").split():
+            if "," not in token:
+                days = token if token in _DAYS else days
+                continue
+            when, rate = token.split(",", 1)
+            h, m = (int(x) for x in when.split(":")[-2:])
+            kbs = 0 if rate.lower() == "off" else int(parse_policy(rate).rate // 1024)
+            self.add_row(days, QTime(h, m), kbs)
+        if self.table.rowCount() == 0:
+            self.add_row("Mon-Fri", QTime(8, 0), 512)
+            self.add_row("Mon-Fri", QTime(23, 0), 0)
+
+    def text(self) -> str:
+        parts, current = [], None
+        for row in range(self.table.rowCount()):
+            days = self.table.cellWidget(row, 0).currentText()
+            when = self.table.cellWidget(row, 1).time().toString("HH:mm")
+            kbs = self.table.cellWidget(row, 2).value()
+            if days != current and days != "Every day":
+                parts.append(days)
+            current = days
+            parts.append(f"{when},{kbs}k" if kbs else f"{when},off")
+        return " ".join(parts)
+
+
+class SettingsPage(Page):
+    def __init__(self, bridge: EngineBridge) -> None:
+        super().__init__("Settings")
+        self.bridge = bridge
+        self._what_section()
+        self._speed_section()
+        self.error = hint("")
+        self.error.setObjectName("problem")
+        self.layout_.addWidget(self.error)
+        save = QPushButton("Save")
+        save.setDefault(True)
+        save.clicked.connect(self.save)
+        end = QHBoxLayout()
+        end.addStretch(1)
+        end.addWidget(save)
+        self.layout_.addLayout(end)
+        self.layout_.addStretch(1)
+        self.load()
+
+    def _what_section(self) -> None:
+        self.layout_.addWidget(heading("What to back up"))
+        self.folders = QListWidget()
+        self.folders.setMaximumHeight(110)
+        self.layout_.addWidget(self.folders)
+        row = QHBoxLayout()
+        add, remove = QPushButton("Add Folder…"), QPushButton("Remove")
+        add.clicked.connect(self._add_folder)
+        remove.clicked.connect(lambda: self.folders.takeItem(self.folders.currentRow()))
+        row.addWidget(add)
+        row.addWidget(remove)
+        row.addStretch(1)
+        self.layout_.addLayout(row)
+        form = QFormLayout()
+        self.excludes = QLineEdit()
+        self.excludes.setPlaceholderText("*.iso, node_modules, ~/Downloads")
+        form.addRow("Leave out:", self.excludes)
+        self.destination = QLineEdit()
+        self.destination.setPlaceholderText("a folder, or s3://bucket/prefix, or s3:https://host/bucket/prefix")
+        form.addRow("Back up to:", self.destination)
+        self.layout_.addLayout(form)
+
+    def _speed_section(self) -> None:
+        self.layout_.addWidget(heading("Upload speed"))
+        self.speed = QButtonGroup(self)
+        self.automatic = QRadioButton("Keep my internet usable (automatic)")
+        self.unlimited = QRadioButton("Unlimited")
+        self.fixed = QRadioButton("Limit to")
+        self.scheduled = QRadioButton("Follow a schedule")
+        self.fixed_kbs = QSpinBox()
+        self.fixed_kbs.setRange(8, 1_000_000)
+        self.fixed_kbs.setSuffix(" KB/s")
+        self.schedule_text = ""
+        self.schedule_button = QPushButton("Schedule…")
+        self.schedule_button.clicked.connect(self._edit_schedule)
+        for i, b in enumerate((self.automatic, self.unlimited, self.fixed, self.scheduled)):
+            self.speed.addButton(b, i)
+        self.layout_.addWidget(self.automatic)
+        self.layout_.addWidget(self.unlimited)
+        fixed_row = QHBoxLayout()
+        fixed_row.addWidget(self.fixed)
+        fixed_row.addWidget(self.fixed_kbs)
+        fixed_row.addStretch(1)
+        self.layout_.addLayout(fixed_row)
+        sched_row = QHBoxLayout()
+        sched_row.addWidget(self.scheduled)
+        sched_row.addWidget(self.schedule_button)
+        sched_row.addStretch(1)
+        self.layout_.addLayout(sched_row)
+        self.battery = QCheckBox("Pause uploads while the computer runs on battery")
+        self.layout_.addWidget(self.battery)
+
+    def _add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder to back up")
+        if folder:
+            self.folders.addItem(folder)
+
+    def _edit_schedule(self) -> None:
+        editor = ScheduleEditor(self.schedule_text, self)
+        if editor.exec():
+            self.schedule_text = editor.text()
+            self.scheduled.setChecked(True)
+
+    def load(self) -> None:
+        s = self.bridge.service.settings()
+        self.folders.clear()
+        self.folders.addItems(list(s.folders))
+        self.excludes.setText(", ".join(s.excludes))
+        self.destination.setText(s.destination or "")
+        policy = s.bandwidth
+        button = {"automatic": self.automatic, "unlimited": self.unlimited, "fixed": self.fixed}.get(
+            policy.mode, self.scheduled
+        )
+        button.setChecked(True)
+        self.fixed_kbs.setValue(int((policy.rate or 512 * 1024) // 1024))
+        self.schedule_text = policy.schedule or ""
+        self.battery.setChecked(s.pause_on_battery)
+
+    def policy(self) -> BandwidthPolicy:
+        if self.unlimited.isChecked():
+            return BandwidthPolicy("unlimited")
+        if self.fixed.isChecked():
+            return BandwidthPolicy("fixed", self.fixed_kbs.value() * 1024.0)
+        if self.scheduled.isChecked():
+            return parse_policy(self.schedule_text)  # refused with the bad entry named
+        return BandwidthPolicy("automatic")
+
+    def save(self) -> bool:
+        try:
+            policy = self.policy()
+        except BadSchedule as e:
+            self.error.setText(f"{e}\n{e.hint}")
+            return False
+        self.error.setText("")
+        old = self.bridge.service.settings()
+        folders = tuple(self.folders.item(i).text() for i in range(self.folders.count()))
+        excludes = tuple(x.strip() for x in self.excludes.text().split(",") if x.strip())
+        new = Settings(
+            policy,
+            self.battery.isChecked(),
+            folders,
+            excludes,
+            old.watch,
+            self.destination.text().strip() or None,
+        )
+        self.bridge.save_settings(new)
+        return True

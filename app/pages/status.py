@@ -1,0 +1,105 @@
+"""Status: per destination % backed up and what is left, the upload rate against the limit, the last problem."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar
+
+from app.bridge import EngineBridge
+from app.pages.common import Page, hint
+from app.ratechart import RateChart
+from engine.units import format_bytes, format_duration, format_rate
+
+__all__ = ["StatusPage"]
+
+
+class StatusPage(Page):
+    def __init__(self, bridge: EngineBridge) -> None:
+        super().__init__("Status")
+        self.bridge = bridge
+        self.summary = QLabel("Checking…")
+        self.summary.setObjectName("summary")
+        self.layout_.addWidget(self.summary)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.layout_.addWidget(self.progress)
+        self.destinations = QGridLayout()
+        self.destinations.setHorizontalSpacing(16)
+        box = QFrame()
+        box.setObjectName("card")
+        box.setLayout(self.destinations)
+        self.layout_.addWidget(box)
+        self.rate = QLabel("")
+        self.layout_.addWidget(self.rate)
+        self.chart = RateChart()
+        self.layout_.addWidget(self.chart)
+        self.problem = hint("")
+        self.problem.setObjectName("problem")
+        self.problem.hide()
+        self.layout_.addWidget(self.problem)
+        self.layout_.addStretch(1)
+        bridge.status_changed.connect(self._live)
+        bridge.progress.connect(self._progress)
+        bridge.job_finished.connect(self._finished)
+        bridge.job_failed.connect(self._failed)
+        bridge.answered.connect(self._answered)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.bridge.ask("status", lambda s: (s.status(), s.last_problem()))
+
+    def _answered(self, name: str, answer) -> None:
+        if name != "status":
+            return
+        (latest, dests), problem = answer
+        when = f"{latest.time:%A %d %B, %H:%M}" if latest else None
+        if not self.bridge.busy:
+            self.summary.setText(f"Last backup: {when}" if when else "No backup yet")
+        while self.destinations.count():
+            self.destinations.takeAt(0).widget().deleteLater()
+        for row, d in enumerate(dests):
+            left = d.selection_bytes - d.bytes_backed_up
+            name = QLabel(d.location)
+            name.setObjectName("destination")
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setValue(int(d.percent * 10))
+            bar.setFormat(f"{d.percent:.1f}% backed up")
+            state = "waiting for the seed drive" if d.seed_exported else f"{format_bytes(left)} left"
+            self.destinations.addWidget(name, row, 0)
+            self.destinations.addWidget(bar, row, 1)
+            self.destinations.addWidget(QLabel(state), row, 2)
+        self._show_problem(problem)
+
+    def _show_problem(self, problem: str | None) -> None:
+        self.problem.setVisible(bool(problem))
+        if problem:
+            what, _, todo = problem.partition(" — ")
+            self.problem.setText(f"<b>Last problem:</b> {what}<br>{todo or ''}".replace("\n", "<br>"))
+
+    def _live(self, st: dict) -> None:
+        bw = st["bandwidth"]
+        self.chart.add(bw.upload_rate, bw.limit)
+        speed = f"Uploading at {format_rate(bw.upload_rate)}. " if bw.upload_rate else ""
+        self.rate.setText(f"{speed}Upload speed: {bw.policy}. Now: {bw.reason}.")
+
+    def _progress(self, ev) -> None:
+        if ev.bytes_total:
+            self.progress.show()
+            self.progress.setValue(int(1000 * ev.bytes_done / ev.bytes_total))
+            eta = f", {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""
+            self.summary.setText(
+                f"Backing up: {100 * ev.bytes_done / ev.bytes_total:.0f}% "
+                f"({format_bytes(ev.bytes_done)} of {format_bytes(ev.bytes_total)}{eta})"
+            )
+
+    def _finished(self, kind: str, _result) -> None:
+        self.progress.hide()
+        self._show_problem(None)
+        self.refresh()
+
+    def _failed(self, kind: str, message: str) -> None:
+        self.progress.hide()
+        first, _, rest = message.partition("\n")
+        self._show_problem(f"{first} — {rest}" if rest else first)

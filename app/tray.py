@@ -1,0 +1,94 @@
+"""The menu-bar (tray) icon and its menu: status line, Back up now, Pause / Resume, Open Backbeat…, Quit.
+
+The menu is an ordinary QMenu, so it works (and is tested) where no system tray exists; the icon
+shows the state: idle, backing up, paused, needs attention.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from app.bridge import EngineBridge
+from app.icons import icon
+from engine.units import format_duration
+
+__all__ = ["Tray"]
+
+
+class Tray(QObject):
+    open_window = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, bridge: EngineBridge, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.state = "idle"
+        self.problem: str | None = None
+        self.menu = QMenu()
+        self.status_action = QAction("Up to date", self.menu)
+        self.status_action.setEnabled(False)
+        self.backup_action = QAction("Back Up Now", self.menu)
+        self.pause_action = QAction("Pause Backups", self.menu)
+        self.open_action = QAction("Open Backbeat…", self.menu)
+        self.quit_action = QAction("Quit Backbeat", self.menu)
+        self.menu.addAction(self.status_action)
+        self.menu.addSeparator()
+        for a in (self.backup_action, self.pause_action):
+            self.menu.addAction(a)
+        self.menu.addSeparator()
+        self.menu.addAction(self.open_action)
+        self.menu.addAction(self.quit_action)
+        self.backup_action.triggered.connect(bridge.backup_now)
+        self.pause_action.triggered.connect(self._toggle_pause)
+        self.open_action.triggered.connect(self.open_window)
+        self.quit_action.triggered.connect(self.quit_requested)
+        self.icon: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.icon = QSystemTrayIcon(icon("tray-idle"))
+            self.icon.setContextMenu(self.menu)
+            self.icon.setToolTip("Backbeat")
+            self.icon.show()
+        bridge.progress.connect(self._progress)
+        bridge.job_started.connect(lambda kind: self._set("busy", "Backing up…"))
+        bridge.job_finished.connect(self._finished)
+        bridge.job_failed.connect(self._failed)
+        bridge.status_changed.connect(self._status)
+
+    def _toggle_pause(self) -> None:
+        if self.bridge.service.paused() is not None:
+            self.bridge.resume()
+        else:
+            self.bridge.pause()
+
+    def _set(self, state: str, line: str) -> None:
+        self.state = state
+        self.status_action.setText(line)
+        if self.icon is not None:
+            self.icon.setIcon(icon(f"tray-{state}"))
+            self.icon.setToolTip(f"Backbeat — {line}")
+
+    def _progress(self, ev) -> None:
+        if ev.bytes_total and self.state != "paused":
+            pct = 100 * ev.bytes_done / ev.bytes_total
+            left = f" — {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""
+            self._set("busy", f"Backing up: {pct:.0f}%{left}")
+
+    def _finished(self, kind: str, result) -> None:
+        self.problem = None
+        if kind == "backup":
+            self._set("idle", "Up to date")
+
+    def _failed(self, kind: str, message: str) -> None:
+        self.problem = message
+        self._set("attention", message.splitlines()[0][:80])
+
+    def _status(self, st: dict) -> None:
+        paused = st["paused"]
+        self.pause_action.setText("Resume Backups" if paused else "Pause Backups")
+        if paused:
+            reason = st["bandwidth"].reason  # "paused by you until 14:00", "paused: the computer is on battery"
+            self._set("paused", reason.replace("paused by you", "Paused").replace("paused:", "Paused:"))
+        elif self.state == "paused":
+            self._set("busy" if st["busy"] else "idle", "Backing up…" if st["busy"] else "Up to date")

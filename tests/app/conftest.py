@@ -1,0 +1,33 @@
+"""The app against a real engine: a repository in a folder, a folder to back up, the settings pointing at both."""
+
+import os
+
+import pytest
+
+from engine.service import BackupService
+from engine.settings import Settings, save_settings
+from tests.conftest import PASSWORD
+
+pytest.importorskip("PySide6")
+
+
+@pytest.fixture
+def desktop(qtbot, tmp_path):
+    """(bridge, tray, window) of the running app, with `src` (two files) and a repository set up."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.main import start
+
+    src = tmp_path / "Documents"
+    (src / "Taxes").mkdir(parents=True)
+    (src / "letter.txt").write_text("Dear friend\n" * 100)
+    (src / "Taxes" / "2025.pdf").write_bytes(os.urandom(200_000))
+    repo = tmp_path / "repo"
+    service = BackupService(str(repo))
+    service.init(PASSWORD)
+    service.close()
+    save_settings(Settings(folders=(str(src),), destination=str(repo)))
+    bridge, tray, window = start(QApplication.instance(), PASSWORD)
+    qtbot.addWidget(window)
+    yield bridge, tray, window, src
+    bridge.close()

@@ -1,0 +1,142 @@
+"""pytest-qt drives the real widgets (offscreen) against the real engine."""
+
+import os
+import time
+
+from engine import control
+from engine.bandwidth import BandwidthPolicy
+from engine.settings import Settings, load_settings
+
+
+def _wait_job(qtbot, bridge, kind, timeout=30000):
+    with qtbot.waitSignal(bridge.job_finished, timeout=timeout, check_params_cb=lambda k, r: k == kind) as blocker:
+        pass
+    return blocker.args[1]
+
+
+def test_back_up_now_from_the_tray_menu_makes_a_snapshot(qtbot, desktop):
+    bridge, tray, window, src = desktop
+    with qtbot.waitSignal(bridge.job_finished, timeout=30000) as done:
+        tray.backup_action.trigger()
+    kind, summary = done.args
+    assert kind == "backup" and summary.files_new == 2
+    assert tray.state == "idle" and tray.status_action.text() == "Up to date"
+    assert len(bridge.service.snapshots()) == 1
+
+
+def test_pause_and_resume_from_the_tray_menu(qtbot, desktop):
+    bridge, tray, window, src = desktop
+    tray.pause_action.trigger()
+    assert control.current_pause() is not None  # what every running job looks at 10 times a second
+    qtbot.waitUntil(lambda: tray.state == "paused", timeout=3000)
+    assert tray.pause_action.text() == "Resume Backups" and tray.status_action.text().startswith("Paused")
+    tray.pause_action.trigger()
+    assert control.current_pause() is None
+    qtbot.waitUntil(lambda: tray.pause_action.text() == "Pause Backups", timeout=3000)
+
+
+def test_settings_round_trip_to_the_engines_configuration(qtbot, desktop):
+    bridge, tray, window, src = desktop
+    page = window.settings
+    page.fixed.setChecked(True)
+    page.fixed_kbs.setValue(200)
+    page.battery.setChecked(True)
+    page.excludes.setText("*.iso, cache")
+    assert page.save()
+    saved = load_settings()
+    assert saved.bandwidth == BandwidthPolicy("fixed", 200 * 1024.0)
+    assert saved.pause_on_battery and saved.excludes == ("*.iso", "cache")
+    assert bridge.service.bandwidth().reason == "fixed limit: 200 KB/s"  # the engine sees it at once
+    page.schedule_text = "Mon-Fri 08:00,512k 18:00,bad"
+    page.scheduled.setChecked(True)
+    assert not page.save() and "entry 3" in page.error.text()  # the bad entry is named
+    page.load()
+    assert page.fixed.isChecked() and page.fixed_kbs.value() == 200
+
+
+def test_the_schedule_editor_writes_a_timetable_the_engine_accepts(qtbot, desktop):
+    from app.pages.settings import ScheduleEditor
+    from engine.bandwidth import parse_policy
+
+    editor = ScheduleEditor("Mon-Fri 08:00,512k 18:00,256k 23:00,off")
+    qtbot.addWidget(editor)
+    assert editor.text() == "Mon-Fri 08:00,512k 18:00,256k 23:00,off"
+    assert parse_policy(editor.text()).mode == "schedule"
+
+
+def test_the_restore_page_restores_a_ticked_file(qtbot, desktop, tmp_path):
+    from PySide6.QtCore import Qt
+
+    bridge, tray, window, src = desktop
+    with qtbot.waitSignal(bridge.job_finished, timeout=30000):
+        bridge.backup_now()
+    window.show()
+    window.show_page("Restore")
+    page = window.restore
+    qtbot.waitUntil(lambda: page.tree.topLevelItemCount() > 0, timeout=10000)
+    top = page.tree.topLevelItem(0)
+    letter = next(top.child(i) for i in range(top.childCount()) if top.child(i).text(0) == "letter.txt")
+    letter.setCheckState(0, Qt.Checked)
+    page.target_dir = str(tmp_path / "restored")
+    os.mkdir(page.target_dir)
+    page.original.setChecked(False)
+    with qtbot.waitSignal(bridge.job_finished, timeout=30000) as done:
+        page.restore_button.click()
+    assert done.args[0] == "restore"
+    assert (tmp_path / "restored" / "Documents" / "letter.txt").read_text() == (src / "letter.txt").read_text()
+    assert not (tmp_path / "restored" / "Documents" / "Taxes").exists()  # only what was ticked
+    assert "Restored 1 file" in page.result.text()
+
+
+def test_the_seed_wizard_runs_end_to_end_onto_a_drive(qtbot, desktop, tmp_path):
+    bridge, tray, window, src = desktop
+    drive = tmp_path / "USB"
+    drive.mkdir()
+    wizard = window.open_wizard()
+    qtbot.waitUntil(lambda: "first upload would take" in wizard.intro.estimate.text(), timeout=10000)
+    wizard.next()
+    wizard.drive_page.set_drive(str(drive))
+    assert "It fits." in wizard.drive_page.space.text()
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.export.done, timeout=30000)  # export label: {wizard.export.label.text()}
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.verify.ok, timeout=30000)
+    wizard.next()
+    assert "Ship the drive" in wizard.next_page.title()
+    assert (drive / "Backbeat" / "backbeat-seed-manifest.json").exists()
+
+
+def test_an_engine_error_shows_on_the_status_page_in_plain_words(qtbot, desktop, tmp_path):
+    bridge, tray, window, src = desktop
+    (tmp_path / "repo").rename(tmp_path / "unplugged")  # the backup drive is not there
+    with qtbot.waitSignal(bridge.job_failed, timeout=30000):
+        tray.backup_action.trigger()
+    text = window.status.problem.text()
+    assert window.status.problem.isVisibleTo(window) and "Last problem" in text
+    assert "drive" in text.lower() or "connect" in text.lower()
+    assert tray.state == "attention"
+
+
+def test_the_window_stays_responsive_during_a_long_backup(qtbot, desktop, dataset64):
+    from PySide6.QtCore import QTimer
+
+    bridge, tray, window, src = desktop
+    window.show()
+    bridge.service.save_settings(Settings(folders=(str(dataset64),), destination=bridge.service.settings().destination))
+    stalls, last = [], [time.monotonic()]
+
+    def tick():
+        now = time.monotonic()
+        stalls.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    with qtbot.waitSignal(bridge.job_finished, timeout=120000) as done:
+        assert bridge.backup_now()
+    timer.stop()
+    summary = done.args[1]
+    assert summary.bytes_read > 60 << 20, summary
+    assert len(stalls) >= 20  # the loop ran all along (a 64 MiB backup takes about half a second here)
+    assert max(stalls) <= 0.100, f"the event loop stalled {max(stalls) * 1000:.0f} ms"
