@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import platform
-
 import PySide6
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QPushButton, QTextEdit
 
@@ -16,7 +14,7 @@ __all__ = ["SupportPage"]
 class SupportPage(Page):
     def __init__(self, bridge: EngineBridge) -> None:
         super().__init__("Support", "If something goes wrong, your support contact will ask for this.")
-        about = bridge.service.about() | {"Qt": PySide6.__version__, "OS": platform.platform()}
+        about = bridge.service.about() | {"Qt": PySide6.__version__}
         self.text = QTextEdit()
         self.text.setReadOnly(True)
         self.text.setPlainText("\n".join(f"{k}: {v}" for k, v in about.items()))
