@@ -45,6 +45,7 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self._passphrase = passphrase
         self._job_kind: str | None = None  # the job running, set and cleared on the GUI thread
+        self._threads: list[threading.Thread] = []  # joined before the engine is closed
         self.service = self._open()
         self._closed = False
         self._post.connect(self._deliver)
@@ -84,8 +85,12 @@ class EngineBridge(QObject):
             return False
         self._job_kind = kind
         self.job_started.emit(kind)
-        threading.Thread(target=self._run, args=(kind, work), name=f"app-{kind}", daemon=True).start()
+        self._start(threading.Thread(target=self._run, args=(kind, work), name=f"app-{kind}", daemon=True))
         return True
+
+    def _start(self, thread: threading.Thread) -> None:
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
 
     def _run(self, kind: str, work: Callable[[BackupService], object], done: str = "job_finished") -> None:
         try:
@@ -142,7 +147,12 @@ class EngineBridge(QObject):
         )
 
     def close(self) -> None:
+        """Let running engine calls end, then close the engine. A backup still running after a few
+        seconds is left to the process's exit: the repository is consistent at any moment, and the
+        next run resumes it."""
         self._closed = True
         self._timer.stop()
-        self.service.pacer.probe.wanted = False
-        self.service.close()
+        for t in self._threads:
+            t.join(timeout=5)
+        if not any(t.is_alive() for t in self._threads):
+            self.service.close()

@@ -78,6 +78,11 @@ class BackupService:
         State(state_path(repo.id)).close()
         return repo.id
 
+    @staticmethod
+    def save_s3_keys(location: str, access_key_id: str, secret_access_key: str) -> bool:
+        """Keep a bucket's keys in the OS keychain (never in a file); False where there is none."""
+        return keychain.available() and keychain.save_s3_credentials(location, access_key_id, secret_access_key)
+
     def remember_passphrase(self, passphrase: str) -> bool:
         """Keep the passphrase in the OS keychain; False where there is none."""
         return keychain.set_secret(keychain.passphrase_entry(self.repository_id()), passphrase)

@@ -78,7 +78,14 @@ class State:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Every query holds the lock: one connection serves the app's threads at once, and SQLite
+        crashes when a cursor is used while another thread writes or closes."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def _tx(self, sql: str, rows: Iterable[tuple]) -> None:
         with self._lock:
@@ -92,12 +99,12 @@ class State:
 
     # -- files cache -----------------------------------------------------------------------
     def generation(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        row = next(iter(self._read("SELECT value FROM meta WHERE key='generation'")), None)
         return int(row[0]) if row else 0
 
     def cached_files(self) -> dict[bytes, CachedFile]:
         """The whole files cache in one query: a run asks about every file, so this is far cheaper."""
-        rows = self._db.execute("SELECT path, dev, ino, size, mtime_ns, ctime_ns, ids, xattrs FROM files")
+        rows = self._read("SELECT path, dev, ino, size, mtime_ns, ctime_ns, ids, xattrs FROM files")
         return {
             r[0]: CachedFile(*r[1:6], _split_ids(r[6]), decode_xattrs(memoryview(r[7]))[0] if r[7] else ())
             for r in rows
@@ -122,7 +129,7 @@ class State:
 
     # -- blob index cache ------------------------------------------------------------------
     def loaded_index_files(self) -> set[str]:
-        return {r[0] for r in self._db.execute("SELECT name FROM index_files")}
+        return {r[0] for r in self._read("SELECT name FROM index_files")}
 
     def cache_index_file(self, name: str, packs: list[PackInfo]) -> None:
         self._tx(
@@ -147,9 +154,9 @@ class State:
         types, comps = {int(t): t for t in BlobType}, {int(c): c for c in Compression}
         index.blobs.update(
             (blob_id, IndexEntry(pack, types[t], comps[c], off, length, raw))
-            for blob_id, pack, t, c, off, length, raw in self._db.execute("SELECT * FROM blobs")
+            for blob_id, pack, t, c, off, length, raw in self._read("SELECT * FROM blobs")
         )
-        index.pack_sizes.update(self._db.execute("SELECT pack, size FROM packs"))
+        index.pack_sizes.update(self._read("SELECT pack, size FROM packs"))
 
     # -- seed drives waiting to be loaded ---------------------------------------------------
     def record_seed(self, destination: str, drive: str, created: float, objects: dict[str, list]) -> None:
@@ -161,9 +168,8 @@ class State:
 
     def pending_seed(self, destination: str) -> dict | None:
         """{"drive", "created", "objects": {name: [size, blake3]}} or None."""
-        row = self._db.execute(
-            "SELECT drive, created, objects FROM seeds WHERE destination=?", (destination,)
-        ).fetchone()
+        rows = self._read("SELECT drive, created, objects FROM seeds WHERE destination=?", (destination,))
+        row = rows[0] if rows else None
         return None if row is None else {"drive": row[0], "created": row[1], "objects": json.loads(row[2])}
 
     def clear_seed(self, destination: str) -> None:
@@ -182,10 +188,10 @@ class State:
         self._tx("INSERT INTO held VALUES (?, ?, ?)", ((destination, p, s) for p, s in packs.items()))
 
     def held(self, destination: str) -> dict[bytes, int]:
-        return dict(self._db.execute("SELECT pack, size FROM held WHERE destination=?", (destination,)))
+        return dict(self._read("SELECT pack, size FROM held WHERE destination=?", (destination,)))
 
     def destinations(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT DISTINCT destination FROM held ORDER BY destination")]
+        return [r[0] for r in self._read("SELECT DISTINCT destination FROM held ORDER BY destination")]
 
     # -- pack journal ----------------------------------------------------------------------
     def journal_pack(self, pack_id: bytes) -> None:
@@ -193,7 +199,7 @@ class State:
             self._db.execute("INSERT OR REPLACE INTO pack_journal VALUES (?, 'written')", (pack_id,))
 
     def journaled_packs(self) -> list[bytes]:
-        return [r[0] for r in self._db.execute("SELECT pack FROM pack_journal")]
+        return [r[0] for r in self._read("SELECT pack FROM pack_journal")]
 
     def clear_journal(self, packs: Iterable[bytes]) -> None:
         self._tx("DELETE FROM pack_journal WHERE pack=?", ((p,) for p in packs))
@@ -216,7 +222,7 @@ class State:
             )
 
     def runs(self, limit: int = 50) -> Iterator[dict]:
-        cur = self._db.execute(
+        cur = self._read(
             "SELECT id, kind, started_ns, finished_ns, status, snapshot, summary, error FROM runs "
             "ORDER BY id DESC LIMIT ?",
             (limit,),

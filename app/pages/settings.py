@@ -140,6 +140,12 @@ class SettingsPage(Page):
         self.destination = QLineEdit()
         self.destination.setPlaceholderText("a folder, or s3://bucket/prefix, or s3:https://host/bucket/prefix")
         form.addRow("Back up to:", self.destination)
+        self.access_key = QLineEdit()
+        self.access_key.setPlaceholderText("for s3:// destinations: kept in your keychain, never in a file")
+        self.secret_key = QLineEdit()
+        self.secret_key.setEchoMode(QLineEdit.Password)
+        form.addRow("Access key:", self.access_key)
+        form.addRow("Secret key:", self.secret_key)
         self.layout_.addLayout(form)
 
     def _speed_section(self) -> None:
@@ -214,6 +220,18 @@ class SettingsPage(Page):
             self.error.setText(f"{e}\n{e.hint}")
             return False
         self.error.setText("")
+        where = self.destination.text().strip()
+        if self.access_key.text().strip() and self.secret_key.text():
+            if not where.startswith("s3"):
+                self.error.setText("Keys are for an s3:// destination.")
+                return False
+            if not self.bridge.service.save_s3_keys(where, self.access_key.text().strip(), self.secret_key.text()):
+                self.error.setText(
+                    "This computer has no keychain to keep the keys in: set AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY for Backbeat instead."
+                )
+                return False
+            self.secret_key.clear()
         old = self.bridge.service.settings()
         folders = tuple(self.folders.item(i).text() for i in range(self.folders.count()))
         excludes = tuple(x.strip() for x in self.excludes.text().split(",") if x.strip())

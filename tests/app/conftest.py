@@ -31,3 +31,24 @@ def desktop(qtbot, tmp_path):
     qtbot.addWidget(window)
     yield bridge, tray, window, src
     bridge.close()
+
+
+@pytest.fixture
+def desktop_s3(qtbot, tmp_path, s3_repo):
+    """The app backing up to the real S3 server at a fixed 256 KB/s, with a 2 MiB file to send."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.main import start
+    from engine.bandwidth import BandwidthPolicy
+
+    src = tmp_path / "Videos"
+    src.mkdir()
+    (src / "clip.mov").write_bytes(os.urandom(2 << 20))
+    service = BackupService(s3_repo)
+    service.init(PASSWORD)
+    service.close()
+    save_settings(Settings(BandwidthPolicy("fixed", 256 * 1024), folders=(str(src),), destination=s3_repo))
+    bridge, tray, window = start(QApplication.instance(), PASSWORD)
+    qtbot.addWidget(window)
+    yield bridge, tray, window, src
+    bridge.close()

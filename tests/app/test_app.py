@@ -52,6 +52,13 @@ def test_settings_round_trip_to_the_engines_configuration(qtbot, desktop):
     assert not page.save() and "entry 3" in page.error.text()  # the bad entry is named
     page.load()
     assert page.fixed.isChecked() and page.fixed_kbs.value() == 200
+    page.destination.setText("s3://my-bucket/backup")
+    page.access_key.setText("AKIAEXAMPLE")
+    page.secret_key.setText("secret")
+    assert not page.save() and "no keychain" in page.error.text()  # keys never go to a file
+    assert (
+        "secret" not in (load_settings().destination or "") and load_settings().destination != "s3://my-bucket/backup"
+    )
 
 
 def test_the_schedule_editor_writes_a_timetable_the_engine_accepts(qtbot, desktop):
@@ -140,3 +147,19 @@ def test_the_window_stays_responsive_during_a_long_backup(qtbot, desktop, datase
     assert summary.bytes_read > 60 << 20, summary
     assert len(stalls) >= 20  # the loop ran all along (a 64 MiB backup takes about half a second here)
     assert max(stalls) <= 0.100, f"the event loop stalled {max(stalls) * 1000:.0f} ms"
+
+
+def test_pause_from_the_tray_stops_sending_within_a_second_and_resume_finishes(qtbot, desktop_s3):
+    bridge, tray, window, src = desktop_s3
+    bucket = bridge.service.bucket  # every byte this process sends to S3 passes through it
+    with qtbot.waitSignal(bridge.job_finished, timeout=60000) as done:
+        tray.backup_action.trigger()
+        qtbot.waitUntil(lambda: bucket.sent > 200_000, timeout=20000)
+        tray.pause_action.trigger()
+        qtbot.wait(1000)  # within a second sending stops...
+        stopped = bucket.sent
+        qtbot.wait(1500)
+        assert bucket.sent == stopped  # ...and stays stopped
+        assert tray.state == "paused"
+        tray.pause_action.trigger()
+    assert done.args[0] == "backup" and done.args[1].files_new == 1
