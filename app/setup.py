@@ -58,21 +58,9 @@ class SetupDialog(QDialog):
         form.addRow("Passphrase:", self.passphrase)
         form.addRow("Again:", self.again)
         form.addRow("", self.meter)
-        self.destination = QLineEdit()
+        self.destination = self._folder_row(form, "Back up to:")
         self.destination.setPlaceholderText("a folder or drive, or s3://bucket/prefix")
-        pick = QPushButton("Choose…")
-        pick.clicked.connect(lambda: self._pick(self.destination))
-        row = QHBoxLayout()
-        row.addWidget(self.destination)
-        row.addWidget(pick)
-        form.addRow("Back up to:", row)
-        self.folder = QLineEdit()
-        pick2 = QPushButton("Choose…")
-        pick2.clicked.connect(lambda: self._pick(self.folder))
-        row2 = QHBoxLayout()
-        row2.addWidget(self.folder)
-        row2.addWidget(pick2)
-        form.addRow("Back up this folder:", row2)
+        self.folder = self._folder_row(form, "Back up this folder:")
         layout.addLayout(form)
         self.error = hint("")
         self.error.setObjectName("problem")
@@ -82,6 +70,14 @@ class SetupDialog(QDialog):
         buttons.accepted.connect(self.finish)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _folder_row(self, form: QFormLayout, label: str) -> QLineEdit:
+        field, pick, row = QLineEdit(), QPushButton("Choose…"), QHBoxLayout()
+        pick.clicked.connect(lambda: self._pick(field))
+        row.addWidget(field)
+        row.addWidget(pick)
+        form.addRow(label, row)
+        return field
 
     def _pick(self, field: QLineEdit) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a folder")

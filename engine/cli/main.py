@@ -250,16 +250,19 @@ def cmd_copy(args, printer) -> int:
     service = BackupService(args.source, printer)
     service.set_limit(args.limit)
     report = service.copy_to(args.target)
+    return _copied(args, printer, report, f"Copied {{}} from {args.source} to {args.target}")
+
+
+def _copied(args, printer, report, what: str) -> int:
+    """A copy's (or a seed load's) result: `what` gets "N objects (size)"."""
     printer.clear()
     if args.json:
         print(json.dumps(report.to_json()))
     else:
         for line in report.errors:
             print(f"error: {line}")
-        print(
-            f"Copied {report.objects_copied} objects ({format_bytes(report.bytes_copied)}) from {args.source} "
-            f"to {args.target}; {report.objects_present} were already there."
-        )
+        count = f"{report.objects_copied} objects ({format_bytes(report.bytes_copied)})"
+        print(f"{what.format(count)}; {report.objects_present} were already there.")
     return EXIT_ERROR if report.errors else EXIT_OK
 
 
@@ -379,17 +382,7 @@ def cmd_seed(args, printer) -> int:
         print(json.dumps(r.to_json()) if args.json else "\n".join(lines))
         return EXIT_OK if r.ok else EXIT_ERROR
     report = BackupService(args.repo, printer).seed_load(args.drive)
-    printer.clear()
-    if args.json:
-        print(json.dumps(report.to_json()))
-    else:
-        for line in report.errors:
-            print(f"error: {line}")
-        print(
-            f"Loaded {report.objects_copied} objects ({format_bytes(report.bytes_copied)}) into {args.repo}; "
-            f"{report.objects_present} were already there."
-        )
-    return EXIT_ERROR if report.errors else EXIT_OK
+    return _copied(args, printer, report, f"Loaded {{}} into {args.repo}")
 
 
 def cmd_reconcile(args, printer) -> int:
