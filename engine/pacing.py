@@ -26,7 +26,7 @@ from engine.control import clear_activity, current_pause, publish_activity
 from engine.delaycontrol import DelayController
 from engine.linkrtt import LinkProbe
 from engine.ratelimit import TokenBucket
-from engine.settings import Settings, load_settings, settings_path
+from engine.settings import load_settings, settings_path
 from engine.units import format_rate
 
 __all__ = ["Pacer", "Decision", "BandwidthStatus", "on_battery"]
@@ -89,10 +89,6 @@ class Pacer:
         self.decision = Decision(None, "unlimited")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-
-    @property
-    def settings(self) -> Settings:
-        return self._settings
 
     # -- deciding ------------------------------------------------------------------------------
     def _stamp(self) -> tuple[int, int] | None:
