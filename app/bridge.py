@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.errors import BackbeatError
 from engine.events import FileSkipped, NetworkWait, Progress
+from engine.logs import log
 from engine.service import BackupService
 from engine.settings import Settings
 
@@ -96,9 +97,11 @@ class EngineBridge(QObject):
         try:
             result = work(self.service)
         except BackbeatError as e:
+            log.error("%s failed: %s%s", kind, e, f" — {e.hint}" if e.hint else "")
             self._post.emit("job_failed", (kind, f"{e}" + (f"\n{e.hint}" if e.hint else "")))
             return
         except Exception as e:  # noqa: BLE001 - shown to the user, never a crash of the app
+            log.exception("%s failed", kind)
             if not self._closed:
                 self._post.emit("job_failed", (kind, f"{type(e).__name__}: {e}"))
             return

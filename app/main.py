@@ -12,6 +12,7 @@ from app.icons import icon
 from app.setup import SetupDialog
 from app.tray import Tray
 from app.window import STYLE, MainWindow
+from engine.logs import setup_logging
 from engine.memory import tune_allocator
 from engine.service import BackupService
 
@@ -54,6 +55,7 @@ def start(app: QApplication, passphrase: str) -> tuple[EngineBridge, Tray, MainW
 
 def main(argv: list[str] | None = None) -> int:
     tune_allocator()
+    setup_logging()
     app = QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("Backbeat")
     app.setQuitOnLastWindowClosed(False)

@@ -9,10 +9,12 @@ problems arrive through the `events` callback as frozen dataclasses from `engine
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from engine import PRODUCT, __version__, keychain
 from engine.backends.base import list_packs
@@ -27,9 +29,10 @@ from engine.control import pause as pause_uploads
 from engine.control import resume as resume_uploads
 from engine.copy import CopyReport, run_copy
 from engine.errors import BackbeatError, SnapshotNotFound
-from engine.events import BackupSummary, EventSink, NetworkWait, RestoreSummary
+from engine.events import BackupSummary, EventSink, FileSkipped, NetworkWait, RestoreSummary
 from engine.home import app_dir, computer_id, default_repository, log_dir
 from engine.keychain import s3_credentials
+from engine.logs import log, redact
 from engine.memory import release_memory
 from engine.pacing import BandwidthStatus, Pacer
 from engine.ratelimit import TokenBucket
@@ -51,6 +54,7 @@ from engine.session import Session, open_session, reload_session, state_path
 from engine.settings import Settings, load_settings, save_settings
 from engine.state import State
 from engine.status import DestinationStatus, destination_status
+from engine.support import BundleReport, write_bundle
 
 __all__ = ["BackupService"]
 
@@ -58,15 +62,25 @@ __all__ = ["BackupService"]
 class BackupService:
     def __init__(self, location: str | None = None, events: EventSink | None = None) -> None:
         given = location or load_settings().destination or str(default_repository())
-        self.events: EventSink = events or (lambda ev: None)
+        self._sink: EventSink = events or (lambda ev: None)
         #: one budget for every byte this process sends to a network destination
         self.bucket = TokenBucket(None)
         self.pacer = Pacer(self.bucket)
-        self.backend = open_location(given, s3_credentials(given), self._network_wait, self.bucket)
+        credentials = s3_credentials(given)
+        redact(credentials.secret_access_key if credentials else os.environ.get("AWS_SECRET_ACCESS_KEY"))
+        self.backend = open_location(given, credentials, self._network_wait, self.bucket)
         self.location = self.backend.location  # one spelling per destination in the local state
         self._session: Session | None = None
         self._passphrase: str | None = None
         self._opening = threading.Lock()
+
+    def events(self, ev: object) -> None:
+        """Every engine event goes to the caller; warnings and waits also to the log."""
+        if isinstance(ev, FileSkipped) and ev.warning:
+            log.warning("skipped %s: %s", ev.path, ev.reason)
+        elif isinstance(ev, NetworkWait):
+            log.warning("%s: %s; retrying in %.0f s", ev.destination, ev.reason, ev.seconds)
+        self._sink(ev)
 
     # -- repository ------------------------------------------------------------------------
     def repository_id(self) -> str:
@@ -74,6 +88,7 @@ class BackupService:
         return Repository.read_config(self.backend)["id"]
 
     def init(self, passphrase: str) -> str:
+        redact(passphrase)
         repo = Repository.create(self.backend, passphrase)
         State(state_path(repo.id)).close()
         return repo.id
@@ -95,6 +110,7 @@ class BackupService:
 
     def unlock(self, passphrase: str, *, defer: bool = False) -> None:
         """Open the repository now, or with `defer` on first use (a backup scans while the key is derived)."""
+        redact(passphrase)
         self._passphrase = passphrase
         if not defer:
             _ = self.session
@@ -275,11 +291,25 @@ class BackupService:
             hint = getattr(e, "hint", None)
             said = (str(e) or type(e).__name__) + (f" — {hint}" if hint else "")
             state.finish_run(run_id, SYSTEM_CLOCK.wall_ns(), "failed", None, {}, said)
+            log.error("%s at %s failed: %s", kind, self.location, said)
             raise
         doc = result.to_json()
         status = "warnings" if doc.get("warnings") or doc.get("failed") else "ok"
+        brief = {k: v for k, v in doc.items() if k not in ("skipped", "failed")}
+        log.info("%s at %s: %s %s", kind, self.location, status, json.dumps(brief, sort_keys=True))
         state.finish_run(run_id, SYSTEM_CLOCK.wall_ns(), status, doc.get("snapshot_id"), doc, None)
         return result
+
+    def support_bundle(self, output: str) -> BundleReport:
+        """The .zip a support desk asks for (engine.support); works even when the repository will not open."""
+        where = sorted({self.location, *(load_settings().destination or "",)} - {""})
+
+        def check() -> str:
+            report = self.check()
+            lines = [f"{self.location}: {'no problems found' if report.ok else 'PROBLEMS FOUND'}"]
+            return "\n".join(lines + [f"error: {e}" for e in report.errors] + [f"note: {n}" for n in report.notes])
+
+        return write_bundle(Path(output), self.about(), where, lambda: self.history(100), check)
 
     # -- questions ---------------------------------------------------------------------------
     def about(self) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import os
 import stat
 import sys
@@ -21,6 +22,7 @@ from engine.cli.progress import ProgressPrinter
 from engine.continuous import WatchRun
 from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain, UsageError
 from engine.events import Progress
+from engine.logs import log, setup_logging
 from engine.memory import tune_allocator
 from engine.repo.tree import Kind
 from engine.service import BackupService
@@ -41,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--password-file", metavar="FILE", help="read the passphrase from FILE")
     common.add_argument("--json", action="store_true", help="print the result as JSON")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress, no notes")
+    common.add_argument("-v", "--verbose", action="store_true", help="also show the log's lines (INFO)")
+    common.add_argument("--debug", action="store_true", help="show every log line (DEBUG)")
 
     p = argparse.ArgumentParser(
         prog="backbeat",
@@ -71,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--to", dest="target", required=True, metavar="LOCATION")
     cp.add_argument("--limit", type=_rate, metavar="RATE", help="upload at most RATE per second (512k, 1.5M)")
     sub.add_parser("status", parents=[common], help="what each destination holds, and %% backed up")
+    sub.add_parser("about", parents=[common], help="version, computer ID, folders: what support asks for")
+    sb = sub.add_parser("support-bundle", parents=[common], help="write a .zip for support (no secrets in it)")
+    sb.add_argument("--output", metavar="FILE", help="default: backbeat-support-DATE.zip in this folder")
     w = sub.add_parser("watch", parents=[common], help="back up continuously: within seconds of each change")
     w.add_argument("paths", nargs="*", metavar="PATH", help="default: the folders chosen in the settings")
     w.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="glob on names or paths")
@@ -405,6 +412,24 @@ def cmd_reconcile(args, printer) -> int:
     return EXIT_OK
 
 
+def cmd_about(args, printer) -> int:
+    about = BackupService(args.repo, printer).about()
+    print(json.dumps(about) if args.json else "\n".join(f"{k}: {v}" for k, v in about.items()))
+    return EXIT_OK
+
+
+def cmd_support_bundle(args, printer) -> int:
+    service = BackupService(args.repo, printer)
+    try:
+        service.unlock(find_passphrase(args.password_file, service.repository_id()), defer=True)
+    except BackbeatError:
+        pass  # a bundle is most needed when the repository will not open: it says why inside
+    output = args.output or f"backbeat-support-{datetime.now():%Y%m%d-%H%M%S}.zip"
+    r = service.support_bundle(output)
+    print(json.dumps(r.to_json()) if args.json else f"Wrote {r.path} ({format_bytes(r.bytes)}): {', '.join(r.files)}.")
+    return EXIT_OK
+
+
 def cmd_login(args, printer) -> int:
     if not keychain.available():
         raise NoKeychain()
@@ -430,6 +455,8 @@ _COMMANDS = {
     "watch": cmd_watch,
     "seed": cmd_seed,
     "reconcile": cmd_reconcile,
+    "about": cmd_about,
+    "support-bundle": cmd_support_bundle,
     "login": cmd_login,
 }
 
@@ -437,11 +464,14 @@ _COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tune_allocator()
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.CRITICAL + 1
+    setup_logging(console_level=level)  # the printer already shows warnings: the console log is opt-in
     printer = ProgressPrinter(quiet=args.quiet or args.json, live=None if not args.quiet else False)
     try:
         return _COMMANDS[args.command](args, printer)
     except BackbeatError as e:
         printer.clear()
+        log.error("%s failed: %s%s", args.command, e, f" — {e.hint}" if e.hint else "")
         print(f"error: {e}", file=sys.stderr)
         if e.hint:
             print(f"hint: {e.hint}", file=sys.stderr)

@@ -163,3 +163,15 @@ def test_pause_from_the_tray_stops_sending_within_a_second_and_resume_finishes(q
         assert tray.state == "paused"
         tray.pause_action.trigger()
     assert done.args[0] == "backup" and done.args[1].files_new == 1
+
+
+def test_the_support_page_writes_a_bundle(qtbot, desktop, tmp_path):
+    import zipfile
+
+    bridge, tray, window, src = desktop
+    path = tmp_path / "support.zip"
+    with qtbot.waitSignal(bridge.job_finished, timeout=30000):
+        window.support.create_bundle(str(path))
+    assert "Saved" in window.support.result.text()
+    with zipfile.ZipFile(path) as z:
+        assert {"about.txt", "check.txt", "REDACTED.txt"} <= set(z.namelist())
