@@ -7,6 +7,7 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QSystemTrayIcon
 
+from app import loginitem
 from app.bridge import EngineBridge
 from app.icons import icon
 from app.setup import SetupDialog
@@ -54,6 +55,11 @@ def start(app: QApplication, passphrase: str) -> tuple[EngineBridge, Tray, MainW
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv
+    if "--install-login-item" in args or "--remove-login-item" in args:
+        said = loginitem.install() if "--install-login-item" in args else loginitem.remove()
+        sys.stdout.write(said + "\n")
+        return 0
     tune_allocator()
     setup_logging()
     app = QApplication(argv if argv is not None else sys.argv)

@@ -1,0 +1,72 @@
+"""The frozen bundle runs with no Python environment; the login item's plist is valid and names the app."""
+
+import os
+import plistlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import treehash_compare
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = "/Applications/Backbeat.app/Contents/MacOS/backbeat-app"
+
+
+def test_the_launchd_agent_is_a_valid_plist_naming_the_bundles_executable():
+    pytest.importorskip("PySide6")
+    from app.loginitem import LABEL, render
+
+    agent = plistlib.loads(render(APP))
+    assert agent["Label"] == LABEL and agent["ProgramArguments"] == [APP] and agent["RunAtLoad"] is True
+    spec = (ROOT / "packaging" / "backbeat.spec").read_text()
+    assert '"LSUIElement": True' in spec and "bundle_identifier=BUNDLE_ID" in spec
+
+
+@pytest.mark.skipif(sys.platform != "darwin", reason="launchd login items exist on macOS only")
+def test_install_and_remove_the_login_item_on_macos(tmp_path):
+    from app.loginitem import agent_path, install, remove
+
+    install(APP, home=tmp_path)
+    assert plistlib.loads(agent_path(tmp_path).read_bytes())["ProgramArguments"] == [APP]
+    remove(home=tmp_path)
+    assert not agent_path(tmp_path).exists()
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="the message for systems without launchd")
+def test_elsewhere_the_login_item_options_say_what_to_do_instead():
+    out = subprocess.run([sys.executable, "-m", "app", "--install-login-item"], capture_output=True, text=True)
+    assert out.returncode == 0 and "autostart" in out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "darwin", reason="on macOS the build makes an .app; this checks the Linux folder")
+def test_the_frozen_bundle_backs_up_and_restores_without_python(tmp_path):
+    build = subprocess.run(["bash", str(ROOT / "packaging" / "build.sh")], capture_output=True, text=True, cwd=ROOT)
+    assert build.returncode == 0, build.stderr[-2000:]
+    bundle = ROOT / "dist" / "backbeat"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "note.txt").write_text("frozen\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BACKBEAT_HOME": str(tmp_path / "home"),
+           "BACKBEAT_PASSWORD": "frozen pass", "QT_QPA_PLATFORM": "offscreen"}  # fmt: skip
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        out = subprocess.run([str(bundle / "backbeat"), *args], env=env, capture_output=True, text=True, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        return out
+
+    t0 = time.perf_counter()
+    assert "Backbeat" in run("--version").stdout
+    started = time.perf_counter() - t0
+    run("init")
+    run("backup", str(src))
+    run("restore", "latest", "--target", str(tmp_path / "back"))
+    assert treehash_compare(src, tmp_path / "back" / "src").returncode == 0
+    app = subprocess.run([str(bundle / "backbeat-app"), "--startup-time"], env=env, capture_output=True, text=True)
+    assert "ready" in app.stdout, app.stderr[-2000:]
+    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
+    print(f"bundle {size / 2**20:.0f} MiB, backbeat --version in {started:.2f} s")
+    assert "VIRTUAL_ENV" not in env and not os.environ.get("PYTHONHOME")
