@@ -19,7 +19,7 @@ from engine.backends.retry import Retrying
 from engine.errors import TransientBackendError, UsageError
 from engine.ratelimit import TokenBucket
 
-__all__ = ["is_s3", "parse_s3", "open_location"]
+__all__ = ["is_s3", "parse_s3", "s3_location", "open_location"]
 
 _AWS = re.compile(r"^s3://(?P<bucket>[^/]+)(?:/(?P<prefix>.*))?$")
 _ENDPOINT = re.compile(r"^s3:(?P<endpoint>https?://[^/]+)/(?P<bucket>[^/]+)(?:/(?P<prefix>.*))?$")
@@ -27,6 +27,12 @@ _ENDPOINT = re.compile(r"^s3:(?P<endpoint>https?://[^/]+)/(?P<bucket>[^/]+)(?:/(
 
 def is_s3(location: str) -> bool:
     return location.startswith("s3:")
+
+
+def s3_location(bucket: str, prefix: str = "", endpoint: str | None = None) -> str:
+    """The LOCATION for a bucket (the app's fields); `parse_s3` reads it back."""
+    path = f"{bucket.strip('/')}/{prefix.strip('/')}".rstrip("/")
+    return f"s3:{endpoint.rstrip('/')}/{path}" if endpoint else f"s3://{path}"
 
 
 def parse_s3(location: str):

@@ -52,7 +52,11 @@ def test_settings_round_trip_to_the_engines_configuration(qtbot, desktop):
     assert not page.save() and "entry 3" in page.error.text()  # the bad entry is named
     page.load()
     assert page.fixed.isChecked() and page.fixed_kbs.value() == 200
-    page.destination.setText("s3://my-bucket/backup")
+    page.kind.setCurrentIndex(2)  # another S3 service
+    page.endpoint.setText("https://s3.example.com")
+    page.bucket.setText("my-bucket")
+    page.prefix.setText("backup")
+    assert page.location() == "s3:https://s3.example.com/my-bucket/backup"
     page.access_key.setText("AKIAEXAMPLE")
     page.secret_key.setText("secret")
     assert not page.save() and "no keychain" in page.error.text()  # keys never go to a file

@@ -44,3 +44,11 @@ def test_errors_say_what_to_fix(s3_server):
 
 def test_credentials_never_show(s3_server):
     assert "wrong" not in repr(S3Credentials(ACCESS_KEY, "wrong secret"))
+
+
+def test_s3_locations_from_the_apps_fields_read_back():
+    from engine.backends.location import parse_s3, s3_location
+
+    for bucket, prefix, endpoint in (("b", "", None), ("b", "a/c", None), ("b", "x", "https://h:9000")):
+        loc = parse_s3(s3_location(bucket, prefix, endpoint))
+        assert (loc.bucket, loc.prefix, loc.endpoint) == (bucket, prefix, endpoint)
