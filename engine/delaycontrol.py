@@ -14,7 +14,7 @@ built. It steers the upload rate so that queue stays under a target (25 ms by de
   uploads actually use what they are allowed (an idle moment must not let the rate run far
   ahead of the line). A drop-tail modem shows no delay at all until the line is full, so the
   only warning is the queue itself: like CUBIC, it climbs back quickly to near the rate at which
-  the last queue appeared (5% a step) and creeps past it (1% a step), so an overshoot builds
+  the last queue appeared (5% a step) and creeps past it (0.3% a step), so an overshoot builds
   little queue before it is seen.
 
 Differences from RFC 6817 (a congestion window per connection): this steers one rate for all of
@@ -34,7 +34,7 @@ _START_RATE = 32 * 1024
 _MIN_RATE = 4 * 1024
 _RAMP = 1.25
 _RECOVER = 0.05  # share of the rate added per step, well under the rate of the last queue
-_PROBE = 0.005  # ... and near or past it
+_PROBE = 0.003  # ... and near or past it
 _NEAR = 0.85
 _MIN_STEP = 1024
 _MAX_CUT = 0.5
