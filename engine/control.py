@@ -24,17 +24,12 @@ from pathlib import Path
 import psutil
 
 from engine.clock import SYSTEM_CLOCK, Clock
+from engine.files import write_atomic
 from engine.home import app_dir
 
 __all__ = ["Pause", "pause", "resume", "current_pause", "publish_activity", "read_activity", "clear_activity"]
 
 _STALE = 5.0
-
-
-def _write(path: Path, doc: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc))
-    os.replace(tmp, path)
 
 
 def _read(path: Path) -> dict | None:
@@ -60,7 +55,7 @@ def pause(seconds: float | None = None, clock: Clock = SYSTEM_CLOCK) -> Pause:
     """Pause uploads for `seconds` (None: until `resume`)."""
     now = clock.wall()
     p = Pause(now, now + seconds if seconds else None)
-    _write(_pause_path(), {"since": p.since, "until": p.until})
+    write_atomic(_pause_path(), json.dumps({"since": p.since, "until": p.until}))
     return p
 
 
@@ -88,7 +83,7 @@ def _activity_path() -> Path:
 
 
 def publish_activity(doc: dict, clock: Clock = SYSTEM_CLOCK) -> None:
-    _write(_activity_path(), doc | {"pid": os.getpid(), "updated": clock.wall()})
+    write_atomic(_activity_path(), json.dumps(doc | {"pid": os.getpid(), "updated": clock.wall()}))
 
 
 def clear_activity() -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import platformdirs
 
+from engine.files import write_atomic
+
 __all__ = ["app_dir", "log_dir", "computer_id", "default_repository"]
 
 _APP = "Backbeat"
@@ -43,7 +45,5 @@ def computer_id() -> str:
         return str(uuid.UUID(path.read_text().strip()))
     except (FileNotFoundError, ValueError):
         value = str(uuid.uuid4())
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(value + "\n")
-        os.replace(tmp, path)
+        write_atomic(path, value + "\n", durable=True)
         return value

@@ -27,7 +27,7 @@ from engine.clock import SYSTEM_CLOCK
 from engine.errors import BackendError, ObjectNotFound
 from engine.events import EventSink
 from engine.progress import Meter
-from engine.repo.crypto import plain_hash
+from engine.repo.crypto import named_by_content
 from engine.repo.index import PackInfo, encode_index
 from engine.repo.pack import PackEntry
 from engine.session import Session
@@ -72,7 +72,7 @@ def _expected(session: Session) -> dict[str, int | None]:
 
 def _intact(backend: Backend, name: str) -> bool:
     try:
-        return plain_hash(backend.get(name)).hex() == name.rsplit("/", 1)[-1]
+        return named_by_content(name, backend.get(name))
     except ObjectNotFound:
         return False
 
@@ -135,7 +135,7 @@ def _repair_from(drive: Backend, backend: Backend, bad: set[str], report: Reconc
             data = drive.get(name)
         except (ObjectNotFound, BackendError):
             continue
-        if plain_hash(data).hex() != name.rsplit("/", 1)[-1]:
+        if not named_by_content(name, data):
             report.notes.append(f"{name} is damaged on the drive too")
             continue
         backend.put(name, data)

@@ -13,7 +13,6 @@ only what is not on it ("waiting for seed"). `verify` reads the drive back again
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,8 +24,9 @@ from engine.clock import SYSTEM_CLOCK
 from engine.copy import CopyReport, run_copy
 from engine.errors import BackbeatError, DestinationFull, IntegrityError, ObjectNotFound, UsageError
 from engine.events import EventSink
+from engine.files import write_atomic
 from engine.progress import Meter
-from engine.repo.crypto import MasterKey, plain_hasher
+from engine.repo.crypto import MasterKey, plain_hash
 from engine.repo.repository import Repository
 from engine.state import State
 from engine.units import format_bytes
@@ -136,9 +136,7 @@ def check_space(drive: LocalBackend, selection_bytes: int) -> int:
 
 def _digest(backend: Backend, name: str) -> tuple[int, str]:
     data = backend.get(name)
-    h = plain_hasher()
-    h.update(data)
-    return len(data), h.hexdigest()
+    return len(data), plain_hash(data).hex()
 
 
 def _objects(backend: Backend) -> list[str]:
@@ -167,23 +165,15 @@ def write_manifest(drive: LocalBackend, key: MasterKey, source: str, events: Eve
     repo_id = Repository.read_config(drive)["id"]
     doc = {"format": 1, "repository": repo_id, "source": source, "created": created, "objects": objects}
     doc["mac"] = _mac(key, doc)
-    _write_atomic(drive.root / MANIFEST, json.dumps(doc, indent=1, sort_keys=True))
+    write_atomic(drive.root / MANIFEST, json.dumps(doc, indent=1, sort_keys=True), durable=True)
     when = _iso(created)
-    _write_atomic(drive.root / README, _README_TEXT.format(created=when, manifest=MANIFEST, repo_id=repo_id))
+    readme = _README_TEXT.format(created=when, manifest=MANIFEST, repo_id=repo_id)
+    write_atomic(drive.root / README, readme, durable=True)
     return doc
 
 
 def _iso(wall: float) -> str:
     return datetime.fromtimestamp(wall).isoformat(timespec="seconds")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def read_manifest(drive: LocalBackend) -> dict:

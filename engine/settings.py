@@ -10,11 +10,11 @@ changes, so a new limit set from the CLI or the app applies to a backup already 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.bandwidth import BandwidthPolicy
+from engine.files import write_atomic
 from engine.home import app_dir
 
 __all__ = ["Settings", "WatchSettings", "DEFAULT_WATCH_IGNORE", "load_settings", "save_settings", "settings_path"]
@@ -113,7 +113,4 @@ def load_settings() -> Settings:
 
 
 def save_settings(settings: Settings) -> None:
-    path = settings_path()
-    tmp = path.with_name(f".settings.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(settings.to_json(), indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(settings_path(), json.dumps(settings.to_json(), indent=2) + "\n")

@@ -43,6 +43,11 @@ def plain_hash(data: bytes | memoryview) -> bytes:
     return blake3.blake3(data, max_threads=1).digest()
 
 
+def named_by_content(name: str, data: bytes | memoryview) -> bool:
+    """True when an object named `prefix/…/HEX` holds bytes whose unkeyed BLAKE3 is HEX."""
+    return plain_hash(data).hex() == name.rsplit("/", 1)[-1]
+
+
 def plain_hasher():
     """Incremental unkeyed BLAKE3, for packs written piece by piece."""
     return blake3.blake3(max_threads=1)
