@@ -3,6 +3,9 @@ up, and what; or connect to a backup that exists."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -12,13 +15,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
 
-from app.pages.common import heading, hint
+from app.destination import DestinationForm
+from app.pages.common import hint, title
 from engine.service import BackupService
-from engine.settings import Settings
 
 __all__ = ["SetupDialog", "strength"]
 
@@ -37,75 +41,112 @@ class SetupDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Welcome to Backbeat")
+        self.setMinimumWidth(560)
         self.passphrase_value: str | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 24, 28, 24)
-        layout.addWidget(heading("Set up your backup"))
-        layout.addWidget(
-            hint(
-                "Everything Backbeat stores is encrypted with your passphrase. Nobody can recover it for you, "
-                "not even Backbeat: write it down somewhere safe. To connect to a backup you already have, "
-                "enter its place and its passphrase."
-            )
-        )
+        layout.setSpacing(12)
+        layout.addWidget(title("Set up your backup"))
+        self.new = QRadioButton("Start a new backup")
+        self.existing = QRadioButton("Connect to a backup I already have")
+        self.new.setChecked(True)
+        layout.addWidget(self.new)
+        layout.addWidget(self.existing)
+        self.explain = hint("")
+        layout.addWidget(self.explain)
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        self.destination = DestinationForm(form, self, "empty: Backbeat's folder on this computer")
         self.passphrase = QLineEdit()
         self.passphrase.setEchoMode(QLineEdit.Password)
         self.again = QLineEdit()
         self.again.setEchoMode(QLineEdit.Password)
         self.meter = QLabel("")
-        self.passphrase.textChanged.connect(lambda t: self.meter.setText(strength(t)))
+        self.meter.setObjectName("hint")
+        self.passphrase.textChanged.connect(self._strength)
         form.addRow("Passphrase:", self.passphrase)
-        form.addRow("Again:", self.again)
+        form.addRow("Type it again:", self.again)
         form.addRow("", self.meter)
-        self.destination = self._folder_row(form, "Back up to:")
-        self.destination.setPlaceholderText("a folder or drive, or s3://bucket/prefix")
-        self.folder = self._folder_row(form, "Back up this folder:")
+        self.folder = QLineEdit(_default_folder())
+        choose = QPushButton("Choose…")
+        choose.clicked.connect(self._pick)
+        row = QHBoxLayout()
+        row.addWidget(self.folder)
+        row.addWidget(choose)
+        form.addRow("Back up this folder:", row)
+        self._form = form
         layout.addLayout(form)
         self.error = hint("")
         self.error.setObjectName("problem")
         layout.addWidget(self.error)
+        layout.addStretch(1)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.button(QDialogButtonBox.Ok).setText("Start Backing Up")
+        self.ok = buttons.button(QDialogButtonBox.Ok)
         buttons.accepted.connect(self.finish)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.existing.toggled.connect(self._mode)
+        self._mode()
 
-    def _folder_row(self, form: QFormLayout, label: str) -> QLineEdit:
-        field, pick, row = QLineEdit(), QPushButton("Choose…"), QHBoxLayout()
-        pick.clicked.connect(lambda: self._pick(field))
-        row.addWidget(field)
-        row.addWidget(pick)
-        form.addRow(label, row)
-        return field
+    def _mode(self) -> None:
+        new = self.new.isChecked()
+        self.explain.setText(
+            "Everything Backbeat stores is encrypted with your passphrase. Nobody can recover it for you, "
+            "not even Backbeat: write it down and keep it somewhere safe."
+            if new
+            else "Enter where the backup is and the passphrase it was made with. Nothing there is changed."
+        )
+        self._form.setRowVisible(self.again, new)
+        self._form.setRowVisible(self.meter, new)
+        self.ok.setText("Start Backing Up" if new else "Connect")
 
-    def _pick(self, field: QLineEdit) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder")
+    def _strength(self, text: str) -> None:
+        self.meter.setText(strength(text) if text else "")
+
+    def _pick(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder to back up")
         if folder:
-            field.setText(folder)
+            self.folder.setText(folder)
 
     def finish(self) -> None:
         """Create the repository (or connect to the one there), save the settings, remember the passphrase."""
-        words, where = self.passphrase.text(), self.destination.text().strip() or None
+        words = self.passphrase.text()
+        problem = self.destination.problem() or self._passphrase_problem(words) or self.destination.store_keys()
+        if problem:
+            self.error.setText(problem)
+            return
+        where = self.destination.location()
         service = BackupService(where)
         try:
-            if service.backend.exists():
-                service.unlock(words)  # an existing backup: the passphrase must open it
+            there = service.backend.exists()
+            if self.existing.isChecked() and not there:
+                self.error.setText("There is no Backbeat backup there. Check the place, or start a new backup.")
+                return
+            if there:
+                service.unlock(words)  # a backup is there: the passphrase must open it, and nothing is replaced
             else:
-                if words != self.again.text():
-                    self.error.setText("The two passphrases differ.")
-                    return
-                if len(words) < 10:
-                    self.error.setText(strength(words))
-                    return
                 service.init(words)
             service.remember_passphrase(words)
-            folders = (self.folder.text().strip(),) if self.folder.text().strip() else ()
-            BackupService.save_settings(Settings(folders=folders, destination=where))
+            folder = self.folder.text().strip()
+            chosen = {"folders": (folder,) if folder else (), "destination": where}
+            BackupService.save_settings(replace(BackupService.settings(), **chosen))
         except Exception as e:  # noqa: BLE001 - said in the dialog
-            self.error.setText(f"{e}\n{getattr(e, 'hint', '') or ''}")
+            self.error.setText(f"{e}\n{getattr(e, 'hint', '') or ''}".strip())
             return
         finally:
             service.close()
         self.passphrase_value = words
         self.accept()
+
+    def _passphrase_problem(self, words: str) -> str | None:
+        if self.existing.isChecked():
+            return None if words else "Enter the backup's passphrase."
+        if len(words) < 10:
+            return strength(words)
+        return None if words == self.again.text() else "The two passphrases differ."
+
+
+def _default_folder() -> str:
+    """Documents, where most of what people cannot replace lives; they can choose another."""
+    documents = Path.home() / "Documents"
+    return str(documents) if documents.is_dir() else ""

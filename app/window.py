@@ -21,7 +21,8 @@ QWidget { font-size: 13px; }
 #sidebar { background: #eef1f5; border: none; padding-top: 12px; outline: 0; }
 #sidebar::item { padding: 8px 14px; border-radius: 6px; margin: 2px 8px; color: #1f2937; }
 #sidebar::item:selected { background: #2f7de1; color: white; }
-#heading { font-size: 20px; font-weight: 600; color: #111827; margin-bottom: 2px; }
+#title { font-size: 22px; font-weight: 600; color: #111827; }
+#heading { font-size: 15px; font-weight: 600; color: #111827; }
 #summary { font-size: 15px; color: #111827; }
 #hint { color: #4b5563; }
 #problem { color: #b45309; }

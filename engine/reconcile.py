@@ -31,6 +31,7 @@ from engine.repo.crypto import named_by_content
 from engine.repo.index import PackInfo, encode_index
 from engine.repo.pack import PackEntry
 from engine.session import Session
+from engine.units import format_bytes
 
 __all__ = ["ReconcileReport", "run_reconcile"]
 
@@ -56,6 +57,26 @@ class ReconcileReport:
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
+
+    def summary(self) -> str:
+        """What a home user needs to hear after "Check Online Storage"."""
+        if self.seed_waiting:
+            return (
+                "Your provider has not loaded the seed drive yet. Backbeat keeps uploading only what is not on "
+                "the drive; check again once the provider says the drive is loaded."
+            )
+        said = f"Online storage checked: {self.percent_backed_up:.1f}% of your files are backed up online."
+        lost = len(self.missing) + len(self.corrupt) - self.repaired_from_drive
+        if self.repaired_from_drive:
+            said += f" {self.repaired_from_drive} missing or damaged piece(s) were copied from the seed drive."
+        if lost > 0:
+            said += (
+                f" {lost} piece(s) were missing or damaged: the next backup uploads "
+                f"{format_bytes(self.bytes_to_upload)} again to replace them."
+            )
+        elif not self.repaired_from_drive:
+            said += " Everything this computer sent or seeded is there."
+        return said
 
 
 def _expected(session: Session) -> dict[str, int | None]:

@@ -32,77 +32,129 @@ def _installation() -> tuple[Path, Path]:
     return work, src
 
 
-def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "screenshots").resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    work, src = _installation()
+class Shots:
+    """The running app and where its pictures go."""
 
-    from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
+    def __init__(self, out: Path) -> None:
+        from PySide6.QtWidgets import QApplication
 
-    from app.icons import icon
-    from app.main import start
-    from app.window import STYLE
-    from engine.service import BackupService
-    from engine.settings import Settings
+        from app.icons import icon
+        from app.main import start
+        from app.window import STYLE
+        from engine.service import BackupService
+        from engine.settings import Settings
 
-    app = QApplication(sys.argv[:1])
-    app.setStyleSheet(STYLE)
-    app.setWindowIcon(icon("backbeat"))
-    service = BackupService(str(work / "repo"))
-    service.init(os.environ["BACKBEAT_PASSWORD"])
-    service.close()
-    BackupService.save_settings(Settings(folders=(str(src),), destination=str(work / "repo")))
-    bridge, tray, window = start(app, os.environ["BACKBEAT_PASSWORD"])
+        self.out = out
+        self.work, src = _installation()
+        self.app = QApplication(sys.argv[:1])
+        self.app.setStyleSheet(STYLE)
+        self.app.setWindowIcon(icon("backbeat"))
+        service = BackupService(str(self.work / "repo"))
+        service.init(os.environ["BACKBEAT_PASSWORD"])
+        service.close()
+        BackupService.save_settings(Settings(folders=(str(src),), destination=str(self.work / "repo")))
+        self.bridge, self.tray, self.window = start(self.app, os.environ["BACKBEAT_PASSWORD"])
 
-    def settle(ms: int = 600) -> None:
+    def settle(self, ms: int = 600) -> None:
+        from PySide6.QtCore import QEventLoop, QTimer
+
         loop = QEventLoop()
         QTimer.singleShot(ms, loop.quit)
         loop.exec()
 
-    def until(cond, timeout_ms: int = 20000) -> None:
+    def until(self, cond, timeout_ms: int = 20000) -> None:
         waited = 0
         while not cond() and waited < timeout_ms:
-            settle(100)
+            self.settle(100)
             waited += 100
 
-    done = []
-    bridge.job_finished.connect(lambda kind, r: done.append(kind))
-    bridge.backup_now()
-    until(lambda: "backup" in done)
-    window.show()
-    window.status.refresh()
-    for name in ("Status", "Settings", "Restore", "Seed Drive", "Support"):
-        window.show_page(name)
-        settle(900)
-        window.grab().save(str(out / f"{name.lower().replace(' ', '-')}.png"))
-    tray.menu.adjustSize()
-    tray.menu.grab().save(str(out / "tray-menu.png"))
-    _wizard(window, work, out, settle, until)
-    bridge.close()
+    def save(self, widget, name: str, ms: int = 500) -> None:
+        self.settle(ms)
+        widget.grab().save(str(self.out / f"{name}.png"))
+
+    def pages(self) -> None:
+        """Every page at the usual size, the smallest the window allows, and a large one."""
+        from PySide6.QtCore import QSize
+
+        done = []
+        self.bridge.job_finished.connect(lambda kind, r: done.append(kind))
+        self.bridge.backup_now()
+        self.until(lambda: "backup" in done)
+        window = self.window
+        window.show()
+        window.status.refresh()
+        for size, suffix in ((window.size(), ""), (window.minimumSizeHint(), "-small"), (QSize(1280, 860), "-large")):
+            window.resize(size)
+            for name in ("Status", "Settings", "Restore", "Seed Drive", "Support"):
+                window.show_page(name)
+                self.save(window, name.lower().replace(" ", "-") + suffix, 700)
+        window.resize(QSize(860, 600))
+
+    def settings(self) -> None:
+        from app.pages.settings import ScheduleEditor
+
+        where = self.window.settings.destination
+        where.kind.setCurrentIndex(2)
+        where.endpoint.setText("https://s3.us-west-004.backblazeb2.com")
+        where.bucket.setText("family-backup")
+        self.window.show_page("Settings")
+        self.save(self.window, "settings-s3")
+        self.window.settings.load()
+        editor = ScheduleEditor("Mon-Fri 08:00,512k 18:00,256k 23:00,off", self.window)
+        editor.show()
+        self.save(editor, "schedule-editor")
+        editor.close()
+        self.tray.menu.adjustSize()
+        self.save(self.tray.menu, "tray-menu", 100)
+
+    def wizard(self) -> None:
+        wizard = self.window.open_wizard()
+        self.save(wizard, "wizard-1-intro", 900)
+        wizard.next()
+        wizard.drive_page.set_drive(str(self.work))
+        self.save(wizard, "wizard-2-drive", 300)
+        wizard.next()
+        self.until(lambda: wizard.export.done)
+        self.save(wizard, "wizard-3-export", 300)
+        wizard.next()
+        self.until(lambda: wizard.verify.ok)
+        self.save(wizard, "wizard-4-verify", 300)
+        wizard.next()
+        self.save(wizard, "wizard-5-next", 300)
+        wizard.close()
+        seed = self.window.seed
+        self.window.show_page("Seed Drive")
+        seed.check.click()
+        self.until(lambda: "seed drive yet" in seed.checked.text())
+        self.save(self.window, "seed-drive-on-its-way")
+
+    def first_run(self) -> None:
+        from app.setup import SetupDialog
+
+        for existing in (False, True):
+            setup = SetupDialog(self.window)
+            setup.existing.setChecked(existing)
+            setup.passphrase.setText("correct horse battery")
+            setup.show()
+            self.save(setup, "first-run-connect" if existing else "first-run-new")
+            setup.close()
+
+    def close(self) -> None:
+        self.bridge.close()
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "screenshots").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    shots = Shots(out)
+    shots.pages()
+    shots.settings()
+    shots.wizard()
+    shots.first_run()
+    shots.close()
     for png in sorted(out.glob("*.png")):
         sys.stdout.write(f"{png}\n")
-
-
-def _wizard(window, work: Path, out: Path, settle, until) -> None:
-    wizard = window.open_wizard()
-    settle(900)
-    wizard.grab().save(str(out / "wizard-1-intro.png"))
-    wizard.next()
-    wizard.drive_page.set_drive(str(work))
-    settle(300)
-    wizard.grab().save(str(out / "wizard-2-drive.png"))
-    wizard.next()
-    until(lambda: wizard.export.done)
-    settle(300)
-    wizard.grab().save(str(out / "wizard-3-export.png"))
-    wizard.next()
-    until(lambda: wizard.verify.ok)
-    settle(300)
-    wizard.grab().save(str(out / "wizard-4-verify.png"))
-    wizard.next()
-    settle(300)
-    wizard.grab().save(str(out / "wizard-5-next.png"))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

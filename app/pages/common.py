@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-__all__ = ["Page", "heading", "hint"]
+__all__ = ["Page", "heading", "hint", "title"]
+
+
+def title(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("title")
+    return label
 
 
 def heading(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("heading")
+    label.setContentsMargins(0, 8, 0, 0)  # a style-sheet padding would also shift it sideways
     return label
 
 
@@ -21,11 +28,11 @@ def hint(text: str) -> QLabel:
 
 
 class Page(QWidget):
-    def __init__(self, title: str, intro: str = "") -> None:
+    def __init__(self, name: str, intro: str = "") -> None:
         super().__init__()
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(28, 24, 28, 24)
         self.layout_.setSpacing(12)
-        self.layout_.addWidget(heading(title))
+        self.layout_.addWidget(title(name))
         if intro:
             self.layout_.addWidget(hint(intro))

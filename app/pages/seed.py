@@ -29,9 +29,13 @@ class SeedPage(Page):
         row.addWidget(self.check)
         row.addStretch(1)
         self.layout_.addLayout(row)
+        self.checked = hint("")
+        self.layout_.addWidget(self.checked)
         self.layout_.addStretch(1)
         bridge.answered.connect(self._answered)
+        bridge.job_started.connect(self._started)
         bridge.job_finished.connect(self._finished)
+        bridge.job_failed.connect(self._failed)
 
     def _answered(self, name: str, answer) -> None:
         if name != "status":
@@ -47,9 +51,18 @@ class SeedPage(Page):
             else "No seed drive is on its way."
         )
 
+    def _started(self, kind: str) -> None:
+        if kind == "reconcile":
+            self.check.setEnabled(False)
+            self.checked.setText("Checking your online storage…")
+
     def _finished(self, kind: str, r) -> None:
         if kind == "reconcile":
-            self.state.setText(
-                f"{r.objects_present} objects present, {len(r.missing)} missing, {len(r.corrupt)} damaged; "
-                f"{r.percent_backed_up:.1f}% backed up." + (" " + " ".join(r.notes) if r.notes else "")
-            )
+            self.check.setEnabled(True)
+            self.checked.setText(r.summary())
+            self.bridge.ask("status", lambda s: (s.status(), s.last_problem()))
+
+    def _failed(self, kind: str, message: str) -> None:
+        if kind == "reconcile":
+            self.check.setEnabled(True)
+            self.checked.setText(message.replace("\n", " "))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QTime
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -24,11 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import EngineBridge
+from app.destination import DestinationForm
 from app.pages.common import Page, heading, hint
-from engine.backends.location import is_s3, parse_s3, s3_location
 from engine.bandwidth import BandwidthPolicy, parse_policy
 from engine.errors import BadSchedule
-from engine.settings import Settings
 
 __all__ = ["SettingsPage", "ScheduleEditor"]
 
@@ -138,29 +139,8 @@ class SettingsPage(Page):
         self.excludes = QLineEdit()
         self.excludes.setPlaceholderText("*.iso, node_modules, ~/Downloads")
         form.addRow("Leave out:", self.excludes)
-        self.kind = QComboBox()
-        self.kind.addItems(["A folder or drive", "Amazon S3", "Another S3 service (Backblaze B2, Wasabi, MinIO…)"])
-        form.addRow("Back up to:", self.kind)
-        self.destination = QLineEdit()
-        self.destination.setPlaceholderText("empty: inside Backbeat's own folder on this computer")
-        form.addRow("Folder:", self.destination)
-        self.endpoint = QLineEdit()
-        self.endpoint.setPlaceholderText("https://s3.example.com")
-        self.bucket = QLineEdit()
-        self.prefix = QLineEdit()
-        self.prefix.setPlaceholderText("optional: a folder inside the bucket")
-        form.addRow("Service address:", self.endpoint)
-        form.addRow("Bucket:", self.bucket)
-        form.addRow("Inside the bucket:", self.prefix)
-        self.access_key = QLineEdit()
-        self.access_key.setPlaceholderText("for s3:// destinations: kept in your keychain, never in a file")
-        self.secret_key = QLineEdit()
-        self.secret_key.setEchoMode(QLineEdit.Password)
-        form.addRow("Access key:", self.access_key)
-        form.addRow("Secret key:", self.secret_key)
+        self.destination = DestinationForm(form, self, "empty: Backbeat's folder on this computer")
         self.layout_.addLayout(form)
-        self._form = form
-        self.kind.currentIndexChanged.connect(self._show_destination_fields)
 
     def _speed_section(self) -> None:
         self.layout_.addWidget(heading("Upload speed"))
@@ -192,25 +172,6 @@ class SettingsPage(Page):
         self.battery = QCheckBox("Pause uploads while the computer runs on battery")
         self.layout_.addWidget(self.battery)
 
-    def _show_destination_fields(self) -> None:
-        kind = self.kind.currentIndex()
-        for widget, shown in (
-            (self.destination, kind == 0),
-            (self.endpoint, kind == 2),
-            (self.bucket, kind > 0),
-            (self.prefix, kind > 0),
-            (self.access_key, kind > 0),
-            (self.secret_key, kind > 0),
-        ):
-            self._form.setRowVisible(widget, shown)
-
-    def location(self) -> str | None:
-        """The LOCATION the fields describe (None: the embedded repository)."""
-        if self.kind.currentIndex() == 0:
-            return self.destination.text().strip() or None
-        endpoint = self.endpoint.text().strip() if self.kind.currentIndex() == 2 else None
-        return s3_location(self.bucket.text().strip(), self.prefix.text().strip(), endpoint or None)
-
     def _add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a folder to back up")
         if folder:
@@ -227,17 +188,7 @@ class SettingsPage(Page):
         self.folders.clear()
         self.folders.addItems(list(s.folders))
         self.excludes.setText(", ".join(s.excludes))
-        dest = s.destination or ""
-        if is_s3(dest):
-            where = parse_s3(dest)
-            self.kind.setCurrentIndex(2 if where.endpoint else 1)
-            self.endpoint.setText(where.endpoint or "")
-            self.bucket.setText(where.bucket)
-            self.prefix.setText(where.prefix)
-        else:
-            self.kind.setCurrentIndex(0)
-            self.destination.setText(dest)
-        self._show_destination_fields()
+        self.destination.load(s.destination)
         policy = s.bandwidth
         button = {"automatic": self.automatic, "unlimited": self.unlimited, "fixed": self.fixed}.get(
             policy.mode, self.scheduled
@@ -263,31 +214,17 @@ class SettingsPage(Page):
             self.error.setText(f"{e}\n{e.hint}")
             return False
         self.error.setText("")
-        if self.kind.currentIndex() > 0 and not self.bucket.text().strip():
-            self.error.setText("Enter the bucket's name.")
+        problem = self.destination.problem() or self.destination.store_keys()
+        if problem:
+            self.error.setText(problem)
             return False
-        where = self.location() or ""
-        if self.access_key.text().strip() and self.secret_key.text():
-            if not where.startswith("s3"):
-                self.error.setText("Keys are for an s3:// destination.")
-                return False
-            if not self.bridge.service.save_s3_keys(where, self.access_key.text().strip(), self.secret_key.text()):
-                self.error.setText(
-                    "This computer has no keychain to keep the keys in: set AWS_ACCESS_KEY_ID and "
-                    "AWS_SECRET_ACCESS_KEY for Backbeat instead."
-                )
-                return False
-            self.secret_key.clear()
-        old = self.bridge.service.settings()
-        folders = tuple(self.folders.item(i).text() for i in range(self.folders.count()))
-        excludes = tuple(x.strip() for x in self.excludes.text().split(",") if x.strip())
-        new = Settings(
-            policy,
-            self.battery.isChecked(),
-            folders,
-            excludes,
-            old.watch,
-            self.location(),
+        new = replace(
+            self.bridge.service.settings(),
+            bandwidth=policy,
+            pause_on_battery=self.battery.isChecked(),
+            folders=tuple(self.folders.item(i).text() for i in range(self.folders.count())),
+            excludes=tuple(x.strip() for x in self.excludes.text().split(",") if x.strip()),
+            destination=self.destination.location(),
         )
         self.bridge.save_settings(new)
         return True

@@ -66,7 +66,11 @@ class StatusPage(Page):
             bar.setRange(0, 1000)
             bar.setValue(int(d.percent * 10))
             bar.setFormat(f"{d.percent:.1f}% backed up")
-            state = "waiting for the seed drive" if d.seed_exported else f"{format_bytes(left)} left"
+            state = (
+                "waiting for the seed drive"
+                if d.seed_exported
+                else (f"{format_bytes(left)} left" if left > 0 else "up to date")
+            )
             self.destinations.addWidget(name, row, 0)
             self.destinations.addWidget(bar, row, 1)
             self.destinations.addWidget(QLabel(state), row, 2)
@@ -82,7 +86,8 @@ class StatusPage(Page):
         bw = st["bandwidth"]
         self.chart.add(bw.upload_rate, bw.limit)
         speed = f"Uploading at {format_rate(bw.upload_rate)}. " if bw.upload_rate else ""
-        self.rate.setText(f"{speed}Upload speed: {bw.policy}. Now: {bw.reason}.")
+        now = bw.reason.removeprefix("automatic: ")  # the policy already says automatic
+        self.rate.setText(f"{speed}Upload speed: {bw.policy}. Right now: {now}.")
 
     def _progress(self, ev) -> None:
         if ev.bytes_total:

@@ -5,7 +5,9 @@ import time
 
 from engine import control
 from engine.bandwidth import BandwidthPolicy
+from engine.service import BackupService
 from engine.settings import Settings, load_settings
+from tests.conftest import PASSWORD
 
 
 def _wait_job(qtbot, bridge, kind, timeout=30000):
@@ -52,13 +54,15 @@ def test_settings_round_trip_to_the_engines_configuration(qtbot, desktop):
     assert not page.save() and "entry 3" in page.error.text()  # the bad entry is named
     page.load()
     assert page.fixed.isChecked() and page.fixed_kbs.value() == 200
-    page.kind.setCurrentIndex(2)  # another S3 service
-    page.endpoint.setText("https://s3.example.com")
-    page.bucket.setText("my-bucket")
-    page.prefix.setText("backup")
-    assert page.location() == "s3:https://s3.example.com/my-bucket/backup"
-    page.access_key.setText("AKIAEXAMPLE")
-    page.secret_key.setText("secret")
+    where = page.destination
+    where.kind.setCurrentIndex(2)  # another S3 service
+    where.bucket.setText("my-bucket")
+    assert not page.save() and "address" in page.error.text()
+    where.endpoint.setText("https://s3.example.com")
+    where.prefix.setText("backup")
+    assert where.location() == "s3:https://s3.example.com/my-bucket/backup"
+    where.access_key.setText("AKIAEXAMPLE")
+    where.secret_key.setText("secret")
     assert not page.save() and "no keychain" in page.error.text()  # keys never go to a file
     assert (
         "secret" not in (load_settings().destination or "") and load_settings().destination != "s3://my-bucket/backup"
@@ -115,6 +119,15 @@ def test_the_seed_wizard_runs_end_to_end_onto_a_drive(qtbot, desktop, tmp_path):
     wizard.next()
     assert "Ship the drive" in wizard.next_page.title()
     assert (drive / "Backbeat" / "backbeat-seed-manifest.json").exists()
+
+    seed = window.seed  # later: has the provider loaded it?
+    qtbot.waitUntil(lambda: "on its way" in seed.state.text(), timeout=10000)
+    seed.check.click()
+    qtbot.waitUntil(lambda: "not loaded the seed drive yet" in seed.checked.text(), timeout=30000)
+    BackupService(bridge.service.location).seed_load(str(drive / "Backbeat"))  # the provider's side
+    seed.check.click()
+    qtbot.waitUntil(lambda: "Online storage checked: 100.0%" in seed.checked.text(), timeout=30000)
+    qtbot.waitUntil(lambda: "No seed drive is on its way" in seed.state.text(), timeout=10000)
 
 
 def test_an_engine_error_shows_on_the_status_page_in_plain_words(qtbot, desktop, tmp_path):
@@ -179,3 +192,63 @@ def test_the_support_page_writes_a_bundle(qtbot, desktop, tmp_path):
     assert "Saved" in window.support.result.text()
     with zipfile.ZipFile(path) as z:
         assert {"about.txt", "check.txt", "REDACTED.txt"} <= set(z.namelist())
+
+
+def test_first_run_makes_a_backup_in_a_folder_and_refuses_a_wrong_passphrase_to_connect(qtbot, tmp_path):
+    from app.setup import SetupDialog
+    repo, docs = tmp_path / "Backups", tmp_path / "Documents"
+    docs.mkdir()
+    dialog = SetupDialog()
+    qtbot.addWidget(dialog)
+    dialog.destination.folder.setText(str(repo))
+    dialog.folder.setText(str(docs))
+    dialog.passphrase.setText("short")
+    dialog.finish()
+    assert "Too short" in dialog.error.text() and not repo.exists()
+    dialog.passphrase.setText("four words are plenty")
+    dialog.again.setText("four words are plenty!")
+    dialog.finish()
+    assert "differ" in dialog.error.text()
+    dialog.again.setText("four words are plenty")
+    dialog.finish()
+    assert dialog.result() and dialog.passphrase_value == "four words are plenty"
+    saved = load_settings()
+    assert saved.destination == str(repo) and saved.folders == (str(docs),)
+    assert BackupService(str(repo)).backend.exists()
+
+    again = SetupDialog()
+    qtbot.addWidget(again)
+    again.existing.setChecked(True)
+    assert again.again.isHidden() and again.ok.text() == "Connect"
+    again.destination.folder.setText(str(repo))
+    again.passphrase.setText("not the passphrase")
+    again.finish()
+    assert "passphrase" in again.error.text().lower() and not again.result()
+    again.destination.folder.setText(str(tmp_path / "nothing-here"))
+    again.passphrase.setText("four words are plenty")
+    again.finish()
+    assert "no Backbeat backup there" in again.error.text()
+
+
+def test_first_run_connects_to_a_backup_in_a_bucket_of_the_real_s3_server(qtbot, s3_repo):
+    from app.setup import SetupDialog
+    from engine.backends.location import parse_s3
+
+    made = BackupService(s3_repo)
+    made.init(PASSWORD)
+    made.close()
+    where = parse_s3(s3_repo)
+    dialog = SetupDialog()
+    qtbot.addWidget(dialog)
+    dialog.existing.setChecked(True)
+    dialog.destination.kind.setCurrentIndex(2)
+    dialog.destination.bucket.setText(where.bucket)
+    dialog.finish()
+    assert "address" in dialog.error.text()
+    dialog.destination.endpoint.setText(where.endpoint)
+    dialog.destination.prefix.setText(where.prefix)
+    dialog.passphrase.setText(PASSWORD)
+    dialog.finish()
+    assert dialog.result(), dialog.error.text()
+    assert load_settings().destination == dialog.destination.location()
+    assert BackupService(load_settings().destination).repository_id() == BackupService(s3_repo).repository_id()

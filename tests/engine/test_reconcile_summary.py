@@ -1,0 +1,30 @@
+"""The words the app shows after "Check Online Storage"."""
+
+from engine.reconcile import ReconcileReport
+
+
+def test_a_seed_not_yet_loaded_says_to_wait():
+    said = ReconcileReport("s3://b/p", seed_waiting=True).summary()
+    assert "not loaded the seed drive yet" in said and "%" not in said
+
+
+def test_everything_there():
+    said = ReconcileReport("s3://b/p", objects_present=40, percent_backed_up=100.0).summary()
+    assert said == (
+        "Online storage checked: 100.0% of your files are backed up online. "
+        "Everything this computer sent or seeded is there."
+    )
+
+
+def test_lost_pieces_say_what_the_next_backup_uploads():
+    r = ReconcileReport("s3://b/p", missing=["data/aa"], corrupt=["data/bb"], bytes_to_upload=3 << 20)
+    r.percent_backed_up = 97.25
+    assert r.summary() == (
+        "Online storage checked: 97.2% of your files are backed up online. 2 piece(s) were missing or damaged: "
+        "the next backup uploads 3.0 MB again to replace them."
+    )
+
+
+def test_pieces_copied_from_the_drive_are_not_counted_as_lost():
+    r = ReconcileReport("s3://b/p", missing=["data/aa"], repaired_from_drive=1, percent_backed_up=100.0)
+    assert r.summary().endswith("1 missing or damaged piece(s) were copied from the seed drive.")
