@@ -196,6 +196,7 @@ def test_the_support_page_writes_a_bundle(qtbot, desktop, tmp_path):
 
 def test_first_run_makes_a_backup_in_a_folder_and_refuses_a_wrong_passphrase_to_connect(qtbot, tmp_path):
     from app.setup import SetupDialog
+
     repo, docs = tmp_path / "Backups", tmp_path / "Documents"
     docs.mkdir()
     dialog = SetupDialog()
