@@ -55,11 +55,16 @@ class Session:
 
     def write_index(self) -> str | None:
         """Write pending packs as an index file, cache it, and clear their journal rows."""
-        pending = list(self.index.pending)
-        name = self.repo.write_index(self.index)
-        if name is not None:
-            self.state.cache_index_file(name, pending)
-            self.state.clear_journal(p.pack_id for p in pending)
+        pending = self.index.take_pending()
+        if not pending:
+            return None
+        try:
+            name = self.repo.write_index(pending)
+        except BaseException:
+            self.index.return_pending(pending)
+            raise
+        self.state.cache_index_file(name, pending)
+        self.state.clear_journal(p.pack_id for p in pending)
         return name
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ class Uploader:
         folder: Path,
         on_stored: Callable[[PackInfo], None],
         threads: int = 1,
+        concurrency: Callable[[], int] | None = None,
     ) -> None:
         self.backend = backend
         self.state = state
@@ -54,6 +55,13 @@ class Uploader:
         #: a finished pack waits here for a free writer; the queue is as deep as there are writers
         self._queue: queue.Queue = queue.Queue(maxsize=threads)
         self._error: BaseException | None = None
+        #: how many writers may send at once, asked before each pack (a slow line wants one: an
+        #: interrupted upload then loses one part-sent pack, not four)
+        self._concurrency = concurrency or (lambda: threads)
+        self._sending = 0  # guarded by self._flow
+        self._seq = 0  # guarded by self._flow: packs handed over so far
+        self._unfinished: set[int] = set()  # guarded by self._flow
+        self._flow = threading.Condition()
         self._threads = [
             threading.Thread(target=self._run, name=f"backbeat-uploader-{i}", daemon=True) for i in range(threads)
         ]
@@ -70,7 +78,19 @@ class Uploader:
         """Blocks while the queue is full; raises the writer's error if it has failed."""
         if self._error is not None:
             raise self._error
-        self._queue.put((out, pack_id, entries))
+        with self._flow:
+            self._seq += 1
+            self._unfinished.add(self._seq)
+            seq = self._seq
+        self._queue.put((seq, out, pack_id, entries))
+
+    def drain(self) -> None:
+        """Wait until every pack handed over so far is at the destination (a checkpoint needs it)."""
+        with self._flow:
+            mark = self._seq
+            self._flow.wait_for(lambda: self._error is not None or not any(s <= mark for s in self._unfinished))
+        if self._error is not None:
+            raise self._error
 
     # -- the writer thread -------------------------------------------------------------------
     def _run(self) -> None:
@@ -78,21 +98,38 @@ class Uploader:
             item = self._queue.get()
             if item is _STOP:
                 return
-            if self._error is not None:
-                continue  # drain: the run has failed; what is in the outbox goes next time
-            out, pack_id, entries = item
+            seq, out, pack_id, entries = item
             try:
-                path = self._seal(out, pack_id)
-                size = path.stat().st_size
-                self.backend.put_file(pack_name(pack_id), str(path))
-                path.unlink(missing_ok=True)
-                with self._counts:
-                    self.packs_written += 1
-                    self.bytes_written += size
-                self.state.record_held(self.backend.location, pack_id, size)
-                self.on_stored(PackInfo(pack_id, size, entries))
+                if self._error is None:
+                    self._deliver(out, pack_id, entries)
+                else:
+                    out.close()  # drain: the run has failed; what is in the outbox goes next time
             except BaseException as e:  # noqa: BLE001 - handed to the pipeline's thread
                 self._error = e
+            finally:
+                with self._flow:
+                    self._unfinished.discard(seq)
+                    self._flow.notify_all()
+
+    def _deliver(self, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
+        path = self._seal(out, pack_id)
+        size = path.stat().st_size
+        with self._flow:
+            while self._sending >= max(1, self._concurrency()):
+                self._flow.wait(0.5)  # the allowed number follows the rate in force
+            self._sending += 1
+        try:
+            self.backend.put_file(pack_name(pack_id), str(path))
+        finally:
+            with self._flow:
+                self._sending -= 1
+                self._flow.notify_all()
+        path.unlink(missing_ok=True)
+        with self._counts:
+            self.packs_written += 1
+            self.bytes_written += size
+        self.state.record_held(self.backend.location, pack_id, size)
+        self.on_stored(PackInfo(pack_id, size, entries))
 
     def _seal(self, out: BinaryIO, pack_id: bytes) -> Path:
         """Make the finished pack durable under its own name, and journal it, before it travels."""

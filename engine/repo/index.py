@@ -9,6 +9,7 @@ added during a run stay *pending* until an index file naming them is written.
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
@@ -92,7 +93,9 @@ class Index:
     def __init__(self) -> None:
         self.blobs: dict[bytes, IndexEntry] = {}
         self.pack_sizes: dict[bytes, int] = {}
-        self.pending: list[PackInfo] = []
+        self.pending: list[PackInfo] = []  # guarded by self._lock
+        #: writers add packs while a checkpoint takes the pending ones
+        self._lock = threading.Lock()
 
     def __contains__(self, blob_id: bytes) -> bool:
         return blob_id in self.blobs
@@ -109,7 +112,8 @@ class Index:
             self.blobs[e.blob_id] = IndexEntry(pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
         self.pack_sizes[pack_id] = info.size
         if pending:
-            self.pending.append(info)
+            with self._lock:
+                self.pending.append(info)
 
     def packs(self) -> dict[bytes, list[tuple[bytes, IndexEntry]]]:
         """pack id -> its blobs, for check and restore planning."""
@@ -119,5 +123,11 @@ class Index:
         return out
 
     def take_pending(self) -> list[PackInfo]:
-        pending, self.pending = self.pending, []
+        with self._lock:
+            pending, self.pending = self.pending, []
         return pending
+
+    def return_pending(self, packs: list[PackInfo]) -> None:
+        """Packs whose index file could not be written stay pending for the next try."""
+        with self._lock:
+            self.pending[:0] = packs

@@ -23,7 +23,7 @@ from engine.errors import (
     UnsupportedFormat,
 )
 from engine.repo.crypto import MasterKey
-from engine.repo.index import Index, PackInfo, decode_index, encode_index, read_pack_header
+from engine.repo.index import PackInfo, decode_index, encode_index, read_pack_header
 from engine.repo.keys import DEFAULT_KDF, KdfParams, create_key, unlock
 
 __all__ = ["ChunkerParams", "Repository", "FORMAT_VERSION"]
@@ -101,12 +101,9 @@ class Repository:
     def read_index(self, name: str) -> Iterator[PackInfo]:
         return decode_index(self.key, self.backend.get(name))
 
-    def write_index(self, index: Index) -> str | None:
-        """Write the packs added this run as one index file; None when there were none."""
-        pending = index.take_pending()
-        if not pending:
-            return None
-        name, data = encode_index(self.key, pending)
+    def write_index(self, packs: list[PackInfo]) -> str:
+        """Write `packs` as one index file; returns its name."""
+        name, data = encode_index(self.key, packs)
         self.backend.put(name, data)
         return name
 

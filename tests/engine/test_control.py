@@ -5,18 +5,11 @@ import subprocess
 import sys
 
 from engine import control
-
-
-class Clock:
-    def __init__(self, wall=1_000_000.0):
-        self.t = wall
-
-    def wall(self):
-        return self.t
+from tests.manual_clock import ManualClock
 
 
 def test_pause_until_resumed_survives_a_restart_and_resume_clears_it():
-    clock = Clock()
+    clock = ManualClock()
     control.pause(None, clock)
     assert control.current_pause(clock).until is None
     assert control.resume() is True
@@ -25,11 +18,11 @@ def test_pause_until_resumed_survives_a_restart_and_resume_clears_it():
 
 
 def test_a_timed_pause_ends_by_itself():
-    clock = Clock()
+    clock = ManualClock()
     control.pause(60, clock)
-    clock.t += 59
+    clock.wall_time += 59
     assert control.current_pause(clock) is not None
-    clock.t += 2
+    clock.wall_time += 2
     assert control.current_pause(clock) is None
 
 
@@ -40,10 +33,10 @@ def test_a_damaged_pause_file_is_not_a_pause(backbeat_home):
 
 
 def test_activity_is_shown_only_while_its_process_lives_and_is_fresh(backbeat_home):
-    clock = Clock()
+    clock = ManualClock()
     control.publish_activity({"reason": "unlimited"}, clock)
     assert control.read_activity(clock)["reason"] == "unlimited"
-    clock.t += 10
+    clock.wall_time += 10
     assert control.read_activity(clock) is None  # stale: the job hung or stopped
     # written by a process that has exited
     code = "from engine import control; control.publish_activity({'reason': 'x'})"

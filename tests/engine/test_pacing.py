@@ -10,21 +10,7 @@ from engine.bandwidth import BandwidthPolicy
 from engine.pacing import Pacer
 from engine.ratelimit import TokenBucket
 from engine.settings import Settings, save_settings
-
-
-class Clock:
-    def __init__(self, wall: float):
-        self.now = 1000.0
-        self.wall_time = wall
-
-    def monotonic(self):
-        return self.now
-
-    def wall(self):
-        return self.wall_time
-
-    def sleep(self, seconds):
-        self.now += seconds
+from tests.manual_clock import ManualClock
 
 
 class Probe:
@@ -50,7 +36,7 @@ MONDAY_19H = datetime(2026, 11, 23, 19, 0).timestamp()
 
 def pacer(settings: Settings, battery=False, wall=MONDAY_19H):
     save_settings(settings)
-    clock = Clock(wall)
+    clock = ManualClock(wall=wall)
     bucket = TokenBucket(None, clock)
     return Pacer(bucket, clock, probe=Probe(), battery=lambda: battery, publish=False), bucket, clock
 

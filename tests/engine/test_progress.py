@@ -3,14 +3,7 @@ import io
 from engine.cli.progress import ProgressPrinter
 from engine.events import FileSkipped
 from engine.progress import Meter
-
-
-class ManualClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def monotonic(self):
-        return self.now
+from tests.manual_clock import ManualClock
 
 
 def test_meter_rate_and_eta_follow_recent_work():

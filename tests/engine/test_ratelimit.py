@@ -1,21 +1,7 @@
 import threading
 
 from engine.ratelimit import SEGMENT, TokenBucket
-
-
-class ManualClock:
-    """Time that moves only when someone sleeps: the bucket's logic, without waiting."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self._lock = threading.Lock()
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        with self._lock:
-            self.now += seconds
+from tests.manual_clock import ManualClock
 
 
 def _send(bucket, total, block=131072):

@@ -1,0 +1,139 @@
+"""How much a run still has to upload, how fast it goes, and when it will be done.
+
+Bytes to upload are what reaches the destination after dedup and compression, not what is read:
+before the first pack, a sample of the files to read is sealed exactly as the run will seal them
+(`sample_ratio`); as the run goes, the ratio of bytes packed to bytes read replaces the guess.
+The rate is averaged over the last five minutes (a slow line's rate swings from second to
+second; a window that long still follows a change of limit within minutes). The finish time
+walks the bandwidth schedule in force: each period of the timetable goes at its limit, capped
+by what the line was seen to carry, so "256 KB/s by day, unlimited at night" gives a finish time
+that counts the fast nights.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from engine.bandwidth import Timetable
+from engine.clock import Clock
+
+__all__ = ["Outlook", "UploadForecast", "finish_in", "sample_ratio"]
+
+WINDOW = 300.0
+_MIN_WINDOW = 10.0
+_SAMPLE_FILES = 32
+_SAMPLE_PIECE = 128 * 1024
+_HORIZON = 366 * 86400.0
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What governs the line from now on: the limit in force (bytes/s; None unlimited, 0 paused)
+    and, when the policy is a schedule, its timetable."""
+
+    limit: float | None
+    timetable: Timetable | None = None
+
+
+def sample_ratio(files: Sequence[tuple[bytes, int]], seal: Callable[[bytes], int]) -> float:
+    """Sealed bytes per byte read, from pieces of up to 32 files spread across `files` (path, size);
+    1.0 when nothing could be read."""
+    if not files:
+        return 1.0
+    step = max(1, len(files) // _SAMPLE_FILES)
+    raw = sealed = 0
+    for path, size in list(files)[::step][:_SAMPLE_FILES]:
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(0, size // 2 - _SAMPLE_PIECE // 2))
+                piece = f.read(_SAMPLE_PIECE)
+        except OSError:
+            continue
+        if piece:
+            raw += len(piece)
+            sealed += seal(piece)
+    return sealed / raw if raw else 1.0
+
+
+def finish_in(remaining: float, rate: float, outlook: Outlook, now: datetime, capacity: float) -> float | None:
+    """Seconds until `remaining` bytes are sent; None when it cannot be said (paused, nothing measured)."""
+    if remaining <= 0:
+        return 0.0
+    if outlook.limit == 0:
+        return None
+    if outlook.timetable is None or len(outlook.timetable.entries) < 2:
+        return remaining / rate if rate > 0 else None
+    if capacity <= 0:
+        return None
+    t, left = 0.0, remaining
+    while t < _HORIZON:
+        when = now + timedelta(seconds=t)
+        limit, following = outlook.timetable.at(when)
+        minute = when.weekday() * 1440 + when.hour * 60 + when.minute + when.second / 60
+        span = ((following - minute) % (7 * 1440)) * 60 or 7 * 86400.0
+        speed = capacity if limit is None else min(limit, capacity)
+        if speed * span >= left:
+            return t + left / speed
+        left -= speed * span
+        t += span
+    return None
+
+
+class UploadForecast:
+    """Fed about once a second by the run; read by whoever shows progress."""
+
+    def __init__(self, clock: Clock, to_read: int, ratio: float) -> None:
+        self.clock = clock
+        self.to_read = to_read
+        self.sample_ratio = ratio
+        self._lock = threading.Lock()
+        self._read = self._packed = self._sent = 0  # guarded by self._lock
+        self._samples: deque[tuple[float, int]] = deque()  # guarded by self._lock
+        #: guarded by self._lock: the most the line was seen to carry (a schedule's faster hours are
+        #: counted at no more than that: the line may be faster, but that was not seen)
+        self._capacity = 0.0
+
+    def update(self, read: int, packed: int, sent: int, limit: float | None) -> None:
+        now = self.clock.monotonic()
+        with self._lock:
+            self._read, self._packed, self._sent = read, packed, sent
+            self._samples.append((now, sent))
+            while len(self._samples) > 2 and now - self._samples[1][0] >= WINDOW:
+                self._samples.popleft()
+            if limit != 0:
+                self._capacity = max(self._capacity, self._rate_locked())
+
+    def _rate_locked(self) -> float:
+        (t0, s0), (t1, s1) = self._samples[0], self._samples[-1]
+        return (s1 - s0) / (t1 - t0) if t1 - t0 >= _MIN_WINDOW else 0.0
+
+    @property
+    def ratio(self) -> float:
+        """Packed per read: the sample's guess until a few MiB have been read, then what was seen."""
+        with self._lock:
+            return self._packed / self._read if self._read >= 8 << 20 else self.sample_ratio
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            read, packed, sent = self._read, self._packed, self._sent
+        return max(sent, int(packed + max(0, self.to_read - read) * self.ratio))
+
+    @property
+    def sent(self) -> int:
+        with self._lock:
+            return self._sent
+
+    @property
+    def rate(self) -> float:
+        with self._lock:
+            return self._rate_locked() if self._samples else 0.0
+
+    def eta(self, outlook: Outlook, now: datetime) -> float | None:
+        with self._lock:
+            capacity = self._capacity
+        return finish_in(self.total - self.sent, self.rate, outlook, now, capacity)
