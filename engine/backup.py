@@ -1,11 +1,14 @@
 """One backup run: scan -> read and chunk -> store blobs -> trees -> index -> snapshot.
 
 Files the files cache vouches for (same device, inode, size, mtime and ctime, and every blob
-still indexed) are not read. The rest are read on a pool of threads: each reads, chunks and
-hashes a file; new chunks of large files are sealed (zstd + AES-GCM) on a second pool so both
-cores work even on one huge file. All of it runs in compiled code that releases the GIL.
-A file that changes while it is read is read once more, then skipped with a warning. The
-snapshot is written last, after every pack and the index it needs; the files cache after it.
+still indexed) are not read. The rest are read, in the order of `engine.priority` (what protects
+most goes first), on a pool of threads: each reads, chunks and hashes a file; new chunks of
+large files are sealed (zstd + AES-GCM) on a second pool so both cores work even on one huge
+file. All of it runs in compiled code that releases the GIL. A file that changes while it is
+read is read once more, then skipped with a warning. During a long run, checkpoints make what
+has arrived restorable (`engine.checkpoint`); over a network, progress is counted in bytes sent
+against a forecast of what is left to send (`engine.forecast`). The snapshot is written last,
+after every pack and the index it needs; the files cache after it.
 """
 
 from __future__ import annotations
@@ -18,30 +21,44 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import NamedTuple
 
+from engine.checkpoint import CheckpointTimer, OpenCheckpoints
 from engine.chunker import Chunker
 from engine.clock import SYSTEM_CLOCK, Clock
-from engine.errors import UsageError
-from engine.events import BackupSummary, EventSink, FileSkipped, Progress
+from engine.errors import BackbeatError, UsageError
+from engine.events import BackupSummary, Checkpoint, EventSink, FileSkipped, Progress
+from engine.forecast import Line, UploadForecast, sample_ratio
 from engine.home import app_dir, computer_id
+from engine.priority import PrioritySettings, upload_order
 from engine.progress import Meter
-from engine.repo.blob import BlobType
+from engine.repo.blob import BlobType, seal_blob
 from engine.repo.blobstore import BlobStore
 from engine.repo.index import PackInfo
 from engine.repo.snapshot import Snapshot, save_snapshot
 from engine.repo.tree import Kind, TreeEntry, Xattrs, decode_tree, encode_tree
 from engine.scanner import Node, Partial, Scan, read_xattrs, scan
 from engine.session import Session
+from engine.settings import CheckpointSettings
 from engine.state import CachedFile
-from engine.uploader import Uploader
+from engine.uploader import Uploader, streams_for
 
-__all__ = ["Scanned", "start_scan", "run_backup"]
+__all__ = ["Scanned", "start_scan", "run_backup", "RunOptions"]
 
 #: chunks at least this big are sealed on the seal pool; smaller ones inline.
 _POOL_SEAL_MIN = 512 * 1024
 _IN_FLIGHT = 2
 _RACY_NS = 2_000_000_000
+_TICK = 0.25  # seconds between progress events
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    checkpoints: CheckpointSettings | None = CheckpointSettings()
+    priority: PrioritySettings = PrioritySettings()
+    #: a network destination's line (None for a disk): progress then counts bytes sent
+    line: Line | None = None
 
 
 class _FileChanged(Exception):
@@ -61,24 +78,33 @@ def _same(a: os.stat_result, b: os.stat_result) -> bool:
 
 
 class _Run:
-    def __init__(self, session: Session, events: EventSink, clock: Clock, workers: int) -> None:
+    def __init__(self, session: Session, events: EventSink, clock: Clock, workers: int, options: RunOptions) -> None:
         self.session = session
         self.events = events
         self.clock = clock
         self.workers = workers
+        self.options = options
         self.skipped: list[FileSkipped] = []
+        line, threads = options.line, session.upload_threads
         self.uploader = Uploader(
-            session.repo.backend, session.state, session.outbox, self._stored, session.upload_threads
+            session.repo.backend,
+            session.state,
+            session.outbox,
+            self._stored,
+            threads,
+            (lambda: streams_for(line.outlook().limit, threads)) if line is not None else None,
         )
         self.store = BlobStore(
             session.repo.key, session.index, session.repo.backend, self.uploader, session.repo.pack_size
         )
         self.seal_pool = ThreadPoolExecutor(workers, thread_name_prefix="backbeat-seal")
         self._local = threading.local()
-        self.cache_rows: list[tuple[bytes, CachedFile]] = []
         self.content: dict[bytes, _Content] = {}
         self.had_cache: set[bytes] = set()
         self.started_ns = clock.wall_ns()
+        self.sent0 = line.sent() if line is not None else 0
+        self.checkpoints: OpenCheckpoints | None = None  # set once the scan says which folders
+        self.stopping = threading.Event()
 
     def _stored(self, info: PackInfo) -> None:
         self.store.pack_stored(info)
@@ -168,8 +194,11 @@ class _Run:
 
     def read_all(self, todo: list[Node], progress: Meter) -> None:
         """Worker threads pull files from one shared list; the first error stops them all."""
-        todo.sort(key=lambda n: (n.st.st_size, -n.st.st_mtime_ns))  # small and recent first
-        work = iter(todo)
+        work = iter(
+            upload_order(
+                todo, lambda n: (n.path, n.st.st_size, n.st.st_mtime_ns), self.started_ns, self.options.priority
+            )
+        )
         lock = threading.Lock()
         errors: list[BaseException] = []
 
@@ -188,36 +217,107 @@ class _Run:
         for t in threads:
             t.start()
         for t in threads:
-            while t.is_alive():
-                t.join(0.25)
-                self.events(progress.event("backing up"))
+            t.join()
         if errors:
             raise errors[0]
 
-    def tree(self, node: Node) -> tuple[bytes, int]:
-        """Store the tree of folder `node` bottom-up; returns (tree id, folders stored)."""
-        entries, dirs = [], 1
+    # -- progress and checkpoints, on threads of their own ------------------------------------
+    def sent(self) -> int:
+        line = self.options.line
+        return line.sent() - self.sent0 if line is not None else self.uploader.bytes_written
+
+    def report_progress(self, progress: Meter, forecast: UploadForecast | None) -> None:
+        """Over a network, bytes sent against the forecast; to a disk, bytes read."""
+        line = self.options.line
+        while not self.stopping.wait(_TICK):
+            if forecast is None or line is None:
+                self.events(progress.event("backing up"))
+                continue
+            outlook = line.outlook()
+            forecast.update(progress.bytes_done, self.store.bytes_packed, self.sent(), outlook.limit)
+            eta = forecast.eta(outlook, datetime.fromtimestamp(self.clock.wall()))
+            self.events(
+                Progress(
+                    "uploading",
+                    progress.files_done,
+                    progress.files_total,
+                    forecast.sent,
+                    forecast.total,
+                    rate=forecast.rate,
+                    eta_seconds=eta,
+                )
+            )
+
+    def keep_checkpoints(self, root: Node, found: Scan, timer: CheckpointTimer) -> None:
+        while not self.stopping.wait(1.0):
+            if not timer.due(self.uploader.bytes_written):
+                continue
+            try:
+                self.checkpoint(root, found)
+            except BackbeatError as e:  # the run itself meets the same trouble and says so
+                self.events(FileSkipped("(checkpoint)", f"a checkpoint could not be written: {e}", warning=False))
+            timer.done(self.uploader.bytes_written)
+
+    def checkpoint(self, root: Node, found: Scan) -> None:
+        """Make every file whose blobs the destination holds restorable now."""
+        self.store.flush()
+        self.uploader.drain()
+        rows: list[tuple[bytes, CachedFile]] = []
+        tree_id, _dirs, files = self.tree(root, rows, confirmed=True)
+        self.store.flush()
+        self.uploader.drain()
+        self.session.write_index()
+        snap = self.snapshot(found, tree_id, {"files": files, "bytes_sent": self.sent()}, checkpoint=True)
+        snapshot_id = save_snapshot(self.session.repo.backend, self.session.repo.key, snap)
+        self.open_checkpoints(found).wrote(snapshot_id)
+        # what the destination holds need not be read again if this run is interrupted
+        self.session.state.remember_files(rows, forget_older_than=None)
+        self.events(Checkpoint(snapshot_id, files, self.sent()))
+
+    def snapshot(self, found: Scan, tree_id: bytes, summary: dict, checkpoint: bool = False) -> Snapshot:
+        return Snapshot(
+            time_ns=self.clock.wall_ns() if checkpoint else self.started_ns,
+            host=socket.gethostname(),
+            computer_id=computer_id(),
+            base=os.fsdecode(found.base),
+            paths=[os.fsdecode(p) for p in found.paths],
+            tree=tree_id.hex(),
+            summary=summary,
+            skipped=[(s.path, s.reason) for s in self.skipped[:1000]],
+            checkpoint=checkpoint,
+        )
+
+    def open_checkpoints(self, found: Scan) -> OpenCheckpoints:
+        if self.checkpoints is None:
+            paths = [os.fsdecode(p) for p in found.paths]
+            self.checkpoints = OpenCheckpoints(self.session.state, self.session.repo.backend, paths)
+        return self.checkpoints
+
+    def tree(self, node: Node, rows: list[tuple[bytes, CachedFile]], confirmed: bool = False) -> tuple[bytes, int, int]:
+        """Store the tree of folder `node` bottom-up; returns (tree id, folders, files). With
+        `confirmed`, only files whose every blob the destination holds (a checkpoint)."""
+        entries, dirs, files = [], 1, 0
+        known = self.session.index.blobs
         for child in node.children:
             st = child.st
             common = dict(name=child.name, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
             if child.kind == Kind.DIR:
-                sub, n = (child.subtree, 0) if child.subtree is not None else self.tree(child)
-                dirs += n
+                sub, n, f = (child.subtree, 0, 0) if child.subtree is not None else self.tree(child, rows, confirmed)
+                dirs, files = dirs + n, files + f
                 entries.append(TreeEntry(kind=Kind.DIR, xattrs=read_xattrs(child.path), ids=(sub,), **common))
             elif child.kind == Kind.SYMLINK:
                 entries.append(TreeEntry(kind=Kind.SYMLINK, target=child.target, **common))
-            elif child.path in self.content:
-                ids, st, xattrs = self.content[child.path]
+            elif (content := self.content.get(child.path)) is not None:
+                ids, st, xattrs = content
+                if confirmed and not all(i in known for i in ids):
+                    continue  # still on its way: never listed before it has arrived
+                files += 1
                 common["mode"], common["mtime_ns"] = stat.S_IMODE(st.st_mode), st.st_mtime_ns
                 entries.append(TreeEntry(kind=Kind.FILE, size=st.st_size, xattrs=xattrs, ids=ids, **common))
                 if st.st_mtime_ns < self.started_ns - _RACY_NS:  # too fresh to vouch for next time
-                    self.cache_rows.append(
-                        (
-                            child.path,
-                            CachedFile(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, ids, xattrs),
-                        )
-                    )
-        return self.store.put(BlobType.TREE, encode_tree(entries)), dirs
+                    cached = CachedFile(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, ids, xattrs)
+                    rows.append((child.path, cached))
+        return self.store.put(BlobType.TREE, encode_tree(entries)), dirs, files
 
 
 @dataclass
@@ -279,9 +379,23 @@ def run_backup(
     events: EventSink = lambda ev: None,
     clock: Clock = SYSTEM_CLOCK,
     workers: int | None = None,
+    options: RunOptions = RunOptions(),
+) -> BackupSummary:
+    with session.running():
+        return _run_backup(session, scanning, events, clock, workers, options)
+
+
+def _run_backup(
+    session: Session,
+    scanning: Future[Scanned],
+    events: EventSink,
+    clock: Clock,
+    workers: int | None,
+    options: RunOptions,
 ) -> BackupSummary:
     t0 = clock.monotonic()
-    run = _Run(session, events, clock, workers or min(4, os.cpu_count() or 2))
+    run = _Run(session, events, clock, workers or min(4, os.cpu_count() or 2), options)
+    helpers: list[threading.Thread] = []
     try:
         scanned = scanning.result()
         found = scanned.scan
@@ -290,12 +404,41 @@ def run_backup(
             raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
         files = list(found.root.walk_files())
         todo, unchanged = run.classify(files)
-        progress = Meter(clock, len(files), sum(n.st.st_size for n in todo), files_done=unchanged)
+        to_read = sum(n.st.st_size for n in todo)
+        progress = Meter(clock, len(files), to_read, files_done=unchanged)
+        forecast = None
+        if options.line is not None:
+            key = session.repo.key
+            ratio = sample_ratio(
+                [(n.path, n.st.st_size) for n in todo],
+                lambda piece: len(seal_blob(key, key.blob_id(piece), BlobType.DATA, piece)[0]),
+            )
+            forecast = UploadForecast(clock, to_read, ratio)
+        helpers.append(
+            threading.Thread(target=run.report_progress, args=(progress, forecast), name="backbeat-progress")
+        )
+        if options.checkpoints is not None:
+            timer = CheckpointTimer(options.checkpoints, clock)
+            helpers.append(
+                threading.Thread(
+                    target=run.keep_checkpoints, args=(found.root, found, timer), name="backbeat-checkpoint"
+                )
+            )
+        for t in helpers:
+            t.start()
         run.read_all(todo, progress)
+        run.stopping.set()
+        for t in helpers[1:]:
+            t.join()  # a checkpoint under way ends before the final trees are built
         events(progress.event("finishing"))
-        root, dirs = run.tree(found.root)
+        rows: list[tuple[bytes, CachedFile]] = []
+        root, dirs, _files = run.tree(found.root, rows)
         run.store.flush()
     finally:
+        run.stopping.set()
+        for t in helpers:
+            if t.is_alive():
+                t.join()
         run.seal_pool.shutdown()
         run.uploader.close()
     session.write_index()
@@ -314,17 +457,11 @@ def run_backup(
         warnings=sum(1 for s in run.skipped if s.warning),
         skipped=tuple(run.skipped),
     )
-    snap = Snapshot(
-        time_ns=run.started_ns,
-        host=socket.gethostname(),
-        computer_id=computer_id(),
-        base=os.fsdecode(found.base),
-        paths=[os.fsdecode(p) for p in found.paths],
-        tree=root.hex(),
-        summary={k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")},
-        skipped=[(s.path, s.reason) for s in run.skipped[:1000]],
+    snap = run.snapshot(
+        found, root, {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}
     )
     snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
+    run.open_checkpoints(found).fold()  # the final snapshot holds all they did
     # a partial scan saw only the changed folders: the files it did not see are not gone
-    session.state.remember_files(run.cache_rows, forget_older_than=None if scanned.partial else 3)
+    session.state.remember_files(rows, forget_older_than=None if scanned.partial else 3)
     return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.backup import previous_trees, run_backup, start_scan
+from engine.backup import RunOptions, previous_trees, run_backup, start_scan
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import BackbeatError
 from engine.events import BackupSummary, EventSink, FileSkipped
@@ -61,8 +61,10 @@ class ContinuousBackup:
         events: EventSink = lambda ev: None,
         clock: Clock = SYSTEM_CLOCK,
         reload: Callable[[Repository], Session] = reload_session,
+        options: RunOptions = RunOptions(),
     ) -> None:
         self.session = session
+        self.options = options
         #: after a full run, once the old session is dropped: a fresh one (its index compact in memory)
         self.reload = reload
         self.paths = list(paths)
@@ -120,7 +122,8 @@ class ContinuousBackup:
         full = reason != "changes" or self.last is None
         partial = None if full else Partial([os.fsencode(p) for p in changed], previous_trees(self.session, self.last))
         started = self.clock.monotonic()
-        summary = run_backup(self.session, start_scan(self.paths, self.excludes, self.events, partial), self.events)
+        scanning = start_scan(self.paths, self.excludes, self.events, partial)
+        summary = run_backup(self.session, scanning, self.events, options=self.options)
         if full:
             self._last_full = started
             repo = self.session.repo

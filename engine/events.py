@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["FileSkipped", "Progress", "NetworkWait", "BackupSummary", "RestoreSummary", "EventSink"]
+__all__ = ["FileSkipped", "Progress", "NetworkWait", "Checkpoint", "BackupSummary", "RestoreSummary", "EventSink"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class FileSkipped:
 
 @dataclass(frozen=True)
 class Progress:
-    phase: str  # "scanning", "backing up", "restoring", "checking", "finishing"
+    phase: str  # "scanning", "backing up", "uploading", "restoring", "checking", "finishing"
     files_done: int
     files_total: int
     bytes_done: int
@@ -30,6 +30,15 @@ class Progress:
     current: str = ""
     rate: float = 0.0  # bytes per second, over the last few seconds
     eta_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A long run made what has arrived so far restorable."""
+
+    snapshot_id: str
+    files: int
+    bytes_sent: int
 
 
 @dataclass(frozen=True)

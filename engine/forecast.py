@@ -17,11 +17,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from engine.bandwidth import Timetable
 from engine.clock import Clock
 
-__all__ = ["Outlook", "UploadForecast", "finish_in", "sample_ratio"]
+__all__ = ["Line", "Outlook", "UploadForecast", "finish_in", "sample_ratio"]
 
 WINDOW = 300.0
 _MIN_WINDOW = 10.0
@@ -37,6 +38,16 @@ class Outlook:
 
     limit: float | None
     timetable: Timetable | None = None
+
+
+class Line(Protocol):
+    """A network destination's line, as the pacer sees it."""
+
+    def sent(self) -> int:
+        """Bytes sent so far by this process."""
+        ...
+
+    def outlook(self) -> Outlook: ...
 
 
 def sample_ratio(files: Sequence[tuple[bytes, int]], seal: Callable[[bytes], int]) -> float:

@@ -24,6 +24,7 @@ import psutil
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.control import clear_activity, current_pause, publish_activity
 from engine.delaycontrol import DelayController
+from engine.forecast import Outlook
 from engine.linkrtt import LinkProbe
 from engine.ratelimit import TokenBucket
 from engine.settings import load_settings, settings_path
@@ -87,6 +88,8 @@ class Pacer:
         self._battery_checked = float("-inf")
         self._sent: deque[tuple[float, int]] = deque()
         self.decision = Decision(None, "unlimited")
+        #: the running upload's progress (bytes sent, to send, rate, finish), published with the rest
+        self.upload: dict | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -177,6 +180,15 @@ class Pacer:
         d = self.decision if self.active else self.decide()
         return BandwidthStatus(self._settings.bandwidth.describe(), d.rate, d.reason, d.rate == 0, self.upload_rate)
 
+    def sent(self) -> int:
+        return self.bucket.sent
+
+    def outlook(self) -> Outlook:
+        """What governs the line from now on, for the upload's finish time."""
+        policy = self._settings.bandwidth
+        scheduled = policy.mode == "schedule" and self.override is None and self.decision.reason.startswith("schedule")
+        return Outlook(self.decision.rate, policy.timetable() if scheduled else None)
+
     @property
     def active(self) -> bool:
         return self._thread is not None
@@ -201,6 +213,7 @@ class Pacer:
             self._stop.set()
             self._thread.join()
             self._thread = None
+            self.upload = None
             if self._publish:
                 clear_activity()
 
@@ -211,4 +224,5 @@ class Pacer:
             now = self.clock.monotonic()
             if self._publish and now - last_publish >= _PUBLISH_EVERY:
                 last_publish = now
-                publish_activity(self.status().to_json() | {"sent": self.bucket.sent}, self.clock)
+                doc = self.status().to_json() | {"sent": self.bucket.sent, "upload": self.upload}
+                publish_activity(doc, self.clock)

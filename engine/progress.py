@@ -12,8 +12,9 @@ from collections import deque
 
 from engine.clock import Clock
 from engine.events import Progress
+from engine.units import format_bytes, format_duration, format_rate
 
-__all__ = ["Meter"]
+__all__ = ["Meter", "describe_upload"]
 
 
 class Meter:
@@ -38,3 +39,14 @@ class Meter:
         left = max(0, self.bytes_total - self.bytes_done)
         eta = left / rate if rate > 0 else None
         return Progress(phase, self.files_done, self.files_total, self.bytes_done, self.bytes_total, current, rate, eta)
+
+
+def describe_upload(p: Progress) -> str:
+    """'42% — 1.2 GB of 2.9 GB sent at 150 KB/s; about 3 h 10 min left', for status lines."""
+    share = f"{100 * p.bytes_done / p.bytes_total:.0f}% — " if p.bytes_total else ""
+    said = f"{share}{format_bytes(p.bytes_done)} of about {format_bytes(p.bytes_total)} sent"
+    if p.rate:
+        said += f" at {format_rate(p.rate)}"
+    if p.eta_seconds is not None:
+        said += f"; about {format_duration(p.eta_seconds)} left"
+    return said

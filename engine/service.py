@@ -14,13 +14,14 @@ import os
 import platform
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from engine import PRODUCT, __version__, keychain
 from engine.backends.base import list_packs
 from engine.backends.location import open_location
 from engine.backends.retry import Retrying
-from engine.backup import run_backup, start_scan
+from engine.backup import RunOptions, run_backup, start_scan
 from engine.check import CheckReport, run_check
 from engine.clock import SYSTEM_CLOCK
 from engine.continuous import ContinuousBackup, WatchRun
@@ -29,7 +30,7 @@ from engine.control import pause as pause_uploads
 from engine.control import resume as resume_uploads
 from engine.copy import CopyReport, run_copy
 from engine.errors import BackbeatError, SnapshotNotFound
-from engine.events import BackupSummary, EventSink, FileSkipped, NetworkWait, RestoreSummary
+from engine.events import BackupSummary, Checkpoint, EventSink, FileSkipped, NetworkWait, Progress, RestoreSummary
 from engine.home import app_dir, computer_id, default_repository, log_dir
 from engine.keychain import s3_credentials
 from engine.logs import log, redact
@@ -51,7 +52,7 @@ from engine.seed import (
     write_manifest,
 )
 from engine.session import Session, open_session, reload_session, state_path
-from engine.settings import Settings, load_settings, save_settings
+from engine.settings import CheckpointSettings, Settings, load_settings, save_settings
 from engine.state import State
 from engine.status import DestinationStatus, destination_status
 from engine.support import BundleReport, write_bundle
@@ -80,6 +81,10 @@ class BackupService:
             log.warning("skipped %s: %s", ev.path, ev.reason)
         elif isinstance(ev, NetworkWait):
             log.warning("%s: %s; retrying in %.0f s", ev.destination, ev.reason, ev.seconds)
+        elif isinstance(ev, Checkpoint):
+            log.info("checkpoint %s: %d files restorable so far", ev.snapshot_id[:8], ev.files)
+        elif isinstance(ev, Progress) and ev.phase == "uploading":
+            self.pacer.upload = asdict(ev)
         self._sink(ev)
 
     # -- repository ------------------------------------------------------------------------
@@ -87,9 +92,9 @@ class BackupService:
         """Readable without the passphrase (the keychain entry is keyed by it)."""
         return Repository.read_config(self.backend)["id"]
 
-    def init(self, passphrase: str) -> str:
+    def init(self, passphrase: str, pack_size: int | None = None) -> str:
         redact(passphrase)
-        repo = Repository.create(self.backend, passphrase)
+        repo = Repository.create(self.backend, passphrase, **({"pack_size": pack_size} if pack_size else {}))
         State(state_path(repo.id)).close()
         return repo.id
 
@@ -157,12 +162,22 @@ class BackupService:
     def paused() -> Pause | None:
         return current_pause()
 
+    def upload_progress(self) -> Progress | None:
+        """The upload under way (bytes sent of the forecast, rate, finish), here or in another process."""
+        doc = self.pacer.upload if self.pacer.active else (read_activity() or {}).get("upload")
+        return Progress(**doc) if doc else None
+
     def bandwidth(self) -> BandwidthStatus:
         """The limit in force and why; from the job running in another process when there is one."""
         live = read_activity()
         if live is not None and not self.pacer.active:
             return BandwidthStatus(**{k: live[k] for k in BandwidthStatus.__dataclass_fields__})
         return self.pacer.status()
+
+    def _run_options(self) -> RunOptions:
+        settings = load_settings()
+        line = self.pacer if self.backend.is_network else None
+        return RunOptions(settings.checkpoints, settings.priority, line)
 
     def _paced(self, backend) -> contextlib.AbstractContextManager:
         """Uploads to a network destination run under the pacer; a disk is never throttled."""
@@ -177,11 +192,25 @@ class BackupService:
             self._session = None
 
     # -- jobs --------------------------------------------------------------------------------
-    def backup(self, paths: list[str], excludes: list[str] = ()) -> BackupSummary:
+    def backup(
+        self,
+        paths: list[str],
+        excludes: list[str] = (),
+        *,
+        checkpoint_every: float | None = None,
+        order: str | None = None,
+    ) -> BackupSummary:
+        """`checkpoint_every` (seconds, 0 for none) and `order` override the settings for this run."""
         scanning = start_scan(paths, excludes, self.events)
         session = self.session  # opening (Argon2id) overlaps the scan
         with self._paced(self.backend):
-            return self._record("backup", lambda: run_backup(session, scanning, self.events))
+            options = self._run_options()
+            if checkpoint_every is not None:
+                every = replace(options.checkpoints or CheckpointSettings(), every=checkpoint_every)
+                options = replace(options, checkpoints=every if checkpoint_every > 0 else None)
+            if order is not None:
+                options = replace(options, priority=replace(options.priority, order=order))
+            return self._record("backup", lambda: run_backup(session, scanning, self.events, options=options))
 
     def restore(self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False) -> RestoreSummary:
         snap = self.snapshot(ref)
@@ -234,7 +263,9 @@ class BackupService:
             return self._session
 
         settings = load_settings().watch
-        continuous = ContinuousBackup(self.session, paths, excludes, settings, self.events, reload=reload)
+        continuous = ContinuousBackup(
+            self.session, paths, excludes, settings, self.events, reload=reload, options=self._run_options()
+        )
         with self._paced(self.backend):
             continuous.run(stop, on_run, on_error)
 
@@ -250,7 +281,10 @@ class BackupService:
         try:
             selection = sum(n.st.st_size for n in scanning.result().scan.root.walk_files())
             check_space(drive, selection)
-            summary = self._record("seed export", lambda: run_backup(session, scanning, self.events), session.state)
+            once = RunOptions(checkpoints=None)  # the drive is filled in one go, at disk speed
+            summary = self._record(
+                "seed export", lambda: run_backup(session, scanning, self.events, options=once), session.state
+            )
             doc = write_manifest(drive, session.repo.key, self.location, self.events)
             session.state.record_seed(self.location, drive.location, doc["created"], doc["objects"])
             return summary

@@ -8,6 +8,9 @@ its own header and indexed again, so the next run reuses it instead of writing i
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +30,25 @@ __all__ = ["Session", "open_session", "reload_session", "rebuild_index", "state_
 
 def state_path(repo_id: str) -> Path:
     return app_dir() / "state" / f"{repo_id}.sqlite"
+
+
+@contextlib.contextmanager
+def _run_lock(repo_id: str, exclusive: bool) -> Iterator[bool]:
+    """Processes of this machine on one repository: a run holds it shared; recovering a killed
+    run's packs needs it alone (a status question from another process must never deliver or
+    delete the outbox of a backup that is alive). Yields whether it was had."""
+    path = state_path(repo_id).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def outbox_folder(repo_id: str) -> Path:
@@ -66,6 +88,10 @@ class Session:
         self.state.cache_index_file(name, pending)
         self.state.clear_journal(p.pack_id for p in pending)
         return name
+
+    def running(self) -> contextlib.AbstractContextManager[bool]:
+        """Held by a backup while it writes packs: no other process recovers them meanwhile."""
+        return _run_lock(self.repo.id, exclusive=False)
 
     def close(self) -> None:
         self.state.close()
@@ -147,7 +173,8 @@ def open_session(backend: Backend, passphrase: str) -> Session:
     healthy = _sync_index_cache(repo, state)
     index = Index()
     state.load_index(index)
-    recovered = _recover_journal(repo, state, index)
+    with _run_lock(repo.id, exclusive=True) as alone:
+        recovered = _recover_journal(repo, state, index) if alone else []
     session = Session(repo, state, index)
     rebuilt = not healthy and rebuild_index(repo, index)
     if recovered or rebuilt:

@@ -1,7 +1,7 @@
 """The backup set's settings: what the user chose, in one JSON file in the app-data folder.
 
 Only choices live here (folders and exclusions, the bandwidth policy, pausing on battery,
-continuous backup's timing and ignore patterns), never secrets: keys and
+continuous backup's timing and ignore patterns, checkpoints and upload order), never secrets: keys and
 passphrases are in the OS keychain. Written atomically; a missing or unreadable file gives the
 defaults, so a damaged settings file never stops a backup. Running jobs re-read it when it
 changes, so a new limit set from the CLI or the app applies to a backup already under way.
@@ -16,8 +16,17 @@ from pathlib import Path
 from engine.bandwidth import BandwidthPolicy
 from engine.files import write_atomic
 from engine.home import app_dir
+from engine.priority import PrioritySettings
 
-__all__ = ["Settings", "WatchSettings", "DEFAULT_WATCH_IGNORE", "load_settings", "save_settings", "settings_path"]
+__all__ = [
+    "Settings",
+    "CheckpointSettings",
+    "WatchSettings",
+    "DEFAULT_WATCH_IGNORE",
+    "load_settings",
+    "save_settings",
+    "settings_path",
+]
 
 
 #: names (of a file, or of any folder above it) whose changes never set off a continuous backup
@@ -67,6 +76,25 @@ class WatchSettings:
 
 
 @dataclass(frozen=True)
+class CheckpointSettings:
+    """During a long run, a restorable snapshot of what has arrived so far, this often."""
+
+    #: seconds between checkpoints
+    every: float = 900.0
+    #: or after this many bytes uploaded, whichever comes first
+    every_bytes: int = 1 << 30
+
+    @classmethod
+    def from_json(cls, doc: dict) -> CheckpointSettings:
+        d = cls()
+        every, every_bytes = doc.get("every", d.every), doc.get("every_bytes", d.every_bytes)
+        return cls(
+            float(every) if isinstance(every, int | float) else d.every,
+            int(every_bytes) if isinstance(every_bytes, int) else d.every_bytes,
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     bandwidth: BandwidthPolicy = field(default_factory=BandwidthPolicy)
     #: stop uploading while the computer runs on battery (off by default)
@@ -77,6 +105,9 @@ class Settings:
     watch: WatchSettings = field(default_factory=WatchSettings)
     #: where backups go (a LOCATION); None: the embedded repository in the app-data folder
     destination: str | None = None
+    checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
+    #: the order new and changed files go in (see engine.priority)
+    priority: PrioritySettings = field(default_factory=PrioritySettings)
 
     def to_json(self) -> dict:
         return {
@@ -86,6 +117,8 @@ class Settings:
             "excludes": list(self.excludes),
             "watch": asdict(self.watch) | {"ignore": list(self.watch.ignore)},
             "destination": self.destination,
+            "checkpoints": asdict(self.checkpoints),
+            "priority": self.priority.to_json(),
         }
 
     @classmethod
@@ -97,6 +130,8 @@ class Settings:
             tuple(str(e) for e in doc.get("excludes") or ()),
             WatchSettings.from_json(doc.get("watch") or {}),
             str(doc["destination"]) if doc.get("destination") else None,
+            CheckpointSettings.from_json(doc.get("checkpoints") or {}),
+            PrioritySettings.from_json(doc.get("priority") or {}),
         )
 
 

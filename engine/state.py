@@ -127,6 +127,16 @@ class State:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
             self._db.execute("DELETE FROM files WHERE generation < ?", (gen - forget_older_than,))
 
+    # -- checkpoints not yet folded away --------------------------------------------------
+    def open_checkpoints(self) -> dict[str, list[str]]:
+        """snapshot id -> the paths it covers, for this machine's checkpoints still in the repository."""
+        row = next(iter(self._read("SELECT value FROM meta WHERE key='checkpoints'")), None)
+        return json.loads(row[0]) if row else {}
+
+    def set_open_checkpoints(self, doc: dict[str, list[str]]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoints', ?)", (json.dumps(doc),))
+
     # -- blob index cache ------------------------------------------------------------------
     def loaded_index_files(self) -> set[str]:
         return {r[0] for r in self._read("SELECT name FROM index_files")}

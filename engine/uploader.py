@@ -25,9 +25,20 @@ from engine.repo.index import PackInfo
 from engine.repo.pack import PackEntry
 from engine.state import State
 
-__all__ = ["Uploader", "outbox_path"]
+__all__ = ["Uploader", "outbox_path", "streams_for"]
 
 _STOP = object()
+#: one upload in flight per 4 MiB/s allowed: a single stream fills a slower line (a pack takes
+#: seconds to send, the pause between two requests is one round trip)
+_STREAM_RATE = 4 << 20
+
+
+def streams_for(limit: float | None, most: int) -> int:
+    """Uploads to run at once under `limit` (bytes/s, None unlimited): one fills a slow line, and
+    an interruption then wastes one part-sent pack instead of `most`."""
+    if limit is None:
+        return most
+    return max(1, min(most, int(limit // _STREAM_RATE) + 1))
 
 
 def outbox_path(folder: Path, pack_id: bytes) -> Path:
@@ -61,6 +72,7 @@ class Uploader:
         self._sending = 0  # guarded by self._flow
         self._seq = 0  # guarded by self._flow: packs handed over so far
         self._unfinished: set[int] = set()  # guarded by self._flow
+        self._at_gate: set[int] = set()  # guarded by self._flow: packs waiting for their turn to send
         self._flow = threading.Condition()
         self._threads = [
             threading.Thread(target=self._run, name=f"backbeat-uploader-{i}", daemon=True) for i in range(threads)
@@ -78,7 +90,9 @@ class Uploader:
         """Blocks while the queue is full; raises the writer's error if it has failed."""
         if self._error is not None:
             raise self._error
-        with self._flow:
+        with self._flow:  # at most two packs per upload allowed at once: one sending, one ready
+            while len(self._unfinished) >= 2 * max(1, self._concurrency()) and self._error is None:
+                self._flow.wait(0.5)
             self._seq += 1
             self._unfinished.add(self._seq)
             seq = self._seq
@@ -101,7 +115,7 @@ class Uploader:
             seq, out, pack_id, entries = item
             try:
                 if self._error is None:
-                    self._deliver(out, pack_id, entries)
+                    self._deliver(seq, out, pack_id, entries)
                 else:
                     out.close()  # drain: the run has failed; what is in the outbox goes next time
             except BaseException as e:  # noqa: BLE001 - handed to the pipeline's thread
@@ -111,13 +125,16 @@ class Uploader:
                     self._unfinished.discard(seq)
                     self._flow.notify_all()
 
-    def _deliver(self, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
+    def _deliver(self, seq: int, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
         path = self._seal(out, pack_id)
         size = path.stat().st_size
-        with self._flow:
-            while self._sending >= max(1, self._concurrency()):
+        with self._flow:  # in the order handed over: a checkpoint waits for the oldest packs
+            self._at_gate.add(seq)
+            while self._sending >= max(1, self._concurrency()) or seq != min(self._at_gate):
                 self._flow.wait(0.5)  # the allowed number follows the rate in force
+            self._at_gate.discard(seq)
             self._sending += 1
+            self._flow.notify_all()
         try:
             self.backend.put_file(pack_name(pack_id), str(path))
         finally:

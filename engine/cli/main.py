@@ -13,6 +13,7 @@ import os
 import stat
 import sys
 import threading
+from dataclasses import asdict
 from datetime import datetime
 
 from engine import PRODUCT, __version__, keychain
@@ -24,6 +25,7 @@ from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoK
 from engine.events import Progress
 from engine.logs import log, setup_logging
 from engine.memory import tune_allocator
+from engine.progress import describe_upload
 from engine.repo.tree import Kind
 from engine.service import BackupService
 from engine.settings import Settings
@@ -54,11 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"{PRODUCT} {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("init", parents=[common], help="create a repository")
+    i = sub.add_parser("init", parents=[common], help="create a repository")
+    i.add_argument(
+        "--pack-size",
+        type=_rate,
+        metavar="SIZE",
+        help="target size of the files data is stored in (default 8M; smaller loses less to an interrupted "
+        "upload on a slow line, bigger means fewer files)",
+    )
     b = sub.add_parser("backup", parents=[common], help="back up files and folders")
     b.add_argument("paths", nargs="+", metavar="PATH")
     b.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="glob on names or paths")
     b.add_argument("--limit", type=_rate, metavar="RATE", help="upload at most RATE per second (512k, 1.5M)")
+    b.add_argument(
+        "--checkpoint-every",
+        type=_duration,
+        metavar="DURATION",
+        help="make what has arrived restorable this often during a long run (default 15m; 0 for never)",
+    )
+    b.add_argument(
+        "--order",
+        choices=["smart", "path"],
+        help="smart (default): recent documents and small files first, disk images last; path: in path order",
+    )
     sub.add_parser("snapshots", parents=[common], help="list snapshots")
     ls = sub.add_parser("ls", parents=[common], help="list the files in a snapshot")
     ls.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot id (a prefix) or 'latest'")
@@ -154,7 +174,7 @@ def _finish(args, printer, doc: dict, lines: list[str], warnings: bool) -> int:
 def cmd_init(args, printer) -> int:
     service = BackupService(args.repo, printer)
     passphrase = new_passphrase(args.password_file)
-    repo_id = service.init(passphrase)
+    repo_id = service.init(passphrase, pack_size=args.pack_size)
     stored = keychain.set_secret(keychain_name(repo_id), passphrase)
     if args.json:
         print(json.dumps({"repository": service.location, "id": repo_id, "keychain": stored}))
@@ -169,7 +189,7 @@ def cmd_init(args, printer) -> int:
 def cmd_backup(args, printer) -> int:
     service = _open(args, printer, defer=True)
     service.set_limit(args.limit)
-    s = service.backup(args.paths, args.exclude)
+    s = service.backup(args.paths, args.exclude, checkpoint_every=args.checkpoint_every, order=args.order)
     lines = [
         f"Snapshot {s.snapshot_id[:8]} saved in {format_duration(s.duration)}: {s.files_new} new, "
         f"{s.files_changed} changed, {s.files_unchanged} unchanged files; {format_bytes(s.bytes_read)} read, "
@@ -203,8 +223,12 @@ def cmd_snapshots(args, printer) -> int:
     if not snaps:
         print("No snapshots yet.")
     for s in snaps:
-        size = format_bytes(s.summary.get("bytes_read", 0))
-        print(f"{s.short_id}  {s.time:%Y-%m-%d %H:%M:%S}  {s.host}  {', '.join(s.paths)}  (read {size})")
+        what = (
+            f"checkpoint: {s.summary.get('files', 0)} files so far"
+            if s.checkpoint
+            else f"read {format_bytes(s.summary.get('bytes_read', 0))}"
+        )
+        print(f"{s.short_id}  {s.time:%Y-%m-%d %H:%M:%S}  {s.host}  {', '.join(s.paths)}  ({what})")
     return EXIT_OK
 
 
@@ -278,6 +302,8 @@ def cmd_status(args, printer) -> int:
     latest, dests = service.status()
     if args.json:
         doc = {"snapshot": latest.id if latest else None, "destinations": [d.to_json() for d in dests]}
+        upload = service.upload_progress()
+        doc["upload"] = asdict(upload) if upload else None
         print(json.dumps(doc | {"bandwidth": service.bandwidth().to_json()}))
         return EXIT_OK
     print(f"Latest snapshot: {latest.short_id} ({latest.time:%Y-%m-%d %H:%M})" if latest else "No snapshot yet.")
@@ -288,6 +314,9 @@ def cmd_status(args, printer) -> int:
         )
         if d.seed_exported is not None:
             print(f"  waiting for seed: a drive exported {datetime.fromtimestamp(d.seed_exported):%Y-%m-%d %H:%M}")
+    upload = service.upload_progress()
+    if upload is not None:
+        print(f"Uploading: {describe_upload(upload)}")
     _print_bandwidth(service, as_json=False)
     return EXIT_OK
 

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from engine.clock import SYSTEM_CLOCK
-from engine.events import FileSkipped, NetworkWait, Progress
+from engine.events import Checkpoint, FileSkipped, NetworkWait, Progress
 from engine.units import format_bytes, format_duration, format_rate
 
 __all__ = ["ProgressPrinter"]
@@ -33,6 +33,10 @@ class ProgressPrinter:
             if not self.quiet or ev.warning:
                 label = "warning" if ev.warning else "note"
                 print(f"{label}: {ev.path}: {ev.reason}", file=self.stream)
+        elif isinstance(ev, Checkpoint):
+            self.clear()
+            if not self.quiet:
+                print(f"checkpoint {ev.snapshot_id[:8]}: {ev.files} files restorable so far", file=self.stream)
         elif isinstance(ev, NetworkWait):
             self.clear()
             message = f"waiting for network (retrying in {ev.seconds:.0f} s): {ev.reason}"

@@ -68,6 +68,7 @@ class BlobStore:
         self._pack_lock = threading.Lock()
         self._open: dict[BlobType, PackWriter] = {}  # guarded by self._pack_lock
         self.new_blobs = 0  # guarded by self._pack_lock
+        self.bytes_packed = 0  # guarded by self._pack_lock: sealed bytes of new blobs
         self._tree_lock = threading.Lock()
         self._trees: dict[bytes, bytes] = {}  # guarded by self._tree_lock
         self._tree_bytes = 0  # guarded by self._tree_lock
@@ -98,6 +99,7 @@ class BlobStore:
                 writer = self._open[sealed.type] = PackWriter(self._require_outbox().new_pack())
             writer.add(sealed.blob_id, sealed.type, sealed.compression, sealed.data, sealed.raw_length)
             self.new_blobs += 1
+            self.bytes_packed += len(sealed.data)
             if len(writer) >= self._pack_size:
                 full = self._open.pop(sealed.type)
         if full is not None:
