@@ -104,7 +104,10 @@ class _Run:
         self.started_ns = clock.wall_ns()
         self.sent0 = line.sent() if line is not None else 0
         self.checkpoints: OpenCheckpoints | None = None  # set once the scan says which folders
-        self.stopping = threading.Event()
+        self.reading_done = threading.Event()  # checkpoints end; progress to a disk ends
+        self.stopping = threading.Event()  # everything is at the destination: progress ends
+        self._dedup_lock = threading.Lock()
+        self.bytes_deduped = 0  # guarded by self._dedup_lock: bytes read that were stored already
 
     def _stored(self, info: PackInfo) -> None:
         self.store.pack_stored(info)
@@ -136,6 +139,8 @@ class _Run:
                     read += len(chunk)
                     progress.add(len(chunk))
                     if not store.reserve(blob_id):
+                        with self._dedup_lock:
+                            self.bytes_deduped += len(chunk)
                         continue
                     if len(chunk) < _POOL_SEAL_MIN:
                         store.add(store.seal(blob_id, BlobType.DATA, chunk))
@@ -226,46 +231,75 @@ class _Run:
         line = self.options.line
         return line.sent() - self.sent0 if line is not None else self.uploader.bytes_written
 
+    def start_helpers(self, found: Scan, todo: list[Node], progress: Meter) -> list[threading.Thread]:
+        """The progress reporter (first), and the checkpointer when checkpoints are on."""
+        forecast = None
+        if self.options.line is not None:
+            key = self.session.repo.key
+            ratio = sample_ratio(
+                [(n.path, n.st.st_size) for n in todo],
+                lambda piece: len(seal_blob(key, key.blob_id(piece), BlobType.DATA, piece)[0]),
+            )
+            forecast = UploadForecast(self.clock, progress.bytes_total, ratio)
+        helpers = [threading.Thread(target=self.report_progress, args=(progress, forecast), name="backbeat-progress")]
+        if self.options.checkpoints is not None:
+            timer = CheckpointTimer(self.options.checkpoints, self.clock)
+            helpers.append(
+                threading.Thread(target=self.keep_checkpoints, args=(found, timer), name="backbeat-checkpoint")
+            )
+        for t in helpers:
+            t.start()
+        return helpers
+
     def report_progress(self, progress: Meter, forecast: UploadForecast | None) -> None:
         """Over a network, bytes sent against the forecast; to a disk, bytes read."""
         line = self.options.line
-        while not self.stopping.wait(_TICK):
+        while True:
             if forecast is None or line is None:
                 self.events(progress.event("backing up"))
-                continue
-            outlook = line.outlook()
-            forecast.update(progress.bytes_done, self.store.bytes_packed, self.sent(), outlook.limit)
-            eta = forecast.eta(outlook, datetime.fromtimestamp(self.clock.wall()))
-            self.events(
-                Progress(
-                    "uploading",
-                    progress.files_done,
-                    progress.files_total,
-                    forecast.sent,
-                    forecast.total,
-                    rate=forecast.rate,
-                    eta_seconds=eta,
+            else:
+                outlook = line.outlook()
+                accounted = self.store.data_raw + self.bytes_deduped  # read, and packed or found stored
+                forecast.update(accounted, self.store.bytes_packed, self.sent(), outlook.limit)
+                eta = forecast.eta(outlook, datetime.fromtimestamp(self.clock.wall()))
+                self.events(
+                    Progress(
+                        "uploading",
+                        progress.files_done,
+                        progress.files_total,
+                        forecast.sent,
+                        forecast.total,
+                        rate=forecast.rate,
+                        eta_seconds=eta,
+                    )
                 )
-            )
+            if self.stopping.wait(_TICK) or (line is None and self.reading_done.is_set()):
+                return  # over a network, the last packs' upload is shown to its end
 
-    def keep_checkpoints(self, root: Node, found: Scan, timer: CheckpointTimer) -> None:
-        while not self.stopping.wait(1.0):
+    def keep_checkpoints(self, found: Scan, timer: CheckpointTimer) -> None:
+        while not self.reading_done.wait(1.0):
             if not timer.due(self.uploader.bytes_written):
                 continue
             try:
-                self.checkpoint(root, found)
+                self.checkpoint(found)
             except BackbeatError as e:  # the run itself meets the same trouble and says so
                 self.events(FileSkipped("(checkpoint)", f"a checkpoint could not be written: {e}", warning=False))
             timer.done(self.uploader.bytes_written)
 
-    def checkpoint(self, root: Node, found: Scan) -> None:
-        """Make every file whose blobs the destination holds restorable now."""
+    def checkpoint(self, found: Scan) -> None:
+        """Make every file whose blobs the destination holds restorable now: send the open packs,
+        list the files whose blobs are all there or in packs on their way, send those trees, and
+        once the destination confirms every pack handed over so far, save the snapshot."""
         self.store.flush()
-        self.uploader.drain()
         rows: list[tuple[bytes, CachedFile]] = []
-        tree_id, _dirs, files = self.tree(root, rows, confirmed=True)
+        coming = self.store.on_the_way()
+        tree_id, _dirs, files = self.tree(found.root, rows, coming=coming)
         self.store.flush()
-        self.uploader.drain()
+        known = self.session.index.blobs
+        self.uploader.drain()  # raises if a pack did not make it: then no checkpoint names it
+        while not all(b in known for b in coming):  # a pack finished just before the mark, handed over just after
+            self.clock.sleep(0.05)
+            self.uploader.drain()
         self.session.write_index()
         snap = self.snapshot(found, tree_id, {"files": files, "bytes_sent": self.sent()}, checkpoint=True)
         snapshot_id = save_snapshot(self.session.repo.backend, self.session.repo.key, snap)
@@ -293,24 +327,26 @@ class _Run:
             self.checkpoints = OpenCheckpoints(self.session.state, self.session.repo.backend, paths)
         return self.checkpoints
 
-    def tree(self, node: Node, rows: list[tuple[bytes, CachedFile]], confirmed: bool = False) -> tuple[bytes, int, int]:
+    def tree(
+        self, node: Node, rows: list[tuple[bytes, CachedFile]], coming: frozenset[bytes] | None = None
+    ) -> tuple[bytes, int, int]:
         """Store the tree of folder `node` bottom-up; returns (tree id, folders, files). With
-        `confirmed`, only files whose every blob the destination holds (a checkpoint)."""
+        `coming` (a checkpoint), only files whose every blob is indexed or in those."""
         entries, dirs, files = [], 1, 0
         known = self.session.index.blobs
         for child in node.children:
             st = child.st
             common = dict(name=child.name, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
             if child.kind == Kind.DIR:
-                sub, n, f = (child.subtree, 0, 0) if child.subtree is not None else self.tree(child, rows, confirmed)
+                sub, n, f = (child.subtree, 0, 0) if child.subtree is not None else self.tree(child, rows, coming)
                 dirs, files = dirs + n, files + f
                 entries.append(TreeEntry(kind=Kind.DIR, xattrs=read_xattrs(child.path), ids=(sub,), **common))
             elif child.kind == Kind.SYMLINK:
                 entries.append(TreeEntry(kind=Kind.SYMLINK, target=child.target, **common))
             elif (content := self.content.get(child.path)) is not None:
                 ids, st, xattrs = content
-                if confirmed and not all(i in known for i in ids):
-                    continue  # still on its way: never listed before it has arrived
+                if coming is not None and not all(i in known or i in coming for i in ids):
+                    continue  # part of it is not even packed yet
                 files += 1
                 common["mode"], common["mtime_ns"] = stat.S_IMODE(st.st_mode), st.st_mtime_ns
                 entries.append(TreeEntry(kind=Kind.FILE, size=st.st_size, xattrs=xattrs, ids=ids, **common))
@@ -404,30 +440,10 @@ def _run_backup(
             raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
         files = list(found.root.walk_files())
         todo, unchanged = run.classify(files)
-        to_read = sum(n.st.st_size for n in todo)
-        progress = Meter(clock, len(files), to_read, files_done=unchanged)
-        forecast = None
-        if options.line is not None:
-            key = session.repo.key
-            ratio = sample_ratio(
-                [(n.path, n.st.st_size) for n in todo],
-                lambda piece: len(seal_blob(key, key.blob_id(piece), BlobType.DATA, piece)[0]),
-            )
-            forecast = UploadForecast(clock, to_read, ratio)
-        helpers.append(
-            threading.Thread(target=run.report_progress, args=(progress, forecast), name="backbeat-progress")
-        )
-        if options.checkpoints is not None:
-            timer = CheckpointTimer(options.checkpoints, clock)
-            helpers.append(
-                threading.Thread(
-                    target=run.keep_checkpoints, args=(found.root, found, timer), name="backbeat-checkpoint"
-                )
-            )
-        for t in helpers:
-            t.start()
+        progress = Meter(clock, len(files), sum(n.st.st_size for n in todo), files_done=unchanged)
+        helpers = run.start_helpers(found, todo, progress)
         run.read_all(todo, progress)
-        run.stopping.set()
+        run.reading_done.set()
         for t in helpers[1:]:
             t.join()  # a checkpoint under way ends before the final trees are built
         events(progress.event("finishing"))
@@ -435,12 +451,17 @@ def _run_backup(
         root, dirs, _files = run.tree(found.root, rows)
         run.store.flush()
     finally:
-        run.stopping.set()
-        for t in helpers:
+        run.reading_done.set()
+        for t in helpers[1:]:
             if t.is_alive():
                 t.join()
         run.seal_pool.shutdown()
-        run.uploader.close()
+        try:
+            run.uploader.close()
+        finally:
+            run.stopping.set()
+            if helpers and helpers[0].is_alive():
+                helpers[0].join()
     session.write_index()
     read_ok = [n for n in todo if n.path in run.content]
     changed = sum(1 for n in read_ok if n.path in run.had_cache)

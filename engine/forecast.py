@@ -2,7 +2,9 @@
 
 Bytes to upload are what reaches the destination after dedup and compression, not what is read:
 before the first pack, a sample of the files to read is sealed exactly as the run will seal them
-(`sample_ratio`); as the run goes, the ratio of bytes packed to bytes read replaces the guess.
+(`sample_ratio`); as the run goes, the ratio of bytes packed to the file bytes accounted for
+(packed, or found stored already) replaces the guess. Bytes read but still being sealed count in
+neither, so a run with big chunks in flight does not look more compressible than it is.
 The rate is averaged over the last five minutes (a slow line's rate swings from second to
 second; a window that long still follows a change of limit within minutes). The finish time
 walks the bandwidth schedule in force: each period of the timetable goes at its limit, capped
@@ -25,7 +27,7 @@ from engine.clock import Clock
 __all__ = ["Line", "Outlook", "UploadForecast", "finish_in", "sample_ratio"]
 
 WINDOW = 300.0
-_MIN_WINDOW = 10.0
+_MIN_WINDOW = 5.0
 _SAMPLE_FILES = 32
 _SAMPLE_PIECE = 128 * 1024
 _HORIZON = 366 * 86400.0
@@ -102,16 +104,17 @@ class UploadForecast:
         self.to_read = to_read
         self.sample_ratio = ratio
         self._lock = threading.Lock()
-        self._read = self._packed = self._sent = 0  # guarded by self._lock
+        self._accounted = self._packed = self._sent = 0  # guarded by self._lock
         self._samples: deque[tuple[float, int]] = deque()  # guarded by self._lock
         #: guarded by self._lock: the most the line was seen to carry (a schedule's faster hours are
         #: counted at no more than that: the line may be faster, but that was not seen)
         self._capacity = 0.0
 
-    def update(self, read: int, packed: int, sent: int, limit: float | None) -> None:
+    def update(self, accounted: int, packed: int, sent: int, limit: float | None) -> None:
+        """`accounted`: file bytes packed or found stored; `packed`: bytes packed; `sent`: on the line."""
         now = self.clock.monotonic()
         with self._lock:
-            self._read, self._packed, self._sent = read, packed, sent
+            self._accounted, self._packed, self._sent = accounted, packed, sent
             self._samples.append((now, sent))
             while len(self._samples) > 2 and now - self._samples[1][0] >= WINDOW:
                 self._samples.popleft()
@@ -124,15 +127,15 @@ class UploadForecast:
 
     @property
     def ratio(self) -> float:
-        """Packed per read: the sample's guess until a few MiB have been read, then what was seen."""
+        """Packed per byte accounted for: the sample's guess for the first few MiB, then what was seen."""
         with self._lock:
-            return self._packed / self._read if self._read >= 8 << 20 else self.sample_ratio
+            return self._packed / self._accounted if self._accounted >= 8 << 20 else self.sample_ratio
 
     @property
     def total(self) -> int:
         with self._lock:
-            read, packed, sent = self._read, self._packed, self._sent
-        return max(sent, int(packed + max(0, self.to_read - read) * self.ratio))
+            accounted, packed, sent = self._accounted, self._packed, self._sent
+        return max(sent, int(packed + max(0, self.to_read - accounted) * self.ratio))
 
     @property
     def sent(self) -> int:

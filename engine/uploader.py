@@ -73,6 +73,8 @@ class Uploader:
         self._seq = 0  # guarded by self._flow: packs handed over so far
         self._unfinished: set[int] = set()  # guarded by self._flow
         self._at_gate: set[int] = set()  # guarded by self._flow: packs waiting for their turn to send
+        self._tickets = 0  # guarded by self._flow
+        self._waiting: set[int] = set()  # guarded by self._flow: callers waiting to hand a pack over
         self._flow = threading.Condition()
         self._threads = [
             threading.Thread(target=self._run, name=f"backbeat-uploader-{i}", daemon=True) for i in range(threads)
@@ -90,12 +92,19 @@ class Uploader:
         """Blocks while the queue is full; raises the writer's error if it has failed."""
         if self._error is not None:
             raise self._error
-        with self._flow:  # at most two packs per upload allowed at once: one sending, one ready
-            while len(self._unfinished) >= 2 * max(1, self._concurrency()) and self._error is None:
+        with self._flow:  # at most two packs per allowed upload at once (one sending, one ready), first come first in
+            self._tickets += 1
+            ticket = self._tickets
+            self._waiting.add(ticket)
+            while self._error is None and (
+                len(self._unfinished) >= 2 * max(1, self._concurrency()) or ticket != min(self._waiting)
+            ):
                 self._flow.wait(0.5)
+            self._waiting.discard(ticket)
             self._seq += 1
             self._unfinished.add(self._seq)
             seq = self._seq
+            self._flow.notify_all()
         self._queue.put((seq, out, pack_id, entries))
 
     def drain(self) -> None:

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
 from app.ratechart import RateChart
+from engine.progress import describe_upload
 from engine.units import format_bytes, format_duration, format_rate
 
 __all__ = ["StatusPage"]
@@ -30,6 +31,8 @@ class StatusPage(Page):
         box.setObjectName("card")
         box.setLayout(self.destinations)
         self.layout_.addWidget(box)
+        self.note = hint("")  # the run's latest word: a checkpoint, a skipped file, a wait for the network
+        self.layout_.addWidget(self.note)
         self.rate = QLabel("")
         self.layout_.addWidget(self.rate)
         self.chart = RateChart()
@@ -44,6 +47,7 @@ class StatusPage(Page):
         bridge.job_finished.connect(self._finished)
         bridge.job_failed.connect(self._failed)
         bridge.answered.connect(self._answered)
+        bridge.note.connect(self.note.setText)
         self.refresh()
 
     def refresh(self) -> None:
@@ -95,12 +99,15 @@ class StatusPage(Page):
             self.progress.setValue(int(1000 * ev.bytes_done / ev.bytes_total))
             eta = f", {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""
             self.summary.setText(
-                f"Backing up: {100 * ev.bytes_done / ev.bytes_total:.0f}% "
+                f"Uploading: {describe_upload(ev)}"
+                if ev.phase == "uploading"
+                else f"Backing up: {100 * ev.bytes_done / ev.bytes_total:.0f}% "
                 f"({format_bytes(ev.bytes_done)} of {format_bytes(ev.bytes_total)}{eta})"
             )
 
     def _finished(self, kind: str, _result) -> None:
         self.progress.hide()
+        self.note.setText("")
         self._show_problem(None)
         self.refresh()
 

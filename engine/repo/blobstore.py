@@ -64,11 +64,13 @@ class BlobStore:
         self._pack_size = pack_size
         self._lock = threading.Lock()
         self._reserved: set[bytes] = set()  # guarded by self._lock
+        self._sent_off: set[bytes] = set()  # guarded by self._lock: in finished packs on their way
         #: a second lock, so that a thread writing into a pack never holds up `reserve`
         self._pack_lock = threading.Lock()
         self._open: dict[BlobType, PackWriter] = {}  # guarded by self._pack_lock
         self.new_blobs = 0  # guarded by self._pack_lock
         self.bytes_packed = 0  # guarded by self._pack_lock: sealed bytes of new blobs
+        self.data_raw = 0  # guarded by self._pack_lock: file bytes those new data blobs hold
         self._tree_lock = threading.Lock()
         self._trees: dict[bytes, bytes] = {}  # guarded by self._tree_lock
         self._tree_bytes = 0  # guarded by self._tree_lock
@@ -100,6 +102,8 @@ class BlobStore:
             writer.add(sealed.blob_id, sealed.type, sealed.compression, sealed.data, sealed.raw_length)
             self.new_blobs += 1
             self.bytes_packed += len(sealed.data)
+            if sealed.type == BlobType.DATA:
+                self.data_raw += sealed.raw_length
             if len(writer) >= self._pack_size:
                 full = self._open.pop(sealed.type)
         if full is not None:
@@ -126,13 +130,21 @@ class BlobStore:
 
     def _finish(self, writer: PackWriter) -> None:
         pack_id = writer.finish(self.key)
+        with self._lock:
+            self._sent_off.update(e.blob_id for e in writer.entries)
         self._require_outbox().pack_finished(writer.out, pack_id, writer.entries)
+
+    def on_the_way(self) -> frozenset[bytes]:
+        """Blobs in finished packs the outbox has not yet confirmed (a checkpoint waits for them)."""
+        with self._lock:
+            return frozenset(self._sent_off)
 
     def pack_stored(self, info: PackInfo) -> None:
         """The outbox's confirmation: the pack is at the destination, its blobs become known."""
         with self._lock:
             self.index.add_pack(info, pending=True)
             self._reserved.difference_update(e.blob_id for e in info.entries)
+            self._sent_off.difference_update(e.blob_id for e in info.entries)
 
     # -- reading ---------------------------------------------------------------------------
     def _entry(self, blob_id: bytes) -> IndexEntry:

@@ -179,6 +179,9 @@ def test_pause_from_the_tray_stops_sending_within_a_second_and_resume_finishes(q
         assert bucket.sent == stopped  # ...and stays stopped
         assert tray.state == "paused"
         tray.pause_action.trigger()
+        # over a network the status page counts bytes sent against what is left, with a finish time
+        summary = window.status.summary
+        qtbot.waitUntil(lambda: summary.text().startswith("Uploading:") and "left" in summary.text(), timeout=15000)
     assert done.args[0] == "backup" and done.args[1].files_new == 1
 
 

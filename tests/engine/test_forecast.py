@@ -43,11 +43,11 @@ def test_the_forecast_refines_the_total_and_averages_the_rate():
     clock = ManualClock()
     f = UploadForecast(clock, to_read=100 << 20, ratio=0.5)
     assert f.total == 50 << 20  # before anything is read: the sample's guess
-    f.update(read=20 << 20, packed=16 << 20, sent=0, limit=None)  # it compresses less than the sample said
+    f.update(accounted=20 << 20, packed=16 << 20, sent=0, limit=None)  # it compresses less than the sample said
     assert f.total == (16 << 20) + (80 << 20) * 0.8
     for second in range(1, 61):
         clock.sleep(1)
-        f.update(read=20 << 20, packed=16 << 20, sent=second * 100 * KB, limit=None)
+        f.update(accounted=20 << 20, packed=16 << 20, sent=second * 100 * KB, limit=None)
     assert f.rate == pytest.approx(100 * KB)
     assert f.eta(Outlook(None), MONDAY_9) == pytest.approx((f.total - f.sent) / (100 * KB))
 
