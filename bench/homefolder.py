@@ -54,6 +54,9 @@ def make_home(root: Path, scale: float = 1.0, seed: int = 0) -> dict[str, list[P
     for i in range(n(10)):
         kinds["photos"].append(_write(root / "Pictures" / f"IMG_{i:04}.jpg", rnd.randbytes(300_000), 200 + i))
     kinds["media"].append(_write(root / "Movies" / "holiday.mov", rnd.randbytes(int(3_000_000 * scale)), 60))
+    for i in range(3):  # a Mac's Desktop: screen recordings and an installer, ahead of Documents in path order
+        recording = root / "Desktop" / f"Screen Recording {i + 1}.mov"
+        kinds["media"].append(_write(recording, rnd.randbytes(int(2_000_000 * scale)), 20 + i))
     kinds["bulk"].append(_write(root / "Desktop" / "Installer.dmg", rnd.randbytes(int(6_000_000 * scale)), 30))
     kinds["bulk"].append(_write(root / "Downloads" / "photos-2019.zip", rnd.randbytes(int(2_000_000 * scale)), 90))
     return kinds

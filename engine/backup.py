@@ -29,9 +29,9 @@ from engine.chunker import Chunker
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import BackbeatError, UsageError
 from engine.events import BackupSummary, Checkpoint, EventSink, FileSkipped, Progress
-from engine.forecast import Line, UploadForecast, sample_ratio
+from engine.forecast import Line, TailEstimate, UploadForecast, sample_ratios
 from engine.home import app_dir, computer_id
-from engine.priority import PrioritySettings, upload_order
+from engine.priority import PrioritySettings, kind_of, upload_order
 from engine.progress import Meter
 from engine.repo.blob import BlobType, seal_blob
 from engine.repo.blobstore import BlobStore
@@ -198,7 +198,7 @@ class _Run:
         return todo, unchanged
 
     def read_all(self, todo: list[Node], progress: Meter) -> None:
-        """Worker threads pull files from one shared list; the first error stops them all."""
+        """Worker threads pull files from one shared list, in its order; the first error stops them all."""
         work = iter(
             upload_order(
                 todo, lambda n: (n.path, n.st.st_size, n.st.st_mtime_ns), self.started_ns, self.options.priority
@@ -231,16 +231,21 @@ class _Run:
         line = self.options.line
         return line.sent() - self.sent0 if line is not None else self.uploader.bytes_written
 
+    def order(self, todo: list[Node]) -> list[Node]:
+        key = lambda n: (n.path, n.st.st_size, n.st.st_mtime_ns)  # noqa: E731
+        return upload_order(todo, key, self.started_ns, self.options.priority)
+
     def start_helpers(self, found: Scan, todo: list[Node], progress: Meter) -> list[threading.Thread]:
-        """The progress reporter (first), and the checkpointer when checkpoints are on."""
+        """The progress reporter (first), and the checkpointer when checkpoints are on; `todo` in
+        reading order."""
         forecast = None
         if self.options.line is not None:
             key = self.session.repo.key
-            ratio = sample_ratio(
-                [(n.path, n.st.st_size) for n in todo],
-                lambda piece: len(seal_blob(key, key.blob_id(piece), BlobType.DATA, piece)[0]),
+            files = [(n.path, n.st.st_size) for n in todo]
+            ratio_of = sample_ratios(
+                files, lambda piece: len(seal_blob(key, key.blob_id(piece), BlobType.DATA, piece)[0]), kind_of
             )
-            forecast = UploadForecast(self.clock, progress.bytes_total, ratio)
+            forecast = UploadForecast(self.clock, TailEstimate(files, ratio_of), progress.bytes_total)
         helpers = [threading.Thread(target=self.report_progress, args=(progress, forecast), name="backbeat-progress")]
         if self.options.checkpoints is not None:
             timer = CheckpointTimer(self.options.checkpoints, self.clock)
@@ -440,6 +445,7 @@ def _run_backup(
             raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
         files = list(found.root.walk_files())
         todo, unchanged = run.classify(files)
+        todo = run.order(todo)
         progress = Meter(clock, len(files), sum(n.st.st_size for n in todo), files_done=unchanged)
         helpers = run.start_helpers(found, todo, progress)
         run.read_all(todo, progress)

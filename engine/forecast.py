@@ -14,6 +14,7 @@ that counts the fast nights.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from typing import Protocol
 from engine.bandwidth import Timetable
 from engine.clock import Clock
 
-__all__ = ["Line", "Outlook", "UploadForecast", "finish_in", "sample_ratio"]
+__all__ = ["Line", "Outlook", "TailEstimate", "UploadForecast", "finish_in", "sample_ratios"]
 
 WINDOW = 300.0
 _MIN_WINDOW = 5.0
@@ -52,24 +53,60 @@ class Line(Protocol):
     def outlook(self) -> Outlook: ...
 
 
-def sample_ratio(files: Sequence[tuple[bytes, int]], seal: Callable[[bytes], int]) -> float:
-    """Sealed bytes per byte read, from pieces of up to 32 files spread across `files` (path, size);
-    1.0 when nothing could be read."""
-    if not files:
-        return 1.0
-    step = max(1, len(files) // _SAMPLE_FILES)
-    raw = sealed = 0
-    for path, size in list(files)[::step][:_SAMPLE_FILES]:
-        try:
-            with open(path, "rb") as f:
-                f.seek(max(0, size // 2 - _SAMPLE_PIECE // 2))
-                piece = f.read(_SAMPLE_PIECE)
-        except OSError:
-            continue
-        if piece:
-            raw += len(piece)
-            sealed += seal(piece)
-    return sealed / raw if raw else 1.0
+class TailEstimate:
+    """Sealed bytes the last `n` file bytes of the run's reading order will make. The order puts
+    documents (which compress) first and media (which do not) last, so one ratio for everything
+    would be wrong both ways: each kind of file gets the ratio sampled from its own kind."""
+
+    def __init__(self, files: Sequence[tuple[bytes, int]], ratio_of: Callable[[bytes], float]) -> None:
+        self._raw = [0]  # cumulative from the end of the order
+        self._sealed = [0.0]
+        for path, size in reversed(files):
+            self._raw.append(self._raw[-1] + size)
+            self._sealed.append(self._sealed[-1] + size * ratio_of(path))
+
+    def __call__(self, n: int) -> float:
+        """For the last `n` bytes (a file partly inside counts in proportion)."""
+        n = max(0, min(n, self._raw[-1]))
+        i = bisect.bisect_left(self._raw, n)
+        if self._raw[i] == n:
+            return self._sealed[i]
+        lo, hi = self._raw[i - 1], self._raw[i]
+        return self._sealed[i - 1] + (self._sealed[i] - self._sealed[i - 1]) * (n - lo) / (hi - lo)
+
+    @property
+    def total(self) -> float:
+        return self._sealed[-1]
+
+
+def sample_ratios(
+    files: Sequence[tuple[bytes, int]], seal: Callable[[bytes], int], kind_of: Callable[[bytes], str]
+) -> Callable[[bytes], float]:
+    """path -> sealed bytes per byte read, from pieces of up to 32 files of each kind spread across
+    `files` (path, size), sealed as the run will seal them; a kind with no readable sample takes
+    the ratio of all samples (1.0 when there are none)."""
+    by_kind: dict[str, list[tuple[bytes, int]]] = {}
+    for path, size in files:
+        by_kind.setdefault(kind_of(path), []).append((path, size))
+    seen: dict[str, tuple[int, int]] = {}
+    for kind, members in by_kind.items():
+        step = max(1, len(members) // _SAMPLE_FILES)
+        raw = sealed = 0
+        for path, size in members[::step][:_SAMPLE_FILES]:
+            try:
+                with open(path, "rb") as f:
+                    f.seek(max(0, size // 2 - _SAMPLE_PIECE // 2))
+                    piece = f.read(_SAMPLE_PIECE)
+            except OSError:
+                continue
+            if piece:
+                raw += len(piece)
+                sealed += seal(piece)
+        if raw:
+            seen[kind] = (raw, sealed)
+    overall = sum(s for _, s in seen.values()) / max(1, sum(r for r, _ in seen.values())) if seen else 1.0
+    ratios = {kind: sealed / raw for kind, (raw, sealed) in seen.items()}
+    return lambda path: ratios.get(kind_of(path), overall)
 
 
 def finish_in(remaining: float, rate: float, outlook: Outlook, now: datetime, capacity: float) -> float | None:
@@ -99,10 +136,10 @@ def finish_in(remaining: float, rate: float, outlook: Outlook, now: datetime, ca
 class UploadForecast:
     """Fed about once a second by the run; read by whoever shows progress."""
 
-    def __init__(self, clock: Clock, to_read: int, ratio: float) -> None:
+    def __init__(self, clock: Clock, tail: TailEstimate, to_read: int) -> None:
         self.clock = clock
         self.to_read = to_read
-        self.sample_ratio = ratio
+        self.tail = tail
         self._lock = threading.Lock()
         self._accounted = self._packed = self._sent = 0  # guarded by self._lock
         self._samples: deque[tuple[float, int]] = deque()  # guarded by self._lock
@@ -126,16 +163,15 @@ class UploadForecast:
         return (s1 - s0) / (t1 - t0) if t1 - t0 >= _MIN_WINDOW else 0.0
 
     @property
-    def ratio(self) -> float:
-        """Packed per byte accounted for: the sample's guess for the first few MiB, then what was seen."""
-        with self._lock:
-            return self._packed / self._accounted if self._accounted >= 8 << 20 else self.sample_ratio
-
-    @property
     def total(self) -> int:
+        """Packed so far, plus the sampled estimate for what is not yet accounted for, corrected by
+        how the part done compared with its own estimate (dedup, or a sample that missed)."""
         with self._lock:
             accounted, packed, sent = self._accounted, self._packed, self._sent
-        return max(sent, int(packed + max(0, self.to_read - accounted) * self.ratio))
+        left = max(0, self.to_read - accounted)
+        expected_done = self.tail.total - self.tail(left)
+        correction = packed / expected_done if accounted >= 8 << 20 and expected_done > 0 else 1.0
+        return max(sent, int(packed + self.tail(left) * correction))
 
     @property
     def sent(self) -> int:

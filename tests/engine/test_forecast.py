@@ -6,7 +6,8 @@ from datetime import datetime
 import pytest
 
 from engine.bandwidth import parse_timetable
-from engine.forecast import Outlook, UploadForecast, finish_in, sample_ratio
+from engine.forecast import Outlook, TailEstimate, UploadForecast, finish_in, sample_ratios
+from engine.priority import kind_of
 from tests.manual_clock import ManualClock
 
 MONDAY_9 = datetime(2026, 11, 23, 9, 0)  # a Monday
@@ -39,26 +40,36 @@ def test_a_schedule_spanning_the_week_wraps_around():
     assert finish_in(want, 1, Outlook(100 * KB, table), friday, 10_000 * KB) == pytest.approx(8 * 3600)
 
 
-def test_the_forecast_refines_the_total_and_averages_the_rate():
+def test_the_forecast_counts_each_kind_at_its_own_ratio_and_averages_the_rate():
     clock = ManualClock()
-    f = UploadForecast(clock, to_read=100 << 20, ratio=0.5)
-    assert f.total == 50 << 20  # before anything is read: the sample's guess
-    f.update(accounted=20 << 20, packed=16 << 20, sent=0, limit=None)  # it compresses less than the sample said
-    assert f.total == (16 << 20) + (80 << 20) * 0.8
+    # 20 MiB of documents that seal to a quarter, then 80 MiB of film that does not compress
+    files = [(b"a.docx", 20 << 20), (b"b.mov", 80 << 20)]
+    tail = TailEstimate(files, lambda path: 0.25 if path.endswith(b".docx") else 1.0)
+    assert (
+        tail.total == (5 << 20) + (80 << 20)
+        and tail(80 << 20) == 80 << 20
+        and tail(90 << 20) == (80 << 20) + 2.5 * (1 << 20)
+    )
+    f = UploadForecast(clock, tail, to_read=100 << 20)
+    assert f.total == 85 << 20  # before anything is read: the samples' guess
+    # the documents are done and sealed to 6 MiB, not 5: the rest is thought 20% bigger too
+    f.update(accounted=20 << 20, packed=6 << 20, sent=0, limit=None)
+    assert f.total == (6 << 20) + 96 * (1 << 20)
     for second in range(1, 61):
         clock.sleep(1)
-        f.update(accounted=20 << 20, packed=16 << 20, sent=second * 100 * KB, limit=None)
+        f.update(accounted=20 << 20, packed=6 << 20, sent=second * 100 * KB, limit=None)
     assert f.rate == pytest.approx(100 * KB)
     assert f.eta(Outlook(None), MONDAY_9) == pytest.approx((f.total - f.sent) / (100 * KB))
 
 
-def test_the_sample_ratio_seals_real_pieces(tmp_path):
-    text, noise = tmp_path / "a.txt", tmp_path / "b.bin"
-    text.write_bytes(b"hello world\n" * 100_000)
-    noise.write_bytes(os.urandom(1 << 20))
+def test_the_samples_seal_real_pieces_per_kind(tmp_path):
     import zstandard
 
+    text, noise = tmp_path / "a.txt", tmp_path / "b.mov"
+    text.write_bytes(b"hello world\n" * 100_000)
+    noise.write_bytes(os.urandom(1 << 20))
     seal = lambda piece: len(zstandard.ZstdCompressor(level=3).compress(piece))  # noqa: E731
-    assert sample_ratio([(bytes(text), 1_200_000)], seal) < 0.05
-    assert sample_ratio([(bytes(noise), 1 << 20)], seal) > 0.99
-    assert sample_ratio([(b"/no/such/file", 10)], seal) == 1.0
+    ratio = sample_ratios([(bytes(text), 1_200_000), (bytes(noise), 1 << 20)], seal, kind_of)
+    assert ratio(b"other.txt") < 0.05 and ratio(b"film.mov") > 0.99
+    assert 0.4 < ratio(b"photo.jpg") < 0.6  # a kind not sampled: all samples together
+    assert sample_ratios([(b"/no/such/file", 10)], seal, kind_of)(b"x.txt") == 1.0
