@@ -1,10 +1,11 @@
 """How much a run still has to upload, how fast it goes, and when it will be done.
 
 Bytes to upload are what reaches the destination after dedup and compression, not what is read:
-before the first pack, a sample of the files to read is sealed exactly as the run will seal them
-(`sample_ratio`); as the run goes, the ratio of bytes packed to the file bytes accounted for
-(packed, or found stored already) replaces the guess. Bytes read but still being sealed count in
-neither, so a run with big chunks in flight does not look more compressible than it is.
+before the first pack, each kind of file is sampled and sealed exactly as the run will seal it
+(`sample_ratios`), and the estimate walks the reading order (`TailEstimate`: documents go first
+and compress, media go last and do not). As the run goes, what was packed for the file bytes
+accounted for (packed, or found stored already) corrects the estimate of the rest. Bytes read
+but still being sealed count in neither, so big chunks in flight do not skew it.
 The rate is averaged over the last five minutes (a slow line's rate swings from second to
 second; a window that long still follows a change of limit within minutes). The finish time
 walks the bandwidth schedule in force: each period of the timetable goes at its limit, capped
