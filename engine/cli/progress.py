@@ -25,6 +25,7 @@ class ProgressPrinter:
         self.live = stream.isatty() if live is None else live
         self.quiet = quiet
         self._last = 0.0
+        self._phase = ""
         self._drawn = False
 
     def __call__(self, ev: object) -> None:
@@ -48,8 +49,8 @@ class ProgressPrinter:
                 print(message, file=self.stream)
         elif isinstance(ev, Progress) and self.live:
             now = SYSTEM_CLOCK.monotonic()
-            if now - self._last >= 0.1:
-                self._last = now
+            if now - self._last >= 0.1 or ev.phase != self._phase:  # a new phase is always shown
+                self._last, self._phase = now, ev.phase
                 self.draw(ev)
 
     def draw(self, ev: Progress) -> None:

@@ -32,3 +32,18 @@ def test_printer_draws_bar_rate_and_eta_and_prints_warnings(monkeypatch):
     assert "[##########----------]  50%" in text and "40/100 files" in text
     assert "5.0 MB of 10.0 MB" in text and "2.5 MB/s" in text and "2 s left" in text
     assert "warning: /x/locked.txt: cannot read it (Permission denied)" in text
+
+
+def test_the_printer_shows_every_new_phase_at_once():
+    """A fast run changes phase within a tenth of a second: the new phase is drawn even so."""
+    import io
+
+    from engine.cli.progress import ProgressPrinter
+    from engine.events import Progress
+
+    out = io.StringIO()
+    printer = ProgressPrinter(out, live=True)
+    printer(Progress("scanning", 0, 0, 0, 0))
+    printer(Progress("backing up", 1, 10, 100, 1000))
+    printer(Progress("backing up", 2, 10, 200, 1000))  # same phase, within 0.1 s: not drawn again
+    assert "scanning" in out.getvalue() and out.getvalue().count("backing up: [") == 1
