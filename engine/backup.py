@@ -199,11 +199,7 @@ class _Run:
 
     def read_all(self, todo: list[Node], progress: Meter) -> None:
         """Worker threads pull files from one shared list, in its order; the first error stops them all."""
-        work = iter(
-            upload_order(
-                todo, lambda n: (n.path, n.st.st_size, n.st.st_mtime_ns), self.started_ns, self.options.priority
-            )
-        )
+        work = iter(todo)
         lock = threading.Lock()
         errors: list[BaseException] = []
 
