@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.errors import BackbeatError
-from engine.events import Checkpoint, FileSkipped, NetworkWait, Progress
+from engine.events import Checkpoint, FileSkipped, LockWait, NetworkWait, Progress
 from engine.logs import log
 from engine.service import BackupService
 from engine.settings import Settings
@@ -74,6 +74,8 @@ class EngineBridge(QObject):
             self._post.emit("note", (f"{ev.path}: {ev.reason}",))
         elif isinstance(ev, NetworkWait):
             self._post.emit("note", (f"Waiting for the network (retrying in {ev.seconds:.0f} s)",))
+        elif isinstance(ev, LockWait):
+            self._post.emit("note", (f"Waiting for the {ev.holder} to finish",))
         elif isinstance(ev, Checkpoint):
             self._post.emit("note", (f"{ev.files} files are restorable so far (checkpoint {ev.snapshot_id[:8]})",))
 

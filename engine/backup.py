@@ -28,7 +28,7 @@ from engine.checkpoint import CheckpointTimer, OpenCheckpoints
 from engine.chunker import Chunker
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import BackbeatError, UsageError
-from engine.events import BackupSummary, Checkpoint, EventSink, FileSkipped, Progress
+from engine.events import BackupSummary, Checkpoint, EventSink, FileSkipped, LockWait, Progress
 from engine.forecast import Line, TailEstimate, UploadForecast, sample_ratios
 from engine.home import app_dir, computer_id
 from engine.priority import PrioritySettings, kind_of, upload_order
@@ -59,6 +59,8 @@ class RunOptions:
     priority: PrioritySettings = PrioritySettings()
     #: a network destination's line (None for a disk): progress then counts bytes sent
     line: Line | None = None
+    #: seconds to wait for a prune (or another computer's exclusive job) to finish before giving up
+    lock_wait: float = 1800.0
 
 
 class _FileChanged(Exception):
@@ -303,6 +305,7 @@ class _Run:
             self.uploader.drain()
         self.session.write_index()
         snap = self.snapshot(found, tree_id, {"files": files, "bytes_sent": self.sent()}, checkpoint=True)
+        self.session.check_lock()
         snapshot_id = save_snapshot(self.session.repo.backend, self.session.repo.key, snap)
         self.open_checkpoints(found).wrote(snapshot_id)
         # what the destination holds need not be read again if this run is interrupted
@@ -418,7 +421,10 @@ def run_backup(
     workers: int | None = None,
     options: RunOptions = RunOptions(),
 ) -> BackupSummary:
-    with session.running():
+    def waiting(who: str, seconds: float) -> None:
+        events(LockWait(session.repo.backend.location, who, seconds))
+
+    with session.running(), session.locked("backup", wait=options.lock_wait, on_wait=waiting):
         return _run_backup(session, scanning, events, clock, workers, options)
 
 
@@ -483,6 +489,7 @@ def _run_backup(
     snap = run.snapshot(
         found, root, {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}
     )
+    session.check_lock()
     snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
     run.open_checkpoints(found).fold()  # the final snapshot holds all they did
     # a partial scan saw only the changed folders: the files it did not see are not gone

@@ -33,6 +33,8 @@ __all__ = [
     "ChunkerUnavailable",
     "UsageError",
     "BadSchedule",
+    "RepositoryBusy",
+    "LockLost",
 ]
 
 EXIT_OK = 0
@@ -156,3 +158,14 @@ class UsageError(BackbeatError):
 class BadSchedule(UsageError):
     message = "the bandwidth schedule is not valid"
     hint = 'Write it like "Mon-Fri 08:00,512k 18:00,256k 23:00,off" (times HH:MM, rates in bytes per second).'
+
+
+class RepositoryBusy(BackbeatError):
+    message = "the backup is in use"
+    hint = "Try again once it has finished; `backbeat unlock` removes locks left by a computer that stopped."
+    kind = "transient"
+
+
+class LockLost(BackbeatError):
+    message = "this run's lock on the backup was removed by another computer (it looked abandoned)"
+    hint = "Nothing was lost: run it again. A computer that sleeps for over half an hour mid-run can cause this."

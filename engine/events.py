@@ -8,7 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["FileSkipped", "Progress", "NetworkWait", "Checkpoint", "BackupSummary", "RestoreSummary", "EventSink"]
+__all__ = [
+    "FileSkipped",
+    "Progress",
+    "NetworkWait",
+    "LockWait",
+    "Checkpoint",
+    "BackupSummary",
+    "RestoreSummary",
+    "EventSink",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,16 @@ class NetworkWait:
 
     destination: str
     reason: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LockWait:
+    """Another job holds the destination (a prune, perhaps on another computer); the work waits."""
+
+    destination: str
+    #: who: "prune on Als-MacBook, started 4 min ago"
+    holder: str
     seconds: float
 
 

@@ -29,19 +29,32 @@ from engine.control import Pause, current_pause, read_activity
 from engine.control import pause as pause_uploads
 from engine.control import resume as resume_uploads
 from engine.copy import CopyReport, run_copy
-from engine.errors import BackbeatError, SnapshotNotFound
-from engine.events import BackupSummary, Checkpoint, EventSink, FileSkipped, NetworkWait, Progress, RestoreSummary
+from engine.errors import BackbeatError, BackendError, SnapshotNotFound
+from engine.events import (
+    BackupSummary,
+    Checkpoint,
+    EventSink,
+    FileSkipped,
+    LockWait,
+    NetworkWait,
+    Progress,
+    RestoreSummary,
+)
+from engine.forget import ForgetReport, run_forget
 from engine.home import app_dir, computer_id, default_repository, log_dir
 from engine.keychain import s3_credentials
 from engine.logs import log, redact
 from engine.memory import release_memory
 from engine.pacing import BandwidthStatus, Pacer
+from engine.prune import PruneReport, run_prune
 from engine.ratelimit import TokenBucket
 from engine.reconcile import ReconcileReport, run_reconcile
+from engine.repo.lock import LockInfo, remove_locks
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
 from engine.repo.tree import TreeEntry
 from engine.restore import normalize_include, run_restore, walk_snapshot
+from engine.retention import RetentionPolicy
 from engine.seed import (
     SeedVerifyReport,
     check_space,
@@ -220,12 +233,77 @@ class BackupService:
                     f"{inc} is not in snapshot {snap.short_id}",
                     hint=f"List what it holds with `backbeat ls {snap.short_id}`.",
                 )
-        return self._record(
-            "restore", lambda: run_restore(self.session, snap, target, list(includes), overwrite, self.events)
-        )
+        session = self.session
+        with self._locked(session, "restore"):
+            return self._record(
+                "restore", lambda: run_restore(session, snap, target, list(includes), overwrite, self.events)
+            )
 
     def check(self, read_data: bool = False) -> CheckReport:
-        return run_check(self.session, read_data, self.events)
+        session = self.session
+        with self._locked(session, "check"):
+            return run_check(session, read_data, self.events)
+
+    @contextlib.contextmanager
+    def _locked(self, session: Session, operation: str, exclusive: bool = False, wait: float = 600.0) -> Iterator[None]:
+        """The repository lock for a job. A reader (check, restore) goes on without one where none
+        can be written (a read-only drive or read-only keys): nothing can change there by us."""
+
+        def waiting(who: str, seconds: float) -> None:
+            self.events(LockWait(self.location, who, seconds))
+
+        try:
+            lock = session.locked(operation, exclusive=exclusive, wait=wait, on_wait=waiting)
+            lock.__enter__()
+        except BackendError:
+            if exclusive:
+                raise
+            yield
+            return
+        try:
+            yield
+        finally:
+            lock.__exit__(None, None, None)
+
+    # -- retention ---------------------------------------------------------------------------
+    def forget(self, policy: RetentionPolicy | None = None, dry_run: bool = False) -> ForgetReport:
+        """Apply the retention policy (the settings' when None): snapshots it drops are removed."""
+        session = self.session
+        policy = policy or load_settings().retention
+        with self._locked(session, "forget"):
+            return run_forget(session, policy, SYSTEM_CLOCK.wall_ns(), dry_run)
+
+    def prune(self, dry_run: bool = False) -> PruneReport:
+        """Remove data no snapshot needs (engine.prune); never beside a backup (an exclusive lock)."""
+        session = self.session
+        seed = session.state.pending_seed(self.location)
+        if seed is not None:
+            raise BackbeatError(
+                f"a seed drive for {self.location} has not been loaded yet",
+                hint="Clean-up waits until the provider has loaded the drive and `backbeat reconcile` has checked it.",
+            )
+        with self._paced(self.backend), self._locked(session, "prune", exclusive=True, wait=0):
+            job = lambda: run_prune(session, load_settings().prune, dry_run, self.events)  # noqa: E731
+            return job() if dry_run else self._record("prune", job)
+
+    def clean_up(self) -> tuple[ForgetReport, PruneReport]:
+        """The scheduled job: forget by the policy, then prune."""
+        forgot = self.forget()
+        return forgot, self.prune()
+
+    def clean_up_due(self) -> bool:
+        """Whether the automatic clean-up is due (every `prune.every_days`, counted from the first look)."""
+        every = load_settings().prune.every_days
+        state = self.session.state
+        last = state.last_cleanup()
+        if last is None:
+            state.set_last_cleanup(SYSTEM_CLOCK.wall())
+            return False
+        return every > 0 and SYSTEM_CLOCK.wall() - last >= every * 86400
+
+    def remove_locks(self, everything: bool = False) -> list[LockInfo]:
+        """Remove stale locks (their process is gone, or silent for 30 minutes); all with `everything`."""
+        return remove_locks(self.backend, self.session.repo.key, everything=everything)
 
     def copy_to(self, target: str) -> CopyReport:
         """Bring `target` up to date with this destination (no passphrase needed)."""

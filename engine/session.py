@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from engine.backends.base import Backend, pack_name
-from engine.errors import BackendError, IntegrityError
+from engine.errors import BackendError, IntegrityError, RepositoryBusy
 from engine.home import app_dir
 from engine.repo.blobstore import BlobStore
 from engine.repo.crypto import plain_hash
 from engine.repo.index import Index
+from engine.repo.lock import RepoLock
 from engine.repo.repository import Repository
 from engine.state import State
 from engine.uploader import outbox_path
@@ -60,6 +61,10 @@ class Session:
     repo: Repository
     state: State
     index: Index
+    #: the index files `index` was loaded from (a prune elsewhere replaces them)
+    index_files: set[str] = field(default_factory=set)
+    #: the repository lock this session's job holds, if any
+    lock: RepoLock | None = None
 
     @property
     def outbox(self) -> Path:
@@ -81,17 +86,64 @@ class Session:
         if not pending:
             return None
         try:
+            self.check_lock()
             name = self.repo.write_index(pending)
         except BaseException:
             self.index.return_pending(pending)
             raise
         self.state.cache_index_file(name, pending)
         self.state.clear_journal(p.pack_id for p in pending)
+        self.index_files.add(name)
         return name
 
     def running(self) -> contextlib.AbstractContextManager[bool]:
         """Held by a backup while it writes packs: no other process recovers them meanwhile."""
         return _run_lock(self.repo.id, exclusive=False)
+
+    @contextlib.contextmanager
+    def locked(
+        self,
+        operation: str,
+        *,
+        exclusive: bool = False,
+        wait: float = 0.0,
+        on_wait: Callable[[str, float], None] = lambda who, s: None,
+    ) -> Iterator[RepoLock]:
+        """Hold the repository lock for a job (engine.repo.lock). A shared holder then brings its
+        index up to date: a prune may have rewritten it since this session loaded it."""
+        lock = RepoLock(self.repo.backend, self.repo.key, exclusive=exclusive, operation=operation)
+        lock.acquire(wait, on_wait)
+        self.lock = lock
+        try:
+            if not exclusive:
+                self.refresh_index()
+            yield lock
+        finally:
+            self.lock = None
+            lock.release()
+
+    def check_lock(self) -> None:
+        """Before writing what other computers read: raises LockLost when this job's lock was broken."""
+        if self.lock is not None:
+            self.lock.check()
+
+    def refresh_index(self) -> bool:
+        """Load index files written elsewhere; start afresh when some went away (a prune). True when reloaded."""
+        if self.index.pending:
+            return False  # packs of a failed run still wait for their index file: keep them
+        _sync_index_cache(self.repo, self.state)
+        if self.state.loaded_index_files() == self.index_files:
+            return False
+        self.reload_index()
+        return True
+
+    def reload_index(self) -> None:
+        """The index again from the local cache (after this process or another rewrote it)."""
+        index = Index()
+        self.state.load_index(index)
+        self.index = index
+        self.index_files = self.state.loaded_index_files()
+        self.__dict__.pop("reader", None)  # its decoded trees may name packs that are gone
 
     def close(self) -> None:
         self.state.close()
@@ -173,18 +225,38 @@ def open_session(backend: Backend, passphrase: str) -> Session:
     healthy = _sync_index_cache(repo, state)
     index = Index()
     state.load_index(index)
+    session = Session(repo, state, index, state.loaded_index_files())
     with _run_lock(repo.id, exclusive=True) as alone:
-        recovered = _recover_journal(repo, state, index) if alone else []
-    session = Session(repo, state, index)
-    rebuilt = not healthy and rebuild_index(repo, index)
-    if recovered or rebuilt:
-        # Name the recovered packs in an index file now, so the journal empties and the next
-        # open (or the next kill -9) does not read their headers again.
-        try:
-            session.write_index()
-        except BackendError:
-            pass  # a read-only destination: the index serves this session from memory
+        journaled = alone and bool(state.journaled_packs())
+        rebuilt = not healthy and rebuild_index(repo, index) > 0
+        if journaled or rebuilt:
+            _recover(session, journaled)
     return session
+
+
+def _recover(session: Session, journaled: bool) -> None:
+    """Name a killed run's packs (and packs no index names) in an index file now, so the journal
+    empties and the next open does not read their headers again. Under the repository lock: a
+    prune must not delete a pack while it is being named; when one runs, this waits for the next open."""
+    lock: RepoLock | None = RepoLock(session.repo.backend, session.repo.key, exclusive=False, operation="recovery")
+    try:
+        lock.acquire()
+    except RepositoryBusy:
+        return
+    except BackendError:
+        lock = None  # a read-only destination: nothing can be written there, so no lock is needed
+    session.lock = lock
+    try:
+        if journaled:
+            _recover_journal(session.repo, session.state, session.index)
+        if session.index.pending:
+            session.write_index()
+    except BackendError:
+        pass  # a read-only destination: the index serves this session from memory
+    finally:
+        session.lock = None
+        if lock is not None:
+            lock.release()
 
 
 def reload_session(repo: Repository) -> Session:
@@ -197,4 +269,4 @@ def reload_session(repo: Repository) -> Session:
     state = State(state_path(repo.id))
     index = Index()
     state.load_index(index)
-    return Session(repo, state, index)
+    return Session(repo, state, index, state.loaded_index_files())

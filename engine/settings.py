@@ -1,7 +1,8 @@
 """The backup set's settings: what the user chose, in one JSON file in the app-data folder.
 
 Only choices live here (folders and exclusions, the bandwidth policy, pausing on battery,
-continuous backup's timing and ignore patterns, checkpoints and upload order), never secrets: keys and
+continuous backup's timing and ignore patterns, checkpoints and upload order, which versions
+are kept and how space is reclaimed), never secrets: keys and
 passphrases are in the OS keychain. Written atomically; a missing or unreadable file gives the
 defaults, so a damaged settings file never stops a backup. Running jobs re-read it when it
 changes, so a new limit set from the CLI or the app applies to a backup already under way.
@@ -17,10 +18,12 @@ from engine.bandwidth import BandwidthPolicy
 from engine.files import write_atomic
 from engine.home import app_dir
 from engine.priority import PrioritySettings
+from engine.retention import RetentionPolicy
 
 __all__ = [
     "Settings",
     "CheckpointSettings",
+    "PruneSettings",
     "WatchSettings",
     "DEFAULT_WATCH_IGNORE",
     "load_settings",
@@ -95,6 +98,28 @@ class CheckpointSettings:
 
 
 @dataclass(frozen=True)
+class PruneSettings:
+    """Reclaiming space: how often it runs by itself, and how much network it may spend."""
+
+    #: days between automatic clean-ups (forget, then prune); 0: never by itself
+    every_days: float = 7.0
+    #: the share of stored bytes that may stay unused on a network destination (a disk reclaims all)
+    max_unused: float = 0.05
+    #: the most one prune re-uploads to a network destination by repacking; the rest waits
+    repack_budget: int = 256 << 20
+
+    @classmethod
+    def from_json(cls, doc: dict) -> PruneSettings:
+        d = cls()
+        return cls(
+            *(
+                type(getattr(d, k))(doc[k]) if isinstance(doc.get(k), int | float) and doc[k] >= 0 else getattr(d, k)
+                for k in ("every_days", "max_unused", "repack_budget")
+            )
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     bandwidth: BandwidthPolicy = field(default_factory=BandwidthPolicy)
     #: stop uploading while the computer runs on battery (off by default)
@@ -108,6 +133,9 @@ class Settings:
     checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
     #: the order new and changed files go in (see engine.priority)
     priority: PrioritySettings = field(default_factory=PrioritySettings)
+    #: which versions are kept (engine.retention)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    prune: PruneSettings = field(default_factory=PruneSettings)
 
     def to_json(self) -> dict:
         return {
@@ -119,6 +147,8 @@ class Settings:
             "destination": self.destination,
             "checkpoints": asdict(self.checkpoints),
             "priority": self.priority.to_json(),
+            "retention": self.retention.to_json(),
+            "prune": asdict(self.prune),
         }
 
     @classmethod
@@ -132,6 +162,8 @@ class Settings:
             str(doc["destination"]) if doc.get("destination") else None,
             CheckpointSettings.from_json(doc.get("checkpoints") or {}),
             PrioritySettings.from_json(doc.get("priority") or {}),
+            RetentionPolicy.from_json(doc.get("retention") or {}),
+            PruneSettings.from_json(doc.get("prune") or {}),
         )
 
 

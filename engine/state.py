@@ -137,6 +137,16 @@ class State:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoints', ?)", (json.dumps(doc),))
 
+    # -- automatic clean-up ------------------------------------------------------------------
+    def last_cleanup(self) -> float | None:
+        """Wall time of the last automatic forget and prune, None before the first."""
+        row = next(iter(self._read("SELECT value FROM meta WHERE key='last_cleanup'")), None)
+        return float(row[0]) if row else None
+
+    def set_last_cleanup(self, when: float) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('last_cleanup', ?)", (repr(when),))
+
     # -- blob index cache ------------------------------------------------------------------
     def loaded_index_files(self) -> set[str]:
         return {r[0] for r in self._read("SELECT name FROM index_files")}

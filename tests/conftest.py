@@ -111,6 +111,11 @@ def treehash_compare(a: Path, b: Path) -> subprocess.CompletedProcess:
 
 
 def mutate(tree: Path, seed: int = 1) -> None:
+    """~5% of the bytes changed (shared/bench/mutate.py). It refuses a tree it already mutated (it
+    renames a year of photos to Pictures/2024): that folder is renamed first, so it can run again."""
+    done = tree / "Pictures" / "2024"
+    if done.exists():
+        done.rename(done.with_name(f"2024-before-{seed}"))
     subprocess.run(
         [sys.executable, str(SHARED_BENCH / "mutate.py"), str(tree), "--seed", str(seed)],
         check=True,

@@ -13,19 +13,22 @@ import os
 import stat
 import sys
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 
 from engine import PRODUCT, __version__, keychain
 from engine.bandwidth import BandwidthPolicy, parse_policy
 from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
 from engine.cli.progress import ProgressPrinter
+from engine.clock import SYSTEM_CLOCK
 from engine.continuous import WatchRun
 from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain, UsageError
 from engine.events import Progress
+from engine.forget import describe_decision
 from engine.logs import log, setup_logging
 from engine.memory import tune_allocator
 from engine.progress import describe_upload
+from engine.prune import PruneReport
 from engine.repo.tree import Kind
 from engine.service import BackupService
 from engine.settings import Settings
@@ -138,6 +141,25 @@ def _add_seed_commands(sub, common: argparse.ArgumentParser) -> None:
     sv.add_argument("--drive", required=True, metavar="DIR")
     sl = seed_sub.add_parser("load", parents=[common], help="copy a seed drive into the --repo destination")
     sl.add_argument("--drive", required=True, metavar="DIR")
+    fg = sub.add_parser("forget", parents=[common], help="remove the snapshots the retention policy does not keep")
+    fg.add_argument("--dry-run", action="store_true", help="only list what would be kept and removed, and why")
+    for rule, what in (
+        ("last", "the newest N backups"),
+        ("hourly", "one an hour for the last N hours with a backup"),
+        ("daily", "one a day for the last N days with a backup"),
+        ("weekly", "one a week for the last N weeks with a backup"),
+        ("monthly", "one a month for the last N months with a backup"),
+        ("yearly", "one a year for the last N years with a backup"),
+    ):
+        fg.add_argument(f"--keep-{rule}", type=int, metavar="N", help=f"keep {what}")
+    fg.add_argument("--keep-deleted", type=int, metavar="DAYS", help="keep deleted files restorable for DAYS")
+    fg.add_argument("--prune", action="store_true", help="then remove the data nothing needs any more")
+    pr = sub.add_parser("prune", parents=[common], help="remove data no snapshot needs any more; reclaim space")
+    pr.add_argument("--dry-run", action="store_true", help="only say what would be removed and repacked")
+    ul = sub.add_parser("unlock", parents=[common], help="remove locks left by runs that stopped")
+    ul.add_argument(
+        "--all", action="store_true", help="remove every lock (only when no other computer is using the backup)"
+    )
     rc = sub.add_parser("reconcile", parents=[common], help="compare a destination with what it should hold")
     rc.add_argument("--drive", metavar="DIR", help="the seed drive, if attached: lost objects are taken from it")
     rc.add_argument("--full", action="store_true", help="read every pack (default: a sample)")
@@ -441,6 +463,63 @@ def cmd_reconcile(args, printer) -> int:
     return EXIT_OK
 
 
+def cmd_forget(args, printer) -> int:
+    service = _open(args, printer)
+    policy = service.settings().retention
+    overrides = {
+        rule: getattr(args, f"keep_{rule}")
+        for rule in ("last", "hourly", "daily", "weekly", "monthly", "yearly")
+        if getattr(args, f"keep_{rule}") is not None
+    }
+    if args.keep_deleted is not None:
+        overrides["deleted_days"] = args.keep_deleted
+    try:
+        policy = replace(policy, **overrides)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    report = service.forget(policy, dry_run=args.dry_run)
+    pruned = service.prune() if args.prune and not args.dry_run else None
+    if args.json:
+        print(json.dumps(report.to_json() | ({"prune": pruned.to_json()} if pruned else {})))
+        return EXIT_OK
+    print(report.policy)
+    for d in sorted(report.decisions, key=lambda d: d.snapshot.time_ns, reverse=True):
+        print(describe_decision(d))
+    verb = "would be removed" if args.dry_run else "removed"
+    print(f"{len(report.kept)} snapshot(s) kept, {len(report.dropped)} {verb}.", end=" ")
+    print(_pruned(pruned) if pruned else "Their data stays until `backbeat prune` removes what nothing needs.")
+    return EXIT_OK
+
+
+def _pruned(r: PruneReport) -> str:
+    """A prune's result in one paragraph."""
+    would = "would be " if r.dry_run else ""
+    said = (
+        f"{r.packs_deleted} unused pack(s) {would}removed ({format_bytes(r.bytes_deleted)}), "
+        f"{r.packs_repacked} repacked ({format_bytes(r.bytes_repacked)} {would}written again); "
+        f"stored {format_bytes(r.bytes_before)} -> {format_bytes(r.bytes_after)} in {format_duration(r.duration)}."
+    )
+    if r.packs_postponed:
+        said += (
+            f" {r.packs_postponed} pack(s) holding {format_bytes(r.bytes_postponed)} of unused data wait for the "
+            "next clean-up (this one's upload budget is spent)."
+        )
+    return said
+
+
+def cmd_prune(args, printer) -> int:
+    report = _open(args, printer).prune(dry_run=args.dry_run)
+    lines = [f"warning: {w}" for w in report.warnings] + [_pruned(report)]
+    return _finish(args, printer, report.to_json(), lines, warnings=bool(report.warnings))
+
+
+def cmd_unlock(args, printer) -> int:
+    removed = _open(args, printer).remove_locks(everything=args.all)
+    now = SYSTEM_CLOCK.wall_ns()
+    lines = [f"removed the lock of the {lock.describe(now)}" for lock in removed] or ["No stale locks."]
+    return _finish(args, printer, {"removed": [lock.describe(now) for lock in removed]}, lines, warnings=False)
+
+
 def cmd_about(args, printer) -> int:
     about = BackupService(args.repo, printer).about()
     print(json.dumps(about) if args.json else "\n".join(f"{k}: {v}" for k, v in about.items()))
@@ -484,6 +563,9 @@ _COMMANDS = {
     "watch": cmd_watch,
     "seed": cmd_seed,
     "reconcile": cmd_reconcile,
+    "forget": cmd_forget,
+    "prune": cmd_prune,
+    "unlock": cmd_unlock,
     "about": cmd_about,
     "support-bundle": cmd_support_bundle,
     "login": cmd_login,

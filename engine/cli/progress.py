@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from engine.clock import SYSTEM_CLOCK
-from engine.events import Checkpoint, FileSkipped, NetworkWait, Progress
+from engine.events import Checkpoint, FileSkipped, LockWait, NetworkWait, Progress
 from engine.units import format_bytes, format_duration, format_rate
 
 __all__ = ["ProgressPrinter"]
@@ -38,9 +38,12 @@ class ProgressPrinter:
             self.clear()
             if not self.quiet:
                 print(f"checkpoint {ev.snapshot_id[:8]}: {ev.files} files restorable so far", file=self.stream)
-        elif isinstance(ev, NetworkWait):
+        elif isinstance(ev, NetworkWait | LockWait):
             self.clear()
-            message = f"waiting for network (retrying in {ev.seconds:.0f} s): {ev.reason}"
+            if isinstance(ev, LockWait):
+                message = f"waiting for the {ev.holder} to finish (looking again in {ev.seconds:.0f} s)"
+            else:
+                message = f"waiting for network (retrying in {ev.seconds:.0f} s): {ev.reason}"
             if self.live:
                 self.stream.write("\r" + message[: _width() - 1])
                 self.stream.flush()
