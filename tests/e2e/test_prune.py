@@ -18,9 +18,9 @@ from engine.repo.tree import Kind, decode_tree
 from engine.service import BackupService
 from tests.conftest import PASSWORD, _gen, mutate, treehash_compare
 
-KEEP_3 = ["--keep-last", "3", *[f"--keep-{r}" for r in ("hourly", "daily", "weekly", "monthly", "yearly")]]
-KEEP_3 = [a for r in KEEP_3 for a in ([r, "0"] if r.startswith("--keep-") and r != "--keep-last" else [r])]
-KEEP_3 += ["--keep-deleted", "0"]
+#: the newest three backups and nothing else
+KEEP_3 = ["--keep-last", "3", "--keep-deleted", "0"]
+KEEP_3 += [arg for rule in ("hourly", "daily", "weekly", "monthly", "yearly") for arg in (f"--keep-{rule}", "0")]
 
 
 def _stored(repo: Path) -> int:
@@ -34,7 +34,7 @@ def _blob_users(service: BackupService) -> dict[bytes, set[str]]:
     for snap in service.snapshots():
         seen: set[bytes] = set()
 
-        def walk(tree_id: bytes, snap_id: str = snap.id) -> None:
+        def walk(tree_id: bytes, snap_id: str = snap.id, seen: set[bytes] = seen) -> None:
             users.setdefault(tree_id, set()).add(snap_id)
             for e in decode_tree(reader.get(BlobType.TREE, tree_id)):
                 if e.kind == Kind.DIR and e.subtree not in seen:
@@ -154,7 +154,8 @@ def test_prune_waits_while_a_seed_drive_is_on_its_way(cli, tmp_path):
 
 def _killed_prune(cli, location: str, kill_at: int, count_file: Path) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "tests.killpoint", str(kill_at), str(count_file), "--", "prune", "-q"]
-    return subprocess.run([*cmd, "--repo", location], env=cli.env, capture_output=True, text=True, cwd=cli.env["PYTHONPATH"])
+    cmd += ["--repo", location]
+    return subprocess.run(cmd, env=cli.env, capture_output=True, text=True, cwd=cli.env["PYTHONPATH"])
 
 
 def _moments(total: int, count: int) -> list[int]:
