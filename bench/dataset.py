@@ -17,6 +17,11 @@ def generate(dest: Path, size_mb: int, seed: int) -> Path:
 
 
 def mutate(tree: Path, seed: int = 1) -> None:
+    """~5% of the bytes changed (mutate.py). It refuses a tree it already mutated (it renames a year
+    of photos to Pictures/2024): that folder is renamed first, so a tree can be mutated again and again."""
+    done = tree / "Pictures" / "2024"
+    if done.exists():
+        done.rename(done.with_name(f"2024-before-{seed}"))
     subprocess.run(
         [sys.executable, SHARED / "mutate.py", tree, "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL
     )

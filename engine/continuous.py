@@ -62,8 +62,11 @@ class ContinuousBackup:
         clock: Clock = SYSTEM_CLOCK,
         reload: Callable[[Repository], Session] = reload_session,
         options: RunOptions = RunOptions(),
+        idle: Callable[[], None] = lambda: None,
     ) -> None:
         self.session = session
+        #: called about once a second while nothing is due: work that waits for a quiet moment
+        self.idle = idle
         self.options = options
         #: after a full run, once the old session is dropped: a fresh one (its index compact in memory)
         self.reload = reload
@@ -102,11 +105,18 @@ class ContinuousBackup:
                 due = self.changes.due_in()
                 if due is None or due > 0:
                     self.changes.wait(min(_IDLE_TICK, due if due is not None else _IDLE_TICK))
+                    self._idle(on_error)
                     continue
                 paths, lost = self.changes.take()
                 self._attempt(paths, "lost events" if lost else "changes", on_run, on_error, stop)
         finally:
             self.watcher.stop()
+
+    def _idle(self, on_error: Callable[[BackbeatError], None]) -> None:
+        try:
+            self.idle()
+        except BackbeatError as e:
+            on_error(e)
 
     def _attempt(self, changed: set[str], reason: str, on_run, on_error, stop: threading.Event) -> None:
         try:

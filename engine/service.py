@@ -45,6 +45,7 @@ from engine.home import app_dir, computer_id, default_repository, log_dir
 from engine.keychain import s3_credentials
 from engine.logs import log, redact
 from engine.memory import release_memory
+from engine.netidle import LineIdle
 from engine.pacing import BandwidthStatus, Pacer
 from engine.prune import PruneReport, run_prune
 from engine.ratelimit import TokenBucket
@@ -69,6 +70,7 @@ from engine.settings import CheckpointSettings, Settings, load_settings, save_se
 from engine.state import State
 from engine.status import DestinationStatus, destination_status
 from engine.support import BundleReport, write_bundle
+from engine.units import format_bytes
 
 __all__ = ["BackupService"]
 
@@ -87,6 +89,7 @@ class BackupService:
         self._session: Session | None = None
         self._passphrase: str | None = None
         self._opening = threading.Lock()
+        self._cleanup_retry = float("-inf")  # monotonic time before which the clean-up is not tried again
 
     def events(self, ev: object) -> None:
         """Every engine event goes to the caller; warnings and waits also to the log."""
@@ -301,6 +304,28 @@ class BackupService:
             return False
         return every > 0 and SYSTEM_CLOCK.wall() - last >= every * 86400
 
+    def _clean_up_when_quiet(self, line: LineIdle) -> None:
+        """Between continuous backups: the scheduled clean-up, once it is due and, for a network
+        destination, once the computer's network has been quiet for a minute."""
+        line.sample()
+        if SYSTEM_CLOCK.monotonic() < self._cleanup_retry:
+            return
+        if not self.clean_up_due() or (self.backend.is_network and not line.idle()):
+            return
+        try:
+            forgot, pruned = self.clean_up()
+        except BackbeatError as e:  # another computer's backup, a seed on its way: try again in an hour
+            self._cleanup_retry = SYSTEM_CLOCK.monotonic() + 3600
+            log.warning("clean-up at %s postponed: %s", self.location, e)
+            return
+        self.session.state.set_last_cleanup(SYSTEM_CLOCK.wall())
+        log.info(
+            "clean-up at %s: %d snapshot(s) removed, %s freed",
+            self.location,
+            len(forgot.dropped),
+            format_bytes(pruned.bytes_freed),
+        )
+
     def remove_locks(self, everything: bool = False) -> list[LockInfo]:
         """Remove stale locks (their process is gone, or silent for 30 minutes); all with `everything`."""
         return remove_locks(self.backend, self.session.repo.key, everything=everything)
@@ -341,8 +366,16 @@ class BackupService:
             return self._session
 
         settings = load_settings().watch
+        line = LineIdle()
         continuous = ContinuousBackup(
-            self.session, paths, excludes, settings, self.events, reload=reload, options=self._run_options()
+            self.session,
+            paths,
+            excludes,
+            settings,
+            self.events,
+            reload=reload,
+            options=self._run_options(),
+            idle=lambda: self._clean_up_when_quiet(line),
         )
         with self._paced(self.backend):
             continuous.run(stop, on_run, on_error)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.dataset import mutate  # noqa: F401 - the tests' way to change a generated tree
 from tests.s3server import S3Server
 
 SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
@@ -107,17 +108,4 @@ def treehash_compare(a: Path, b: Path) -> subprocess.CompletedProcess:
         [sys.executable, str(SHARED_BENCH / "treehash.py"), "--compare", "--strict-meta", str(a), str(b)],
         capture_output=True,
         text=True,
-    )
-
-
-def mutate(tree: Path, seed: int = 1) -> None:
-    """~5% of the bytes changed (shared/bench/mutate.py). It refuses a tree it already mutated (it
-    renames a year of photos to Pictures/2024): that folder is renamed first, so it can run again."""
-    done = tree / "Pictures" / "2024"
-    if done.exists():
-        done.rename(done.with_name(f"2024-before-{seed}"))
-    subprocess.run(
-        [sys.executable, str(SHARED_BENCH / "mutate.py"), str(tree), "--seed", str(seed)],
-        check=True,
-        stdout=subprocess.DEVNULL,
     )

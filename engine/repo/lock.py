@@ -134,7 +134,7 @@ class RepoLock:
             who = blocker.describe(self.clock.wall_ns())
             if left <= 0:
                 raise RepositoryBusy(who)
-            pause = min(_POLL, left) * random.uniform(0.5, 1.0)
+            pause = min(_POLL * random.uniform(0.5, 1.0), left)
             on_wait(who, pause)
             self.clock.sleep(pause)
 

@@ -18,9 +18,14 @@ from engine.repo.tree import Kind, decode_tree
 from engine.service import BackupService
 from tests.conftest import PASSWORD, _gen, mutate, treehash_compare
 
-#: the newest three backups and nothing else
-KEEP_3 = ["--keep-last", "3", "--keep-deleted", "0"]
-KEEP_3 += [arg for rule in ("hourly", "daily", "weekly", "monthly", "yearly") for arg in (f"--keep-{rule}", "0")]
+
+def keep_last(n: int) -> list[str]:
+    """`forget` arguments: the newest `n` backups and nothing else."""
+    zero = [arg for rule in ("hourly", "daily", "weekly", "monthly", "yearly") for arg in (f"--keep-{rule}", "0")]
+    return ["--keep-last", str(n), "--keep-deleted", "0", *zero]
+
+
+KEEP_3 = keep_last(3)
 
 
 def _stored(repo: Path) -> int:
@@ -308,3 +313,59 @@ def test_a_backup_whose_lock_was_broken_saves_no_snapshot(tmp_path):
     assert written <= {f.name for f in (repo / "data").rglob("*") if f.is_file()}
     service.close()
     assert isinstance(LockLost(), BackbeatError)
+
+
+def test_a_long_running_app_sees_a_prune_made_by_another_process(cli, tmp_path):
+    """The app's session keeps its index in memory for weeks; a prune from the command line deletes
+    packs it knows. Its next backup must not count on them."""
+    src = tmp_path / "src"
+    src.mkdir()
+    old = os.urandom(2_000_000)
+    (src / "doc").write_bytes(old)
+    app = BackupService(str(cli.repo))
+    app.init(PASSWORD)
+    app.unlock(PASSWORD)
+    app.backup([str(src)])
+    (src / "doc").write_bytes(os.urandom(2_000_000))
+    app.backup([str(src)])
+    cli("forget", *keep_last(1), "--prune")
+    (src / "doc").write_bytes(old)  # the old version comes back: its blobs were just pruned
+    summary = app.backup([str(src)])
+    assert summary.bytes_added >= 1_900_000
+    report = app.check(read_data=True)
+    assert report.ok, report.errors
+    app.restore("latest", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "src" / "doc").read_bytes() == old
+    app.close()
+
+
+@pytest.mark.slow
+def test_prune_to_s3_keeps_to_its_upload_budget_and_finishes_later(cli, tmp_path, s3_repo):
+    from engine.settings import PruneSettings, Settings, save_settings
+
+    src = _gen(tmp_path / "src", 8, 3)
+    cli("init", "--pack-size", "512K", "--repo", s3_repo, repo=False)
+    states = tmp_path / "states"
+    ids = []
+    for i in range(3):
+        if i:
+            mutate(src, seed=i)
+        ids.append(cli.json("backup", str(src), "--repo", s3_repo, repo=False)["snapshot_id"])
+        shutil.copytree(src, states / ids[-1], symlinks=True)
+    cli("forget", *keep_last(1), "--repo", s3_repo, repo=False)
+    budget = 1 << 20
+    save_settings(Settings(prune=PruneSettings(repack_budget=budget, max_unused=0.0)))
+    first = cli.json("prune", "--repo", s3_repo, repo=False)
+    assert first["packs_postponed"] > 0 and first["bytes_postponed"] > 0
+    assert 0 < first["bytes_repacked"] <= budget + 64 * 1024
+    save_settings(Settings(prune=PruneSettings(repack_budget=64 << 20, max_unused=0.0)))
+    second = cli.json("prune", "--repo", s3_repo, repo=False)
+    assert second["packs_postponed"] == 0 and second["bytes_unused_left"] == 0
+    assert second["bytes_after"] < first["bytes_after"]
+    service = BackupService(s3_repo)
+    service.unlock(PASSWORD)
+    report = service.check(read_data=True)
+    assert report.ok and not report.notes, (report.errors, report.notes)
+    _restores_exact(service, ids[-1:], states, tmp_path / "out")
+    assert sum(service.session.state.held(service.location).values()) == second["bytes_after"]
+    service.close()

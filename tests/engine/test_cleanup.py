@@ -1,0 +1,68 @@
+"""The automatic clean-up: due once a week (counted from the first look), run between continuous
+backups, and for a network destination only once the computer's network has been quiet."""
+
+import threading
+
+from engine.netidle import LineIdle
+from engine.retention import RetentionPolicy
+from engine.service import BackupService
+from engine.settings import PruneSettings, Settings, save_settings
+from tests.conftest import PASSWORD
+from tests.manual_clock import ManualClock
+
+
+def test_the_line_is_idle_after_a_quiet_minute():
+    clock = ManualClock()
+    line = LineIdle(clock, window=60, threshold=16_000)
+    total = 0
+    for _ in range(30):  # half a minute: not enough seen yet
+        line.sample(total)
+        clock.now += 1
+        total += 1_000
+    assert not line.idle()
+    for _ in range(40):
+        line.sample(total)
+        clock.now += 1
+        total += 1_000
+    assert line.idle()
+    for _ in range(10):  # a video call starts: 200 KB/s
+        line.sample(total)
+        clock.now += 1
+        total += 200_000
+    assert not line.idle()
+    for _ in range(61):
+        line.sample(total)
+        clock.now += 1
+    assert line.idle()
+
+
+def test_watch_cleans_up_when_due_between_backups(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("one")
+    service = BackupService(str(tmp_path / "repo"))
+    service.init(PASSWORD)
+    service.unlock(PASSWORD)
+    for text in ("two", "three"):
+        service.backup([str(src)])
+        (src / "a").write_text(text)
+    policy = RetentionPolicy(last=1, hourly=0, daily=0, weekly=0, monthly=0, yearly=0, deleted_days=0)
+    save_settings(Settings(retention=policy, prune=PruneSettings(every_days=7)))
+    assert not service.clean_up_due()  # the first look starts the count
+    service.session.state.set_last_cleanup(1.0)  # a week and more ago
+    assert service.clean_up_due()
+
+    stop = threading.Event()
+    runs = []
+    thread = threading.Thread(target=service.watch, args=([str(src)], [], stop, runs.append), daemon=True)
+    thread.start()
+    for _ in range(200):
+        if not service.clean_up_due():
+            break
+        stop.wait(0.1)
+    stop.set()
+    thread.join(10)
+    assert not service.clean_up_due() and runs
+    assert [s.id for s in service.snapshots()] == [runs[-1].summary.snapshot_id]
+    assert service.history(1)[0]["kind"] == "prune"
+    service.close()
