@@ -109,6 +109,7 @@ class SettingsPage(Page):
         self.bridge = bridge
         self._what_section()
         self._speed_section()
+        self._versions_section()
         self.error = hint("")
         self.error.setObjectName("problem")
         self.layout_.addWidget(self.error)
@@ -172,6 +173,23 @@ class SettingsPage(Page):
         self.battery = QCheckBox("Pause uploads while the computer runs on battery")
         self.layout_.addWidget(self.battery)
 
+    def _versions_section(self) -> None:
+        self.layout_.addWidget(heading("Versions kept"))
+        self.versions = hint("")
+        self.versions.setWordWrap(True)
+        self.layout_.addWidget(self.versions)
+        form = QFormLayout()
+        self.deleted_days = QSpinBox()
+        self.deleted_days.setRange(0, 3650)
+        self.deleted_days.setSuffix(" days")
+        form.addRow("Keep deleted files for:", self.deleted_days)
+        self.cleanup_days = QSpinBox()
+        self.cleanup_days.setRange(0, 365)
+        self.cleanup_days.setSuffix(" days")
+        self.cleanup_days.setSpecialValueText("never by itself")
+        form.addRow("Free up space every:", self.cleanup_days)
+        self.layout_.addLayout(form)
+
     def _add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a folder to back up")
         if folder:
@@ -197,6 +215,9 @@ class SettingsPage(Page):
         self.fixed_kbs.setValue(int((policy.rate or 512 * 1024) // 1024))
         self.schedule_text = policy.schedule or ""
         self.battery.setChecked(s.pause_on_battery)
+        self.versions.setText(s.retention.describe())
+        self.deleted_days.setValue(s.retention.deleted_days)
+        self.cleanup_days.setValue(round(s.prune.every_days))
 
     def policy(self) -> BandwidthPolicy:
         if self.unlimited.isChecked():
@@ -218,8 +239,11 @@ class SettingsPage(Page):
         if problem:
             self.error.setText(problem)
             return False
+        old = self.bridge.service.settings()
         new = replace(
-            self.bridge.service.settings(),
+            old,
+            retention=replace(old.retention, deleted_days=self.deleted_days.value()),
+            prune=replace(old.prune, every_days=float(self.cleanup_days.value())),
             bandwidth=policy,
             pause_on_battery=self.battery.isChecked(),
             folders=tuple(self.folders.item(i).text() for i in range(self.folders.count())),
@@ -227,4 +251,5 @@ class SettingsPage(Page):
             destination=self.destination.location(),
         )
         self.bridge.save_settings(new)
+        self.versions.setText(new.retention.describe())
         return True

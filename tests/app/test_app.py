@@ -44,8 +44,15 @@ def test_settings_round_trip_to_the_engines_configuration(qtbot, desktop):
     page.fixed_kbs.setValue(200)
     page.battery.setChecked(True)
     page.excludes.setText("*.iso, cache")
+    assert "one a day for the last 30 days" in page.versions.text()
+    assert page.deleted_days.value() == 90 and page.cleanup_days.value() == 7
+    page.deleted_days.setValue(30)
+    page.cleanup_days.setValue(0)
     assert page.save()
     saved = load_settings()
+    assert saved.retention.deleted_days == 30 and saved.prune.every_days == 0
+    assert page.versions.text().endswith("Deleted files stay restorable for 30 days.")
+    assert page.cleanup_days.text() == "never by itself"
     assert saved.bandwidth == BandwidthPolicy("fixed", 200 * 1024.0)
     assert saved.pause_on_battery and saved.excludes == ("*.iso", "cache")
     assert bridge.service.bandwidth().reason == "fixed limit: 200 KB/s"  # the engine sees it at once
