@@ -6,7 +6,9 @@ import threading
 from engine.netidle import LineIdle
 from engine.retention import RetentionPolicy
 from engine.service import BackupService
+from engine.session import state_path
 from engine.settings import PruneSettings, Settings, save_settings
+from engine.state import State
 from tests.conftest import PASSWORD
 from tests.manual_clock import ManualClock
 
@@ -56,10 +58,12 @@ def test_watch_cleans_up_when_due_between_backups(tmp_path):
     runs = []
     thread = threading.Thread(target=service.watch, args=([str(src)], [], stop, runs.append), daemon=True)
     thread.start()
+    state = State(state_path(service.repository_id()))  # the watch thread swaps the service's session
     for _ in range(200):
-        if not service.clean_up_due():
+        if state.last_cleanup() != 1.0:
             break
         stop.wait(0.1)
+    state.close()
     stop.set()
     thread.join(10)
     assert not service.clean_up_due() and runs
