@@ -107,9 +107,17 @@ class _Restorer:
     def plan(self, snap: Snapshot, includes: list[bytes]) -> _Plan:
         plan = _Plan()
         index = self.session.index
+        refused: list[bytes] = []  # folders of the target that are symbolic links: never followed
         for rel, entry in walk_snapshot(self.store, snap.tree_id, includes):
+            if refused and any(rel.startswith(r + b"/") for r in refused):
+                continue
             dest = os.path.join(self.target, rel)
             if entry.kind == Kind.DIR:
+                if os.path.islink(dest):
+                    refused.append(rel)
+                    reason = "is a symbolic link in the restore target: not followed, so this folder was not restored"
+                    self.skipped.append(FileSkipped(os.fsdecode(dest), reason))
+                    continue
                 os.makedirs(dest, mode=0o700, exist_ok=True)
                 plan.dirs.append((dest, entry))
                 continue

@@ -80,6 +80,16 @@ def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
     return bytes(out)
 
 
+def _check_name(name: bytes, previous: bytes | None) -> None:
+    """A tree is not trusted beyond its authentication: a name must be one path component, and
+    names strictly increase (a duplicate could put a folder where a link was made, and lead a
+    restore through it)."""
+    if not name or name in (b".", b"..") or b"/" in name or b"\0" in name:
+        raise IntegrityError(f"tree holds an unsafe name {name!r}")
+    if previous is not None and name <= previous:
+        raise IntegrityError(f"tree names are out of order or repeated at {name!r}")
+
+
 def decode_tree(data: bytes) -> list[TreeEntry]:
     view = memoryview(data)
     try:
@@ -98,6 +108,7 @@ def decode_tree(data: bytes) -> list[TreeEntry]:
             xattrs, pos = decode_xattrs(view, pos, nx)
             ids = tuple(bytes(view[pos + i * _ID : pos + (i + 1) * _ID]) for i in range(nids))
             pos += nids * _ID
+            _check_name(name, entries[-1].name if entries else None)
             entries.append(TreeEntry(name, Kind(kind), mode, mtime, size, target, xattrs, ids))
     except (struct.error, ValueError) as e:
         raise IntegrityError(f"tree is malformed ({e})") from None

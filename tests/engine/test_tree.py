@@ -22,3 +22,20 @@ def test_malformed_tree_is_an_integrity_error():
     for bad in (data[:-1], data + b"x", b"\x09" + data[1:]):
         with pytest.raises(IntegrityError):
             decode_tree(bad)
+
+
+@pytest.mark.parametrize("name", [b"", b".", b"..", b"../etc", b"a/b", b"/abs", b"nul\0byte"])
+def test_a_name_that_is_not_one_path_component_is_refused(name):
+    """A tree is trusted no further than its authentication: a restore must never leave its target."""
+    with pytest.raises(IntegrityError, match="unsafe name"):
+        decode_tree(encode_tree([TreeEntry(name, Kind.FILE, 0o644, 0)]))
+
+
+def test_a_repeated_name_is_refused():
+    """A link and a folder of one name: a restore would create the link, then write through it."""
+    twice = [
+        TreeEntry(b"a", Kind.SYMLINK, 0o777, 0, target=b"/etc"),
+        TreeEntry(b"a", Kind.DIR, 0o755, 0, ids=(b"\3" * 32,)),
+    ]
+    with pytest.raises(IntegrityError, match="repeated"):
+        decode_tree(encode_tree(twice))
