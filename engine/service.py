@@ -147,6 +147,12 @@ class BackupService:
             if self._passphrase is None:
                 raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
             self._session = open_session(self.backend, self._passphrase)
+            damaged = self._session.state.set_aside
+            if damaged is not None:
+                said = f"was damaged; set aside as {damaged.name} and rebuilt from {self.location}"
+                self.events(
+                    FileSkipped(str(self._session.state.path), f"{said} (files are read again, not re-sent)", False)
+                )
             if isinstance(self.backend, Retrying):
                 self.backend.patient = True  # the destination answered: from now on, wait out outages
         return self._session

@@ -4,13 +4,15 @@ It holds what can be rebuilt but is slow to rebuild: the files cache (path, devi
 mtime, ctime -> content blob ids, so unchanged files are not re-read), the blob index cache
 (which repository index files are already loaded, and their entries), the pack journal (packs
 written during a run but not yet named by an index file, so a run killed midway can recover
-them), and the history of runs. Losing this file loses no backup data. The only importer of
+them), and the history of runs. Losing this file loses no backup data: a damaged one is moved
+aside and started afresh (the index cache then reloads from the destination). The only importer of
 `sqlite3`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -65,8 +67,32 @@ class State:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        #: where a damaged database was moved before this one was started afresh (None: it was sound)
+        self.set_aside: Path | None = None
+        try:
+            self._open()
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            self.set_aside = path.with_name(f"{path.name}.damaged")
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{path}{suffix}")
+                if part.exists():
+                    part.replace(f"{self.set_aside}{suffix}")
+            logging.getLogger("backbeat").warning(
+                "the local state %s was damaged (%s): moved to %s and rebuilt from the destination "
+                "(the next backup reads every file again; it uploads only what the destination lacks)",
+                path,
+                e,
+                self.set_aside,
+            )
+            self._open()
+
+    def _open(self) -> None:
+        """Open and check the database (a damaged one raises sqlite3.DatabaseError)."""
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if self._db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("quick_check failed")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
