@@ -42,10 +42,10 @@ def cli(env: dict, *args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def only_dropped_bytes(location: str, dropped: set[str]) -> int:
-    """Sealed bytes of the blobs that no kept snapshot needs."""
+def only_dropped_bytes(location: str, dropped: set[str], passphrase: str = PASSWORD) -> int:
+    """Sealed bytes of the blobs that only the `dropped` snapshots need (the most a prune can reclaim)."""
     service = BackupService(location)
-    service.unlock(PASSWORD)
+    service.unlock(passphrase)
     reader, users = service.session.reader, {}
     for snap in service.snapshots():
         seen: set[bytes] = set()

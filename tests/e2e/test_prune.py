@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.prune import only_dropped_bytes
 from engine.errors import BackbeatError
-from engine.repo.blob import BlobType
-from engine.repo.tree import Kind, decode_tree
 from engine.service import BackupService
 from tests.conftest import PASSWORD, _gen, mutate, treehash_compare
 
@@ -30,27 +29,6 @@ KEEP_3 = keep_last(3)
 
 def _stored(repo: Path) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(repo / "data") for f in fs)
-
-
-def _blob_users(service: BackupService) -> dict[bytes, set[str]]:
-    """blob id -> the snapshots that need it (trees and file content)."""
-    reader = service.session.reader
-    users: dict[bytes, set[str]] = {}
-    for snap in service.snapshots():
-        seen: set[bytes] = set()
-
-        def walk(tree_id: bytes, snap_id: str = snap.id, seen: set[bytes] = seen) -> None:
-            users.setdefault(tree_id, set()).add(snap_id)
-            for e in decode_tree(reader.get(BlobType.TREE, tree_id)):
-                if e.kind == Kind.DIR and e.subtree not in seen:
-                    seen.add(e.subtree)
-                    walk(e.subtree)
-                elif e.kind == Kind.FILE:
-                    for b in e.ids:
-                        users.setdefault(b, set()).add(snap_id)
-
-        walk(snap.tree_id)
-    return users
 
 
 def _history(cli, src: Path, states: Path, rounds: int) -> list[str]:
@@ -77,16 +55,11 @@ def test_forget_and_prune_reclaim_what_only_dropped_snapshots_used(cli, dataset_
     cli("init")
     states = tmp_path / "states"
     ids = _history(cli, dataset_copy, states, rounds=5)
-    service = BackupService(str(cli.repo))
-    service.unlock(PASSWORD)
-    users = _blob_users(service)
-    dropped = set(ids[:-3])
-    only_dropped = sum(service.session.index.blobs[b].length for b, u in users.items() if u <= dropped)
-    service.close()
+    only_dropped = only_dropped_bytes(str(cli.repo), set(ids[:-3]), PASSWORD)
     assert only_dropped > 4 << 20  # the mutations made real garbage to reclaim
 
     plan = cli.json("forget", *KEEP_3, "--dry-run")
-    assert {d["id"] for d in plan["dropped"]} == dropped and len(cli.json("snapshots")) == 6
+    assert {d["id"] for d in plan["dropped"]} == set(ids[:-3]) and len(cli.json("snapshots")) == 6
     forgot = cli.json("forget", *KEEP_3)
     assert [d["id"] for d in forgot["kept"]] == ids[:2:-1]
     assert all(d["reasons"] == ["latest"] for d in forgot["kept"])
