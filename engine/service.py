@@ -261,18 +261,13 @@ class BackupService:
         def waiting(who: str, seconds: float) -> None:
             self.events(LockWait(self.location, who, seconds))
 
-        try:
-            lock = session.locked(operation, exclusive=exclusive, wait=wait, on_wait=waiting)
-            lock.__enter__()
-        except BackendError:
-            if exclusive:
-                raise
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(session.locked(operation, exclusive=exclusive, wait=wait, on_wait=waiting))
+            except BackendError:
+                if exclusive:
+                    raise
             yield
-            return
-        try:
-            yield
-        finally:
-            lock.__exit__(None, None, None)
 
     # -- retention ---------------------------------------------------------------------------
     def forget(self, policy: RetentionPolicy | None = None, dry_run: bool = False) -> ForgetReport:
@@ -291,8 +286,11 @@ class BackupService:
                 f"a seed drive for {self.location} has not been loaded yet",
                 hint="Clean-up waits until the provider has loaded the drive and `backbeat reconcile` has checked it.",
             )
+
+        def job() -> PruneReport:
+            return run_prune(session, load_settings().prune, dry_run, self.events)
+
         with self._paced(self.backend), self._locked(session, "prune", exclusive=True, wait=0):
-            job = lambda: run_prune(session, load_settings().prune, dry_run, self.events)  # noqa: E731
             return job() if dry_run else self._record("prune", job)
 
     def clean_up(self) -> tuple[ForgetReport, PruneReport]:
