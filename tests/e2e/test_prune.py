@@ -31,13 +31,15 @@ def _stored(repo: Path) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(repo / "data") for f in fs)
 
 
-def _history(cli, src: Path, states: Path, rounds: int) -> list[str]:
-    """A first backup and `rounds` mutated ones; the source as each snapshot saw it is kept in `states`."""
+def _history(cli, src: Path, states: Path, rounds: int, location: str | None = None) -> list[str]:
+    """A first backup and `rounds` mutated ones (to the cli's repository, or `location`); the source as
+    each snapshot saw it is kept in `states`."""
+    where = ["--repo", location] if location else []
     ids = []
     for i in range(rounds + 1):
         if i:
             mutate(src, seed=i)
-        ids.append(cli.json("backup", str(src))["snapshot_id"])
+        ids.append(cli.json("backup", str(src), *where, repo=not location)["snapshot_id"])
         shutil.copytree(src, states / ids[-1], symlinks=True)
     return ids
 
@@ -145,12 +147,7 @@ def _prepare(cli, tmp_path: Path, location: str, size_mb: int) -> tuple[list[str
     src = _gen(tmp_path / "src", size_mb, 7)
     states = tmp_path / "states"
     cli("init", "--pack-size", "512K", "--repo", location, repo=False)
-    ids = []
-    for i in range(5):
-        if i:
-            mutate(src, seed=i)
-        ids.append(cli.json("backup", str(src), "--repo", location, repo=False)["snapshot_id"])
-        shutil.copytree(src, states / ids[-1], symlinks=True)
+    ids = _history(cli, src, states, 4, location)
     cli("forget", *KEEP_3, "--repo", location, repo=False)
     return ids[-3:], states
 
@@ -319,12 +316,7 @@ def test_prune_to_s3_keeps_to_its_upload_budget_and_finishes_later(cli, tmp_path
     src = _gen(tmp_path / "src", 8, 3)
     cli("init", "--pack-size", "512K", "--repo", s3_repo, repo=False)
     states = tmp_path / "states"
-    ids = []
-    for i in range(3):
-        if i:
-            mutate(src, seed=i)
-        ids.append(cli.json("backup", str(src), "--repo", s3_repo, repo=False)["snapshot_id"])
-        shutil.copytree(src, states / ids[-1], symlinks=True)
+    ids = _history(cli, src, states, 2, s3_repo)
     cli("forget", *keep_last(1), "--repo", s3_repo, repo=False)
     save_settings(Settings(prune=PruneSettings(repack_budget=64 << 20, max_unused=0.0)))
     everything = cli.json("prune", "--dry-run", "--repo", s3_repo, repo=False)["bytes_repacked"]
