@@ -26,8 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from bench.dataset import compare, generate, mutate  # noqa: E402
-from engine.repo.blob import BlobType  # noqa: E402
-from engine.repo.tree import Kind, decode_tree  # noqa: E402
+from engine.repo.walk import walk_trees  # noqa: E402
 from engine.service import BackupService  # noqa: E402
 from engine.units import format_bytes  # noqa: E402
 from tests.s3server import S3Server  # noqa: E402
@@ -46,20 +45,22 @@ def only_dropped_bytes(location: str, dropped: set[str], passphrase: str = PASSW
     """Sealed bytes of the blobs that only the `dropped` snapshots need (the most a prune can reclaim)."""
     service = BackupService(location)
     service.unlock(passphrase)
-    reader, users = service.session.reader, {}
+    users: dict[bytes, set[str]] = {}
+
+    def failed(path: bytes, e: Exception) -> None:
+        raise e
+
     for snap in service.snapshots():
-        seen: set[bytes] = set()
-        stack = [snap.tree_id]
-        while stack:
-            tree = stack.pop()
+        trees: set[bytes] = set()
+        walk_trees(
+            service.session.reader,
+            snap.tree_id,
+            trees,
+            lambda b, p, s=snap.id: users.setdefault(b, set()).add(s),
+            failed,
+        )
+        for tree in trees:
             users.setdefault(tree, set()).add(snap.id)
-            for e in decode_tree(reader.get(BlobType.TREE, tree)):
-                if e.kind == Kind.DIR and e.subtree not in seen:
-                    seen.add(e.subtree)
-                    stack.append(e.subtree)
-                elif e.kind == Kind.FILE:
-                    for b in e.ids:
-                        users.setdefault(b, set()).add(snap.id)
     total = sum(service.session.index.blobs[b].length for b, u in users.items() if u <= dropped)
     service.close()
     return total

@@ -17,12 +17,11 @@ from engine.clock import SYSTEM_CLOCK
 from engine.errors import BackbeatError, IntegrityError
 from engine.events import EventSink
 from engine.progress import Meter
-from engine.repo.blob import BlobType, open_blob
-from engine.repo.blobstore import BlobStore
+from engine.repo.blob import open_blob
 from engine.repo.crypto import plain_hash
 from engine.repo.pack import decode_header, parse_trailer
 from engine.repo.snapshot import load_snapshots
-from engine.repo.tree import Kind, decode_tree
+from engine.repo.walk import walk_trees
 from engine.session import Session
 
 __all__ = ["CheckReport", "run_check"]
@@ -44,24 +43,6 @@ class CheckReport:
 
     def to_json(self) -> dict:
         return self.__dict__ | {"ok": self.ok}
-
-
-def _walk_trees(store: BlobStore, tree_id: bytes, rel: bytes, seen: set[bytes], report: CheckReport, uses):
-    """Visit every tree once; `uses(blob_id, path)` is called for every content blob."""
-    try:
-        entries = decode_tree(store.get(BlobType.TREE, tree_id))
-    except BackbeatError as e:
-        report.errors.append(f"folder {os.fsdecode(rel) or '/'}: {e}")
-        return
-    for entry in entries:
-        path = os.path.join(rel, entry.name) if rel else entry.name
-        if entry.kind == Kind.DIR:
-            if entry.subtree not in seen:
-                seen.add(entry.subtree)
-                _walk_trees(store, entry.subtree, path, seen, report, uses)
-        elif entry.kind == Kind.FILE:
-            for blob_id in entry.ids:
-                uses(blob_id, path)
 
 
 def _read_pack(session: Session, pack_id: bytes, blobs: list, report: CheckReport) -> set[bytes]:
@@ -123,6 +104,10 @@ def run_check(session: Session, read_data: bool = False, events: EventSink = lam
     snaps = load_snapshots(repo.backend, repo.key)
     report.snapshots = len(snaps)
     affected: dict[str, set[str]] = {}
+
+    def failed(path: bytes, e: BackbeatError) -> None:
+        report.errors.append(f"folder {os.fsdecode(path) or '/'}: {e}")
+
     for snap in snaps:
 
         def uses(blob_id: bytes, path: bytes, snap=snap) -> None:
@@ -131,6 +116,6 @@ def run_check(session: Session, read_data: bool = False, events: EventSink = lam
             elif blob_id in damaged:
                 affected.setdefault(os.fsdecode(path), set()).add(snap.short_id)
 
-        _walk_trees(store, snap.tree_id, b"", set(), report, uses)
+        walk_trees(store, snap.tree_id, set(), uses, failed)
     report.damaged_files = [f"{p} (snapshots {', '.join(sorted(s))})" for p, s in sorted(affected.items())]
     return report

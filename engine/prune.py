@@ -27,12 +27,12 @@ from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import BackbeatError, IntegrityError, ObjectNotFound
 from engine.events import EventSink
 from engine.progress import Meter
-from engine.repo.blob import BlobType, open_blob
+from engine.repo.blob import open_blob
 from engine.repo.blobstore import BlobStore, Sealed
 from engine.repo.index import Index, PackInfo
 from engine.repo.pack import PackEntry
 from engine.repo.snapshot import load_snapshots
-from engine.repo.tree import Kind, decode_tree
+from engine.repo.walk import walk_trees
 from engine.session import Session
 from engine.settings import PruneSettings
 from engine.uploader import Uploader
@@ -143,24 +143,17 @@ def _used_blobs(session: Session, plan: _Plan, report: PruneReport) -> set[bytes
     store = BlobStore(session.repo.key, index, session.repo.backend)
     snaps = load_snapshots(session.repo.backend, session.repo.key)
     report.snapshots = len(snaps)
-    used: set[bytes] = set()
-
-    def walk(tree_id: bytes, where: str, snap: str) -> None:
-        used.add(tree_id)
-        try:
-            entries = decode_tree(store.get(BlobType.TREE, tree_id))
-        except BackbeatError as e:
-            raise PruneStopped(f"snapshot {snap}: the folder {where} cannot be read ({e})") from None
-        for entry in entries:
-            if entry.kind == Kind.DIR:
-                if entry.subtree not in used:
-                    walk(entry.subtree, os.path.join(where, os.fsdecode(entry.name)), snap)
-            elif entry.kind == Kind.FILE:
-                used.update(entry.ids)
+    trees: set[bytes] = set()
+    data: set[bytes] = set()
 
     for snap in snaps:
-        if snap.tree_id not in used:
-            walk(snap.tree_id, "/", snap.short_id)
+
+        def failed(path: bytes, e: BackbeatError, snap: str = snap.short_id) -> None:
+            raise PruneStopped(f"snapshot {snap}: the folder {os.fsdecode(path) or '/'} cannot be read ({e})")
+
+        if snap.tree_id not in trees:
+            walk_trees(store, snap.tree_id, trees, lambda blob_id, path: data.add(blob_id), failed)
+    used = trees | data
     absent = len(used - index.blobs.keys())
     if absent:
         report.warnings.append(f"{absent} piece(s) that snapshots need are missing (see `backbeat check`)")
