@@ -268,9 +268,9 @@ def run_prune(
     plan = _load(session, report)
     _assign(plan, _used_blobs(session, plan, report))
     _choose(plan, options, repo.backend.is_network, report)
+    report.packs_deleted = len(plan.delete)
+    report.bytes_deleted = sum(plan.packs[p].info.size for p in plan.delete)
     if dry_run:
-        report.packs_deleted = len(plan.delete)
-        report.bytes_deleted = sum(plan.packs[p].info.size for p in plan.delete)
         report.packs_repacked = len(plan.repack)
         report.bytes_repacked = sum(plan.packs[p].used_bytes for p in plan.repack)
         report.bytes_after = (
@@ -292,9 +292,7 @@ def run_prune(
             pass
         meter.add(plan.packs[pack_id].info.size, files=1)
         events(meter.event("deleting"))
-    report.packs_deleted = len(plan.delete)
-    report.bytes_deleted = sum(plan.packs[p].info.size for p in plan.delete)
-    report.packs_repacked = len(plan.repack)
+    report.packs_repacked = len(plan.repack)  # a pack with damaged data was dropped from the plan
     _update_state(session, index_files)
     report.bytes_after = sum(session.state.held(repo.backend.location).values())
     report.duration = clock.monotonic() - started
