@@ -17,24 +17,21 @@ def test_the_line_is_idle_after_a_quiet_minute():
     clock = ManualClock()
     line = LineIdle(clock, window=60, threshold=16_000)
     total = 0
-    for _ in range(30):  # half a minute: not enough seen yet
-        line.sample(total)
-        clock.now += 1
-        total += 1_000
+
+    def traffic(seconds: int, rate: int) -> None:
+        nonlocal total
+        for _ in range(seconds):
+            line.sample(total)
+            clock.now += 1
+            total += rate
+
+    traffic(30, 1_000)  # half a minute: not enough seen yet
     assert not line.idle()
-    for _ in range(40):
-        line.sample(total)
-        clock.now += 1
-        total += 1_000
+    traffic(40, 1_000)
     assert line.idle()
-    for _ in range(10):  # a video call starts: 200 KB/s
-        line.sample(total)
-        clock.now += 1
-        total += 200_000
+    traffic(10, 200_000)  # a video call starts: 200 KB/s
     assert not line.idle()
-    for _ in range(61):
-        line.sample(total)
-        clock.now += 1
+    traffic(61, 0)
     assert line.idle()
 
 
