@@ -14,14 +14,18 @@ from dataclasses import dataclass, field
 
 from engine.backends.base import list_packs, pack_name
 from engine.clock import SYSTEM_CLOCK
-from engine.errors import BackbeatError, IntegrityError
+from engine.errors import BackbeatError, IntegrityError, ObjectNotFound
 from engine.events import EventSink
 from engine.progress import Meter
 from engine.repo.blob import open_blob
-from engine.repo.crypto import plain_hash
+from engine.repo.crypto import named_by_content, plain_hash
+from engine.repo.index import decode_index
+from engine.repo.keys import damaged_keys
 from engine.repo.pack import decode_header, parse_trailer
+from engine.repo.repository import Repository
 from engine.repo.snapshot import load_snapshots
 from engine.repo.walk import walk_trees
+from engine.rollback import snapshot_warnings
 from engine.session import Session
 
 __all__ = ["CheckReport", "run_check"]
@@ -35,7 +39,11 @@ class CheckReport:
     bytes_read: int = 0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: not damage, but worth the user's attention (a destination that went back in time)
+    warnings: list[str] = field(default_factory=list)
     damaged_files: list[str] = field(default_factory=list)
+    #: hex ids of packs whose bytes, header or blobs failed verification (or that are missing)
+    damaged_packs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -50,6 +58,7 @@ def _read_pack(session: Session, pack_id: bytes, blobs: list, report: CheckRepor
     key = session.repo.key
     data = session.repo.backend.get(pack_name(pack_id))
     report.bytes_read += len(data)
+    errors = len(report.errors)
     if plain_hash(data) != pack_id:
         report.errors.append(f"pack {pack_id.hex()[:16]} does not match its name (damaged)")
     damaged = set()
@@ -68,13 +77,31 @@ def _read_pack(session: Session, pack_id: bytes, blobs: list, report: CheckRepor
         except IntegrityError as e:
             damaged.add(blob_id)
             report.errors.append(f"pack {pack_id.hex()[:16]}: {e}")
+    if len(report.errors) > errors:
+        report.damaged_packs.append(pack_id.hex())
     return damaged
+
+
+def _check_metadata(repo: Repository, report: CheckReport) -> None:
+    """Key files and index files must match their names and open (config was checked at unlock)."""
+    for name in damaged_keys(repo.backend):
+        report.errors.append(f"key file {name} is damaged (its bytes do not match its name)")
+    for name in repo.index_names():
+        try:
+            data = repo.backend.get(name)
+            if not named_by_content(name, data):
+                raise IntegrityError("its bytes do not match its name")
+            for _ in decode_index(repo.key, data):
+                pass
+        except ObjectNotFound:
+            continue
+        except IntegrityError as e:
+            report.errors.append(f"index file {name} is damaged ({e.detail or e})")
 
 
 def run_check(session: Session, read_data: bool = False, events: EventSink = lambda ev: None) -> CheckReport:
     report = CheckReport()
     repo, index = session.repo, session.index
-    store = session.reader
     present = list_packs(repo.backend)
     session.state.set_held(repo.backend.location, present)
     packs = index.packs()
@@ -91,6 +118,11 @@ def run_check(session: Session, read_data: bool = False, events: EventSink = lam
     if unindexed:
         report.notes.append(f"{len(unindexed)} pack(s) are not in the index (left by an interrupted run; harmless)")
     report.packs = len(packs)
+    report.warnings += snapshot_warnings(session)
+    if session.healed:
+        report.warnings.append(session.healed)
+    report.damaged_packs = [p.hex() for p in sorted(missing_packs)]
+    _check_metadata(repo, report)
 
     damaged: set[bytes] = {b for p in missing_packs for b, _ in packs[p]}
     if read_data:
@@ -100,22 +132,45 @@ def run_check(session: Session, read_data: bool = False, events: EventSink = lam
                 damaged |= _read_pack(session, pack_id, blobs, report)
             meter.add(present.get(pack_id, 0), files=1)
             events(meter.event("checking"))
+        for pack_id in sorted(unindexed):  # a killed run's, or not this repository's at all
+            try:
+                repo.pack_header(pack_id)
+            except (IntegrityError, ObjectNotFound) as e:
+                report.errors.append(f"pack {pack_id.hex()[:16]} is in no index and its header does not open ({e})")
 
-    snaps = load_snapshots(repo.backend, repo.key)
+    _check_snapshots(session, damaged, report)
+    return report
+
+
+def _check_snapshots(session: Session, damaged: set[bytes], report: CheckReport) -> None:
+    """Every tree of every snapshot decodes and every blob it names is indexed and undamaged;
+    damaged data is traced to the files (and snapshots) that need it."""
+    repo, index = session.repo, session.index
+    unreadable: dict[str, str] = {}
+    snaps = load_snapshots(repo.backend, repo.key, unreadable)
+    report.errors += unreadable.values()
     report.snapshots = len(snaps)
     affected: dict[str, set[str]] = {}
 
-    def failed(path: bytes, e: BackbeatError) -> None:
-        report.errors.append(f"folder {os.fsdecode(path) or '/'}: {e}")
-
     for snap in snaps:
+        marked = set(snap.damaged)  # a repair listed these: known, not news
+        if marked:
+            report.notes.append(
+                f"snapshot {snap.short_id}: {len(marked)} file(s) were marked damaged by a repair "
+                "and cannot be restored from this destination"
+            )
 
-        def uses(blob_id: bytes, path: bytes, snap=snap) -> None:
+        def failed(path: bytes, e: BackbeatError, snap=snap, marked=marked) -> None:
+            if os.fsdecode(path) + "/" not in marked:
+                report.errors.append(f"snapshot {snap.short_id}: folder {os.fsdecode(path) or '/'}: {e}")
+                affected.setdefault(os.fsdecode(path) + "/", set()).add(snap.short_id)  # all under it
+
+        def uses(blob_id: bytes, path: bytes, snap=snap, marked=marked) -> None:
             if blob_id not in index:
-                report.errors.append(f"snapshot {snap.short_id}: {os.fsdecode(path)} needs a blob not in the index")
+                if os.fsdecode(path) not in marked:
+                    report.errors.append(f"snapshot {snap.short_id}: {os.fsdecode(path)} needs a blob not in the index")
             elif blob_id in damaged:
                 affected.setdefault(os.fsdecode(path), set()).add(snap.short_id)
 
-        walk_trees(store, snap.tree_id, set(), uses, failed)
+        walk_trees(session.reader, snap.tree_id, set(), uses, failed)
     report.damaged_files = [f"{p} (snapshots {', '.join(sorted(s))})" for p, s in sorted(affected.items())]
-    return report

@@ -20,6 +20,7 @@ from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot, delete_snapshot, load_snapshots
 from engine.repo.tree import Kind, decode_tree
 from engine.retention import Decision, RetentionPolicy, evaluate, group_of
+from engine.rollback import forget_seen
 from engine.session import Session
 
 __all__ = ["ForgetReport", "run_forget", "deleted_file_pins", "describe_decision"]
@@ -127,6 +128,7 @@ def run_forget(
         except ObjectNotFound:
             pass  # removed meanwhile (a continuous backup replacing its last snapshot)
         gone.add(d.snapshot.id)
+    forget_seen(session, gone)
     open_checkpoints = session.state.open_checkpoints()
     if gone & open_checkpoints.keys():
         session.state.set_open_checkpoints({k: v for k, v in open_checkpoints.items() if k not in gone})

@@ -37,7 +37,7 @@ from engine.session import Session
 from engine.settings import PruneSettings
 from engine.uploader import Uploader
 
-__all__ = ["PruneReport", "PruneStopped", "run_prune"]
+__all__ = ["PruneReport", "PruneStopped", "run_prune", "read_plan", "repack", "rewrite_index", "update_state"]
 
 
 class PruneStopped(BackbeatError):
@@ -101,7 +101,7 @@ class _Plan:
     postponed: list[bytes] = field(default_factory=list)
 
 
-def _load(session: Session, report: PruneReport) -> _Plan:
+def read_plan(session: Session, report: PruneReport) -> _Plan:
     repo = session.repo
     files: dict[str, list[PackInfo]] = {}
     damaged = []
@@ -141,7 +141,11 @@ def _used_blobs(session: Session, plan: _Plan, report: PruneReport) -> set[bytes
     for p in plan.packs.values():
         index.add_pack(p.info, pending=False)
     store = BlobStore(session.repo.key, index, session.repo.backend)
-    snaps = load_snapshots(session.repo.backend, session.repo.key)
+    unreadable: dict[str, str] = {}
+    snaps = load_snapshots(session.repo.backend, session.repo.key, unreadable)
+    if unreadable:  # what it needs is unknown: deleting anything could lose it
+        first = next(iter(unreadable.values()))
+        raise PruneStopped(f"{first}; nothing was deleted (run `backbeat check --repair`)")
     report.snapshots = len(snaps)
     trees: set[bytes] = set()
     data: set[bytes] = set()
@@ -202,9 +206,18 @@ def _choose(plan: _Plan, options: PruneSettings, network: bool, report: PruneRep
     report.packs_postponed = len(plan.postponed)
 
 
-def _repack(session: Session, plan: _Plan, events: EventSink, clock: Clock, report: PruneReport) -> list[PackInfo]:
+def repack(
+    session: Session,
+    plan: _Plan,
+    events: EventSink,
+    clock: Clock,
+    report: PruneReport,
+    lost: set[bytes] | None = None,
+) -> list[PackInfo]:
     """Copy the used blobs of the chosen packs into new packs; returns them once at the destination.
-    A pack with a damaged used blob is kept as it is (its good blobs may now have two copies)."""
+    A pack with a damaged used blob is kept as it is (its good blobs may now have two copies),
+    unless `lost` is given (repair salvaging a damaged pack): then the damaged blob is left out
+    and recorded there, and the pack's good blobs move on without it."""
     repo = session.repo
     fresh = Index()
     uploader = Uploader(repo.backend, session.state, session.outbox, lambda info: store.pack_stored(info))
@@ -214,12 +227,22 @@ def _repack(session: Session, plan: _Plan, events: EventSink, clock: Clock, repo
         for pack_id in list(plan.repack):
             wanted = sorted(plan.packs[pack_id].used.items(), key=lambda kv: kv[1].offset)
             start = wanted[0][1].offset
-            span = repo.backend.get(pack_name(pack_id), start, wanted[-1][1].offset + wanted[-1][1].length - start)
+            try:
+                span = repo.backend.get(pack_name(pack_id), start, wanted[-1][1].offset + wanted[-1][1].length - start)
+            except BackbeatError:
+                if lost is None:
+                    raise
+                span = b""  # truncated past every blob, or gone: nothing to salvage
             for blob_id, e in wanted:
                 piece = span[e.offset - start : e.offset - start + e.length]
                 try:
+                    if len(piece) != e.length:
+                        raise IntegrityError(f"pack {pack_id.hex()[:16]} is truncated")
                     open_blob(repo.key, blob_id, e.type, e.compression, piece)
                 except IntegrityError as err:
+                    if lost is not None:
+                        lost.add(blob_id)
+                        continue
                     report.warnings.append(f"pack {pack_id.hex()[:16]} kept: {err} (see `backbeat check --read-data`)")
                     plan.repack.remove(pack_id)
                     break
@@ -234,7 +257,7 @@ def _repack(session: Session, plan: _Plan, events: EventSink, clock: Clock, repo
     return fresh.take_pending()
 
 
-def _rewrite_index(session: Session, plan: _Plan, new_packs: list[PackInfo]) -> dict[str, list[PackInfo]]:
+def rewrite_index(session: Session, plan: _Plan, new_packs: list[PackInfo]) -> dict[str, list[PackInfo]]:
     """Write one index file for every pack that stays but whose old index file goes; then delete
     those old files. Returns the index files now at the destination and what they name."""
     gone = plan.delete | set(plan.repack) | plan.missing
@@ -265,7 +288,7 @@ def run_prune(
     started = clock.monotonic()
     repo = session.repo
     report = PruneReport(dry_run)
-    plan = _load(session, report)
+    plan = read_plan(session, report)
     _assign(plan, _used_blobs(session, plan, report))
     _choose(plan, options, repo.backend.is_network, report)
     report.packs_deleted = len(plan.delete)
@@ -279,8 +302,8 @@ def run_prune(
         report.duration = clock.monotonic() - started
         return report
 
-    new_packs = _repack(session, plan, events, clock, report) if plan.repack else []
-    index_files = _rewrite_index(session, plan, new_packs)
+    new_packs = repack(session, plan, events, clock, report) if plan.repack else []
+    index_files = rewrite_index(session, plan, new_packs)
     session.state.clear_journal(p.pack_id for p in new_packs)
     doomed = sorted(plan.delete | set(plan.repack))
     session.check_lock()
@@ -293,13 +316,13 @@ def run_prune(
         meter.add(plan.packs[pack_id].info.size, files=1)
         events(meter.event("deleting"))
     report.packs_repacked = len(plan.repack)  # a pack with damaged data was dropped from the plan
-    _update_state(session, index_files)
+    update_state(session, index_files)
     report.bytes_after = sum(session.state.held(repo.backend.location).values())
     report.duration = clock.monotonic() - started
     return report
 
 
-def _update_state(session: Session, index_files: dict[str, list[PackInfo]]) -> None:
+def update_state(session: Session, index_files: dict[str, list[PackInfo]]) -> None:
     """What this machine believes the destination holds, from what prune left there."""
     state = session.state
     state.reset_index_cache()

@@ -14,9 +14,11 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from engine.backends.base import Backend
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import IntegrityError
 from engine.events import EventSink, FileSkipped, RestoreSummary
@@ -52,16 +54,30 @@ def _wanted(rel: bytes, includes: list[bytes]) -> str:
     return ""
 
 
-def walk_snapshot(store: BlobStore, tree_id: bytes, includes: list[bytes] = (), rel: bytes = b""):
-    """Yield (relative path, entry) for every selected entry, parents before children."""
-    for entry in decode_tree(store.get(BlobType.TREE, tree_id)):
+def walk_snapshot(
+    store: BlobStore,
+    tree_id: bytes,
+    includes: list[bytes] = (),
+    rel: bytes = b"",
+    unreadable: Callable[[bytes, IntegrityError], None] | None = None,
+):
+    """Yield (relative path, entry) for every selected entry, parents before children. A folder
+    whose listing fails verification raises, or, given `unreadable`, is reported there and skipped."""
+    try:
+        entries = decode_tree(store.get(BlobType.TREE, tree_id))
+    except IntegrityError as e:
+        if unreadable is None:
+            raise
+        unreadable(rel, e)
+        return
+    for entry in entries:
         path = os.path.join(rel, entry.name) if rel else entry.name
         how = _wanted(path, list(includes))
         if not how:
             continue
         yield path, entry
         if entry.kind == Kind.DIR:
-            yield from walk_snapshot(store, entry.subtree, () if how == "all" else includes, path)
+            yield from walk_snapshot(store, entry.subtree, () if how == "all" else includes, path, unreadable)
 
 
 @dataclass
@@ -88,9 +104,16 @@ def _set_meta(path: bytes, entry: TreeEntry, link: bool = False) -> None:
 
 
 class _Restorer:
-    def __init__(self, session: Session, target: bytes, overwrite: bool, events: EventSink, clock: Clock) -> None:
+    def __init__(
+        self, session: Session, target: bytes, overwrite: bool, events: EventSink, clock: Clock, mirrors: tuple
+    ) -> None:
         self.session = session
-        self.store = session.reader
+        # the session's reader keeps decoded trees for later jobs; one with mirrors is for this restore only
+        self.store = (
+            BlobStore(session.repo.key, session.index, session.repo.backend, mirrors=mirrors)
+            if mirrors
+            else session.reader
+        )
         self.target = target
         self.overwrite = overwrite
         self.events = events
@@ -108,7 +131,12 @@ class _Restorer:
         plan = _Plan()
         index = self.session.index
         refused: list[bytes] = []  # folders of the target that are symbolic links: never followed
-        for rel, entry in walk_snapshot(self.store, snap.tree_id, includes):
+
+        def unreadable(rel: bytes, e: IntegrityError) -> None:
+            where = os.fsdecode(os.path.join(self.target, rel, b""))  # a trailing slash: all under it
+            self.skipped.append(FileSkipped(where, f"not restored: the folder's listing is damaged ({e})"))
+
+        for rel, entry in walk_snapshot(self.store, snap.tree_id, includes, unreadable=unreadable):
             if refused and any(rel.startswith(r + b"/") for r in refused):
                 continue
             dest = os.path.join(self.target, rel)
@@ -199,11 +227,13 @@ def run_restore(
     events: EventSink = lambda ev: None,
     clock: Clock = SYSTEM_CLOCK,
     workers: int | None = None,
+    mirrors: tuple[Backend, ...] = (),
 ) -> RestoreSummary:
+    """`mirrors`: other destinations of this repository, read for the data that fails here."""
     t0 = clock.monotonic()
     dest = os.path.abspath(os.fsencode(os.path.expanduser(target)))
     os.makedirs(dest, exist_ok=True)
-    r = _Restorer(session, dest, overwrite, events, clock)
+    r = _Restorer(session, dest, overwrite, events, clock, mirrors)
     plan = r.plan(snap, [normalize_include(snap, i) for i in includes])
     by_pack: dict[bytes, list] = defaultdict(list)
     for blob_id in plan.targets:
@@ -222,6 +252,9 @@ def run_restore(
     r.finish(plan)
     for s in r.skipped:
         events(s)
+    for pack_id, where in sorted(r.store.mended.items()):
+        said = f"was damaged or missing at {session.repo.backend.location}; its data came from {where}"
+        events(FileSkipped(f"pack {pack_id.hex()[:16]}", f"{said} (`backbeat check --repair` mends it)", False))
     return RestoreSummary(
         files=total_files - sum(1 for p in r.failed if p in plan.files),
         dirs=len(plan.dirs),

@@ -18,7 +18,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from engine import PRODUCT, __version__, keychain
-from engine.backends.base import list_packs
+from engine.backends.base import Backend, list_packs
 from engine.backends.location import open_location
 from engine.backends.retry import Retrying
 from engine.backup import RunOptions, run_backup, start_scan
@@ -50,12 +50,14 @@ from engine.pacing import BandwidthStatus, Pacer
 from engine.prune import PruneReport, run_prune
 from engine.ratelimit import TokenBucket
 from engine.reconcile import ReconcileReport, run_reconcile
+from engine.repair import RepairReport, run_repair
 from engine.repo.lock import LockInfo, remove_locks
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
 from engine.repo.tree import TreeEntry
 from engine.restore import normalize_include, run_restore, walk_snapshot
 from engine.retention import RetentionPolicy
+from engine.rollback import snapshot_warnings
 from engine.seed import (
     SeedVerifyReport,
     check_space,
@@ -232,6 +234,8 @@ class BackupService:
                 options = replace(options, checkpoints=every if checkpoint_every > 0 else None)
             if order is not None:
                 options = replace(options, priority=replace(options.priority, order=order))
+            for warning in snapshot_warnings(session):
+                self.events(FileSkipped(self.location, warning))
             return self._record("backup", lambda: run_backup(session, scanning, self.events, options=options))
 
     def restore(self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False) -> RestoreSummary:
@@ -243,15 +247,30 @@ class BackupService:
                     hint=f"List what it holds with `backbeat ls {snap.short_id}`.",
                 )
         session = self.session
-        with self._locked(session, "restore"):
-            return self._record(
-                "restore", lambda: run_restore(session, snap, target, list(includes), overwrite, self.events)
+
+        def job() -> RestoreSummary:
+            return run_restore(
+                session, snap, target, list(includes), overwrite, self.events, mirrors=self._mirrors(session)
             )
+
+        with self._locked(session, "restore"):
+            return self._record("restore", job)
 
     def check(self, read_data: bool = False) -> CheckReport:
         session = self.session
         with self._locked(session, "check"):
             return run_check(session, read_data, self.events)
+
+    def repair(self) -> RepairReport:
+        """`check --repair` (engine.repair): alone at the destination, as it deletes damaged packs."""
+        session = self.session
+        with self._paced(self.backend), self._locked(session, "repair", exclusive=True, wait=0):
+            return self._record("repair", lambda: run_repair(session, self._mirrors(session), self.events))
+
+    def _mirrors(self, session: Session) -> tuple[Backend, ...]:
+        """The other destinations this computer has written this repository to (copies, seed drives)."""
+        others = [loc for loc in session.state.destinations() if loc != session.repo.backend.location]
+        return tuple(open_location(loc, s3_credentials(loc), self._network_wait, self.bucket) for loc in others)
 
     @contextlib.contextmanager
     def _locked(self, session: Session, operation: str, exclusive: bool = False, wait: float = 600.0) -> Iterator[None]:

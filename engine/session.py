@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +28,9 @@ from engine.state import State
 from engine.uploader import outbox_path
 
 __all__ = ["Session", "open_session", "reload_session", "rebuild_index", "state_path", "outbox_folder"]
+
+
+_log = logging.getLogger(__name__)
 
 
 def state_path(repo_id: str) -> Path:
@@ -65,6 +69,8 @@ class Session:
     index_files: set[str] = field(default_factory=set)
     #: the repository lock this session's job holds, if any
     lock: RepoLock | None = None
+    #: what opening mended in the index, said once (`check` reports it)
+    healed: str | None = None
 
     @property
     def outbox(self) -> Path:
@@ -149,8 +155,9 @@ class Session:
         self.state.close()
 
 
-def _sync_index_cache(repo: Repository, state: State) -> bool:
-    """Load index files this machine has not seen; False when one is damaged or there are none.
+def _sync_index_cache(repo: Repository, state: State) -> tuple[bool, list[str]]:
+    """Load index files this machine has not seen. Returns whether the index is whole (False when
+    one is damaged, one it had loaded went away, or there are none) and the names of those.
 
     The index files of a seed drive still on its way to this destination stay in the cache: its
     blobs count as stored, so backups meanwhile send only what the drive lacks."""
@@ -158,16 +165,19 @@ def _sync_index_cache(repo: Repository, state: State) -> bool:
     seed = state.pending_seed(repo.backend.location)
     coming = {n for n in seed["objects"] if n.startswith("index/")} if seed else set()
     loaded = state.loaded_index_files()
-    if loaded - names - coming:  # an index file went away (rewritten elsewhere): start the cache afresh
+    healthy = bool(names | (coming & loaded))
+    troubles = sorted(loaded - names - coming)
+    if troubles:  # an index file went away (a prune elsewhere, or lost): start afresh
         state.reset_index_cache()
         loaded = set()
-    healthy = bool(names | (coming & loaded))
+        healthy = False  # packs it named that are still there are found again from their headers
     for name in sorted(names - loaded):
         try:
             state.cache_index_file(name, list(repo.read_index(name)))
         except IntegrityError:
             healthy = False  # its packs are found again from their own headers
-    return healthy
+            troubles.append(name)
+    return healthy, troubles
 
 
 def rebuild_index(repo: Repository, index: Index) -> int:
@@ -222,13 +232,19 @@ def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes
 def open_session(backend: Backend, passphrase: str) -> Session:
     repo = Repository.open(backend, passphrase)
     state = State(state_path(repo.id))
-    healthy = _sync_index_cache(repo, state)
+    healthy, troubles = _sync_index_cache(repo, state)
     index = Index()
     state.load_index(index)
     session = Session(repo, state, index, state.loaded_index_files())
     with _run_lock(repo.id, exclusive=True) as alone:
         journaled = alone and bool(state.journaled_packs())
-        rebuilt = not healthy and rebuild_index(repo, index) > 0
+        rebuilt = 0 if healthy else rebuild_index(repo, index)
+        if rebuilt and troubles:
+            session.healed = (
+                f"index file(s) {', '.join(troubles)} went away or are damaged at {repo.backend.location}; "
+                f"{rebuilt} pack(s) no other index file names were indexed again from their own headers"
+            )
+            _log.warning("%s", session.healed)
         if journaled or rebuilt:
             _recover(session, journaled)
     return session
@@ -241,7 +257,8 @@ def _recover(session: Session, journaled: bool) -> None:
     lock: RepoLock | None = RepoLock(session.repo.backend, session.repo.key, exclusive=False, operation="recovery")
     try:
         lock.acquire()
-    except RepositoryBusy:
+    except RepositoryBusy:  # a prune: packs rebuilt from headers just now may be on their way out
+        session.reload_index()
         return
     except BackendError:
         lock = None  # a read-only destination: nothing can be written there, so no lock is needed

@@ -163,6 +163,25 @@ class State:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoints', ?)", (json.dumps(doc),))
 
+    # -- the newest snapshot this machine wrote to each destination -------------------------
+    def latest_snapshot(self, destination: str) -> str | None:
+        row = next(iter(self._read("SELECT value FROM meta WHERE key=?", (f"latest {destination}",))), None)
+        return row[0] if row else None
+
+    def set_latest_snapshot(self, destination: str, snapshot_id: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"latest {destination}", snapshot_id))
+
+    def seen_snapshots(self, destination: str) -> set[str]:
+        row = next(iter(self._read("SELECT value FROM meta WHERE key=?", (f"seen {destination}",))), None)
+        return set(json.loads(row[0])) if row else set()
+
+    def set_seen_snapshots(self, destination: str, ids: set[str]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"seen {destination}", json.dumps(sorted(ids)))
+            )
+
     # -- automatic clean-up ------------------------------------------------------------------
     def last_cleanup(self) -> float | None:
         """Wall time of the last automatic forget and prune, None before the first."""

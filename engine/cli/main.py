@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", help="replace files that already exist")
     c = sub.add_parser("check", parents=[common], help="verify the repository")
     c.add_argument("--read-data", action="store_true", help="read and verify every pack")
+    c.add_argument(
+        "--repair",
+        action="store_true",
+        help="read everything, then mend what is damaged: good copies from other destinations, "
+        "the index rebuilt from the packs, snapshots that lost data marked",
+    )
     cp = sub.add_parser("copy", parents=[common], help="bring one destination up to date with another")
     cp.add_argument("--from", dest="source", required=True, metavar="LOCATION")
     cp.add_argument("--to", dest="target", required=True, metavar="LOCATION")
@@ -282,6 +288,8 @@ def cmd_restore(args, printer) -> int:
 
 
 def cmd_check(args, printer) -> int:
+    if args.repair:
+        return _repaired(args, printer, _open(args, printer).repair())
     report = _open(args, printer).check(args.read_data)
     printer.clear()
     if args.json:
@@ -289,6 +297,8 @@ def cmd_check(args, printer) -> int:
         return EXIT_OK if report.ok else EXIT_ERROR
     for line in report.errors:
         print(f"error: {line}")
+    for line in report.warnings:
+        print(f"warning: {line}")
     for line in report.damaged_files:
         print(f"damaged: {line}")
     for line in report.notes:
@@ -297,6 +307,32 @@ def cmd_check(args, printer) -> int:
     verdict = "no problems found" if report.ok else f"{len(report.errors)} problem(s) found"
     print(f"Checked {report.snapshots} snapshots, {report.packs} packs{what}: {verdict}.")
     return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def _repaired(args, printer, report) -> int:
+    printer.clear()
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return EXIT_ERROR if report.left else EXIT_OK
+    if not report.problems_found:
+        print("No problems found: nothing to repair.")
+        return EXIT_OK
+    for name in report.restored:
+        print(f"restored from another destination: {name}")
+    for line in report.snapshots_marked:
+        print(f"marked: {line}")
+    for line in report.snapshots_removed:
+        print(f"removed: {line}")
+    for line in report.left:
+        print(f"not repaired: {line}")
+    print(
+        f"Repaired {report.problems_found} problem(s): {len(report.restored)} object(s) restored from another "
+        f"destination, {report.packs_salvaged} damaged pack(s) salvaged, {report.index_files_replaced} index "
+        f"file(s) replaced, {report.blobs_lost} piece(s) of data lost."
+    )
+    if report.blobs_lost:
+        print("Files still on this computer are uploaded again by the next backup.")
+    return EXIT_ERROR if report.left else EXIT_OK
 
 
 def cmd_copy(args, printer) -> int:

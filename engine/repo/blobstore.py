@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from engine.backends.base import Backend, pack_name
-from engine.errors import IntegrityError
+from engine.errors import BackbeatError, IntegrityError
 from engine.repo.blob import BlobType, Compression, open_blob, seal_blob
 from engine.repo.crypto import MasterKey
 from engine.repo.index import Index, IndexEntry, PackInfo
@@ -56,6 +56,7 @@ class BlobStore:
         backend: Backend,
         outbox: PackOutbox | None = None,
         pack_size: int = DEFAULT_PACK_SIZE,
+        mirrors: tuple[Backend, ...] = (),
     ) -> None:
         self.key = key
         self.index = index
@@ -75,6 +76,10 @@ class BlobStore:
         self._trees: dict[bytes, bytes] = {}  # guarded by self._tree_lock
         self._tree_bytes = 0  # guarded by self._tree_lock
         self._tree_packs: dict[bytes, list[tuple[bytes, IndexEntry]]] | None = None  # guarded by self._tree_lock
+        #: other destinations of the same repository, read when a pack here fails
+        self.mirrors = mirrors
+        #: pack id -> the mirror that supplied blobs this destination could not (guarded by self._lock)
+        self.mended: dict[bytes, str] = {}
 
     # -- writing ---------------------------------------------------------------------------
     def blob_id(self, data: bytes | memoryview) -> bytes:
@@ -159,8 +164,11 @@ class BlobStore:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} is a {entry.type.name}, not a {blob_type.name}")
         if blob_type == BlobType.TREE:
             return self._tree(blob_id, entry.pack_id)
-        sealed = self.backend.get(pack_name(entry.pack_id), entry.offset, entry.length)
-        return open_blob(self.key, blob_id, entry.type, entry.compression, sealed)
+        for _, data in self.read_pack(entry.pack_id, [(blob_id, entry)]):
+            if isinstance(data, IntegrityError):
+                raise data
+            return data
+        raise AssertionError("read_pack yields every blob it is asked for")
 
     def _tree(self, blob_id: bytes, pack_id: bytes) -> bytes:
         """Trees come a pack at a time: walking a snapshot in a bucket costs one request per tree pack,
@@ -191,10 +199,38 @@ class BlobStore:
     def read_pack(
         self, pack_id: bytes, wanted: list[tuple[bytes, IndexEntry]]
     ) -> Iterator[tuple[bytes, bytes | IntegrityError]]:
-        """Fetch the span of one pack that covers `wanted` once; yield each blob or its error."""
+        """Fetch the span of one pack that covers `wanted` once; yield each blob or its error.
+        Blobs that fail here (a damaged or missing pack) are fetched from the mirrors, if any."""
+        failed: dict[bytes, IntegrityError] = {}
+        for blob_id, data in self._read_span(self.backend, pack_id, wanted):
+            if isinstance(data, IntegrityError):
+                failed[blob_id] = data
+            else:
+                yield blob_id, data
+        for mirror in self.mirrors:
+            if not failed:
+                break
+            for blob_id, data in self._read_span(mirror, pack_id, [w for w in wanted if w[0] in failed]):
+                if not isinstance(data, IntegrityError):
+                    del failed[blob_id]
+                    with self._lock:
+                        self.mended[pack_id] = mirror.location
+                    yield blob_id, data
+        yield from failed.items()
+
+    def _read_span(
+        self, backend: Backend, pack_id: bytes, wanted: list[tuple[bytes, IndexEntry]]
+    ) -> Iterator[tuple[bytes, bytes | IntegrityError]]:
         start = min(e.offset for _, e in wanted)
         end = max(e.offset + e.length for _, e in wanted)
-        span = memoryview(self.backend.get(pack_name(pack_id), start, end - start))
+        try:
+            span = memoryview(backend.get(pack_name(pack_id), start, end - start))
+        except BackbeatError as e:
+            if e.kind == "transient" and not self.mirrors:
+                raise  # an outage is not damage: the caller's retry policy decides
+            failure = IntegrityError(f"pack {pack_id.hex()[:16]} cannot be read at {backend.location} ({e})")
+            yield from ((blob_id, failure) for blob_id, _ in wanted)
+            return
         for blob_id, e in wanted:
             piece = span[e.offset - start : e.offset - start + e.length]
             try:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from engine.backends.base import Backend
 from engine.errors import IntegrityError, NotARepository, WrongPassphrase
-from engine.repo.crypto import MasterKey, derive_passphrase_key, open_with, plain_hash, seal_with
+from engine.repo.crypto import MasterKey, derive_passphrase_key, named_by_content, open_with, plain_hash, seal_with
 
-__all__ = ["KdfParams", "DEFAULT_KDF", "create_key", "unlock"]
+__all__ = ["KdfParams", "DEFAULT_KDF", "create_key", "unlock", "damaged_keys"]
 
 _AAD = b"backbeat key v1"
 
@@ -56,20 +56,37 @@ def create_key(backend: Backend, master: MasterKey, passphrase: str, kdf: KdfPar
 def unlock(backend: Backend, passphrase: str) -> MasterKey:
     names = backend.list("keys/")
     if not names:
-        raise NotARepository("it has no keys/ folder")
+        raise NotARepository(
+            "it has no key files (keys/ is empty or missing)",
+            hint="Copy `keys/` from another destination of this backup (every destination holds the same keys).",
+        )
+    damaged = []
     for name in names:
-        doc = json.loads(backend.get(name))
+        body = backend.get(name)
+        try:
+            if not named_by_content(name, body):
+                raise ValueError
+            doc = json.loads(body)
+            salt, data = base64.b64decode(doc["salt"]), base64.b64decode(doc["data"])
+            cost = int(doc["memory_kib"]), int(doc["iterations"]), int(doc["lanes"])
+        except (ValueError, KeyError, TypeError):
+            damaged.append(name)
+            continue
         if doc.get("kdf") != "argon2id":
             continue
-        wrapping = derive_passphrase_key(
-            passphrase.encode(),
-            base64.b64decode(doc["salt"]),
-            int(doc["memory_kib"]),
-            int(doc["iterations"]),
-            int(doc["lanes"]),
-        )
+        wrapping = derive_passphrase_key(passphrase.encode(), salt, *cost)
         try:
-            return MasterKey.from_bytes(open_with(wrapping, base64.b64decode(doc["data"]), _AAD, "key"))
+            return MasterKey.from_bytes(open_with(wrapping, data, _AAD, "key"))
         except IntegrityError:
             continue
+    if damaged:
+        raise IntegrityError(
+            f"the key file {damaged[0]} is damaged, so the passphrase could not be tried against it",
+            hint="Copy `keys/` from another destination of this backup (every destination holds the same keys).",
+        )
     raise WrongPassphrase()
+
+
+def damaged_keys(backend: Backend) -> list[str]:
+    """Key files whose bytes no longer match their names (for `check`)."""
+    return [name for name in backend.list("keys/") if not named_by_content(name, backend.get(name))]

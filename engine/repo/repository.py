@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from engine.backends.base import Backend, list_packs, pack_name
 from engine.errors import (
     BackendError,
+    IntegrityError,
     NotARepository,
     ObjectNotFound,
     RepositoryExists,
@@ -29,6 +30,7 @@ from engine.repo.keys import DEFAULT_KDF, KdfParams, create_key, unlock
 __all__ = ["ChunkerParams", "Repository", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
+_COPY_CONFIG = "Copy `config` from another destination of this backup (every destination holds the same one)."
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Repository:
             "compression": "zstd",
         }
         key = MasterKey.generate()
+        config["mac"] = _config_mac(key, config)
         create_key(backend, key, passphrase, kdf)
         backend.put("config", json.dumps(config, indent=1, sort_keys=True).encode())
         return cls(backend, config, key)
@@ -76,7 +79,13 @@ class Repository:
     @classmethod
     def open(cls, backend: Backend, passphrase: str) -> Repository:
         config = cls.read_config(backend)
-        return cls(backend, config, unlock(backend, passphrase))
+        key = unlock(backend, passphrase)
+        if config.get("mac") != _config_mac(key, config):
+            raise IntegrityError(
+                f"the `config` of {backend.location} is damaged or was altered",
+                hint=_COPY_CONFIG,
+            )
+        return cls(backend, config, key)
 
     @staticmethod
     def read_config(backend: Backend) -> dict:
@@ -84,10 +93,16 @@ class Repository:
             config = json.loads(backend.get("config"))
         except ObjectNotFound:
             if _has_objects(backend):
-                raise NotARepository(backend.location, hint="Its `config` is missing; it may be damaged.") from None
+                raise NotARepository(
+                    f"{backend.location} (its `config` is missing)",
+                    hint=_COPY_CONFIG,
+                ) from None
             raise RepositoryNotFound(backend.location) from None
         except ValueError:
-            raise NotARepository(f"{backend.location} (its config is not readable)") from None
+            raise NotARepository(
+                f"{backend.location} (its `config` is damaged)",
+                hint=_COPY_CONFIG,
+            ) from None
         if not isinstance(config, dict) or "id" not in config:
             raise NotARepository(backend.location)
         if config.get("version") != FORMAT_VERSION:
@@ -119,6 +134,13 @@ class Repository:
             return True
         except ObjectNotFound:
             return False
+
+
+def _config_mac(key: MasterKey, config: dict) -> str:
+    """`config` is plain JSON (read before the passphrase is known), so the key vouches for it:
+    changed chunker or pack parameters would otherwise go unnoticed."""
+    body = json.dumps({k: v for k, v in config.items() if k != "mac"}, sort_keys=True).encode()
+    return key.mac("backbeat config", body).hex()
 
 
 def _has_objects(backend: Backend) -> bool:

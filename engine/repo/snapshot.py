@@ -9,17 +9,19 @@ that holds every selected path: the root tree is that folder, holding only the s
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from engine.backends.base import Backend
 from engine.errors import IntegrityError, ObjectNotFound, SnapshotNotFound
-from engine.repo.crypto import MasterKey, plain_hash
+from engine.repo.crypto import MasterKey, named_by_content, plain_hash
 
 __all__ = ["Snapshot", "save_snapshot", "load_snapshots", "find_snapshot"]
 
 _AAD = b"backbeat snapshot v1"
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,6 +35,8 @@ class Snapshot:
     summary: dict = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     checkpoint: bool = False
+    #: files (paths in the snapshot) whose data `check --repair` found lost: marked, never dropped
+    damaged: list[str] = field(default_factory=list)
     id: str = ""
 
     @property
@@ -63,7 +67,10 @@ def save_snapshot(backend: Backend, key: MasterKey, snap: Snapshot) -> str:
 
 
 def _load(backend: Backend, key: MasterKey, name: str) -> Snapshot:
-    doc = json.loads(key.open(backend.get(name), _AAD, f"snapshot {name}"))
+    data = backend.get(name)
+    if not named_by_content(name, data):
+        raise IntegrityError(f"{name} is damaged (its bytes do not match its name)")
+    doc = json.loads(key.open(data, _AAD, name))
     if doc.pop("version", None) != 1:
         raise IntegrityError(f"{name} has an unknown version")
     doc["skipped"] = [tuple(s) for s in doc.get("skipped", [])]
@@ -79,14 +86,21 @@ def delete_snapshot(backend: Backend, snapshot_id: str) -> None:
     backend.delete(f"snapshots/{snapshot_id}")
 
 
-def load_snapshots(backend: Backend, key: MasterKey) -> list[Snapshot]:
-    """Every snapshot, oldest first."""
+def load_snapshots(backend: Backend, key: MasterKey, damaged: dict[str, str] | None = None) -> list[Snapshot]:
+    """Every snapshot that opens, oldest first. One that does not (damaged, or sealed by another
+    repository's key) is left out, logged, and put in `damaged` (name -> why): one bad record must not stop
+    backups or hide the other snapshots. Whoever deletes data (prune) must pass `damaged` and stop."""
     snaps = []
     for name in backend.list("snapshots/"):
         try:
             snaps.append(_load(backend, key, name))
         except ObjectNotFound:
             continue  # deleted between list and get
+        except (IntegrityError, ValueError, TypeError) as e:
+            reason = str(e) if isinstance(e, IntegrityError) else f"{name} is damaged (not a snapshot record)"
+            _log.warning("%s", reason)
+            if damaged is not None:
+                damaged[name] = reason
     return sorted(snaps, key=lambda s: s.time_ns)
 
 
