@@ -38,7 +38,7 @@ from engine.repo.blobstore import BlobStore
 from engine.repo.index import PackInfo
 from engine.repo.snapshot import Snapshot, save_snapshot
 from engine.repo.tree import Kind, TreeEntry, Xattrs, decode_tree, encode_tree
-from engine.rollback import remember_latest
+from engine.rollback import not_before_latest, remember_latest
 from engine.scanner import Node, Partial, Scan, read_xattrs, scan
 from engine.session import Session
 from engine.settings import CheckpointSettings
@@ -490,10 +490,11 @@ def _run_backup(
     snap = run.snapshot(
         found, root, {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}
     )
+    snap.time_ns = not_before_latest(session, snap.time_ns)
     session.check_lock()
     snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
     run.open_checkpoints(found).fold()  # the final snapshot holds all they did
-    remember_latest(session, snapshot_id)
+    remember_latest(session, snap)
     # a partial scan saw only the changed folders: the files it did not see are not gone
     session.state.remember_files(rows, forget_older_than=None if scanned.partial else 3)
     return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)

@@ -116,8 +116,8 @@ def _mark_snapshots(session: Session, report: RepairReport) -> None:
         marked = replace(snap, damaged=sorted(lost | set(snap.damaged)), id="")
         save_snapshot(repo.backend, repo.key, marked)
         delete_snapshot(repo.backend, snap.id)
-        if session.state.latest_snapshot(repo.backend.location) == snap.id:
-            remember_latest(session, marked.id)
+        if (session.state.latest_snapshot(repo.backend.location) or ("",))[0] == snap.id:
+            remember_latest(session, marked)
         report.snapshots_marked.append(f"snapshot {snap.short_id}: {len(lost)} file(s) marked damaged")
     for name, why in unreadable.items():  # nothing can read it: it would only stop every prune
         session.check_lock()

@@ -103,6 +103,18 @@ def _set_meta(path: bytes, entry: TreeEntry, link: bool = False) -> None:
     os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=not link)
 
 
+def _write_at(path: bytes, data: bytes, offset: int) -> None:
+    """Write one blob where it goes; a blob of zeros is left as a hole (sparse files stay sparse,
+    a disk image restores without writing its empty gigabytes)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        if data and not data[0] and not data[-1] and data.count(0) == len(data):
+            return
+        os.pwrite(fd, data, offset)
+    finally:
+        os.close(fd)
+
+
 class _Restorer:
     def __init__(
         self, session: Session, target: bytes, overwrite: bool, events: EventSink, clock: Clock, mirrors: tuple
@@ -140,28 +152,38 @@ class _Restorer:
             if refused and any(rel.startswith(r + b"/") for r in refused):
                 continue
             dest = os.path.join(self.target, rel)
-            if entry.kind == Kind.DIR:
-                if os.path.islink(dest):
+            try:
+                if not self._plan_entry(plan, index, dest, entry):
                     refused.append(rel)
-                    reason = "is a symbolic link in the restore target: not followed, so this folder was not restored"
-                    self.skipped.append(FileSkipped(os.fsdecode(dest), reason))
-                    continue
-                os.makedirs(dest, mode=0o700, exist_ok=True)
-                plan.dirs.append((dest, entry))
-                continue
-            exists = os.path.lexists(dest)
-            if exists and not self.overwrite:
-                self.skipped.append(
-                    FileSkipped(os.fsdecode(dest), "already exists; left as it is (use --overwrite to replace it)")
-                )
-            elif entry.kind == Kind.SYMLINK:
-                if exists:
-                    os.unlink(dest)
-                os.symlink(entry.target, dest)
-                plan.links.append((dest, entry))
-            else:
-                self._plan_file(plan, index, dest, entry, exists)
+            except OSError as e:  # a name too long for this disk, no space, no permission: this entry only
+                self.skipped.append(FileSkipped(os.fsdecode(dest), f"could not be created: {e.strerror}"))
+                if entry.kind == Kind.DIR:
+                    refused.append(rel)
         return plan
+
+    def _plan_entry(self, plan: _Plan, index, dest: bytes, entry: TreeEntry) -> bool:
+        """Create a folder or link, or schedule a file; False for a folder that must not be entered."""
+        if entry.kind == Kind.DIR:
+            if os.path.islink(dest):
+                reason = "is a symbolic link in the restore target: not followed, so this folder was not restored"
+                self.skipped.append(FileSkipped(os.fsdecode(dest), reason))
+                return False
+            os.makedirs(dest, mode=0o700, exist_ok=True)
+            plan.dirs.append((dest, entry))
+            return True
+        exists = os.path.lexists(dest)
+        if exists and not self.overwrite:
+            self.skipped.append(
+                FileSkipped(os.fsdecode(dest), "already exists; left as it is (use --overwrite to replace it)")
+            )
+        elif entry.kind == Kind.SYMLINK:
+            if exists:
+                os.unlink(dest)
+            os.symlink(entry.target, dest)
+            plan.links.append((dest, entry))
+        else:
+            self._plan_file(plan, index, dest, entry, exists)
+        return True
 
     def _plan_file(self, plan: _Plan, index, dest: bytes, entry: TreeEntry, exists: bool) -> None:
         """Files are created by the pack workers as their first blob arrives (creation is the
@@ -194,11 +216,11 @@ class _Restorer:
                 if isinstance(data, Exception):
                     self.fail(path, str(data))
                     continue
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
                 try:
-                    os.pwrite(fd, data, offset)
-                finally:
-                    os.close(fd)
+                    _write_at(path, data, offset)
+                except OSError as e:  # a full disk, a name too long: this file only
+                    self.fail(path, f"could not be written: {e.strerror}")
+                    continue
                 with self._lock:
                     plan.remaining[path] -= 1
                     done = plan.remaining[path] == 0
@@ -211,6 +233,7 @@ class _Restorer:
             self.skipped.append(FileSkipped(os.fsdecode(path), f"not restored: {reason}"))
         for path, entry in plan.files.items():
             if path not in self.failed:
+                os.truncate(path, entry.size)  # a file ending in zeros left as a hole: its length
                 _set_meta(path, entry)
         for path, entry in plan.links:
             _set_meta(path, entry, link=True)

@@ -9,9 +9,10 @@ snapshots it saw there last time (one gone may be another computer's clean-up: s
 
 from __future__ import annotations
 
+from engine.repo.snapshot import Snapshot
 from engine.session import Session
 
-__all__ = ["forget_seen", "remember_latest", "remember_listing", "snapshot_warnings"]
+__all__ = ["forget_seen", "not_before_latest", "remember_latest", "remember_listing", "snapshot_warnings"]
 
 
 def _listed(session: Session) -> set[str]:
@@ -29,9 +30,16 @@ def forget_seen(session: Session, ids: set[str]) -> None:
     session.state.set_seen_snapshots(location, session.state.seen_snapshots(location) - ids)
 
 
-def remember_latest(session: Session, snapshot_id: str) -> None:
-    session.state.set_latest_snapshot(session.repo.backend.location, snapshot_id)
+def remember_latest(session: Session, snap: Snapshot) -> None:
+    session.state.set_latest_snapshot(session.repo.backend.location, snap.id, snap.time_ns)
     remember_listing(session)
+
+
+def not_before_latest(session: Session, time_ns: int) -> int:
+    """A new snapshot's time: never before this computer's newest one there (a clock set back
+    would otherwise make an older backup the "latest" that restore and retention go by)."""
+    latest = session.state.latest_snapshot(session.repo.backend.location)
+    return time_ns if latest is None else max(time_ns, latest[1] + 1)
 
 
 def snapshot_warnings(session: Session) -> list[str]:
@@ -40,7 +48,7 @@ def snapshot_warnings(session: Session) -> list[str]:
     location, state = session.repo.backend.location, session.state
     listed = _listed(session)
     warnings = []
-    latest = state.latest_snapshot(location)
+    latest = (state.latest_snapshot(location) or (None, 0))[0]
     if latest is not None and latest not in listed:
         warnings.append(
             f"{location} no longer holds the newest backup this computer made (snapshot {latest[:8]}): "

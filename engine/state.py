@@ -164,13 +164,19 @@ class State:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoints', ?)", (json.dumps(doc),))
 
     # -- the newest snapshot this machine wrote to each destination -------------------------
-    def latest_snapshot(self, destination: str) -> str | None:
+    def latest_snapshot(self, destination: str) -> tuple[str, int] | None:
+        """(id, time in ns) of the newest complete snapshot this machine wrote there."""
         row = next(iter(self._read("SELECT value FROM meta WHERE key=?", (f"latest {destination}",))), None)
-        return row[0] if row else None
+        if row is None:
+            return None
+        snapshot_id, _, time_ns = row[0].partition(" ")
+        return snapshot_id, int(time_ns or 0)
 
-    def set_latest_snapshot(self, destination: str, snapshot_id: str) -> None:
+    def set_latest_snapshot(self, destination: str, snapshot_id: str, time_ns: int) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"latest {destination}", snapshot_id))
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"latest {destination}", f"{snapshot_id} {time_ns}")
+            )
 
     def seen_snapshots(self, destination: str) -> set[str]:
         row = next(iter(self._read("SELECT value FROM meta WHERE key=?", (f"seen {destination}",))), None)

@@ -1,0 +1,121 @@
+"""Inputs at the edges: a file over 4 GiB, paths at the OS's limits, a permission taken away
+between scan and read, and a clock set back."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from engine.backends.local import LocalBackend
+from engine.backup import run_backup, start_scan
+from engine.repo.repository import Repository
+from engine.repo.snapshot import find_snapshot, load_snapshots
+from engine.session import open_session
+from tests.conftest import PASSWORD, treehash_compare
+from tests.e2e.test_bad_input import NO_DAC
+from tests.manual_clock import ManualClock
+
+GIB = 1 << 30
+
+
+def test_a_sparse_file_over_4_gib_backs_up_small_and_restores_sparse(cli, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    big = src / "disk.img"
+    marks = {0: b"start", 4 * GIB + 12345: b"past four gibibytes", 9 * GIB // 2 - 3: b"end"}
+    with open(big, "wb") as f:
+        f.truncate(9 * GIB // 2)
+        for at, mark in marks.items():
+            f.seek(at)
+            f.write(mark)
+    cli("init")
+    summary = cli.json("backup", str(src))
+    assert summary["bytes_read"] == 9 * GIB // 2
+    assert summary["bytes_added"] < 64 << 20  # the zeros deduplicate and compress to nothing
+    cli("restore", "latest", "--target", str(tmp_path / "out"))
+    out = tmp_path / "out" / "src" / "disk.img"
+    assert out.stat().st_size == 9 * GIB // 2
+    assert out.stat().st_blocks * 512 < 64 << 20  # restored sparse: its holes are not written
+    with open(out, "rb") as f:
+        for at, mark in marks.items():
+            f.seek(at)
+            assert f.read(len(mark)) == mark
+    assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+
+
+def _deep(root: bytes, depth: int) -> bytes:
+    """Folders of 255-byte names (NAME_MAX), `depth` deep, made relative to dodge PATH_MAX."""
+    fd = os.open(root, os.O_RDONLY)
+    path = root
+    for n in range(depth):
+        name = (b"%03d" % n) + b"n" * 252
+        os.mkdir(name, dir_fd=fd)
+        nfd = os.open(name, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+        path += b"/" + name
+    leaf = os.open(b"f" * 255, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(leaf, b"at the bottom")
+    os.close(leaf)
+    os.close(fd)
+    return path + b"/" + b"f" * 255
+
+
+def test_paths_at_the_os_limits_back_up_and_restore_and_too_long_targets_are_named(cli, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "short.txt").write_text("short")
+    depth = (4000 - len(os.fsencode(src))) // 256 - 1
+    deepest = _deep(os.fsencode(src), depth)
+    assert len(deepest) > 3700  # near PATH_MAX (4096)
+    cli("init")
+    cli("backup", str(src))
+    cli("restore", "latest", "--target", str(tmp_path / "o"))
+    assert treehash_compare(src, tmp_path / "o" / "src").returncode == 0
+    far = tmp_path / ("t" * 200) / ("u" * 200)  # a restore target that pushes the bottom past PATH_MAX
+    proc = cli("restore", "latest", "--target", str(far), "--json", ok=(3,))
+    assert "File name too long" in proc.stderr
+    assert (far / "src" / "short.txt").read_text() == "short"
+
+
+def test_a_permission_taken_away_between_scan_and_read_skips_only_that_file(tmp_path, backbeat_home):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "fine.txt").write_text("fine")
+    (src / "soon-locked.txt").write_text("locked after the scan")
+    Repository.create(LocalBackend(tmp_path / "repo"), PASSWORD)
+    script = textwrap.dedent(
+        f"""
+        import os
+        from engine.backends.local import LocalBackend
+        from engine.backup import run_backup, start_scan
+        from engine.session import open_session
+        scanning = start_scan([{str(src)!r}])
+        scanning.result()
+        os.chmod({str(src / "soon-locked.txt")!r}, 0)
+        summary = run_backup(open_session(LocalBackend({str(tmp_path / "repo")!r}), {PASSWORD!r}), scanning)
+        print(summary.files_new, summary.warnings, [s.reason for s in summary.skipped])
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    proc = subprocess.run([*NO_DAC, sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    new, warnings, reasons = proc.stdout.split(" ", 2)
+    assert (new, warnings) == ("1", "1") and "Permission denied" in reasons
+
+
+def test_a_clock_set_back_never_makes_an_older_backup_the_latest(tmp_path, backbeat_home):
+    src = tmp_path / "src"
+    src.mkdir()
+    backend = LocalBackend(tmp_path / "repo")
+    Repository.create(backend, PASSWORD)
+    session = open_session(backend, PASSWORD)
+    clock = ManualClock(wall=2_000_000_000.0)
+    (src / "a.txt").write_text("first")
+    run_backup(session, start_scan([str(src)]), clock=clock)
+    clock.wall_time -= 86400 * 30  # the battery died; the clock woke up a month behind
+    (src / "a.txt").write_text("second")
+    second = run_backup(session, start_scan([str(src)]), clock=clock).snapshot_id
+    snaps = load_snapshots(backend, session.repo.key)
+    assert find_snapshot(snaps, "latest").id == second
+    assert snaps[-1].time_ns > snaps[0].time_ns
