@@ -77,7 +77,7 @@ def backup_trials(
 ) -> int:
     survived = 0
     for _ in range(trials):
-        (src / f"new-{rnd_name()}.bin").write_bytes(rnd.randbytes(4 << 20))
+        (src / "new.bin").write_bytes(rnd.randbytes(4 << 20))  # replaced each time: the tree stays its size
         mutate(src, rnd.randrange(1 << 30))
         probe = _probe(job, location, ["backup", "--repo", location, "-q", str(src)], server)
         job.killed(rnd.randint(1, max(1, probe)), "backup", "--repo", location, "-q", str(src))

@@ -34,6 +34,7 @@ __all__ = [
     "UsageError",
     "BadSchedule",
     "RepositoryBusy",
+    "LocalDiskFull",
     "LockLost",
 ]
 
@@ -158,6 +159,14 @@ class UsageError(BackbeatError):
 class BadSchedule(UsageError):
     message = "the bandwidth schedule is not valid"
     hint = 'Write it like "Mon-Fri 08:00,512k 18:00,256k 23:00,off" (times HH:MM, rates in bytes per second).'
+
+
+class LocalDiskFull(BackbeatError):
+    message = "this computer's disk is full"
+    hint = (
+        "Free some space on it: Backbeat keeps packs waiting for upload, and its records, in its app-data "
+        "folder. The next backup resumes where this one stopped; nothing already backed up is lost."
+    )
 
 
 class RepositoryBusy(BackbeatError):

@@ -84,6 +84,7 @@ def setup_logging(console_level: int = logging.WARNING, folder: Path | None = No
         old.close()
     log.setLevel(logging.DEBUG)
     log.propagate = False
+    logging.raiseExceptions = False  # a log that cannot be written (a full disk) must not stop or flood a run
     redacting = _Redacting()
     to_file = _Rotating(path)
     to_file.setLevel(logging.INFO)

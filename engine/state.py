@@ -11,6 +11,7 @@ aside and started afresh (the index cache then reloads from the destination). Th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from engine.errors import LocalDiskFull
 from engine.repo.blob import BlobType, Compression
 from engine.repo.index import Index, IndexEntry, PackInfo
 from engine.repo.tree import Xattrs, decode_xattrs, encode_xattrs
@@ -63,6 +65,32 @@ def _split_ids(raw: bytes) -> tuple[bytes, ...]:
     return tuple(raw[i : i + 32] for i in range(0, len(raw), 32))
 
 
+class _Connection(sqlite3.Connection):
+    """A full disk says so in Backbeat's words (LocalDiskFull), not as a database error."""
+
+    def execute(self, *args, **kw):
+        with _disk_full_said():
+            return super().execute(*args, **kw)
+
+    def executemany(self, *args, **kw):
+        with _disk_full_said():
+            return super().executemany(*args, **kw)
+
+    def executescript(self, *args, **kw):
+        with _disk_full_said():
+            return super().executescript(*args, **kw)
+
+
+@contextlib.contextmanager
+def _disk_full_said():
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            raise LocalDiskFull("writing the local records") from e
+        raise
+
+
 class State:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +118,7 @@ class State:
 
     def _open(self) -> None:
         """Open and check the database (a damaged one raises sqlite3.DatabaseError)."""
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, factory=_Connection)
         if self._db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
             raise sqlite3.DatabaseError("quick_check failed")
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -11,13 +11,14 @@ Only then do its blobs enter the index, so the index never names a pack that was
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from engine.backends.base import Backend, pack_name
-from engine.errors import BackbeatError, IntegrityError
+from engine.errors import BackbeatError, IntegrityError, LocalDiskFull
 from engine.repo.blob import BlobType, Compression, open_blob, seal_blob
 from engine.repo.crypto import MasterKey
 from engine.repo.index import Index, IndexEntry, PackInfo
@@ -99,6 +100,14 @@ class BlobStore:
 
     def add(self, sealed: Sealed) -> None:
         """Append a reserved, sealed blob to the open pack; a full pack goes to the outbox."""
+        try:
+            self._add(sealed)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):  # our disk, not the file being read: the run stops
+                raise LocalDiskFull(f"writing a pack to {getattr(e, 'filename', None) or 'the outbox'}") from e
+            raise
+
+    def _add(self, sealed: Sealed) -> None:
         full = None
         with self._pack_lock:
             writer = self._open.get(sealed.type)

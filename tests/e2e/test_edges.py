@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from engine.backends.local import LocalBackend
 from engine.backup import run_backup, start_scan
 from engine.repo.repository import Repository
@@ -119,3 +121,28 @@ def test_a_clock_set_back_never_makes_an_older_backup_the_latest(tmp_path, backb
     snaps = load_snapshots(backend, session.repo.key)
     assert find_snapshot(snaps, "latest").id == second
     assert snaps[-1].time_ns > snaps[0].time_ns
+
+
+def test_a_full_local_disk_stops_the_backup_clearly_and_the_next_run_resumes(cli, tmp_path):
+    home = tmp_path / "small-home"
+    home.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(home)]).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        src = tmp_path / "src"
+        src.mkdir()
+        for i in range(6):
+            (src / f"f{i}.bin").write_bytes(os.urandom(10 << 20))
+        env = {"BACKBEAT_HOME": str(home)}
+        cli("init", env=env)
+        proc = cli("backup", str(src), env=env, ok=(1,))  # the outbox cannot hold a pack
+        assert "this computer's disk is full" in proc.stderr and "Free some space" in proc.stderr
+        assert "Traceback" not in proc.stderr and "Logging error" not in proc.stderr
+        assert "cannot read" not in proc.stderr  # the source files were fine: it is our disk
+        subprocess.run(["mount", "-o", "remount,size=256m", str(home)], check=True)
+        cli("backup", str(src), env=env)
+        assert cli.json("check", "--read-data", env=env)["ok"]
+        cli("restore", "latest", "--target", str(tmp_path / "out"), env=env)
+        assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+    finally:
+        subprocess.run(["umount", "-l", str(home)])
