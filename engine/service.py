@@ -325,7 +325,11 @@ class BackupService:
         if last is None:
             state.set_last_cleanup(SYSTEM_CLOCK.wall())
             return False
-        return every > 0 and SYSTEM_CLOCK.wall() - last >= every * 86400
+        now = SYSTEM_CLOCK.wall()
+        if now < last:  # the clock was set back: count from now, or the clean-up would wait for it
+            state.set_last_cleanup(now)
+            return False
+        return every > 0 and now - last >= every * 86400
 
     def _clean_up_when_quiet(self, line: LineIdle) -> None:
         """Between continuous backups: the scheduled clean-up, once it is due and, for a network

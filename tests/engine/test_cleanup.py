@@ -2,6 +2,7 @@
 backups, and for a network destination only once the computer's network has been quiet."""
 
 import threading
+import time
 
 from engine.netidle import LineIdle
 from engine.retention import RetentionPolicy
@@ -48,6 +49,9 @@ def test_watch_cleans_up_when_due_between_backups(tmp_path):
     policy = RetentionPolicy(last=1, hourly=0, daily=0, weekly=0, monthly=0, yearly=0, deleted_days=0)
     save_settings(Settings(retention=policy, prune=PruneSettings(every_days=7)))
     assert not service.clean_up_due()  # the first look starts the count
+    service.session.state.set_last_cleanup(time.time() + 86400 * 365)  # the clock went back a year since
+    assert not service.clean_up_due()
+    assert service.session.state.last_cleanup() <= time.time()  # counted from now: due in a week, not a year
     service.session.state.set_last_cleanup(1.0)  # a week and more ago
     assert service.clean_up_due()
 
