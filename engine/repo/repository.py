@@ -80,7 +80,7 @@ class Repository:
     def open(cls, backend: Backend, passphrase: str) -> Repository:
         config = cls.read_config(backend)
         key = unlock(backend, passphrase)
-        if config.get("mac") != _config_mac(key, config):
+        if "mac" in config and config["mac"] != _config_mac(key, config):  # older repositories have none
             raise IntegrityError(
                 f"the `config` of {backend.location} is damaged or was altered",
                 hint=_COPY_CONFIG,
