@@ -44,6 +44,8 @@ class CheckReport:
     damaged_files: list[str] = field(default_factory=list)
     #: hex ids of packs whose bytes, header or blobs failed verification (or that are missing)
     damaged_packs: list[str] = field(default_factory=list)
+    #: key files, index files and snapshot records that failed verification (repair replaces them)
+    damaged_objects: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +88,7 @@ def _check_metadata(repo: Repository, report: CheckReport) -> None:
     """Key files and index files must match their names and open (config was checked at unlock)."""
     for name in damaged_keys(repo.backend):
         report.errors.append(f"key file {name} is damaged (its bytes do not match its name)")
+        report.damaged_objects.append(name)
     for name in repo.index_names():
         try:
             data = repo.backend.get(name)
@@ -97,6 +100,7 @@ def _check_metadata(repo: Repository, report: CheckReport) -> None:
             continue
         except IntegrityError as e:
             report.errors.append(f"index file {name} is damaged ({e.detail or e})")
+            report.damaged_objects.append(name)
 
 
 def run_check(session: Session, read_data: bool = False, events: EventSink = lambda ev: None) -> CheckReport:
@@ -149,6 +153,7 @@ def _check_snapshots(session: Session, damaged: set[bytes], report: CheckReport)
     unreadable: dict[str, str] = {}
     snaps = load_snapshots(repo.backend, repo.key, unreadable)
     report.errors += unreadable.values()
+    report.damaged_objects += unreadable
     report.snapshots = len(snaps)
     affected: dict[str, set[str]] = {}
 

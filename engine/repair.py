@@ -77,16 +77,15 @@ def _from_mirrors(session: Session, mirrors: list[Backend], found: CheckReport, 
             backend.put(name, data)
             report.restored.append(name)
             damaged.discard(pack_id)
-    for prefix in ("keys/", "index/", "snapshots/"):
-        for name in backend.list(prefix):
-            try:
-                intact = named_by_content(name, backend.get(name))
-            except ObjectNotFound:
-                continue
-            data = None if intact else _good_copy(mirrors, name, lambda d, n=name: named_by_content(n, d))
-            if data is not None:
-                backend.put(name, data)
-                report.restored.append(name)
+    for name in found.damaged_objects:
+        try:
+            intact = named_by_content(name, backend.get(name))
+        except ObjectNotFound:
+            continue
+        data = None if intact else _good_copy(mirrors, name, lambda d, n=name: named_by_content(n, d))
+        if data is not None:
+            backend.put(name, data)
+            report.restored.append(name)
     return damaged
 
 
