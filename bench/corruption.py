@@ -141,13 +141,13 @@ def _restore_matches(lab: Lab, failed: set[str]) -> tuple[bool, int]:
         for f in files:
             rel = os.path.relpath(os.path.join(d, f), lab.src)
             there, here = out / rel, Path(d, f)
-            if here.is_symlink():
-                good &= there.is_symlink() and os.readlink(there) == os.readlink(here)
-            elif there.exists():
-                good &= there.read_bytes() == here.read_bytes()
-            else:
+            if not os.path.lexists(there):
                 lost += 1
-                good &= rel in failed or any(rel.startswith(f) for f in failed if f.endswith("/"))
+                good &= "/" in failed or rel in failed or any(rel.startswith(f) for f in failed if f.endswith("/"))
+            elif here.is_symlink():
+                good &= there.is_symlink() and os.readlink(there) == os.readlink(here)
+            else:
+                good &= there.read_bytes() == here.read_bytes()
     return good, lost
 
 
@@ -156,7 +156,8 @@ def _restore(lab: Lab) -> tuple[set[str], subprocess.CompletedProcess]:
     proc = lab.bb("restore", "latest", "--target", str(lab.work / "out"), "--json", ok=(0, 1, 3))
     summary = json.loads(proc.stdout) if proc.returncode != 1 else {"failed": []}
     prefix = str(lab.work / "out" / "src") + "/"
-    return {f["path"].removeprefix(prefix) for f in summary["failed"]}, proc
+    root = str(lab.work / "out") + "/"  # the snapshot's root folder: `check` calls it "/"
+    return {"/" if f["path"] == root else f["path"].removeprefix(prefix) for f in summary["failed"]}, proc
 
 
 def _pack_restores(lab: Lab, trial: Trial, damaged_files: list[str]) -> None:
