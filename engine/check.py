@@ -177,5 +177,5 @@ def _check_snapshots(session: Session, damaged: set[bytes], report: CheckReport)
             elif blob_id in damaged:
                 affected.setdefault(os.fsdecode(path), set()).add(snap.short_id)
 
-        walk_trees(session.reader, snap.tree_id, set(), uses, failed)
+        walk_trees(session.reader, snap.tree_id, None, uses, failed)
     report.damaged_files = [f"{p} (snapshots {', '.join(sorted(s))})" for p, s in sorted(affected.items())]

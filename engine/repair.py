@@ -100,7 +100,7 @@ def _lost_files(session: Session, tree_id: bytes) -> set[str]:
     def failed(path: bytes, e: BackbeatError) -> None:
         lost.add(os.fsdecode(path) + "/")  # a folder whose listing is gone: all under it
 
-    walk_trees(session.reader, tree_id, set(), uses, failed)
+    walk_trees(session.reader, tree_id, None, uses, failed)
     return lost
 
 
