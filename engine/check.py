@@ -79,7 +79,7 @@ def _read_pack(session: Session, pack_id: bytes, blobs: list, report: CheckRepor
         except IntegrityError as e:
             damaged.add(blob_id)
             report.errors.append(f"pack {pack_id.hex()[:16]}: {e}")
-    if len(report.errors) > errors:
+    if len(report.errors) > errors and pack_id.hex() not in report.damaged_packs:
         report.damaged_packs.append(pack_id.hex())
     return damaged
 
@@ -128,11 +128,13 @@ def run_check(session: Session, read_data: bool = False, events: EventSink = lam
     report.damaged_packs = [p.hex() for p in sorted(missing_packs)]
     _check_metadata(repo, report)
 
-    damaged: set[bytes] = {b for p in missing_packs for b, _ in packs[p]}
+    # a pack of the wrong size is read too when reading data: blobs before a cut are still whole
+    unread = {p for p in missing_packs if not read_data or p not in present}
+    damaged: set[bytes] = {b for p in unread for b, _ in packs[p]}
     if read_data:
         meter = Meter(SYSTEM_CLOCK, len(packs), sum(present.get(p, 0) for p in packs))
         for pack_id, blobs in packs.items():
-            if pack_id not in missing_packs:
+            if pack_id in present:
                 damaged |= _read_pack(session, pack_id, blobs, report)
             meter.add(present.get(pack_id, 0), files=1)
             events(meter.event("checking"))
