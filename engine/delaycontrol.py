@@ -3,7 +3,7 @@
 A household's modem has a big queue; an upload that fills it delays every other packet in the
 house by up to a second. The controller watches the round-trip time our uploads see, keeps the
 lowest one seen recently as the line's base delay, and treats anything above it as queue that we
-built. It steers the upload rate so that queue stays under a target (25 ms by default):
+built. It steers the upload rate so that queue stays under a target (20 ms by default):
 
 - until a queue first appears (a quarter of the target) it ramps up fast (x1.25 a step, about
   x2.4 a second), so it finds the line's capacity by itself in seconds on any line;
@@ -14,8 +14,9 @@ built. It steers the upload rate so that queue stays under a target (25 ms by de
   uploads actually use what they are allowed (an idle moment must not let the rate run far
   ahead of the line). A drop-tail modem shows no delay at all until the line is full, so the
   only warning is the queue itself: like CUBIC, it climbs back quickly to near the rate at which
-  the last queue appeared (5% a step) and creeps past it (0.3% a step), so an overshoot builds
-  little queue before it is seen.
+  the last queue appeared (5% a step) and creeps past it (0.3% a step, at least 256 B/s: on a
+  1.3 Mbit/s line a 1 KB/s floor overshot every few seconds), so an overshoot builds little
+  queue before it is seen.
 
 Differences from RFC 6817 (a congestion window per connection): this steers one rate for all of
 a process's connections, since that is what the token bucket enforces. Pure logic: time and
@@ -29,14 +30,14 @@ from dataclasses import dataclass
 
 __all__ = ["DelayController", "DelayReading"]
 
-TARGET = 0.025
+TARGET = 0.020
 _START_RATE = 32 * 1024
 _MIN_RATE = 4 * 1024
 _RAMP = 1.25
 _RECOVER = 0.05  # share of the rate added per step, well under the rate of the last queue
 _PROBE = 0.003  # ... and near or past it
 _NEAR = 0.85
-_MIN_STEP = 1024
+_MIN_STEP = 256
 _MAX_CUT = 0.5
 _MIN_CUT_GAP = 0.2  # seconds between cuts at the least, however short the round trip
 _BASE_MINUTES = 10  # RFC 6817's base history: the minimum of each of the last 10 minutes

@@ -47,13 +47,13 @@ def test_finds_the_line_capacity_by_itself_and_keeps_the_queue_short(capacity):
 def test_rising_delay_cuts_the_rate_and_falling_delay_lets_it_grow():
     c = DelayController(start_rate=100_000)
     c.update(0.0, BASE, 0)  # the base (an idle uploader: no change)
-    c.update(0.2, BASE + 0.1, 100_000)  # +100 ms: four times the target
+    c.update(0.2, BASE + 4 * TARGET, 100_000)  # four times the target
     assert c.rate == pytest.approx(100_000 * 0.55, rel=0.01)
     before = c.rate
-    c.update(0.4, BASE + 0.15, before)  # still rising: cut again
+    c.update(0.4, BASE + 6 * TARGET, before)  # still rising: cut again
     assert c.rate < before
     cut = c.rate
-    c.update(0.6, BASE + 0.05, cut)  # shrinking queue: the rate is already below the line's, hold
+    c.update(0.6, BASE + 2 * TARGET, cut)  # shrinking queue: the rate is already below the line's, hold
     assert c.rate == cut
     c.update(0.8, BASE, cut)  # gone: grow again
     assert c.rate > cut
