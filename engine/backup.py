@@ -22,7 +22,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import NamedTuple
 
 from engine.checkpoint import CheckpointTimer, OpenCheckpoints
 from engine.chunker import Chunker
@@ -37,12 +36,11 @@ from engine.repo.blob import BlobType, seal_blob
 from engine.repo.blobstore import BlobStore
 from engine.repo.index import PackInfo
 from engine.repo.snapshot import Snapshot, save_snapshot
-from engine.repo.tree import Kind, TreeEntry, Xattrs, decode_tree, encode_tree
+from engine.repo.tree import Kind, TreeEntry, decode_tree, encode_entry, entry_ids, join_entries
 from engine.rollback import not_before_latest, remember_latest
-from engine.scanner import Node, Partial, Scan, read_xattrs, scan
+from engine.scanner import META_SIZE, Node, Partial, Scan, meta_mtime_ns, pack_meta, read_xattrs, scan
 from engine.session import Session
 from engine.settings import CheckpointSettings
-from engine.state import CachedFile
 from engine.uploader import Uploader, streams_for
 
 __all__ = ["Scanned", "start_scan", "run_backup", "RunOptions"]
@@ -66,14 +64,6 @@ class RunOptions:
 
 class _FileChanged(Exception):
     pass
-
-
-class _Content(NamedTuple):
-    """What a file's tree entry needs: its blobs, the stat they match, its extended attributes."""
-
-    ids: tuple[bytes, ...]
-    st: os.stat_result
-    xattrs: Xattrs
 
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
@@ -102,15 +92,20 @@ class _Run:
         )
         self.seal_pool = ThreadPoolExecutor(workers, thread_name_prefix="backbeat-seal")
         self._local = threading.local()
-        self.content: dict[bytes, _Content] = {}
+        #: path -> record: the stat its content matches (`pack_meta`), then its encoded tree entry.
+        #: The files cache stores the same records, so an unchanged file costs a dict lookup.
+        self.content: dict[bytes, bytes] = {}
+        self.fresh: set[bytes] = set()  # files read this run (the others' records came from the cache)
         self.had_cache: set[bytes] = set()
+        self.unseen: list[bytes] = []  # in the files cache, under the paths backed up, but gone
         self.started_ns = clock.wall_ns()
         self.sent0 = line.sent() if line is not None else 0
         self.checkpoints: OpenCheckpoints | None = None  # set once the scan says which folders
         self.reading_done = threading.Event()  # checkpoints end; progress to a disk ends
         self.stopping = threading.Event()  # everything is at the destination: progress ends
-        self._dedup_lock = threading.Lock()
-        self.bytes_deduped = 0  # guarded by self._dedup_lock: bytes read that were stored already
+        self._count_lock = threading.Lock()
+        self.bytes_deduped = 0  # guarded by self._count_lock: bytes read that were stored already
+        self.bytes_read = 0  # guarded by self._count_lock: bytes of the files read whole
 
     def _stored(self, info: PackInfo) -> None:
         self.store.pack_stored(info)
@@ -126,7 +121,7 @@ class _Run:
         return self._local.chunker
 
     # -- one file ----------------------------------------------------------------------------
-    def _read_once(self, node: Node, progress: Meter) -> _Content:
+    def _read_once(self, node: Node, progress: Meter) -> bytes:
         store = self.store
         ids: list[bytes] = []
         futures: deque[Future] = deque()
@@ -142,7 +137,7 @@ class _Run:
                     read += len(chunk)
                     progress.add(len(chunk))
                     if not store.reserve(blob_id):
-                        with self._dedup_lock:
+                        with self._count_lock:
                             self.bytes_deduped += len(chunk)
                         continue
                     if len(chunk) < _POOL_SEAL_MIN:
@@ -158,13 +153,20 @@ class _Run:
         if not _same(before, after) or read != before.st_size:
             progress.add(-read)
             raise _FileChanged("it changed while being read")
-        return _Content(tuple(ids), before, read_xattrs(node.path))
+        with self._count_lock:
+            self.bytes_read += read
+        mode = stat.S_IMODE(before.st_mode)
+        entry = TreeEntry(
+            node.name, Kind.FILE, mode, before.st_mtime_ns, read, xattrs=read_xattrs(node.path), ids=tuple(ids)
+        )
+        return pack_meta(before) + encode_entry(entry)
 
     def store_file(self, node: Node, progress: Meter) -> None:
         name = os.fsdecode(node.path)
         for attempt in (1, 2):
             try:
                 self.content[node.path] = self._read_once(node, progress)
+                self.fresh.add(node.path)
                 break
             except _FileChanged as e:
                 if attempt == 2:
@@ -178,26 +180,23 @@ class _Run:
         progress.add(0, files=1)
 
     # -- the run -----------------------------------------------------------------------------
-    def classify(self, files: list[Node]) -> tuple[list[Node], int]:
-        """Split files into the ones to read and (the count of) those the files cache vouches for."""
+    def classify(self, found: Scan, files: list[Node]) -> tuple[list[Node], int]:
+        """Split files into the ones to read and (the count of) those the files cache vouches for:
+        same stat, and every blob still indexed (a prune may have removed some)."""
         index = self.session.index
         cache = self.session.state.cached_files()
         todo, unchanged = [], 0
         for node in files:
-            cached = cache.get(node.path)
-            st = node.st
-            if (
-                cached is not None
-                and (cached.dev, cached.ino, cached.size, cached.mtime_ns, cached.ctime_ns)
-                == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-                and all(i in index.blobs for i in cached.ids)
-            ):
-                self.content[node.path] = _Content(cached.ids, st, cached.xattrs)
-                unchanged += 1
-                continue
-            if cached is not None:
+            record = cache.pop(node.path, None)
+            if record is not None:
+                if record.startswith(node.meta) and all(i in index for i in entry_ids(record, META_SIZE)):
+                    self.content[node.path] = record
+                    unchanged += 1
+                    continue
                 self.had_cache.add(node.path)
             todo.append(node)
+        under = tuple(p.rstrip(b"/") + b"/" for p in found.paths)
+        self.unseen = [p for p in cache if p in found.paths or p.startswith(under)]
         return todo, unchanged
 
     def read_all(self, todo: list[Node], progress: Meter) -> None:
@@ -231,7 +230,7 @@ class _Run:
         return line.sent() - self.sent0 if line is not None else self.uploader.bytes_written
 
     def order(self, todo: list[Node]) -> list[Node]:
-        key = lambda n: (n.path, n.st.st_size, n.st.st_mtime_ns)  # noqa: E731
+        key = lambda n: (n.path, n.size, n.mtime_ns)  # noqa: E731
         return upload_order(todo, key, self.started_ns, self.options.priority)
 
     def start_helpers(self, found: Scan, todo: list[Node], progress: Meter) -> list[threading.Thread]:
@@ -240,7 +239,7 @@ class _Run:
         forecast = None
         if self.options.line is not None:
             key = self.session.repo.key
-            files = [(n.path, n.st.st_size) for n in todo]
+            files = [(n.path, n.size) for n in todo]
             ratio_of = sample_ratios(
                 files, lambda piece: len(seal_blob(key, key.blob_id(piece), BlobType.DATA, piece)[0]), kind_of
             )
@@ -295,7 +294,7 @@ class _Run:
         list the files whose blobs are all there or in packs on their way, send those trees, and
         once the destination confirms every pack handed over so far, save the snapshot."""
         self.store.flush()
-        rows: list[tuple[bytes, CachedFile]] = []
+        rows: list[tuple[bytes, bytes]] = []
         coming = self.store.on_the_way()
         tree_id, _dirs, files = self.tree(found.root, rows, coming=coming)
         self.store.flush()
@@ -310,7 +309,7 @@ class _Run:
         snapshot_id = save_snapshot(self.session.repo.backend, self.session.repo.key, snap)
         self.open_checkpoints(found).wrote(snapshot_id)
         # what the destination holds need not be read again if this run is interrupted
-        self.session.state.remember_files(rows, forget_older_than=None)
+        self.session.state.remember_files(rows)
         self.events(Checkpoint(snapshot_id, files, self.sent()))
 
     def snapshot(self, found: Scan, tree_id: bytes, summary: dict, checkpoint: bool = False) -> Snapshot:
@@ -333,32 +332,35 @@ class _Run:
         return self.checkpoints
 
     def tree(
-        self, node: Node, rows: list[tuple[bytes, CachedFile]], coming: frozenset[bytes] | None = None
+        self, node: Node, rows: list[tuple[bytes, bytes]], coming: frozenset[bytes] | None = None
     ) -> tuple[bytes, int, int]:
-        """Store the tree of folder `node` bottom-up; returns (tree id, folders, files). With
-        `coming` (a checkpoint), only files whose every blob is indexed or in those."""
-        entries, dirs, files = [], 1, 0
-        known = self.session.index.blobs
+        """Store the tree of folder `node` bottom-up; returns (tree id, folders, files), and adds the
+        records of files read this run to `rows`. With `coming` (a checkpoint), only files whose
+        every blob is indexed or in those."""
+        entries: list[tuple[bytes, bytes]] = []
+        dirs, files = 1, 0
+        known = self.session.index
         for child in node.children:
-            st = child.st
-            common = dict(name=child.name, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
+            name = child.name
             if child.kind == Kind.DIR:
                 sub, n, f = (child.subtree, 0, 0) if child.subtree is not None else self.tree(child, rows, coming)
                 dirs, files = dirs + n, files + f
-                entries.append(TreeEntry(kind=Kind.DIR, xattrs=read_xattrs(child.path), ids=(sub,), **common))
+                entry = TreeEntry(
+                    name, Kind.DIR, child.mode, child.mtime_ns, xattrs=read_xattrs(child.path), ids=(sub,)
+                )
+                entries.append((name, encode_entry(entry)))
             elif child.kind == Kind.SYMLINK:
-                entries.append(TreeEntry(kind=Kind.SYMLINK, target=child.target, **common))
-            elif (content := self.content.get(child.path)) is not None:
-                ids, st, xattrs = content
-                if coming is not None and not all(i in known or i in coming for i in ids):
+                entry = TreeEntry(name, Kind.SYMLINK, child.mode, child.mtime_ns, target=child.target)
+                entries.append((name, encode_entry(entry)))
+            elif (record := self.content.get(child.path)) is not None:
+                if coming is not None and not all(i in known or i in coming for i in entry_ids(record, META_SIZE)):
                     continue  # part of it is not even packed yet
                 files += 1
-                common["mode"], common["mtime_ns"] = stat.S_IMODE(st.st_mode), st.st_mtime_ns
-                entries.append(TreeEntry(kind=Kind.FILE, size=st.st_size, xattrs=xattrs, ids=ids, **common))
-                if st.st_mtime_ns < self.started_ns - _RACY_NS:  # too fresh to vouch for next time
-                    cached = CachedFile(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, ids, xattrs)
-                    rows.append((child.path, cached))
-        return self.store.put(BlobType.TREE, encode_tree(entries)), dirs, files
+                entries.append((name, record[META_SIZE:]))
+                # one changed in the last moments may change again within the same mtime: not vouched for
+                if child.path in self.fresh and meta_mtime_ns(record) < self.started_ns - _RACY_NS:
+                    rows.append((child.path, record))
+        return self.store.put(BlobType.TREE, join_entries(entries)), dirs, files
 
 
 @dataclass
@@ -447,16 +449,18 @@ def _run_backup(
         if not found.paths:
             raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
         files = list(found.root.walk_files())
-        todo, unchanged = run.classify(files)
+        todo, unchanged = run.classify(found, files)
+        total = len(files)
+        del files
         todo = run.order(todo)
-        progress = Meter(clock, len(files), sum(n.st.st_size for n in todo), files_done=unchanged)
+        progress = Meter(clock, total, sum(n.size for n in todo), files_done=unchanged)
         helpers = run.start_helpers(found, todo, progress)
         run.read_all(todo, progress)
         run.reading_done.set()
         for t in helpers[1:]:
             t.join()  # a checkpoint under way ends before the final trees are built
         events(progress.event("finishing"))
-        rows: list[tuple[bytes, CachedFile]] = []
+        rows: list[tuple[bytes, bytes]] = []
         root, dirs, _files = run.tree(found.root, rows)
         run.store.flush()
     finally:
@@ -472,15 +476,14 @@ def _run_backup(
             if helpers and helpers[0].is_alive():
                 helpers[0].join()
     session.write_index()
-    read_ok = [n for n in todo if n.path in run.content]
-    changed = sum(1 for n in read_ok if n.path in run.had_cache)
+    changed = len(run.fresh & run.had_cache)
     summary = BackupSummary(
         snapshot_id="",
-        files_new=len(read_ok) - changed,
+        files_new=len(run.fresh) - changed,
         files_changed=changed,
         files_unchanged=unchanged,
         dirs=dirs,
-        bytes_read=sum(run.content[n.path].st.st_size for n in read_ok),
+        bytes_read=run.bytes_read,
         bytes_added=run.uploader.bytes_written,
         blobs_added=run.store.new_blobs,
         duration=clock.monotonic() - t0,
@@ -495,6 +498,7 @@ def _run_backup(
     snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
     run.open_checkpoints(found).fold()  # the final snapshot holds all they did
     remember_latest(session, snap)
-    # a partial scan saw only the changed folders: the files it did not see are not gone
-    session.state.remember_files(rows, forget_older_than=None if scanned.partial else 3)
+    session.state.remember_files(rows)
+    if not scanned.partial:  # a partial scan saw only the changed folders: the files it did not see are not gone
+        session.state.forget_files(run.unseen)
     return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)

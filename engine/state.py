@@ -1,7 +1,7 @@
 """This machine's local state for one repository: a SQLite database (WAL) in the app-data folder.
 
 It holds what can be rebuilt but is slow to rebuild: the files cache (path, device, inode, size,
-mtime, ctime -> content blob ids, so unchanged files are not re-read), the blob index cache
+mtime, ctime -> the file's tree entry, so unchanged files are not re-read), the blob index cache
 (which repository index files are already loaded, and their entries), the pack journal (packs
 written during a run but not yet named by an index file, so a run killed midway can recover
 them), and the history of runs. Losing this file loses no backup data: a damaged one is moved
@@ -18,19 +18,15 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 from engine.errors import LocalDiskFull
 from engine.repo.blob import BlobType, Compression
 from engine.repo.index import Index, IndexEntry, PackInfo
-from engine.repo.tree import Xattrs, decode_xattrs, encode_xattrs
 
-__all__ = ["State", "CachedFile"]
+__all__ = ["State"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    path BLOB PRIMARY KEY, dev INTEGER, ino INTEGER, size INTEGER,
-    mtime_ns INTEGER, ctime_ns INTEGER, ids BLOB NOT NULL, xattrs BLOB NOT NULL, generation INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, record BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS blobs (
     id BLOB PRIMARY KEY, pack BLOB NOT NULL, type INTEGER, compression INTEGER,
@@ -45,24 +41,9 @@ CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, started_ns INTEGER, finished_ns INTEGER,
     status TEXT, snapshot TEXT, summary TEXT, error TEXT);
 """
-_SCHEMA_VERSION = "3"
+_SCHEMA_VERSION = "4"
 #: tables that are only caches: an older schema's are dropped and rebuilt, never migrated.
 _CACHE_TABLES = ("files", "index_files", "blobs", "packs")
-
-
-class CachedFile(NamedTuple):
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    ids: tuple[bytes, ...]
-    #: extended attributes: a change to them changes ctime, so a cache hit vouches for them too.
-    xattrs: Xattrs
-
-
-def _split_ids(raw: bytes) -> tuple[bytes, ...]:
-    return tuple(raw[i : i + 32] for i in range(0, len(raw), 32))
 
 
 class _Connection(sqlite3.Connection):
@@ -152,34 +133,18 @@ class State:
                 raise
 
     # -- files cache -----------------------------------------------------------------------
-    def generation(self) -> int:
-        row = next(iter(self._read("SELECT value FROM meta WHERE key='generation'")), None)
-        return int(row[0]) if row else 0
+    def cached_files(self) -> dict[bytes, bytes]:
+        """path -> the record a backup stored for it (opaque here: `engine.backup` defines it), in
+        one query: a run asks about every file, so this is far cheaper than a query per file."""
+        return dict(self._read("SELECT path, record FROM files"))
 
-    def cached_files(self) -> dict[bytes, CachedFile]:
-        """The whole files cache in one query: a run asks about every file, so this is far cheaper."""
-        rows = self._read("SELECT path, dev, ino, size, mtime_ns, ctime_ns, ids, xattrs FROM files")
-        return {
-            r[0]: CachedFile(*r[1:6], _split_ids(r[6]), decode_xattrs(memoryview(r[7]))[0] if r[7] else ())
-            for r in rows
-        }
+    def remember_files(self, rows: Iterable[tuple[bytes, bytes]]) -> None:
+        """Record (path, record) pairs; an unchanged file's row is left as it is."""
+        self._tx("INSERT OR REPLACE INTO files VALUES (?, ?)", rows)
 
-    def remember_files(self, rows: Iterable[tuple[bytes, CachedFile]], forget_older_than: int | None = 3) -> None:
-        """Record this run's files and forget those unseen for a few runs (deleted or excluded);
-        None: forget nothing (a partial run did not look at every file)."""
-        gen = self.generation() + (1 if forget_older_than is not None else 0)
-        self._tx(
-            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (p, c.dev, c.ino, c.size, c.mtime_ns, c.ctime_ns, b"".join(c.ids), encode_xattrs(c.xattrs), gen)
-                for p, c in rows
-            ),
-        )
-        if forget_older_than is None:
-            return
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
-            self._db.execute("DELETE FROM files WHERE generation < ?", (gen - forget_older_than,))
+    def forget_files(self, paths: Iterable[bytes]) -> None:
+        """Files deleted or excluded since they were recorded."""
+        self._tx("DELETE FROM files WHERE path = ?", ((p,) for p in paths))
 
     # -- checkpoints not yet folded away --------------------------------------------------
     def open_checkpoints(self) -> dict[str, list[str]]:

@@ -15,7 +15,18 @@ from typing import NamedTuple
 
 from engine.errors import IntegrityError
 
-__all__ = ["Kind", "TreeEntry", "Xattrs", "encode_tree", "decode_tree", "encode_xattrs", "decode_xattrs"]
+__all__ = [
+    "Kind",
+    "TreeEntry",
+    "Xattrs",
+    "encode_tree",
+    "encode_entry",
+    "join_entries",
+    "entry_ids",
+    "decode_tree",
+    "encode_xattrs",
+    "decode_xattrs",
+]
 
 _VERSION = 1
 _HEAD = struct.Struct("<BI")
@@ -67,17 +78,27 @@ class TreeEntry(NamedTuple):
         return self.ids[0]
 
 
+def encode_entry(e: TreeEntry) -> bytes:
+    """One entry's bytes: the files cache keeps them, so an unchanged file costs no encoding."""
+    fixed = _FIXED.pack(e.kind, e.mode, e.mtime_ns, e.size, len(e.name), len(e.target), len(e.xattrs), len(e.ids))
+    return b"".join((fixed, e.name, e.target, encode_xattrs(e.xattrs), *e.ids))
+
+
+def entry_ids(raw: bytes, start: int = 0) -> tuple[bytes, ...]:
+    """The blob ids at the end of an encoded entry (that begins at `start` of `raw`)."""
+    count = _FIXED.unpack_from(raw, start)[7]
+    start = len(raw) - count * _ID
+    return tuple(raw[i : i + _ID] for i in range(start, len(raw), _ID))
+
+
+def join_entries(entries: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """A tree from (name, encoded entry) pairs, in any order."""
+    ordered = sorted(entries, key=lambda e: e[0])
+    return b"".join((_HEAD.pack(_VERSION, len(ordered)), *(raw for _, raw in ordered)))
+
+
 def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
-    ordered = sorted(entries, key=lambda e: e.name)
-    out = bytearray(_HEAD.pack(_VERSION, len(ordered)))
-    for e in ordered:
-        out += _FIXED.pack(e.kind, e.mode, e.mtime_ns, e.size, len(e.name), len(e.target), len(e.xattrs), len(e.ids))
-        out += e.name
-        out += e.target
-        out += encode_xattrs(e.xattrs)
-        for blob_id in e.ids:
-            out += blob_id
-    return bytes(out)
+    return join_entries((e.name, encode_entry(e)) for e in entries)
 
 
 def _check_name(name: bytes, previous: bytes | None) -> None:
