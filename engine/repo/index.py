@@ -19,7 +19,16 @@ from engine.repo.blob import BlobType, Compression
 from engine.repo.crypto import MasterKey, plain_hash
 from engine.repo.pack import TAIL_GUESS, PackEntry, decode_header, parse_trailer
 
-__all__ = ["IndexEntry", "PackInfo", "Index", "read_pack_header", "encode_index", "decode_index"]
+__all__ = [
+    "IndexEntry",
+    "PackInfo",
+    "Index",
+    "read_pack_header",
+    "encode_index",
+    "decode_index",
+    "index_plain",
+    "open_index",
+]
 
 _AAD = b"backbeat index v1"
 _VERSION = 1
@@ -44,36 +53,53 @@ class IndexEntry(NamedTuple):
     raw_length: int
 
 
-def encode_index(key: MasterKey, packs: Iterable[PackInfo]) -> tuple[str, bytes]:
-    """Returns (object name, sealed bytes) of one index file."""
+def index_plain(packs: Iterable[PackInfo]) -> bytes:
+    """The unsealed body of an index file: what the local cache keeps, so loading it is one parse."""
     plain = bytearray([_VERSION])
     for pack_id, size, entries in packs:
         plain += _PACK.pack(pack_id, size, len(entries))
         for e in entries:
             plain += _ENTRY.pack(e.type, e.compression, e.blob_id, e.offset, e.length, e.raw_length)
-    data = key.seal(bytes(plain), _AAD)
+    return bytes(plain)
+
+
+def encode_index(key: MasterKey, packs: Iterable[PackInfo]) -> tuple[str, bytes]:
+    """Returns (object name, sealed bytes) of one index file."""
+    data = key.seal(index_plain(packs), _AAD)
     return f"index/{plain_hash(data).hex()}", data
 
 
+def open_index(key: MasterKey, data: bytes) -> bytes:
+    """An index file's body, authenticated and its structure checked (IntegrityError otherwise)."""
+    plain = key.open(data, _AAD, "index file")
+    for _ in _pack_spans(plain):
+        pass
+    return plain
+
+
 def decode_index(key: MasterKey, data: bytes) -> Iterator[PackInfo]:
-    plain = memoryview(key.open(data, _AAD, "index file"))
-    if not plain or plain[0] != _VERSION:
+    plain = open_index(key, data)
+    for pack_id, size, rows in _pack_spans(plain):
+        entries = [PackEntry(b, BlobType(t), Compression(c), o, n, r) for t, c, b, o, n, r in _ENTRY.iter_unpack(rows)]
+        yield PackInfo(pack_id, size, entries)
+
+
+def _pack_spans(plain: bytes) -> Iterator[tuple[bytes, int, memoryview]]:
+    """(pack id, pack size, its packed blob rows) for each pack an index body names."""
+    view = memoryview(plain)
+    if not view or view[0] != _VERSION:
         raise IntegrityError("index file has an unknown version")
     pos = 1
-    while pos < len(plain):
-        if pos + _PACK.size > len(plain):
+    while pos < len(view):
+        if pos + _PACK.size > len(view):
             raise IntegrityError("index file is truncated")
-        pack_id, size, count = _PACK.unpack_from(plain, pos)
+        pack_id, size, count = _PACK.unpack_from(view, pos)
         pos += _PACK.size
         end = pos + count * _ENTRY.size
-        if end > len(plain):
+        if end > len(view):
             raise IntegrityError("index file is truncated")
-        entries = [
-            PackEntry(b, BlobType(t), Compression(c), o, n, r)
-            for t, c, b, o, n, r in _ENTRY.iter_unpack(plain[pos:end])
-        ]
+        yield pack_id, size, view[pos:end]
         pos = end
-        yield PackInfo(pack_id, size, entries)
 
 
 def read_pack_header(backend: Backend, key: MasterKey, pack_id: bytes) -> PackInfo:
@@ -105,6 +131,15 @@ class Index:
 
     def get(self, blob_id: bytes) -> IndexEntry | None:
         return self.blobs.get(blob_id)
+
+    def add_plain(self, plain: bytes) -> None:
+        """Every pack of an index body (see index_plain): the fast path for loading the local cache."""
+        types, comps = {int(t): t for t in BlobType}, {int(c): c for c in Compression}
+        for pack_id, size, rows in _pack_spans(plain):
+            self.blobs.update(
+                (b, IndexEntry(pack_id, types[t], comps[c], o, n, r)) for t, c, b, o, n, r in _ENTRY.iter_unpack(rows)
+            )
+            self.pack_sizes[pack_id] = size
 
     def add_pack(self, info: PackInfo, *, pending: bool) -> None:
         pack_id = info.pack_id

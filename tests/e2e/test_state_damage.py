@@ -23,8 +23,8 @@ def _damage(path, how: str) -> None:
     elif how == "older version":
         db = sqlite3.connect(path)
         db.execute("UPDATE meta SET value='1' WHERE key='schema'")
-        db.execute("DROP TABLE blobs")
-        db.execute("CREATE TABLE blobs (id BLOB)")  # an older layout
+        db.execute("DROP TABLE index_files")
+        db.execute("CREATE TABLE index_files (name TEXT PRIMARY KEY)")  # an older layout
         db.commit()
         db.close()
 
