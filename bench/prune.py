@@ -61,7 +61,7 @@ def only_dropped_bytes(location: str, dropped: set[str], passphrase: str = PASSW
         )
         for tree in trees:
             users.setdefault(tree, set()).add(snap.id)
-    total = sum(service.session.index.blobs[b].length for b, u in users.items() if u <= dropped)
+    total = sum(service.session.index.get(b).length for b, u in users.items() if u <= dropped)
     service.close()
     return total
 

@@ -298,7 +298,7 @@ class _Run:
         coming = self.store.on_the_way()
         tree_id, _dirs, files = self.tree(found.root, rows, coming=coming)
         self.store.flush()
-        known = self.session.index.blobs
+        known = self.session.index
         self.uploader.drain()  # raises if a pack did not make it: then no checkpoint names it
         while not all(b in known for b in coming):  # a pack finished just before the mark, handed over just after
             self.clock.sleep(0.05)

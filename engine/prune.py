@@ -29,7 +29,7 @@ from engine.events import EventSink
 from engine.progress import Meter
 from engine.repo.blob import open_blob
 from engine.repo.blobstore import BlobStore, Sealed
-from engine.repo.index import Index, PackInfo
+from engine.repo.index import Index, PackInfo, index_plain, parse_index
 from engine.repo.pack import PackEntry
 from engine.repo.snapshot import load_snapshots
 from engine.repo.walk import walk_trees
@@ -107,7 +107,7 @@ def read_plan(session: Session, report: PruneReport) -> _Plan:
     damaged = []
     for name in repo.index_names():
         try:
-            files[name] = list(repo.read_index(name))
+            files[name] = list(parse_index(repo.read_index(name)))
         except IntegrityError:
             damaged.append(name)  # its packs are read from their own headers below
         except ObjectNotFound:
@@ -158,7 +158,7 @@ def _used_blobs(session: Session, plan: _Plan, report: PruneReport) -> set[bytes
         if snap.tree_id not in trees:
             walk_trees(store, snap.tree_id, trees, lambda blob_id, path: data.add(blob_id), failed)
     used = trees | data
-    absent = len(used - index.blobs.keys())
+    absent = len(used - index.ids())
     if absent:
         report.warnings.append(f"{absent} piece(s) that snapshots need are missing (see `backbeat check`)")
     return used
@@ -254,7 +254,7 @@ def repack(
     finally:
         uploader.close()
     report.bytes_repacked = uploader.bytes_written
-    return fresh.take_pending()
+    return list(parse_index(fresh.take_pending().plain))
 
 
 def rewrite_index(session: Session, plan: _Plan, new_packs: list[PackInfo]) -> dict[str, list[PackInfo]]:
@@ -268,7 +268,7 @@ def rewrite_index(session: Session, plan: _Plan, new_packs: list[PackInfo]) -> d
     stays += [i for i in new_packs if i.pack_id not in named]
     session.check_lock()
     if stays:
-        kept[session.repo.write_index(stays)] = stays
+        kept[session.repo.write_index(index_plain(stays))] = stays
     for name in sorted(affected) + plan.damaged_files:
         try:
             session.repo.backend.delete(name)
@@ -327,6 +327,6 @@ def update_state(session: Session, index_files: dict[str, list[PackInfo]]) -> No
     state = session.state
     state.reset_index_cache()
     for name, infos in index_files.items():
-        state.cache_index_file(name, infos)
+        state.cache_index_file(name, index_plain(infos))
     state.set_held(session.repo.backend.location, list_packs(session.repo.backend))
     session.reload_index()

@@ -28,7 +28,7 @@ from engine.errors import BackendError, ObjectNotFound
 from engine.events import EventSink
 from engine.progress import Meter
 from engine.repo.crypto import named_by_content
-from engine.repo.index import PackInfo, encode_index
+from engine.repo.index import PackInfo, encode_index, index_plain
 from engine.repo.pack import PackEntry
 from engine.session import Session
 from engine.units import format_bytes
@@ -172,7 +172,8 @@ def _drop_packs(session: Session, bad: set[bytes], corrupt: set[str], report: Re
         if pack_id not in bad
     ]
     old = repo.index_names()
-    name, data = encode_index(repo.key, keep)
+    plain = index_plain(keep)
+    name, data = encode_index(repo.key, plain)
     repo.backend.put(name, data)
     for stale in old:
         if stale != name:
@@ -180,11 +181,8 @@ def _drop_packs(session: Session, bad: set[bytes], corrupt: set[str], report: Re
     for pack in corrupt:
         repo.backend.delete(pack)  # unreadable, and named by no index any more
     state.reset_index_cache()
-    state.cache_index_file(name, keep)
-    for blob in [b for b, e in session.index.blobs.items() if e.pack_id in bad]:
-        del session.index.blobs[blob]
-    for pack_id in bad:
-        session.index.pack_sizes.pop(pack_id, None)
+    state.cache_index_file(name, plain)
+    session.index.drop_packs(bad)
     report.dropped = len(bad)
     report.notes.append(
         f"{len(bad)} pack(s) are lost at the destination: the next backup reads the files that used them again; "

@@ -136,7 +136,7 @@ def run_repair(
     report = RepairReport(problems_found=len(found.errors))
     if found.ok:
         return report
-    indexed = set(session.index.blobs)
+    indexed = set(session.index.ids())
     still_damaged = _from_mirrors(session, list(mirrors), found, report)
     scratch = PruneReport(dry_run=False)
     plan = read_plan(session, scratch)
@@ -157,7 +157,7 @@ def run_repair(
                 pass
         update_state(session, index_files)
     report.packs_salvaged = len(plan.repack)
-    report.blobs_lost = len(indexed - session.index.blobs.keys())
+    report.blobs_lost = len(indexed - session.index.ids())
     report.index_files_replaced = len(plan.damaged_files)
     report.left += [f"pack {p.hex()[:16]} cannot be read at all: left in place" for p in sorted(plan.unreadable)]
     _mark_snapshots(session, report)

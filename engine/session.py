@@ -89,16 +89,16 @@ class Session:
     def write_index(self) -> str | None:
         """Write pending packs as an index file, cache it, and clear their journal rows."""
         pending = self.index.take_pending()
-        if not pending:
+        if not pending.pack_ids:
             return None
         try:
             self.check_lock()
-            name = self.repo.write_index(pending)
+            name = self.repo.write_index(pending.plain)
         except BaseException:
             self.index.return_pending(pending)
             raise
-        self.state.cache_index_file(name, pending)
-        self.state.clear_journal(p.pack_id for p in pending)
+        self.state.cache_index_file(name, pending.plain)
+        self.state.clear_journal(pending.pack_ids)
         self.index_files.add(name)
         return name
 
@@ -135,7 +135,7 @@ class Session:
 
     def refresh_index(self) -> bool:
         """Load index files written elsewhere; start afresh when some went away (a prune). True when reloaded."""
-        if self.index.pending:
+        if self.index.has_pending():
             return False  # packs of a failed run still wait for their index file: keep them
         _sync_index_cache(self.repo, self.state)
         if self.state.loaded_index_files() == self.index_files:
@@ -173,7 +173,7 @@ def _sync_index_cache(repo: Repository, state: State) -> tuple[bool, list[str]]:
         healthy = False  # packs it named that are still there are found again from their headers
     for name in sorted(names - loaded):
         try:
-            state.cache_index_file(name, list(repo.read_index(name)))
+            state.cache_index_file(name, repo.read_index(name))
         except IntegrityError:
             healthy = False  # its packs are found again from their own headers
             troubles.append(name)
@@ -266,7 +266,7 @@ def _recover(session: Session, journaled: bool) -> None:
     try:
         if journaled:
             _recover_journal(session.repo, session.state, session.index)
-        if session.index.pending:
+        if session.index.has_pending():
             session.write_index()
     except BackendError:
         pass  # a read-only destination: the index serves this session from memory

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from engine.errors import LocalDiskFull
-from engine.repo.index import Index, PackInfo, index_plain
+from engine.repo.index import Index
 
 __all__ = ["State"]
 
@@ -190,9 +190,10 @@ class State:
     def loaded_index_files(self) -> set[str]:
         return {r[0] for r in self._read("SELECT name FROM index_files")}
 
-    def cache_index_file(self, name: str, packs: list[PackInfo]) -> None:
+    def cache_index_file(self, name: str, plain: bytes) -> None:
+        """`plain`: the index file's body (`engine.repo.index.index_plain`)."""
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO index_files VALUES (?, ?)", (name, index_plain(packs)))
+            self._db.execute("INSERT OR REPLACE INTO index_files VALUES (?, ?)", (name, plain))
 
     def reset_index_cache(self) -> None:
         with self._lock:

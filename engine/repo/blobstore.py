@@ -89,7 +89,7 @@ class BlobStore:
     def reserve(self, blob_id: bytes) -> bool:
         """True when the caller must store this blob; False when it is known or being stored."""
         with self._lock:
-            if blob_id in self.index.blobs or blob_id in self._reserved:
+            if blob_id in self.index or blob_id in self._reserved:
                 return False
             self._reserved.add(blob_id)
             return True
@@ -187,7 +187,7 @@ class BlobStore:
                 return self._trees[blob_id]
             if self._tree_packs is None or pack_id not in self._tree_packs:  # first use, or the index grew
                 self._tree_packs = {}
-                for bid, e in self.index.blobs.items():
+                for bid, e in self.index.entries():
                     if e.type == BlobType.TREE:
                         self._tree_packs.setdefault(e.pack_id, []).append((bid, e))
             wanted = sorted(self._tree_packs.get(pack_id, []), key=lambda x: x[1].offset)

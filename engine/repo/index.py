@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, KeysView
 from typing import NamedTuple
 
 from engine.backends.base import Backend, pack_name
@@ -28,12 +28,15 @@ __all__ = [
     "decode_index",
     "index_plain",
     "open_index",
+    "parse_index",
+    "IndexBody",
 ]
 
 _AAD = b"backbeat index v1"
 _VERSION = 1
 _PACK = struct.Struct("<32sQI")  # pack id, pack size, blob count
 _ENTRY = struct.Struct("<BB32sIII")
+_LOCATION = struct.Struct("<IBBIII")  # pack number, type, compression, offset, length, raw length
 
 
 class PackInfo(NamedTuple):
@@ -55,17 +58,18 @@ class IndexEntry(NamedTuple):
 
 def index_plain(packs: Iterable[PackInfo]) -> bytes:
     """The unsealed body of an index file: what the local cache keeps, so loading it is one parse."""
-    plain = bytearray([_VERSION])
-    for pack_id, size, entries in packs:
-        plain += _PACK.pack(pack_id, size, len(entries))
-        for e in entries:
-            plain += _ENTRY.pack(e.type, e.compression, e.blob_id, e.offset, e.length, e.raw_length)
-    return bytes(plain)
+    return bytes([_VERSION]) + b"".join(_pack_record(p) for p in packs)
 
 
-def encode_index(key: MasterKey, packs: Iterable[PackInfo]) -> tuple[str, bytes]:
-    """Returns (object name, sealed bytes) of one index file."""
-    data = key.seal(index_plain(packs), _AAD)
+def _pack_record(info: PackInfo) -> bytes:
+    row = _ENTRY.pack
+    rows = b"".join(row(e.type, e.compression, e.blob_id, e.offset, e.length, e.raw_length) for e in info.entries)
+    return _PACK.pack(info.pack_id, info.size, len(info.entries)) + rows
+
+
+def encode_index(key: MasterKey, plain: bytes) -> tuple[str, bytes]:
+    """Returns (object name, sealed bytes) of one index file with this body."""
+    data = key.seal(plain, _AAD)
     return f"index/{plain_hash(data).hex()}", data
 
 
@@ -77,11 +81,14 @@ def open_index(key: MasterKey, data: bytes) -> bytes:
     return plain
 
 
-def decode_index(key: MasterKey, data: bytes) -> Iterator[PackInfo]:
-    plain = open_index(key, data)
+def parse_index(plain: bytes) -> Iterator[PackInfo]:
     for pack_id, size, rows in _pack_spans(plain):
         entries = [PackEntry(b, BlobType(t), Compression(c), o, n, r) for t, c, b, o, n, r in _ENTRY.iter_unpack(rows)]
         yield PackInfo(pack_id, size, entries)
+
+
+def decode_index(key: MasterKey, data: bytes) -> Iterator[PackInfo]:
+    return parse_index(open_index(key, data))
 
 
 def _pack_spans(plain: bytes) -> Iterator[tuple[bytes, int, memoryview]]:
@@ -102,6 +109,13 @@ def _pack_spans(plain: bytes) -> Iterator[tuple[bytes, int, memoryview]]:
         pos = end
 
 
+class IndexBody(NamedTuple):
+    """Packs waiting for an index file: their ids, and the index body that names them."""
+
+    pack_ids: list[bytes]
+    plain: bytes
+
+
 def read_pack_header(backend: Backend, key: MasterKey, pack_id: bytes) -> PackInfo:
     """A pack's own header, read from its tail."""
     name = pack_name(pack_id)
@@ -114,55 +128,105 @@ def read_pack_header(backend: Backend, key: MasterKey, pack_id: bytes) -> PackIn
 
 
 class Index:
-    """All known blobs, plus the packs not yet named by an index file."""
+    """All known blobs, plus the packs not yet named by an index file.
+
+    Compact, because it lives through a whole run beside the scan: a blob costs its id and an
+    18-byte location (pack number, type, compression, offset, length, raw length), and a pending
+    pack its index record, not a tuple of Python ints per blob (200,000 blobs: 36 MiB less)."""
 
     def __init__(self) -> None:
-        self.blobs: dict[bytes, IndexEntry] = {}
+        self._blobs: dict[bytes, bytes] = {}  # blob id -> _LOCATION
+        self._pack_ids: list[bytes] = []  # pack number -> pack id
+        self._pack_numbers: dict[bytes, int] = {}
         self.pack_sizes: dict[bytes, int] = {}
-        self.pending: list[PackInfo] = []  # guarded by self._lock
+        self._pending: list[tuple[bytes, bytes]] = []  # (pack id, index record); guarded by self._lock
         #: writers add packs while a checkpoint takes the pending ones
         self._lock = threading.Lock()
+        self._types = {int(t): t for t in BlobType}
+        self._compressions = {int(c): c for c in Compression}
 
     def __contains__(self, blob_id: bytes) -> bool:
-        return blob_id in self.blobs
+        return blob_id in self._blobs
 
     def __len__(self) -> int:
-        return len(self.blobs)
+        return len(self._blobs)
 
     def get(self, blob_id: bytes) -> IndexEntry | None:
-        return self.blobs.get(blob_id)
+        loc = self._blobs.get(blob_id)
+        return None if loc is None else self._entry(loc)
+
+    def _entry(self, loc: bytes) -> IndexEntry:
+        number, t, c, offset, length, raw = _LOCATION.unpack(loc)
+        return IndexEntry(self._pack_ids[number], self._types[t], self._compressions[c], offset, length, raw)
+
+    def ids(self) -> KeysView[bytes]:
+        return self._blobs.keys()
+
+    def entries(self) -> Iterator[tuple[bytes, IndexEntry]]:
+        for blob_id, loc in self._blobs.items():
+            yield blob_id, self._entry(loc)
+
+    def _number(self, pack_id: bytes, size: int) -> int:
+        self.pack_sizes[pack_id] = size
+        number = self._pack_numbers.get(pack_id)
+        if number is None:
+            number = self._pack_numbers[pack_id] = len(self._pack_ids)
+            self._pack_ids.append(pack_id)
+        return number
 
     def add_plain(self, plain: bytes) -> None:
         """Every pack of an index body (see index_plain): the fast path for loading the local cache."""
-        types, comps = {int(t): t for t in BlobType}, {int(c): c for c in Compression}
         for pack_id, size, rows in _pack_spans(plain):
-            self.blobs.update(
-                (b, IndexEntry(pack_id, types[t], comps[c], o, n, r)) for t, c, b, o, n, r in _ENTRY.iter_unpack(rows)
-            )
-            self.pack_sizes[pack_id] = size
+            number, location = self._number(pack_id, size), _LOCATION.pack
+            self._blobs.update((b, location(number, t, c, o, n, r)) for t, c, b, o, n, r in _ENTRY.iter_unpack(rows))
 
     def add_pack(self, info: PackInfo, *, pending: bool) -> None:
-        pack_id = info.pack_id
+        number, location = self._number(info.pack_id, info.size), _LOCATION.pack
         for e in info.entries:
-            self.blobs[e.blob_id] = IndexEntry(pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
-        self.pack_sizes[pack_id] = info.size
+            self._blobs[e.blob_id] = location(number, e.type, e.compression, e.offset, e.length, e.raw_length)
         if pending:
+            record = _pack_record(info)
             with self._lock:
-                self.pending.append(info)
+                self._pending.append((info.pack_id, record))
+
+    def discard(self, blob_ids: Iterable[bytes]) -> None:
+        for blob_id in blob_ids:
+            self._blobs.pop(blob_id, None)
+
+    def drop_packs(self, pack_ids: set[bytes]) -> None:
+        """Forget packs that are lost at the destination, and every blob they held."""
+        numbers = {self._pack_numbers[p] for p in pack_ids if p in self._pack_numbers}
+        self.discard([b for b, loc in self._blobs.items() if _LOCATION.unpack_from(loc)[0] in numbers])
+        for pack_id in pack_ids:
+            self.pack_sizes.pop(pack_id, None)
 
     def packs(self) -> dict[bytes, list[tuple[bytes, IndexEntry]]]:
         """pack id -> its blobs, for check and restore planning."""
         out: dict[bytes, list[tuple[bytes, IndexEntry]]] = {}
-        for blob_id, e in self.blobs.items():
+        for blob_id, e in self.entries():
             out.setdefault(e.pack_id, []).append((blob_id, e))
         return out
 
-    def take_pending(self) -> list[PackInfo]:
+    def has_pending(self) -> bool:
         with self._lock:
-            pending, self.pending = self.pending, []
-        return pending
+            return bool(self._pending)
 
-    def return_pending(self, packs: list[PackInfo]) -> None:
-        """Packs whose index file could not be written stay pending for the next try."""
+    def take_pending(self) -> IndexBody:
         with self._lock:
-            self.pending[:0] = packs
+            pending, self._pending = self._pending, []
+        return IndexBody([p for p, _ in pending], bytes([_VERSION]) + b"".join(r for _, r in pending))
+
+    def return_pending(self, body: IndexBody) -> None:
+        """Packs whose index file could not be written stay pending for the next try."""
+        records = [(p, r) for p, r in zip(body.pack_ids, _pack_records(body.plain), strict=True)]
+        with self._lock:
+            self._pending[:0] = records
+
+
+def _pack_records(plain: bytes) -> Iterator[bytes]:
+    view = memoryview(plain)
+    pos = 1
+    for _pack_id, _size, rows in _pack_spans(plain):
+        end = pos + _PACK.size + len(rows)
+        yield bytes(view[pos:end])
+        pos = end

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from engine.backends.base import Backend, list_packs, pack_name
@@ -24,7 +23,7 @@ from engine.errors import (
     UnsupportedFormat,
 )
 from engine.repo.crypto import MasterKey
-from engine.repo.index import PackInfo, decode_index, encode_index, read_pack_header
+from engine.repo.index import PackInfo, encode_index, open_index, read_pack_header
 from engine.repo.keys import DEFAULT_KDF, KdfParams, create_key, unlock
 
 __all__ = ["ChunkerParams", "Repository", "FORMAT_VERSION"]
@@ -113,12 +112,13 @@ class Repository:
     def index_names(self) -> list[str]:
         return self.backend.list("index/")
 
-    def read_index(self, name: str) -> Iterator[PackInfo]:
-        return decode_index(self.key, self.backend.get(name))
+    def read_index(self, name: str) -> bytes:
+        """An index file's body (`engine.repo.index.parse_index` lists its packs)."""
+        return open_index(self.key, self.backend.get(name))
 
-    def write_index(self, packs: list[PackInfo]) -> str:
-        """Write `packs` as one index file; returns its name."""
-        name, data = encode_index(self.key, packs)
+    def write_index(self, plain: bytes) -> str:
+        """Write one index file with this body (`index_plain`); returns its name."""
+        name, data = encode_index(self.key, plain)
         self.backend.put(name, data)
         return name
 

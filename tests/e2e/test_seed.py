@@ -26,8 +26,7 @@ def _independent_percent(drive, s3_server, bucket: str) -> float:
     repo = Repository.open(LocalBackend(drive), PASSWORD)
     index = Index()
     for name in repo.index_names():
-        for info in repo.read_index(name):
-            index.add_pack(info, pending=False)
+        index.add_plain(repo.read_index(name))
     store = BlobStore(repo.key, index, repo.backend)
     in_bucket = {"/".join(k.split("/")[1:]) for k in s3_server.objects(bucket)}  # without the "repo/" prefix
     snap = load_snapshots(repo.backend, repo.key)[-1]

@@ -53,7 +53,7 @@ def test_index_rebuilt_from_pack_headers_equals_the_written_index(tmp_path):
     for _ in range(30):
         store.put(BlobType.DATA, os.urandom(5000))
     store.flush()
-    name, data = encode_index(key, index.take_pending())
+    name, data = encode_index(key, index.take_pending().plain)
     from_file = {info.pack_id: info for info in decode_index(key, data)}
     rebuilt = {pid: read_pack_header(backend, key, pid) for pid in written}
     assert from_file == rebuilt
