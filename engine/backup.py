@@ -36,7 +36,7 @@ from engine.repo.blob import BlobType, seal_blob
 from engine.repo.blobstore import BlobStore
 from engine.repo.index import PackInfo
 from engine.repo.snapshot import Snapshot, save_snapshot
-from engine.repo.tree import Kind, TreeEntry, decode_tree, encode_entry, entry_ids, join_entries
+from engine.repo.tree import Kind, TreeEntry, decode_tree, encode_entry, entry_ids, ids_known, join_entries
 from engine.rollback import not_before_latest, remember_latest
 from engine.scanner import META_SIZE, Node, Partial, Scan, meta_mtime_ns, pack_meta, read_xattrs, scan
 from engine.session import Session
@@ -183,13 +183,13 @@ class _Run:
     def classify(self, found: Scan, files: list[Node]) -> tuple[list[Node], int]:
         """Split files into the ones to read and (the count of) those the files cache vouches for:
         same stat, and every blob still indexed (a prune may have removed some)."""
-        index = self.session.index
+        known = self.session.index.ids()
         cache = self.session.state.cached_files()
         todo, unchanged = [], 0
         for node in files:
             record = cache.pop(node.path, None)
             if record is not None:
-                if record.startswith(node.meta) and all(i in index for i in entry_ids(record, META_SIZE)):
+                if record.startswith(node.meta) and ids_known(record, META_SIZE, known):
                     self.content[node.path] = record
                     unchanged += 1
                     continue

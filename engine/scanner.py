@@ -55,7 +55,7 @@ class Node:
 
     @property
     def name(self) -> bytes:
-        return os.path.basename(self.path) or self.path
+        return self.path[self.path.rfind(b"/") + 1 :] or self.path
 
     @property
     def size(self) -> int:
@@ -131,14 +131,17 @@ class _Walker:
         partial: Partial | None = None,
     ) -> None:
         self.excludes = [os.fsencode(p) for p in excludes]
-        self.never = never
+        #: folders never backed up (Backbeat's own): the walk stops at them, so nothing under one is reached
+        self.never = set(never)
         self.report = report
         self.partial = partial
 
     def excluded(self, path: bytes, name: bytes) -> bool:
-        if any(path == n or path.startswith(n + b"/") for n in self.never):
+        """Once per entry of every folder: a set lookup, and patterns only when there are some."""
+        if path in self.never:
             return True
-        return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(path, p) for p in self.excludes)
+        match = fnmatch.fnmatchcase
+        return bool(self.excludes) and any(match(name, p) or match(path, p) for p in self.excludes)
 
     def node(self, path: bytes, st: os.stat_result) -> Node | None:
         mode = st.st_mode
@@ -201,6 +204,9 @@ def scan(
     paths = [p for p in paths if not any(p.startswith(q.rstrip(b"/") + b"/") for q in paths if q != p)]
     found: list[tuple[bytes, os.stat_result]] = []
     for p in paths:
+        if any(p == n or p.startswith(n.rstrip(b"/") + b"/") for n in never):
+            report(FileSkipped(os.fsdecode(p), "Backbeat's own folder: it is never backed up", warning=False))
+            continue
         try:
             found.append((p, os.lstat(p)))
         except OSError as e:

@@ -141,9 +141,9 @@ def test_file_vanishing_before_read_is_skipped(backbeat_home, tmp_path, monkeypa
     session = open_session(backend, PASSWORD)
     real_classify = backup._Run.classify
 
-    def classify_then_delete(self, files):  # between the scan and the read
+    def classify_then_delete(self, *args):  # between the scan and the read
         (src / "f07").unlink()
-        return real_classify(self, files)
+        return real_classify(self, *args)
 
     monkeypatch.setattr(backup._Run, "classify", classify_then_delete)
     summary = run_backup(session, start_scan([str(src)]))

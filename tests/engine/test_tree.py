@@ -1,7 +1,7 @@
 import pytest
 
 from engine.errors import IntegrityError
-from engine.repo.tree import Kind, TreeEntry, decode_tree, encode_tree
+from engine.repo.tree import Kind, TreeEntry, decode_tree, encode_entry, encode_tree, ids_known
 
 ENTRIES = [
     TreeEntry(b"z\xff\xfename", Kind.FILE, 0o644, 1_700_000_000_123_456_789, 12, ids=(b"\1" * 32, b"\2" * 32)),
@@ -39,3 +39,12 @@ def test_a_repeated_name_is_refused():
     ]
     with pytest.raises(IntegrityError, match="repeated"):
         decode_tree(encode_tree(twice))
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_ids_known_needs_every_blob_of_the_entry(count):
+    ids = tuple(bytes([i]) * 32 for i in range(count))
+    raw = b"stat" + encode_entry(TreeEntry(b"f", Kind.FILE, 0o644, 1, 10, xattrs=((b"k", b"v"),), ids=ids))
+    assert ids_known(raw, 4, set(ids))
+    for missing in ids:
+        assert not ids_known(raw, 4, set(ids) - {missing})
