@@ -294,9 +294,9 @@ class _Run:
         list the files whose blobs are all there or in packs on their way, send those trees, and
         once the destination confirms every pack handed over so far, save the snapshot."""
         self.store.flush()
-        rows: list[tuple[bytes, bytes]] = []
+        vouched: list[bytes] = []
         coming = self.store.on_the_way()
-        tree_id, _dirs, files = self.tree(found.root, rows, coming=coming)
+        tree_id, _dirs, files = self.tree(found.root, vouched, coming=coming)
         self.store.flush()
         known = self.session.index
         self.uploader.drain()  # raises if a pack did not make it: then no checkpoint names it
@@ -309,7 +309,7 @@ class _Run:
         snapshot_id = save_snapshot(self.session.repo.backend, self.session.repo.key, snap)
         self.open_checkpoints(found).wrote(snapshot_id)
         # what the destination holds need not be read again if this run is interrupted
-        self.session.state.remember_files(rows)
+        self.session.state.remember_files((p, self.content[p]) for p in vouched)
         self.events(Checkpoint(snapshot_id, files, self.sent()))
 
     def snapshot(self, found: Scan, tree_id: bytes, summary: dict, checkpoint: bool = False) -> Snapshot:
@@ -331,19 +331,18 @@ class _Run:
             self.checkpoints = OpenCheckpoints(self.session.state, self.session.repo.backend, paths)
         return self.checkpoints
 
-    def tree(
-        self, node: Node, rows: list[tuple[bytes, bytes]], coming: frozenset[bytes] | None = None
-    ) -> tuple[bytes, int, int]:
+    def tree(self, node: Node, vouched: list[bytes], coming: frozenset[bytes] | None = None) -> tuple[bytes, int, int]:
         """Store the tree of folder `node` bottom-up; returns (tree id, folders, files), and adds the
-        records of files read this run to `rows`. With `coming` (a checkpoint), only files whose
-        every blob is indexed or in those."""
+        files read this run that the files cache may vouch for to `vouched` (paths: their records
+        are in `content`). With `coming` (a checkpoint), only files whose every blob is indexed or
+        in those."""
         entries: list[tuple[bytes, bytes]] = []
         dirs, files = 1, 0
         known = self.session.index
         for child in node.children:
             name = child.name
             if child.kind == Kind.DIR:
-                sub, n, f = (child.subtree, 0, 0) if child.subtree is not None else self.tree(child, rows, coming)
+                sub, n, f = (child.subtree, 0, 0) if child.subtree is not None else self.tree(child, vouched, coming)
                 dirs, files = dirs + n, files + f
                 entry = TreeEntry(
                     name, Kind.DIR, child.mode, child.mtime_ns, xattrs=read_xattrs(child.path), ids=(sub,)
@@ -359,7 +358,7 @@ class _Run:
                 entries.append((name, record[META_SIZE:]))
                 # one changed in the last moments may change again within the same mtime: not vouched for
                 if child.path in self.fresh and meta_mtime_ns(record) < self.started_ns - _RACY_NS:
-                    rows.append((child.path, record))
+                    vouched.append(child.path)
         return self.store.put(BlobType.TREE, join_entries(entries)), dirs, files
 
 
@@ -460,8 +459,8 @@ def _run_backup(
         for t in helpers[1:]:
             t.join()  # a checkpoint under way ends before the final trees are built
         events(progress.event("finishing"))
-        rows: list[tuple[bytes, bytes]] = []
-        root, dirs, _files = run.tree(found.root, rows)
+        vouched: list[bytes] = []
+        root, dirs, _files = run.tree(found.root, vouched)
         run.store.flush()
     finally:
         run.reading_done.set()
@@ -498,7 +497,7 @@ def _run_backup(
     snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
     run.open_checkpoints(found).fold()  # the final snapshot holds all they did
     remember_latest(session, snap)
-    session.state.remember_files(rows)
+    session.state.remember_files((p, run.content[p]) for p in vouched)
     if not scanned.partial:  # a partial scan saw only the changed folders: the files it did not see are not gone
         session.state.forget_files(run.unseen)
     return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)
