@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.compare_restic import PASSWORD, run  # noqa: E402
+from bench.compare_restic import run, tools_env  # noqa: E402
 
 
 def make_folder(folder: Path, entries: int) -> None:
@@ -42,14 +42,7 @@ def main() -> None:
         src = work / "src"
         make_folder(src / "big", args.entries)
         print(f"{args.entries} entries in one folder")
-        env = dict(
-            os.environ,
-            BACKBEAT_PASSWORD=PASSWORD,
-            BACKBEAT_HOME=str(work / "home"),
-            RESTIC_PASSWORD=PASSWORD,
-            RESTIC_CACHE_DIR=str(work / "restic-cache"),
-            PYTHONPATH=str(HERE.parent),
-        )
+        env = tools_env(work / "home", work / "restic-cache")
         bb = [sys.executable, "-m", "engine"]
         repo = ["--repo", str(work / "bb")]
         run([*bb, "init", *repo], env)

@@ -47,6 +47,18 @@ def run(cmd: list, env: dict) -> tuple[float, float, int]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
 
 
+def tools_env(home: Path, restic_cache: Path) -> dict[str, str]:
+    """The environment both tools run in: the same password, their own state under the work folder."""
+    return dict(
+        os.environ,
+        BACKBEAT_PASSWORD=PASSWORD,
+        RESTIC_PASSWORD=PASSWORD,
+        BACKBEAT_HOME=str(home),
+        RESTIC_CACHE_DIR=str(restic_cache),
+        PYTHONPATH=str(HERE.parent),
+    )
+
+
 def du(path: Path) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
@@ -110,14 +122,7 @@ def main() -> None:
     pristine = work / "dataset"
     if not pristine.exists():
         generate(pristine, args.size_mb, args.seed)
-    env = dict(
-        os.environ,
-        BACKBEAT_PASSWORD=PASSWORD,
-        RESTIC_PASSWORD=PASSWORD,
-        BACKBEAT_HOME=str(work / "bb-home"),
-        RESTIC_CACHE_DIR=str(work / "restic-cache"),
-        PYTHONPATH=str(HERE.parent),
-    )
+    env = tools_env(work / "bb-home", work / "restic-cache")
     reps = [one_repetition(work, pristine, env) for _ in range(args.repeat)]
 
     print(

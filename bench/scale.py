@@ -12,7 +12,6 @@ backup with nothing changed. Wall time, CPU and peak RSS come from wait4 (bench/
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.compare_restic import PASSWORD, run  # noqa: E402
+from bench.compare_restic import run, tools_env  # noqa: E402
 
 
 def make_tree(root: Path, files: int, per_folder: int, seed: int) -> int:
@@ -48,14 +47,7 @@ def main() -> None:
         src = work / "src"
         size = make_tree(src, args.files, args.per_folder, args.seed)
         print(f"{args.files} files, {size / 1e6:.0f} MB, {args.files // args.per_folder} folders")
-        env = dict(
-            os.environ,
-            BACKBEAT_PASSWORD=PASSWORD,
-            BACKBEAT_HOME=str(work / "home"),
-            RESTIC_PASSWORD=PASSWORD,
-            RESTIC_CACHE_DIR=str(work / "restic-cache"),
-            PYTHONPATH=str(HERE.parent),
-        )
+        env = tools_env(work / "home", work / "restic-cache")
         bb = [sys.executable, "-m", "engine"]
         tools = {"backbeat": [*bb, "backup", "--repo", str(work / "bb"), "-q", str(src)]}
         run([*bb, "init", "--repo", str(work / "bb")], env)
