@@ -137,8 +137,9 @@ class ContinuousBackup:
         if full:
             self._last_full = started
             repo = self.session.repo
-            self.session.close()
-            self.session = None  # nothing may hold the old index while memory is released
+            # dropped, not closed: another thread (the app asking for status) may still be using it;
+            # its database connection closes once the last holder lets go
+            self.session = None
             release_memory()
             self.session = self.reload(repo)
         repo = self.session.repo

@@ -387,10 +387,11 @@ class BackupService:
         """Continuous backup until `stop` is set (engine.continuous); the app runs it on a thread."""
 
         def reload(repo: Repository) -> Session:
-            self._session = None
-            release_memory()
-            self._session = reload_session(repo)
-            return self._session
+            with self._opening:  # a thread asking for the session meanwhile waits for this one
+                self._session = None
+                release_memory()
+                self._session = reload_session(repo)
+                return self._session
 
         settings = load_settings().watch
         line = LineIdle()

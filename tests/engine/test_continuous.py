@@ -159,3 +159,12 @@ def test_a_folder_that_cannot_be_watched_is_said_and_scanned_on_a_timer(tmp_path
     service.close()
     warnings = [e for e in seen if getattr(e, "warning", False) and "cannot watch it" in e.reason]
     assert warnings and warnings[0].path.endswith("gone") and "every 15 minutes" in warnings[0].reason
+
+
+def test_a_session_another_thread_holds_keeps_working_when_a_full_run_replaces_it(running):
+    """The app's status polling may hold the service's session while the watcher swaps it."""
+    held = running.service.session
+    logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; filesystem events were lost")
+    assert running.next().reason == "lost events"
+    assert running.service.session is not held
+    assert held.state.loaded_index_files()  # not "Cannot operate on a closed database"
