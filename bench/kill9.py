@@ -13,7 +13,10 @@ the same job, counted first). After every kill:
 - copy (folder -> a fresh S3 bucket): `check` of the half-copied target passes, the copy run
   again completes, `check --read-data` there passes and its restore equals the source;
 - seed export (to a fresh drive folder): the export run again completes and `seed verify` reads
-  the whole drive clean.
+  the whole drive clean;
+- reconcile (a seed loaded into a fresh bucket with two packs lost; with and without the drive
+  attached): reconcile run again completes, a backup then completes and restores equal to the
+  source, and `check --read-data` names nothing but the seed snapshot's lost data.
 Prints survivors / trials per job. (Prune's kill moments are in tests/e2e/test_prune.py.)
 """
 
@@ -137,10 +140,60 @@ def seed_trials(job: Job, location: str, src: Path, trials: int, rnd: random.Ran
     return survived
 
 
+def reconcile_trials(job: Job, server: S3Server, src: Path, trials: int, rnd: random.Random) -> int:
+    """A seed drive loaded into a fresh bucket with two packs lost on the way; `reconcile` killed.
+    Even trials have the drive attached (lost packs are put back from it), odd ones not (they are
+    dropped from the index). Survived: reconcile run again completes, a backup after it completes
+    and restores equal to the source, and `check` names no damage but the lost packs' snapshot."""
+
+    def loaded(n: int) -> tuple[str, Path]:
+        bucket = server.bucket(f"reconcile-{n}-{rnd_name()}")
+        location, drive = server.location(bucket), job.work / f"drive-{n}"
+        shutil.rmtree(drive, ignore_errors=True)
+        job.bb("init", "--repo", location)
+        job.bb("seed", "export", "--repo", location, "--drive", str(drive), "-q", str(src))
+        job.bb("seed", "load", "--drive", str(drive), "--repo", location)
+        packs = sorted((size, name) for name, size in server.objects(bucket).items() if "/data/" in name)
+        for _size, name in packs[-2:]:
+            server.delete(bucket, name)
+        return location, drive
+
+    def reconcile(location: str, drive: Path, with_drive: bool) -> list[str]:
+        return ["reconcile", "--repo", location, *(["--drive", str(drive)] if with_drive else []), "-q"]
+
+    totals = {}
+    for with_drive in (True, False):
+        location, drive = loaded(-1 - with_drive)
+        totals[with_drive] = job.killed(0, *reconcile(location, drive, with_drive))
+        shutil.rmtree(drive)
+    survived = 0
+    for n in range(trials):
+        with_drive = n % 2 == 0
+        location, drive = loaded(n)
+        kill_at = rnd.randint(1, max(1, totals[with_drive]))
+        job.killed(kill_at, *reconcile(location, drive, with_drive))
+        job.bb(*reconcile(location, drive, with_drive))
+        job.bb("backup", "--repo", location, "-q", str(src), ok=(0, 3))
+        check = json.loads(job.bb("check", "--repo", location, "--read-data", "--json", ok=(0, 1)).stdout)
+        snaps = json.loads(job.bb("snapshots", "--repo", location, "--json").stdout)
+        first = snaps[0]["id"][:8]  # the seed's: the lost data is gone from it unless the drive mended it
+        clean = check["ok"] if with_drive else all(e.startswith(f"snapshot {first}: ") for e in check["errors"])
+        restored = job.restores(location, src)
+        survived += clean and restored
+        how = "with the drive" if with_drive else "without it"
+        print(
+            f"reconcile {how}, killed after change {kill_at} of {totals[with_drive]}: check {check['errors'][:3]}, "
+            f"restore {'equal' if restored else 'DIFFERS'}",
+            file=sys.stderr,
+        )
+        shutil.rmtree(drive)
+    return survived
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backups", type=int, default=50)
-    ap.add_argument("--others", type=int, default=5, help="kills of copy and of seed export each")
+    ap.add_argument("--others", type=int, default=5, help="kills of copy, seed export and reconcile each")
     ap.add_argument("--size-mb", type=int, default=32)
     ap.add_argument("--seed", type=int, default=9)
     args = ap.parse_args()
@@ -167,6 +220,7 @@ def main() -> None:
         job.bb("backup", "--repo", folder, "-q", str(src), ok=(0, 3))  # the S3 trials changed the tree
         results["copy folder -> S3"] = (copy_trials(job, server, folder, src, args.others, rnd), args.others)
         results["seed export"] = (seed_trials(job, bucket, src, args.others, rnd), args.others)
+        results["reconcile (S3)"] = (reconcile_trials(job, server, src, args.others, rnd), args.others)
     finally:
         server.kill()
         shutil.rmtree(work, ignore_errors=True)

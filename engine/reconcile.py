@@ -118,6 +118,10 @@ def run_reconcile(
             )
             report.bytes_to_upload = sum(size or 0 for n, size in expected.items() if n not in there)
             return report
+        # arrived: from now on the listing is the truth. Said before anything is changed there: a
+        # reconcile killed after deleting an index file would otherwise find fewer of the seed's
+        # objects next time, wait for the drive forever, and keep trusting the packs it lost.
+        session.state.clear_seed(backend.location)
 
     missing = sorted(n for n, size in expected.items() if n not in there)
     wrong_size = sorted(n for n, size in expected.items() if n in there and size is not None and there[n] != size)
@@ -145,8 +149,6 @@ def run_reconcile(
         _drop_packs(session, bad_packs, {n for n in report.corrupt if n.startswith("data/")}, report)
     session.state.set_held(backend.location, {p: s for p, s in list_packs(backend).items() if p not in bad_packs})
     report.bytes_to_upload = sum(expected.get(pack_name(p)) or 0 for p in bad_packs)
-    if seed is not None:
-        session.state.clear_seed(backend.location)  # arrived: from now on the listing is the truth
     return report
 
 
