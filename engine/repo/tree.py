@@ -86,20 +86,24 @@ def encode_entry(e: TreeEntry) -> bytes:
     return b"".join((fixed, e.name, e.target, encode_xattrs(e.xattrs), *e.ids))
 
 
+def _id_offsets(raw: bytes, start: int) -> range:
+    """Where the blob ids of the entry encoded at `start` of `raw` begin: they end it."""
+    count = int.from_bytes(raw[start + _COUNT_AT : start + _COUNT_AT + 4], "little")
+    return range(len(raw) - count * _ID, len(raw), _ID)
+
+
 def entry_ids(raw: bytes, start: int = 0) -> tuple[bytes, ...]:
-    """The blob ids at the end of an encoded entry (that begins at `start` of `raw`)."""
-    count = _FIXED.unpack_from(raw, start)[7]
-    start = len(raw) - count * _ID
-    return tuple(raw[i : i + _ID] for i in range(start, len(raw), _ID))
+    """The blob ids of an encoded entry (that begins at `start` of `raw`)."""
+    return tuple(raw[i : i + _ID] for i in _id_offsets(raw, start))
 
 
 def ids_known(raw: bytes, start: int, known: Container[bytes]) -> bool:
     """Whether every blob id of the entry encoded at `start` of `raw` is in `known`: the files
     cache's check, once per unchanged file, so a one-blob file costs one slice and one lookup."""
-    count = int.from_bytes(raw[start + _COUNT_AT : start + _COUNT_AT + 4], "little")
-    if count == 1:
+    offsets = _id_offsets(raw, start)
+    if len(offsets) == 1:
         return raw[-_ID:] in known
-    return all(raw[i : i + _ID] in known for i in range(len(raw) - count * _ID, len(raw), _ID))
+    return all(raw[i : i + _ID] in known for i in offsets)
 
 
 def join_entries(entries: Iterable[tuple[bytes, bytes]]) -> bytes:
