@@ -51,11 +51,6 @@ class WatchRun:
     replaced: str | None
 
 
-def _released_and_reloaded(repo: Repository) -> Session:
-    release_memory()  # the old session is dropped: its index goes with the run's scan
-    return reload_session(repo)
-
-
 class ContinuousBackup:
     def __init__(
         self,
@@ -65,7 +60,7 @@ class ContinuousBackup:
         settings: WatchSettings = WatchSettings(),
         events: EventSink = lambda ev: None,
         clock: Clock = SYSTEM_CLOCK,
-        reload: Callable[[Repository], Session] = _released_and_reloaded,
+        reload: Callable[[Repository], Session] = reload_session,
         options: RunOptions = RunOptions(),
         idle: Callable[[], None] = lambda: None,
     ) -> None:
@@ -73,8 +68,7 @@ class ContinuousBackup:
         #: called about once a second while nothing is due: work that waits for a quiet moment
         self.idle = idle
         self.options = options
-        #: after a full run, once the old session is dropped: free the run's memory, then a fresh
-        #: session (its index compact in memory)
+        #: after a full run, once the old session is dropped: a fresh one (its index compact in memory)
         self.reload = reload
         self.paths = list(paths)
         self.excludes = list(excludes)

@@ -44,7 +44,6 @@ from engine.forget import ForgetReport, run_forget
 from engine.home import app_dir, computer_id, default_repository, log_dir
 from engine.keychain import s3_credentials
 from engine.logs import log, redact
-from engine.memory import release_memory
 from engine.netidle import LineIdle
 from engine.pacing import BandwidthStatus, Pacer
 from engine.prune import PruneReport, run_prune
@@ -389,7 +388,6 @@ class BackupService:
         def reload(repo: Repository) -> Session:
             with self._opening:  # a thread asking for the session meanwhile waits for this one
                 self._session = None
-                release_memory()
                 self._session = reload_session(repo)
                 return self._session
 
