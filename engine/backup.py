@@ -36,7 +36,8 @@ from engine.repo.blob import BlobType, seal_blob
 from engine.repo.blobstore import BlobStore
 from engine.repo.index import PackInfo
 from engine.repo.snapshot import Snapshot, save_snapshot
-from engine.repo.tree import Kind, TreeEntry, decode_tree, encode_entry, entry_ids, ids_known, join_entries
+from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry, entry_ids, ids_known
+from engine.repo.walk import folder_entries
 from engine.rollback import not_before_latest, remember_latest
 from engine.scanner import META_SIZE, Node, Partial, Scan, meta_mtime_ns, pack_meta, read_xattrs, scan
 from engine.session import Session
@@ -332,11 +333,12 @@ class _Run:
         return self.checkpoints
 
     def tree(self, node: Node, vouched: list[bytes], coming: frozenset[bytes] | None = None) -> tuple[bytes, int, int]:
-        """Store the tree of folder `node` bottom-up; returns (tree id, folders, files), and adds the
+        """Store the tree of folder `node` bottom-up, part by part (its children are in name order);
+        returns (tree id, folders, files), and adds the
         files read this run that the files cache may vouch for to `vouched` (paths: their records
         are in `content`). With `coming` (a checkpoint), only files whose every blob is indexed or
         in those."""
-        entries: list[tuple[bytes, bytes]] = []
+        folder = TreeSplitter(self.session.repo.tree_seed, lambda part: self.store.put(BlobType.TREE, part))
         dirs, files = 1, 0
         known = self.session.index
         for child in node.children:
@@ -347,19 +349,19 @@ class _Run:
                 entry = TreeEntry(
                     name, Kind.DIR, child.mode, child.mtime_ns, xattrs=read_xattrs(child.path), ids=(sub,)
                 )
-                entries.append((name, encode_entry(entry)))
+                folder.add(name, encode_entry(entry))
             elif child.kind == Kind.SYMLINK:
                 entry = TreeEntry(name, Kind.SYMLINK, child.mode, child.mtime_ns, target=child.target)
-                entries.append((name, encode_entry(entry)))
+                folder.add(name, encode_entry(entry))
             elif (record := self.content.get(child.path)) is not None:
                 if coming is not None and not all(i in known or i in coming for i in entry_ids(record, META_SIZE)):
                     continue  # part of it is not even packed yet
                 files += 1
-                entries.append((name, record[META_SIZE:]))
+                folder.add(name, record[META_SIZE:])
                 # one changed in the last moments may change again within the same mtime: not vouched for
                 if child.path in self.fresh and meta_mtime_ns(record) < self.started_ns - _RACY_NS:
                     vouched.append(child.path)
-        return self.store.put(BlobType.TREE, join_entries(entries)), dirs, files
+        return folder.finish(), dirs, files
 
 
 @dataclass
@@ -380,7 +382,7 @@ def previous_trees(session: Session, snap: Snapshot) -> Callable[[bytes], bytes 
             parent = os.path.dirname(path)
             parent_id = lookup(parent) if parent != path and path.startswith(snap.base_bytes) else None
             if parent_id is not None and parent_id not in listings:
-                entries = decode_tree(session.reader.get(BlobType.TREE, parent_id))
+                entries = folder_entries(session.reader, parent_id)
                 listings[parent_id] = {e.name: e.subtree for e in entries if e.kind == Kind.DIR}
             folders[path] = listings[parent_id].get(os.path.basename(path)) if parent_id is not None else None
         return folders[path]

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from engine.errors import BackbeatError, ObjectNotFound
-from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot, delete_snapshot, load_snapshots
-from engine.repo.tree import Kind, decode_tree
+from engine.repo.tree import Kind
+from engine.repo.walk import folder_entries
 from engine.retention import Decision, RetentionPolicy, evaluate, group_of
 from engine.rollback import forget_seen
 from engine.session import Session
@@ -70,7 +70,7 @@ def _collect(store: BlobStore, tree_id: bytes, rel: bytes, seen: set[bytes], wal
         return 0
     walked.add((rel, tree_id))
     new = 0
-    for entry in decode_tree(store.get(BlobType.TREE, tree_id)):
+    for entry in folder_entries(store, tree_id):
         path = rel + b"/" + entry.name if rel else entry.name
         if entry.kind == Kind.DIR:
             new += _collect(store, entry.subtree, path, seen, walked)

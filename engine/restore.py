@@ -23,10 +23,10 @@ from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import IntegrityError
 from engine.events import EventSink, FileSkipped, RestoreSummary
 from engine.progress import Meter
-from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot
-from engine.repo.tree import Kind, TreeEntry, decode_tree
+from engine.repo.tree import Kind, TreeEntry
+from engine.repo.walk import folder_entries
 from engine.session import Session
 
 __all__ = ["run_restore", "walk_snapshot", "normalize_include"]
@@ -62,15 +62,10 @@ def walk_snapshot(
     unreadable: Callable[[bytes, IntegrityError], None] | None = None,
 ):
     """Yield (relative path, entry) for every selected entry, parents before children. A folder
-    whose listing fails verification raises, or, given `unreadable`, is reported there and skipped."""
-    try:
-        entries = decode_tree(store.get(BlobType.TREE, tree_id))
-    except IntegrityError as e:
-        if unreadable is None:
-            raise
-        unreadable(rel, e)
-        return
-    for entry in entries:
+    whose listing (or a part of it) fails verification raises, or, given `unreadable`, is reported
+    there and what it lists skipped."""
+    failed = (lambda e: unreadable(rel, e)) if unreadable is not None else None
+    for entry in folder_entries(store, tree_id, failed=failed, catch=IntegrityError):
         path = os.path.join(rel, entry.name) if rel else entry.name
         how = _wanted(path, list(includes))
         if not how:
@@ -146,7 +141,8 @@ class _Restorer:
 
         def unreadable(rel: bytes, e: IntegrityError) -> None:
             where = os.fsdecode(os.path.join(self.target, rel, b""))  # a trailing slash: all under it
-            self.skipped.append(FileSkipped(where, f"not restored: the folder's listing is damaged ({e})"))
+            reason = f"not restored: the folder's listing (or part of it) is damaged ({e})"
+            self.skipped.append(FileSkipped(where, reason))
 
         for rel, entry in walk_snapshot(self.store, snap.tree_id, includes, unreadable=unreadable):
             if refused and any(rel.startswith(r + b"/") for r in refused):

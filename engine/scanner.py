@@ -13,12 +13,14 @@ id), so a change deep in a big tree costs a few directory listings, not a walk o
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import os
 import stat
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 
 from engine.events import FileSkipped
 from engine.repo.tree import Kind
@@ -222,7 +224,9 @@ def scan(
 
 
 def _graft(root: Node, base: bytes, node: Node) -> None:
-    """Hang `node` under `root`, creating the folders between them with their real metadata."""
+    """Hang `node` under `root`, creating the folders between them with their real metadata;
+    children stay in name order, as a listing gives them (the sources' order is not: `a-b` sorts
+    before `a/c` as a path, after `a` as a name)."""
     rel = os.path.relpath(node.path, base)
     parent = root
     for part in rel.split(b"/")[:-1]:
@@ -230,6 +234,6 @@ def _graft(root: Node, base: bytes, node: Node) -> None:
         nxt = next((c for c in parent.children if c.name == part), None)
         if nxt is None:
             nxt = Node(path, Kind.DIR, pack_meta(os.lstat(path)), children=[])
-            parent.children.append(nxt)
+            bisect.insort(parent.children, nxt, key=attrgetter("name"))
         parent = nxt
-    parent.children.append(node)
+    bisect.insort(parent.children, node, key=attrgetter("name"))

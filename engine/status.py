@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from engine.errors import BackendError, IntegrityError
-from engine.repo.blob import BlobType
 from engine.repo.snapshot import Snapshot
-from engine.repo.tree import Kind, decode_tree
+from engine.repo.tree import Kind
+from engine.repo.walk import folder_entries
 from engine.session import Session
 
 __all__ = ["DestinationStatus", "destination_status", "selection_files"]
@@ -44,11 +44,7 @@ def selection_files(session: Session, snap: Snapshot) -> list[tuple[int, tuple[b
     out, stack = [], [snap.tree_id]  # a folder stored twice (same tree) holds its files twice: no dedup here
     while stack:
         tree_id = stack.pop()
-        try:
-            tree = store.get(BlobType.TREE, tree_id)
-        except (IntegrityError, BackendError):
-            continue
-        for entry in decode_tree(tree):
+        for entry in folder_entries(store, tree_id, failed=lambda e: None, catch=(IntegrityError, BackendError)):
             if entry.kind == Kind.DIR:
                 stack.append(entry.subtree)
             elif entry.kind == Kind.FILE:

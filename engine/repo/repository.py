@@ -49,6 +49,7 @@ class Repository:
         self.chunker = ChunkerParams(c["min_size"], c["avg_size"], c["max_size"])
         self.pack_size: int = config["pack_size"]
         self.chunker_seed = int.from_bytes(key.subkey("backbeat chunker seed", 7), "little")
+        self.tree_seed = int.from_bytes(key.subkey("backbeat tree part seed", 4), "little")
 
     @classmethod
     def create(

@@ -4,12 +4,18 @@ Entries are sorted by name (raw bytes, so any file name the OS allows survives, 
 and encoded in a fixed binary layout, so an unchanged directory encodes to the same bytes and
 dedups to nothing. A file entry lists its content blob ids in order; a directory entry names
 its subtree's id; a symlink keeps its target. Extended attributes ride along where the OS has them.
+
+A big folder is stored as parts (`TreeSplitter`): whole trees of a few thousand entries each, cut
+after names chosen by a keyed hash, and a short list of them. So no folder is ever one huge blob,
+a reader holds one part at a time, and one changed file in a folder of a million re-sends one
+part, not the whole listing.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Container, Iterable
+import zlib
+from collections.abc import Callable, Container, Iterable
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -21,15 +27,17 @@ __all__ = [
     "Xattrs",
     "encode_tree",
     "encode_entry",
-    "join_entries",
     "entry_ids",
     "ids_known",
     "decode_tree",
+    "split_parts",
+    "TreeSplitter",
     "encode_xattrs",
     "decode_xattrs",
 ]
 
 _VERSION = 1
+_SPLIT = 2  # a folder stored as parts: the version byte of the list of them
 _HEAD = struct.Struct("<BI")
 _FIXED = struct.Struct("<BIqQHHHI")  # kind, mode, mtime_ns, size, name, target, xattr count, ids
 _COUNT_AT = _FIXED.size - 4  # where the id count sits in an encoded entry
@@ -106,14 +114,10 @@ def ids_known(raw: bytes, start: int, known: Container[bytes]) -> bool:
     return all(raw[i : i + _ID] in known for i in offsets)
 
 
-def join_entries(entries: Iterable[tuple[bytes, bytes]]) -> bytes:
-    """A tree from (name, encoded entry) pairs, in any order."""
-    ordered = sorted(entries, key=lambda e: e[0])
-    return b"".join((_HEAD.pack(_VERSION, len(ordered)), *(raw for _, raw in ordered)))
-
-
 def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
-    return join_entries((e.name, encode_entry(e)) for e in entries)
+    """One whole tree, entries in any order (a backup builds its trees with `TreeSplitter`)."""
+    ordered = sorted(entries, key=lambda e: e.name)
+    return b"".join((_HEAD.pack(_VERSION, len(ordered)), *map(encode_entry, ordered)))
 
 
 def _check_name(name: bytes, previous: bytes | None) -> None:
@@ -130,6 +134,8 @@ def decode_tree(data: bytes) -> list[TreeEntry]:
     view = memoryview(data)
     try:
         version, count = _HEAD.unpack_from(view, 0)
+        if version == _SPLIT:
+            raise IntegrityError("tree is a list of parts where a part belongs")
         if version != _VERSION:
             raise IntegrityError(f"tree has unknown version {version}")
         pos = _HEAD.size
@@ -151,3 +157,66 @@ def decode_tree(data: bytes) -> list[TreeEntry]:
     if pos != len(view):
         raise IntegrityError("tree has trailing bytes")
     return entries
+
+
+#: A part ends after an entry whose name hashes to zero in these bits (one name in 4096), once it
+#: holds `PART_MIN` entries (so a folder of up to that many is always whole); at the latest at
+#: `PART_MAX` entries or `PART_MAX_BYTES`. Parts average ~8,000 entries, about 1 MB.
+PART_MASK = 4095
+PART_MIN = 4096
+PART_MAX = 32768
+PART_MAX_BYTES = 4 * 1024 * 1024
+
+
+class TreeSplitter:
+    """Builds one folder's tree from its entries, fed in name order, storing each part with `put`
+    as soon as it is cut (a folder of a million entries never sits in memory whole). The cut
+    points depend only on the names (and `seed`, from the key, so part sizes say nothing about
+    names): a changed or added file changes its own part, the others dedup. A folder that
+    makes one part is a plain tree, byte for byte what it always was."""
+
+    def __init__(self, seed: int, put: Callable[[bytes], bytes]) -> None:
+        self._seed = seed & 0xFFFFFFFF
+        self._put = put
+        self._part: list[bytes] = []
+        self._bytes = 0
+        self._last: bytes | None = None
+        self._parts: list[bytes] = []
+
+    def add(self, name: bytes, raw: bytes) -> None:
+        """One entry (`raw` from `encode_entry`); names must strictly increase."""
+        if self._last is not None and name <= self._last:
+            raise ValueError(f"tree entries must come in name order ({name!r} after {self._last!r})")
+        self._last = name
+        self._part.append(raw)
+        self._bytes += len(raw)
+        n = len(self._part)
+        if (n >= PART_MIN and not zlib.crc32(name, self._seed) & PART_MASK) or (
+            n >= PART_MAX or self._bytes >= PART_MAX_BYTES
+        ):
+            self._cut()
+
+    def _cut(self) -> None:
+        self._parts.append(self._put(b"".join((_HEAD.pack(_VERSION, len(self._part)), *self._part))))
+        self._part, self._bytes = [], 0
+
+    def finish(self) -> bytes:
+        """The folder's tree id."""
+        if self._part or not self._parts:
+            self._cut()
+        if len(self._parts) == 1:
+            return self._parts[0]
+        return self._put(b"".join((_HEAD.pack(_SPLIT, len(self._parts)), *self._parts)))
+
+
+def split_parts(data: bytes) -> tuple[bytes, ...] | None:
+    """The part ids of a folder stored as parts, in name order; None for a folder stored whole."""
+    try:
+        version, count = _HEAD.unpack_from(data, 0)
+    except struct.error:
+        raise IntegrityError("tree is malformed (too short)") from None
+    if version != _SPLIT:
+        return None
+    if count < 2 or len(data) != _HEAD.size + count * _ID:
+        raise IntegrityError("tree's list of parts is malformed")
+    return tuple(data[i : i + _ID] for i in range(_HEAD.size, len(data), _ID))

@@ -11,12 +11,12 @@ import pytest
 
 from engine.backends.base import pack_name
 from engine.backends.local import LocalBackend
-from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.index import Index
 from engine.repo.repository import Repository
 from engine.repo.snapshot import load_snapshots
-from engine.repo.tree import Kind, decode_tree
+from engine.repo.tree import Kind
+from engine.repo.walk import folder_entries
 from tests.conftest import PASSWORD, mutate, treehash_compare
 
 
@@ -37,7 +37,7 @@ def _independent_percent(drive, s3_server, bucket: str) -> float:
     safe = total = 0
     stack = [snap.tree_id]
     while stack:
-        for e in decode_tree(store.get(BlobType.TREE, stack.pop())):
+        for e in folder_entries(store, stack.pop()):
             if e.kind == Kind.DIR:
                 stack.append(e.subtree)
             elif e.kind == Kind.FILE:

@@ -32,3 +32,17 @@ def test_exclude_patterns_match_names_and_paths(tmp_path):
     (tmp_path / "src" / "b.txt").write_text("")
     found = scan([str(tmp_path / "src")], ["*.tmp", str(tmp_path / "src" / "cache")], [], lambda e: None)
     assert _names(found.root.children[0]) == {b"b.txt"}
+
+
+def test_every_folder_lists_its_children_in_name_order_whatever_the_sources(tmp_path):
+    """Trees are built part by part in name order: `a-b` sorts before `a/c` as a path but after
+    `a` as a name, so the folders between the sources must keep name order as they are grafted."""
+    for rel in ("a/c", "a-b", "b/z", "b/y"):
+        (tmp_path / rel).mkdir(parents=True)
+    found = scan([str(tmp_path / p) for p in ("b/z", "a/c", "a-b", "b/y")], [], [], lambda ev: None)
+
+    def names(node):
+        return [c.name for c in node.children]
+
+    assert names(found.root) == [b"a", b"a-b", b"b"]
+    assert names(found.root.children[2]) == [b"y", b"z"]

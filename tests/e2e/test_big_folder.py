@@ -1,0 +1,96 @@
+"""A folder of tens of thousands of files is stored as parts: one changed file re-sends one part,
+prune keeps every part a snapshot needs, and a damaged part costs only the files it lists."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.backends.local import LocalBackend
+from engine.repo.blob import BlobType
+from engine.repo.snapshot import load_snapshots
+from engine.repo.tree import decode_tree, split_parts
+from engine.repo.walk import folder_entries
+from engine.session import open_session
+from tests.conftest import PASSWORD, treehash_compare
+from tests.e2e.test_prune import keep_last
+
+pytestmark = pytest.mark.slow
+
+FILES = 20_000
+
+
+def _big_source(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    big = src / "big"
+    big.mkdir(parents=True)
+    for i in range(FILES):
+        (big / f"file-{i:06d}.txt").write_bytes(b"%d" % i)
+    (src / "next to it.txt").write_text("a neighbour")
+    return src
+
+
+def _parts_of_big(repo: Path) -> tuple[list[bytes], dict[bytes, list[bytes]]]:
+    """The big folder's parts in the latest snapshot, and each part's file names."""
+    session = open_session(LocalBackend(repo), PASSWORD)
+    try:
+        snap = load_snapshots(session.repo.backend, session.repo.key)[-1]
+        store = session.reader
+        src = next(e for e in folder_entries(store, snap.tree_id) if e.name == b"src")
+        big = next(e for e in folder_entries(store, src.subtree) if e.name == b"big")
+        parts = list(split_parts(store.get(BlobType.TREE, big.subtree)) or ())
+        names = {p: [e.name for e in decode_tree(store.get(BlobType.TREE, p))] for p in parts}
+        return parts, names
+    finally:
+        session.close()
+
+
+def test_a_big_folder_in_parts_re_sends_one_part_and_survives_forget_and_prune(cli, tmp_path):
+    src = _big_source(tmp_path)
+    cli("init")
+    cli("backup", str(src))
+    first, _ = _parts_of_big(cli.repo)
+    assert len(first) >= 2
+
+    (src / "big" / "file-012345.txt").write_bytes(b"changed, and longer than before")
+    cli("backup", str(src))
+    second, _ = _parts_of_big(cli.repo)
+    assert len(set(second) - set(first)) == 1  # the other parts are the first backup's, not sent again
+
+    cli("forget", *keep_last(1))
+    cli("prune")
+    assert cli.json("check", "--read-data")["ok"]  # every part the kept snapshot needs is still there
+    listed = cli("ls", "latest").stdout.splitlines()
+    assert sum("/big/file-" in line for line in listed) == FILES
+    cli("restore", "latest", "--target", str(tmp_path / "out"))
+    result = treehash_compare(src, tmp_path / "out" / "src")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_damaged_part_costs_only_the_files_it_lists(cli, tmp_path):
+    src = _big_source(tmp_path)
+    cli("init")
+    cli("backup", str(src))
+    parts, names = _parts_of_big(cli.repo)
+    victim = parts[1]
+
+    session = open_session(LocalBackend(cli.repo), PASSWORD)
+    where = session.index.get(victim)
+    session.close()
+    pack = cli.repo / "data" / where.pack_id.hex()[:2] / where.pack_id.hex()
+    data = bytearray(pack.read_bytes())
+    data[where.offset + where.length // 2] ^= 0xFF
+    os.chmod(pack, 0o644)
+    pack.write_bytes(bytes(data))
+
+    report = cli.json("check", "--read-data", ok=(1,))
+    assert any("folder src/big:" in e for e in report["errors"]), report["errors"]
+
+    proc = cli("restore", "latest", "--target", str(tmp_path / "out"), ok=(3,))
+    assert "src/big/" in proc.stderr and "listing (or part of it) is damaged" in proc.stderr
+    restored = set(os.listdir(tmp_path / "out" / "src" / "big"))
+    lost = {n.decode() for n in names[victim]}
+    assert restored == {f"file-{i:06d}.txt" for i in range(FILES)} - lost
+    assert (tmp_path / "out" / "src" / "next to it.txt").read_text() == "a neighbour"
