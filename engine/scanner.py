@@ -166,22 +166,25 @@ class _Walker:
         return None
 
     def children(self, path: bytes) -> list[Node]:
+        """A folder's listing in name order. Names, then one lstat each: sorting `os.scandir`'s
+        entries kept a million of them (with their stat results) alive beside the nodes, and the
+        memory they freed stayed scattered among the nodes (200,000 entries: 201 → 49 MiB held)."""
         try:
-            with os.scandir(path) as it:
-                entries = sorted(it, key=lambda e: e.name)
+            names = sorted(os.listdir(path))
         except OSError as e:
             self.report(FileSkipped(os.fsdecode(path), f"cannot read the folder ({e.strerror})", warning=True))
             return []
         out = []
-        for entry in entries:
-            if self.excluded(entry.path, entry.name):
+        for name in names:
+            child_path = os.path.join(path, name)
+            if self.excluded(child_path, name):
                 continue
             try:
-                st = entry.stat(follow_symlinks=False)
+                st = os.lstat(child_path)
             except OSError as e:
-                self.report(FileSkipped(os.fsdecode(entry.path), f"cannot read it ({e.strerror})", warning=True))
+                self.report(FileSkipped(os.fsdecode(child_path), f"cannot read it ({e.strerror})", warning=True))
                 continue
-            child = self.node(entry.path, st)
+            child = self.node(child_path, st)
             if child is not None:
                 out.append(child)
         return out
