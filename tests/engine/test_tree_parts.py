@@ -134,3 +134,9 @@ def test_a_tampered_list_of_parts_is_refused(tmp_path, tamper, reason):
     store.flush()
     with pytest.raises(IntegrityError, match=reason):
         list(folder_entries(store, bad))
+
+
+def test_the_cut_points_are_part_of_the_format():
+    """Changing the rule (docs/format.md) would make every big folder's listing new to the
+    repository: its next backup would send it all again."""
+    assert [len(decode_tree(p)) for p in _parts(*_build(_entries(60_000)))] == [15151, 4508, 9246, 16754, 7552, 6789]
