@@ -334,10 +334,9 @@ class _Run:
 
     def tree(self, node: Node, vouched: list[bytes], coming: frozenset[bytes] | None = None) -> tuple[bytes, int, int]:
         """Store the tree of folder `node` bottom-up, part by part (its children are in name order);
-        returns (tree id, folders, files), and adds the
-        files read this run that the files cache may vouch for to `vouched` (paths: their records
-        are in `content`). With `coming` (a checkpoint), only files whose every blob is indexed or
-        in those."""
+        returns (tree id, folders, files), and adds the files read this run that the files cache
+        may vouch for to `vouched` (paths: their records are in `content`). With `coming` (a
+        checkpoint), only files whose every blob is indexed or in those."""
         folder = TreeSplitter(self.session.repo.tree_seed, lambda part: self.store.put(BlobType.TREE, part))
         dirs, files = 1, 0
         known = self.session.index
