@@ -25,9 +25,10 @@ def _entries(count: int, mtime: int = 1) -> list[TreeEntry]:
 def _build(entries: list[TreeEntry], seed: int = SEED) -> tuple[bytes, dict[bytes, bytes]]:
     """(tree id, every blob put), with the blobs named by their index in a plain dict."""
     blobs: dict[bytes, bytes] = {}
+    ids: dict[bytes, bytes] = {}
 
     def put(data: bytes) -> bytes:
-        blob_id = len(blobs).to_bytes(32, "big") if data not in blobs.values() else _id_of(blobs, data)
+        blob_id = ids.setdefault(data, len(ids).to_bytes(32, "big"))
         blobs[blob_id] = data
         return blob_id
 
@@ -35,10 +36,6 @@ def _build(entries: list[TreeEntry], seed: int = SEED) -> tuple[bytes, dict[byte
     for e in entries:
         splitter.add(e.name, encode_entry(e))
     return splitter.finish(), blobs
-
-
-def _id_of(blobs: dict[bytes, bytes], data: bytes) -> bytes:
-    return next(i for i, d in blobs.items() if d == data)
 
 
 def _parts(tree_id: bytes, blobs: dict[bytes, bytes]) -> list[bytes]:
