@@ -116,8 +116,12 @@ def ids_known(raw: bytes, start: int, known: Container[bytes]) -> bool:
 
 def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
     """One whole tree, entries in any order (a backup builds its trees with `TreeSplitter`)."""
-    ordered = sorted(entries, key=lambda e: e.name)
-    return b"".join((_HEAD.pack(_VERSION, len(ordered)), *map(encode_entry, ordered)))
+    return _whole([encode_entry(e) for e in sorted(entries, key=lambda e: e.name)])
+
+
+def _whole(raws: list[bytes]) -> bytes:
+    """A whole tree (or one part of a folder) from its encoded entries, in name order."""
+    return b"".join((_HEAD.pack(_VERSION, len(raws)), *raws))
 
 
 def _check_name(name: bytes, previous: bytes | None) -> None:
@@ -197,7 +201,7 @@ class TreeSplitter:
             self._cut()
 
     def _cut(self) -> None:
-        self._parts.append(self._put(b"".join((_HEAD.pack(_VERSION, len(self._part)), *self._part))))
+        self._parts.append(self._put(_whole(self._part)))
         self._part, self._bytes = [], 0
 
     def finish(self) -> bytes:
