@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import defaultdict
+from array import array
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from engine.backends.base import Backend
 from engine.clock import SYSTEM_CLOCK, Clock
@@ -27,6 +27,7 @@ from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind, TreeEntry
 from engine.repo.walk import folder_entries
+from engine.restoreplan import Place, RestorePlan
 from engine.session import Session
 
 __all__ = ["run_restore", "walk_snapshot", "normalize_include"]
@@ -75,18 +76,6 @@ def walk_snapshot(
             yield from walk_snapshot(store, entry.subtree, () if how == "all" else includes, path, unreadable)
 
 
-@dataclass
-class _Plan:
-    files: dict[bytes, TreeEntry] = field(default_factory=dict)
-    dirs: list[tuple[bytes, TreeEntry]] = field(default_factory=list)
-    links: list[tuple[bytes, TreeEntry]] = field(default_factory=list)
-    #: blob id -> [(file, offset)]
-    targets: dict[bytes, list[tuple[bytes, int]]] = field(default_factory=lambda: defaultdict(list))
-    #: file -> blobs still to write (guarded by the restorer's lock)
-    remaining: dict[bytes, int] = field(default_factory=dict)
-    bytes: int = 0
-
-
 def _set_meta(path: bytes, entry: TreeEntry, link: bool = False) -> None:
     for name, value in entry.xattrs:
         try:
@@ -125,17 +114,20 @@ class _Restorer:
         self.overwrite = overwrite
         self.events = events
         self.clock = clock
-        self.failed: dict[bytes, str] = {}
+        #: file number -> (its path, why it failed)
+        self.failed: dict[int, tuple[bytes, str]] = {}
         self.skipped: list[FileSkipped] = []
         self.meter = Meter(clock, 0, 0)
+        #: per number in the plan: the blobs still to write (guarded by the lock)
+        self.remaining = array("I")
+        self.empty = 0
         self._lock = threading.Lock()
 
-    def fail(self, path: bytes, reason: str) -> None:
+    def fail(self, file: int, path: bytes, reason: str) -> None:
         with self._lock:
-            self.failed.setdefault(path, reason)
+            self.failed.setdefault(file, (path, reason))
 
-    def plan(self, snap: Snapshot, includes: list[bytes]) -> _Plan:
-        plan = _Plan()
+    def plan(self, snap: Snapshot, includes: list[bytes], plan: RestorePlan) -> None:
         index = self.session.index
         refused: list[bytes] = []  # folders of the target that are symbolic links: never followed
 
@@ -155,9 +147,8 @@ class _Restorer:
                 self.skipped.append(FileSkipped(os.fsdecode(dest), f"could not be created: {e.strerror}"))
                 if entry.kind == Kind.DIR:
                     refused.append(rel)
-        return plan
 
-    def _plan_entry(self, plan: _Plan, index, dest: bytes, entry: TreeEntry) -> bool:
+    def _plan_entry(self, plan: RestorePlan, index, dest: bytes, entry: TreeEntry) -> bool:
         """Create a folder or link, or schedule a file; False for a folder that must not be entered."""
         if entry.kind == Kind.DIR:
             if os.path.islink(dest):
@@ -165,7 +156,7 @@ class _Restorer:
                 self.skipped.append(FileSkipped(os.fsdecode(dest), reason))
                 return False
             os.makedirs(dest, mode=0o700, exist_ok=True)
-            plan.dirs.append((dest, entry))
+            self._add(plan, dest, entry, 0)
             return True
         exists = os.path.lexists(dest)
         if exists and not self.overwrite:
@@ -176,64 +167,91 @@ class _Restorer:
             if exists:
                 os.unlink(dest)
             os.symlink(entry.target, dest)
-            plan.links.append((dest, entry))
+            self._add(plan, dest, entry, 0)
         else:
             self._plan_file(plan, index, dest, entry, exists)
         return True
 
-    def _plan_file(self, plan: _Plan, index, dest: bytes, entry: TreeEntry, exists: bool) -> None:
+    def _add(self, plan: RestorePlan, dest: bytes, entry: TreeEntry, blobs: int) -> int:
+        no = plan.add(dest, entry)
+        self.remaining.append(blobs)
+        return no
+
+    def _plan_file(self, plan: RestorePlan, index, dest: bytes, entry: TreeEntry, exists: bool) -> None:
         """Files are created by the pack workers as their first blob arrives (creation is the
         costly part of a restore, so it runs in parallel); only empty ones are created here."""
         if exists:
             os.unlink(dest)  # --overwrite: never leave old bytes behind new ones
         if not entry.ids:
             os.close(os.open(dest, os.O_WRONLY | os.O_CREAT, 0o600))
-        plan.files[dest] = entry
+            self.empty += 1
         places, offset = [], 0
         for blob_id in entry.ids:
             found = index.get(blob_id)
             if found is None:
-                self.fail(dest, f"its data is missing from the repository (blob {blob_id.hex()[:16]})")
+                no = self._add(plan, dest, entry, 0)
+                self.fail(no, dest, f"its data is missing from the repository (blob {blob_id.hex()[:16]})")
                 return  # none of its blobs is scheduled: nothing writes a file that cannot be whole
-            places.append((blob_id, offset))
+            places.append((found, blob_id, offset))
             offset += found.raw_length
-        for blob_id, at in places:
-            plan.targets[blob_id].append((dest, at))
-        plan.remaining[dest] = len(entry.ids)
+        no = self._add(plan, dest, entry, len(entry.ids))
+        for found, blob_id, at in places:
+            plan.add_place(no, found.pack_id, found.offset, blob_id, at)
         plan.bytes += offset
 
-    def restore_pack(self, pack_id: bytes, wanted: list, plan: _Plan) -> None:
-        try:
-            blobs = list(self.store.read_pack(pack_id, wanted))
-        except Exception as e:  # noqa: BLE001 - a pack we cannot read fails only its files
-            blobs = [(b, IntegrityError(f"pack {pack_id.hex()[:16]} cannot be read ({e})")) for b, _ in wanted]
-        for blob_id, data in blobs:
-            for path, offset in plan.targets[blob_id]:
-                if isinstance(data, Exception):
-                    self.fail(path, str(data))
-                    continue
-                try:
-                    _write_at(path, data, offset)
-                except OSError as e:  # a full disk, a name too long: this file only
-                    self.fail(path, f"could not be written: {e.strerror}")
-                    continue
-                with self._lock:
-                    plan.remaining[path] -= 1
-                    done = plan.remaining[path] == 0
-                self.meter.add(len(data), files=int(done))
+    def write(self, plan: RestorePlan, workers: int) -> None:
+        """Each pack read once, a few at a time: the plan hands them out as the workers need them."""
+        with ThreadPoolExecutor(workers, thread_name_prefix="backbeat-restore") as pool:
+            futures: deque[Future] = deque()
+            for pack_id, blobs in plan.by_pack():
+                futures.append(pool.submit(self.restore_pack, pack_id, blobs))
+                while len(futures) >= 2 * workers or (futures and futures[0].done()):
+                    futures.popleft().result()
+                    self.events(self.meter.event("restoring"))
+            while futures:
+                futures.popleft().result()
+                self.events(self.meter.event("restoring"))
 
-    def finish(self, plan: _Plan) -> None:
-        for path, reason in self.failed.items():
-            if path in plan.files and os.path.lexists(path):
-                os.unlink(path)
-            self.skipped.append(FileSkipped(os.fsdecode(path), f"not restored: {reason}"))
-        for path, entry in plan.files.items():
-            if path not in self.failed:
+    def restore_pack(self, pack_id: bytes, blobs: list[tuple[bytes, list[Place]]]) -> None:
+        """Each blob is written as it is opened, so a worker holds one pack's bytes, not also all
+        its blobs opened."""
+        index, places = self.session.index, dict(blobs)
+        try:
+            for blob_id, data in self.store.read_pack(pack_id, [(b, index.get(b)) for b, _ in blobs]):
+                self._write_blob(data, places.pop(blob_id))
+        except Exception as e:  # noqa: BLE001 - a pack we cannot read fails only its files
+            failure = IntegrityError(f"pack {pack_id.hex()[:16]} cannot be read ({e})")
+            for targets in places.values():
+                self._write_blob(failure, targets)
+
+    def _write_blob(self, data: bytes | IntegrityError, targets: list[Place]) -> None:
+        for file, path, at in targets:
+            if isinstance(data, IntegrityError):
+                self.fail(file, path, str(data))
+                continue
+            try:
+                _write_at(path, data, at)
+            except OSError as e:  # a full disk, a name too long: this file only
+                self.fail(file, path, f"could not be written: {e.strerror}")
+                continue
+            with self._lock:
+                self.remaining[file] -= 1
+                done = self.remaining[file] == 0
+            self.meter.add(len(data), files=int(done))
+
+    def finish(self, plan: RestorePlan) -> None:
+        for no, path, entry in plan.entries(Kind.FILE):
+            if no in self.failed:
+                if os.path.lexists(path):
+                    os.unlink(path)
+            else:
                 os.truncate(path, entry.size)  # a file ending in zeros left as a hole: its length
                 _set_meta(path, entry)
-        for path, entry in plan.links:
+        for path, reason in self.failed.values():
+            self.skipped.append(FileSkipped(os.fsdecode(path), f"not restored: {reason}"))
+        for _, path, entry in plan.entries(Kind.SYMLINK):
             _set_meta(path, entry, link=True)
-        for path, entry in sorted(plan.dirs, key=lambda d: d[0].count(b"/"), reverse=True):
+        for _, path, entry in plan.entries(Kind.DIR, deepest_first=True):
             _set_meta(path, entry)
 
 
@@ -253,31 +271,21 @@ def run_restore(
     dest = os.path.abspath(os.fsencode(os.path.expanduser(target)))
     os.makedirs(dest, exist_ok=True)
     r = _Restorer(session, dest, overwrite, events, clock, mirrors)
-    plan = r.plan(snap, [normalize_include(snap, i) for i in includes])
-    by_pack: dict[bytes, list] = defaultdict(list)
-    for blob_id in plan.targets:
-        entry = session.index.get(blob_id)
-        by_pack[entry.pack_id].append((blob_id, entry))
-    total_files = len(plan.files)
-    r.meter.files_total, r.meter.bytes_total = total_files, plan.bytes
-    r.meter.add(0, files=sum(1 for n in plan.remaining.values() if n == 0))  # empty files
-    with ThreadPoolExecutor(workers or min(4, os.cpu_count() or 2), thread_name_prefix="backbeat-restore") as pool:
-        futures = [
-            pool.submit(r.restore_pack, p, sorted(w, key=lambda x: x[1].offset), plan) for p, w in by_pack.items()
-        ]
-        for fut in futures:
-            fut.result()
-            r.events(r.meter.event("restoring"))
-    r.finish(plan)
+    with RestorePlan() as plan:
+        r.plan(snap, [normalize_include(snap, i) for i in includes], plan)
+        r.meter.files_total, r.meter.bytes_total = plan.files, plan.bytes
+        r.meter.add(0, files=r.empty)
+        r.write(plan, workers or min(4, os.cpu_count() or 2))
+        r.finish(plan)
     for s in r.skipped:
         events(s)
     for pack_id, where in sorted(r.store.mended.items()):
         said = f"was damaged or missing at {session.repo.backend.location}; its data came from {where}"
         events(FileSkipped(f"pack {pack_id.hex()[:16]}", f"{said} (`backbeat check --repair` mends it)", False))
     return RestoreSummary(
-        files=total_files - sum(1 for p in r.failed if p in plan.files),
-        dirs=len(plan.dirs),
-        links=len(plan.links),
+        files=plan.files - len(r.failed),
+        dirs=plan.dirs,
+        links=plan.links,
         bytes=r.meter.bytes_done,
         duration=clock.monotonic() - t0,
         failed=tuple(r.skipped),

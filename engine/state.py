@@ -6,7 +6,7 @@ mtime, ctime -> the file's tree entry, so unchanged files are not re-read), the 
 written during a run but not yet named by an index file, so a run killed midway can recover
 them), and the history of runs. Losing this file loses no backup data: a damaged one is moved
 aside and started afresh (the index cache then reloads from the destination). The only importer of
-`sqlite3`.
+`sqlite3` besides a restore's scratch plan (`engine.restoreplan`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,14 @@
 import os
 import stat
 
-from tests.conftest import mutate, treehash_compare
+import engine.restoreplan
+from engine.backends.local import LocalBackend
+from engine.backup import run_backup, start_scan
+from engine.repo.repository import Repository
+from engine.repo.snapshot import load_snapshots
+from engine.restore import run_restore
+from engine.session import open_session
+from tests.conftest import PASSWORD, mutate, treehash_compare
 
 
 def test_backup_mutate_backup_restore_both(cli, dataset64, dataset_copy, tmp_path):
@@ -127,3 +134,25 @@ def test_extended_attributes_survive_and_cached_files_keep_them(cli, tmp_path):
         cli("restore", snap, "--target", str(out))
         assert os.getxattr(out / "x" / "tagged.txt", b"user.backbeat.tag") == tag
         assert os.getxattr(out / "x", b"user.backbeat.folder") == b"yes"
+
+
+def test_a_blob_shared_by_more_files_than_a_pack_job_takes_restores_into_all(tmp_path, monkeypatch, backbeat_home):
+    """The plan hands a pack out in jobs of bounded size: one blob's places may span several."""
+    monkeypatch.setattr(engine.restoreplan, "PACK_JOB_PLACES", 4)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(30):
+        (src / f"same-{i:02d}.txt").write_text("one blob for all of us\n")
+        os.utime(src / f"same-{i:02d}.txt", ns=(1_600_000_000_000_000_000 + i, 1_600_000_000_000_000_000 + i))
+    (src / "own.bin").write_bytes(os.urandom(3 << 20))
+    backend = LocalBackend(tmp_path / "repo")
+    Repository.create(backend, PASSWORD)
+    session = open_session(backend, PASSWORD)
+    run_backup(session, start_scan([str(src)]))
+    summary = run_restore(session, load_snapshots(backend, session.repo.key)[-1], str(tmp_path / "out"))
+    assert (summary.files, summary.failed) == (31, ())
+    out = tmp_path / "out" / "src"
+    for i in range(30):
+        assert (out / f"same-{i:02d}.txt").read_text() == "one blob for all of us\n"
+        assert (out / f"same-{i:02d}.txt").stat().st_mtime_ns == 1_600_000_000_000_000_000 + i
+    assert (out / "own.bin").read_bytes() == (src / "own.bin").read_bytes()
