@@ -2,13 +2,15 @@
 
 A restore reads each pack once, so it must know every place each blob goes before reading any:
 the whole selection's plan. Held in memory that cost ~1 KB per file (a million-file folder: over
-a gigabyte); here it is a private SQLite database that SQLite itself deletes when it is closed
-(or when the process dies), in this computer's temporary folder, and the restore reads it back
-one pack's worth at a time. What stays in memory is a 4-byte counter per file.
+a gigabyte); here it is a private SQLite database in this computer's temporary folder, which
+SQLite unlinks as soon as it has opened it (nothing is left behind, even after kill -9), and the
+restore reads it back in bounded jobs, pack by pack. What stays in memory is a 4-byte counter
+per file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -39,14 +41,18 @@ class Place(NamedTuple):
     at: int
 
 
-def _full(e: sqlite3.OperationalError) -> Exception:
-    if "full" in str(e):
-        return LocalDiskFull(
-            "this computer's disk has no room left for the restore's plan (in its temporary folder)",
-            hint="Free some space on it and restore again; files already restored can be kept (the "
-            "restore leaves existing files as they are unless told to overwrite them).",
-        )
-    return e
+@contextlib.contextmanager
+def _disk() -> Iterator[None]:
+    """SQLite's "database or disk is full", said as what it is for a user."""
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        if "full" not in str(e):
+            raise
+        raise LocalDiskFull(
+            "there is no room for the restore's plan in its temporary folder",
+            hint="Free some space on it (the plan needs about 200 bytes for each file to restore) and restore again.",
+        ) from e
 
 
 class RestorePlan:
@@ -95,12 +101,9 @@ class RestorePlan:
             self._flush()
 
     def _flush(self) -> None:
-        try:
-            with self._db:  # one transaction
-                self._db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._entries)
-                self._db.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?)", self._places)
-        except sqlite3.OperationalError as e:
-            raise _full(e) from e
+        with _disk(), self._db:  # one transaction
+            self._db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._entries)
+            self._db.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?)", self._places)
         self._entries.clear()
         self._places.clear()
 
@@ -108,22 +111,23 @@ class RestorePlan:
         """(pack id, [(blob id, where it goes)] in the pack's order), at most PACK_JOB_PLACES
         places at a time."""
         self._flush()
-        rows = self._db.execute(
-            "SELECT p.pack, p.blob, p.file, e.path, p.at FROM places p JOIN entries e ON e.no = p.file "
-            "ORDER BY p.pack, p.pack_offset, p.blob"
-        )
         pack: bytes | None = None
         blobs: list[tuple[bytes, list[Place]]] = []
         count = 0
-        for pack_id, blob_id, file, path, at in rows:
-            if pack_id != pack or count >= PACK_JOB_PLACES:
-                if blobs:
-                    yield pack, blobs
-                pack, blobs, count = pack_id, [], 0
-            if not blobs or blobs[-1][0] != blob_id:
-                blobs.append((blob_id, []))
-            blobs[-1][1].append(Place(file, path, at))
-            count += 1
+        with _disk():  # the sort may spill to the temporary folder too
+            rows = self._db.execute(
+                "SELECT p.pack, p.blob, p.file, e.path, p.at FROM places p JOIN entries e ON e.no = p.file "
+                "ORDER BY p.pack, p.pack_offset, p.blob"
+            )
+            for pack_id, blob_id, file, path, at in rows:
+                if pack_id != pack or count >= PACK_JOB_PLACES:
+                    if blobs:
+                        yield pack, blobs
+                    pack, blobs, count = pack_id, [], 0
+                if not blobs or blobs[-1][0] != blob_id:
+                    blobs.append((blob_id, []))
+                blobs[-1][1].append(Place(file, path, at))
+                count += 1
         if blobs:
             yield pack, blobs
 
@@ -131,8 +135,9 @@ class RestorePlan:
         """(number, path, what to set on it: mode, mtime, size, extended attributes)."""
         self._flush()
         order = "depth DESC" if deepest_first else "no"
-        rows = self._db.execute(
-            f"SELECT no, path, mode, mtime_ns, size, xattrs FROM entries WHERE kind = ? ORDER BY {order}", (kind,)
-        )
-        for no, path, mode, mtime_ns, size, xattrs in rows:
-            yield no, path, TreeEntry(b"", kind, mode, mtime_ns, size, xattrs=decode_xattrs(memoryview(xattrs))[0])
+        with _disk():
+            rows = self._db.execute(
+                f"SELECT no, path, mode, mtime_ns, size, xattrs FROM entries WHERE kind = ? ORDER BY {order}", (kind,)
+            )
+            for no, path, mode, mtime_ns, size, xattrs in rows:
+                yield no, path, TreeEntry(b"", kind, mode, mtime_ns, size, xattrs=decode_xattrs(memoryview(xattrs))[0])

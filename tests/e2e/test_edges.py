@@ -1,6 +1,7 @@
 """Inputs at the edges: a file over 4 GiB, paths at the OS's limits, a permission taken away
 between scan and read, and a clock set back."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -121,6 +122,36 @@ def test_a_clock_set_back_never_makes_an_older_backup_the_latest(tmp_path, backb
     snaps = load_snapshots(backend, session.repo.key)
     assert find_snapshot(snaps, "latest").id == second
     assert snaps[-1].time_ns > snaps[0].time_ns
+
+
+def test_no_room_for_a_restores_plan_says_so_and_a_restore_after_freeing_space_is_whole(cli, tmp_path):
+    """The plan lives in the temporary folder (SQLITE_TMPDIR here): 25,000 files outgrow SQLite's
+    2 MB page cache, so it must be written there."""
+    tmp = tmp_path / "small-tmp"
+    tmp.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(tmp)]).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        src = tmp_path / "src"
+        (src / "many").mkdir(parents=True)
+        for i in range(25_000):
+            (src / "many" / f"note-{i:05d}.txt").write_bytes(b"%d" % i)
+        cli("init")
+        cli("backup", str(src))
+        filler = tmp / "filler"
+        with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 4096)
+        env = {"SQLITE_TMPDIR": str(tmp)}
+        proc = cli("restore", "latest", "--target", str(tmp_path / "out"), env=env, ok=(1,))
+        assert "no room for the restore's plan in its temporary folder" in proc.stderr, proc.stderr
+        assert "Free some space" in proc.stderr and "Traceback" not in proc.stderr
+        filler.unlink()
+        subprocess.run(["mount", "-o", "remount,size=64m", str(tmp)], check=True)  # 1 MiB holds no such plan
+        cli("restore", "latest", "--target", str(tmp_path / "out"), env=env)
+        assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+    finally:
+        subprocess.run(["umount", "-l", str(tmp)])
 
 
 def test_a_full_local_disk_stops_the_backup_clearly_and_the_next_run_resumes(cli, tmp_path):
