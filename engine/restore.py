@@ -1,12 +1,12 @@
 """Restore: snapshot (and selected paths) -> files, folders and links on disk, exactly.
 
-The plan walks the snapshot's trees, creates folders and links, and maps every content blob
-to the places in the files that need it; blobs are then grouped by pack so that each pack is
-read once, on a pool of threads, and each blob is verified (authenticated, id rechecked)
-before it is written. A blob that fails makes *its files* fail: they are removed and
-reported, never left looking restored; the rest goes on. Metadata (mode, mtime in ns,
-extended attributes) is set last, folders deepest first, so read-only folders restore too.
-Existing files are never overwritten unless asked.
+The plan walks the snapshot's trees, creates folders and links, and records every content
+blob's places in the files that need it, on disk (`engine.restoreplan`: a million files must not
+cost a gigabyte); it hands them back pack by pack, so each pack is read about once, on a pool of
+threads, and each blob is verified (authenticated, id rechecked) before it is written. A blob
+that fails makes *its files* fail: they are removed and reported, never left looking restored;
+the rest goes on. Metadata (mode, mtime in ns, extended attributes) is set last, folders deepest
+first, so read-only folders restore too. Existing files are never overwritten unless asked.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ class _Restorer:
         plan.bytes += offset
 
     def write(self, plan: RestorePlan, workers: int) -> None:
-        """Each pack read once, a few at a time: the plan hands them out as the workers need them."""
+        """The plan's jobs, a few at a time: it hands them out as the workers need them."""
         with ThreadPoolExecutor(workers, thread_name_prefix="backbeat-restore") as pool:
             futures: deque[Future] = deque()
             for pack_id, blobs in plan.by_pack():
