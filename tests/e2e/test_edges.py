@@ -7,14 +7,12 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from engine.backends.local import LocalBackend
 from engine.backup import run_backup, start_scan
 from engine.repo.repository import Repository
 from engine.repo.snapshot import find_snapshot, load_snapshots
 from engine.session import open_session
-from tests.conftest import PASSWORD, treehash_compare
+from tests.conftest import PASSWORD, small_tmpfs, treehash_compare
 from tests.e2e.test_bad_input import NO_DAC
 from tests.manual_clock import ManualClock
 
@@ -127,11 +125,7 @@ def test_a_clock_set_back_never_makes_an_older_backup_the_latest(tmp_path, backb
 def test_no_room_for_a_restores_plan_says_so_and_a_restore_after_freeing_space_is_whole(cli, tmp_path):
     """The plan lives in the temporary folder (SQLITE_TMPDIR here): 25,000 files outgrow SQLite's
     2 MB page cache, so it must be written there."""
-    tmp = tmp_path / "small-tmp"
-    tmp.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(tmp)]).returncode:
-        pytest.skip("needs root to mount a small tmpfs")
-    try:
+    with small_tmpfs(tmp_path / "small-tmp", "1m") as tmp:
         src = tmp_path / "src"
         (src / "many").mkdir(parents=True)
         for i in range(25_000):
@@ -150,16 +144,10 @@ def test_no_room_for_a_restores_plan_says_so_and_a_restore_after_freeing_space_i
         subprocess.run(["mount", "-o", "remount,size=64m", str(tmp)], check=True)  # 1 MiB holds no such plan
         cli("restore", "latest", "--target", str(tmp_path / "out"), env=env)
         assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
-    finally:
-        subprocess.run(["umount", "-l", str(tmp)])
 
 
 def test_a_full_local_disk_stops_the_backup_clearly_and_the_next_run_resumes(cli, tmp_path):
-    home = tmp_path / "small-home"
-    home.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(home)]).returncode:
-        pytest.skip("needs root to mount a small tmpfs")
-    try:
+    with small_tmpfs(tmp_path / "small-home", "12m") as home:
         src = tmp_path / "src"
         src.mkdir()
         for i in range(6):
@@ -175,5 +163,3 @@ def test_a_full_local_disk_stops_the_backup_clearly_and_the_next_run_resumes(cli
         assert cli.json("check", "--read-data", env=env)["ok"]
         cli("restore", "latest", "--target", str(tmp_path / "out"), env=env)
         assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
-    finally:
-        subprocess.run(["umount", "-l", str(home)])

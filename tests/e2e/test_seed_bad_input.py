@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import treehash_compare
+from tests.conftest import small_tmpfs, treehash_compare
 
 
 def _random_tree(root: Path, files: int, mb_each: int) -> Path:
@@ -33,12 +33,8 @@ def test_export_to_a_drive_that_is_not_attached_says_so(cli, tmp_path):
 @pytest.fixture
 def small_drive(tmp_path):
     """A real file system that fills up: a 240 MiB tmpfs (needs root)."""
-    mnt = tmp_path / "drive-mnt"
-    mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=240m", "tmpfs", str(mnt)]).returncode:
-        pytest.skip("needs root to mount a small tmpfs")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)])
+    with small_tmpfs(tmp_path / "drive-mnt", "240m") as mnt:
+        yield mnt
 
 
 def test_a_drive_too_small_is_refused_before_anything_is_written(cli, tmp_path, small_drive):
