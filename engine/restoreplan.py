@@ -15,8 +15,8 @@ import sqlite3
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from engine.errors import LocalDiskFull
 from engine.repo.tree import Kind, TreeEntry, decode_xattrs, encode_xattrs
+from engine.state import disk_full_said
 
 __all__ = ["RestorePlan", "Place", "PACK_JOB_PLACES"]
 
@@ -41,18 +41,11 @@ class Place(NamedTuple):
     at: int
 
 
-@contextlib.contextmanager
-def _disk() -> Iterator[None]:
-    """SQLite's "database or disk is full", said as what it is for a user."""
-    try:
-        yield
-    except sqlite3.OperationalError as e:
-        if "full" not in str(e):
-            raise
-        raise LocalDiskFull(
-            "there is no room for the restore's plan in its temporary folder",
-            hint="Free some space on it (the plan needs about 200 bytes for each file to restore) and restore again.",
-        ) from e
+def _disk() -> contextlib.AbstractContextManager[None]:
+    return disk_full_said(
+        "there is no room for the restore's plan in its temporary folder",
+        hint="Free some space on it (the plan needs about 200 bytes for each file to restore) and restore again.",
+    )
 
 
 class RestorePlan:

@@ -22,7 +22,7 @@ from pathlib import Path
 from engine.errors import LocalDiskFull
 from engine.repo.index import Index
 
-__all__ = ["State"]
+__all__ = ["State", "disk_full_said"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, record BLOB NOT NULL);
@@ -45,25 +45,26 @@ class _Connection(sqlite3.Connection):
     """A full disk says so in Backbeat's words (LocalDiskFull), not as a database error."""
 
     def execute(self, *args, **kw):
-        with _disk_full_said():
+        with disk_full_said():
             return super().execute(*args, **kw)
 
     def executemany(self, *args, **kw):
-        with _disk_full_said():
+        with disk_full_said():
             return super().executemany(*args, **kw)
 
     def executescript(self, *args, **kw):
-        with _disk_full_said():
+        with disk_full_said():
             return super().executescript(*args, **kw)
 
 
 @contextlib.contextmanager
-def _disk_full_said():
+def disk_full_said(doing: str = "writing the local records", hint: str | None = None) -> Iterator[None]:
+    """SQLite's "database or disk is full" as LocalDiskFull: what was being written, what to do."""
     try:
         yield
     except sqlite3.OperationalError as e:
         if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-            raise LocalDiskFull("writing the local records") from e
+            raise LocalDiskFull(doing, hint=hint) from e
         raise
 
 
