@@ -4,14 +4,24 @@ The plan walks the snapshot's trees, creates folders and links, and records ever
 blob's places in the files that need it, on disk (`engine.restoreplan`: a million files must not
 cost a gigabyte); it hands them back pack by pack, so each pack is read about once, on a pool of
 threads, and each blob is verified (authenticated, id rechecked) before it is written. A blob
-that fails makes *its files* fail: they are removed and reported, never left looking restored;
+that fails makes *its files* fail: they are dropped and reported, never left looking restored;
 the rest goes on. Metadata (mode, mtime in ns, extended attributes) is set last, folders deepest
-first, so read-only folders restore too. Existing files are never overwritten unless asked.
+first, so read-only folders restore too.
+
+Files are written in a staging folder inside the target and get their names only whole, with
+their metadata: a restore cut off (kill -9, a full disk) leaves no file that looks restored and is
+not, and the same restore run again skips the files already restored (same size and mtime) and
+writes the rest. Existing files are never overwritten unless asked, and then only once their new
+content is whole: a file whose data turns out damaged leaves the old one as it was.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import stat
+import tempfile
 import threading
 from array import array
 from collections import deque
@@ -87,6 +97,59 @@ def _set_meta(path: bytes, entry: TreeEntry, link: bool = False) -> None:
     os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=not link)
 
 
+_STAGING = ".backbeat-restoring-"
+_STAGING_B = os.fsencode(_STAGING)
+
+
+def _clear_staging(path: bytes) -> None:
+    """Remove a staging folder and the numbered parts in it; anything else keeps it (not ours)."""
+    try:
+        with os.scandir(path) as entries:
+            for e in entries:
+                if e.name.isdigit() and e.is_file(follow_symlinks=False):
+                    os.unlink(e.path)
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _staging(target: bytes, first: bytes) -> bytes:
+    """A fresh staging folder in the top-most folder on the way from `target` to the first file to
+    write that lets one be made: the target itself, unless it is one a user may not write in (a
+    restore in place of a home folder backed up from /Users). Staging folders left there by a
+    restore cut off are removed; the same restore run again finds the same folder."""
+    folder, below = target, os.path.relpath(os.path.dirname(first), target).split(b"/")
+    while True:
+        try:
+            made = os.fsencode(tempfile.mkdtemp(prefix=_STAGING, dir=os.fsdecode(folder)))
+            break
+        except PermissionError:
+            if not below or below[0] in (b".", b""):
+                raise
+            folder = os.path.join(folder, below.pop(0))
+    with os.scandir(folder) as entries:
+        left = [e.path for e in entries if e.name.startswith(_STAGING_B) and e.is_dir(follow_symlinks=False)]
+    for path in left:
+        if path != made:
+            _clear_staging(path)
+    return made
+
+
+def _already_there(dest: bytes, entry: TreeEntry) -> bool:
+    """The file a restore cut off had finished (or the user's own, identical by size and time)."""
+    st = os.lstat(dest)
+    return stat.S_ISREG(st.st_mode) and st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns
+
+
+def _put_in_place(part: bytes, dest: bytes) -> None:
+    try:
+        os.rename(part, dest)
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+        shutil.move(part, dest)  # `dest` is on another file system mounted inside the target
+
+
 def _write_at(path: bytes, data: bytes, offset: int) -> None:
     """Write one blob where it goes; a blob of zeros is left as a hole (sparse files stay sparse,
     a disk image restores without writing its empty gigabytes)."""
@@ -121,7 +184,13 @@ class _Restorer:
         #: per number in the plan: the blobs still to write (guarded by the lock)
         self.remaining = array("I")
         self.empty = 0
+        self.already_there = 0
+        self.staging = b""  # made when the plan meets the first file to write
         self._lock = threading.Lock()
+
+    def _part(self, file: int) -> bytes:
+        """Where file number `file` is written until it is whole."""
+        return os.path.join(self.staging, b"%d" % file)
 
     def fail(self, file: int, path: bytes, reason: str) -> None:
         with self._lock:
@@ -159,7 +228,11 @@ class _Restorer:
             self._add(plan, dest, entry, 0)
             return True
         exists = os.path.lexists(dest)
-        if exists and not self.overwrite:
+        same_link = exists and entry.kind == Kind.SYMLINK and os.path.islink(dest) and os.readlink(dest) == entry.target
+        if exists and not self.overwrite and not same_link:
+            if entry.kind == Kind.FILE and _already_there(dest, entry):
+                self.already_there += 1
+                return True
             self.skipped.append(
                 FileSkipped(os.fsdecode(dest), "already exists; left as it is (use --overwrite to replace it)")
             )
@@ -169,7 +242,7 @@ class _Restorer:
             os.symlink(entry.target, dest)
             self._add(plan, dest, entry, 0)
         else:
-            self._plan_file(plan, index, dest, entry, exists)
+            self._plan_file(plan, index, dest, entry)
         return True
 
     def _add(self, plan: RestorePlan, dest: bytes, entry: TreeEntry, blobs: int) -> int:
@@ -177,14 +250,12 @@ class _Restorer:
         self.remaining.append(blobs)
         return no
 
-    def _plan_file(self, plan: RestorePlan, index, dest: bytes, entry: TreeEntry, exists: bool) -> None:
-        """Files are created by the pack workers as their first blob arrives (creation is the
-        costly part of a restore, so it runs in parallel); only empty ones are created here."""
-        if exists:
-            os.unlink(dest)  # --overwrite: never leave old bytes behind new ones
-        if not entry.ids:
-            os.close(os.open(dest, os.O_WRONLY | os.O_CREAT, 0o600))
-            self.empty += 1
+    def _plan_file(self, plan: RestorePlan, index, dest: bytes, entry: TreeEntry) -> None:
+        """Files are created (in the staging folder) by the pack workers as their first blob
+        arrives: creation is the costly part of a restore, so it runs in parallel. Only empty ones
+        are created here."""
+        if not self.staging:
+            self.staging = _staging(self.target, dest)
         places, offset = [], 0
         for blob_id in entry.ids:
             found = index.get(blob_id)
@@ -195,6 +266,9 @@ class _Restorer:
             places.append((found, blob_id, offset))
             offset += found.raw_length
         no = self._add(plan, dest, entry, len(entry.ids))
+        if not entry.ids:
+            os.close(os.open(self._part(no), os.O_WRONLY | os.O_CREAT, 0o600))
+            self.empty += 1
         for found, blob_id, at in places:
             plan.add_place(no, found.pack_id, found.offset, blob_id, at)
         plan.bytes += offset
@@ -230,7 +304,7 @@ class _Restorer:
                 self.fail(file, path, str(data))
                 continue
             try:
-                _write_at(path, data, at)
+                _write_at(self._part(file), data, at)
             except OSError as e:  # a full disk, a name too long: this file only
                 self.fail(file, path, f"could not be written: {e.strerror}")
                 continue
@@ -240,13 +314,20 @@ class _Restorer:
             self.meter.add(len(data), files=int(done))
 
     def finish(self, plan: RestorePlan) -> None:
+        """Each whole file gets its metadata, then its name (a file already there with it, only with
+        --overwrite, is replaced at once); a failed one is dropped, and what was there stays."""
         for no, path, entry in plan.entries(Kind.FILE):
-            if no in self.failed:
-                if os.path.lexists(path):
-                    os.unlink(path)
-            else:
-                os.truncate(path, entry.size)  # a file ending in zeros left as a hole: its length
-                _set_meta(path, entry)
+            part = self._part(no)
+            if no not in self.failed:
+                try:
+                    os.truncate(part, entry.size)  # a file ending in zeros left as a hole: its length
+                    _set_meta(part, entry)
+                    _put_in_place(part, path)
+                    continue
+                except OSError as e:  # a folder where the file goes, no room: this file only
+                    self.failed[no] = (path, f"could not be written: {e.strerror}")
+            if os.path.lexists(part):
+                os.unlink(part)
         for path, reason in self.failed.values():
             self.skipped.append(FileSkipped(os.fsdecode(path), f"not restored: {reason}"))
         for _, path, entry in plan.entries(Kind.SYMLINK):
@@ -271,12 +352,16 @@ def run_restore(
     dest = os.path.abspath(os.fsencode(os.path.expanduser(target)))
     os.makedirs(dest, exist_ok=True)
     r = _Restorer(session, dest, overwrite, events, clock, mirrors)
-    with RestorePlan() as plan:
-        r.plan(snap, [normalize_include(snap, i) for i in includes], plan)
-        r.meter.files_total, r.meter.bytes_total = plan.files, plan.bytes
-        r.meter.add(0, files=r.empty)
-        r.write(plan, workers or min(4, os.cpu_count() or 2))
-        r.finish(plan)
+    try:
+        with RestorePlan() as plan:
+            r.plan(snap, [normalize_include(snap, i) for i in includes], plan)
+            r.meter.files_total, r.meter.bytes_total = plan.files, plan.bytes
+            r.meter.add(0, files=r.empty)
+            r.write(plan, workers or min(4, os.cpu_count() or 2))
+            r.finish(plan)
+    finally:
+        if r.staging:
+            _clear_staging(r.staging)
     for s in r.skipped:
         events(s)
     for pack_id, where in sorted(r.store.mended.items()):
@@ -289,4 +374,5 @@ def run_restore(
         bytes=r.meter.bytes_done,
         duration=clock.monotonic() - t0,
         failed=tuple(r.skipped),
+        already_there=r.already_there,
     )

@@ -2,7 +2,8 @@
 
     python -m tests.killpoint N COUNT_FILE -- prune --repo LOCATION
 
-Every `put`, `put_file` and `delete` of the local and S3 backends counts as one change. N = 0
+Every `put`, `put_file` and `delete` of the local and S3 backends counts as one change; for a
+`restore`, every file it puts in place under its name in the target. N = 0
 never kills: the command runs whole and writes how many changes it made to COUNT_FILE, so a
 test can spread its kills over the whole of a real run. A real kill -9 of a real process at an
 exact moment, without any hook in the product.
@@ -16,18 +17,19 @@ import signal
 import sys
 from pathlib import Path
 
+import engine.restore
 from engine.backends.local import LocalBackend
 from engine.backends.s3 import S3Backend
 from engine.cli.main import main
 
 
-def _arm(kill_at: int, count_file: Path) -> None:
+def _arm(kill_at: int, count_file: Path, restore: bool) -> None:
     done = [0]
 
     def counted(method):
         @functools.wraps(method)
-        def wrapper(self, *args, **kw):
-            result = method(self, *args, **kw)
+        def wrapper(*args, **kw):
+            result = method(*args, **kw)
             done[0] += 1
             count_file.write_text(str(done[0]))
             if done[0] == kill_at:
@@ -36,6 +38,9 @@ def _arm(kill_at: int, count_file: Path) -> None:
 
         return wrapper
 
+    if restore:
+        engine.restore._put_in_place = counted(engine.restore._put_in_place)
+        return
     for cls in (LocalBackend, S3Backend):
         for name in ("put", "put_file", "delete"):
             setattr(cls, name, counted(getattr(cls, name)))
@@ -44,5 +49,5 @@ def _arm(kill_at: int, count_file: Path) -> None:
 if __name__ == "__main__":
     kill_at, count_file, sep, *argv = sys.argv[1:]
     assert sep == "--"
-    _arm(int(kill_at), Path(count_file))
+    _arm(int(kill_at), Path(count_file), restore=argv[0] == "restore")
     sys.exit(main(argv))

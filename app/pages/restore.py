@@ -152,7 +152,8 @@ class RestorePage(Page):
         self.progress.hide()
         names = "; ".join(f"{f.path} ({f.reason})" for f in r.failed[:3])
         failed = f" {len(r.failed)} item(s) could not be restored: {names}" if r.failed else ""
-        self.result.setText(f"Restored {r.files} file(s), {format_bytes(r.bytes)}.{failed}")
+        there = f" {r.already_there} file(s) were already there." if r.already_there else ""
+        self.result.setText(f"Restored {r.files} file(s), {format_bytes(r.bytes)}.{there}{failed}")
 
     def _failed(self, kind: str, message: str) -> None:
         if kind in ("restore", "tree", "snapshots"):

@@ -282,6 +282,8 @@ def cmd_restore(args, printer) -> int:
         f"Restored {s.files} files, {s.dirs} folders, {s.links} links ({format_bytes(s.bytes)}) "
         f"in {format_duration(s.duration)} to {args.target}."
     ]
+    if s.already_there:
+        lines.append(f"{s.already_there} file(s) were already restored there, and were left as they are.")
     if s.failed:
         lines.append(f"{len(s.failed)} item(s) were not restored (listed above).")
     return _finish(args, printer, s.to_json(), lines, warnings=bool(s.failed))

@@ -108,6 +108,9 @@ def test_the_restore_page_restores_a_ticked_file(qtbot, desktop, tmp_path):
     assert (tmp_path / "restored" / "Documents" / "letter.txt").read_text() == (src / "letter.txt").read_text()
     assert not (tmp_path / "restored" / "Documents" / "Taxes").exists()  # only what was ticked
     assert "Restored 1 file" in page.result.text()
+    with qtbot.waitSignal(bridge.job_finished, timeout=30000):
+        page.restore_button.click()  # again: the file is there already, and the page says so
+    assert "1 file(s) were already there" in page.result.text()
 
 
 def test_the_seed_wizard_runs_end_to_end_onto_a_drive(qtbot, desktop, tmp_path):

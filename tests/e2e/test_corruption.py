@@ -45,6 +45,16 @@ def test_flipped_byte_is_reported_per_file_and_other_files_restore(cli, tmp_path
     for i in range(20):
         assert (tmp_path / "out" / "src" / f"small-{i}.txt").read_text() == f"small file {i}\n" * 100
 
+    # --overwrite replaces a file only with whole, sound content: the damaged one leaves it as it was
+    mine = tmp_path / "mine" / "src"
+    mine.mkdir(parents=True)
+    (mine / "big.bin").write_text("mine")
+    (mine / "small-0.txt").write_text("mine")
+    proc = cli("restore", "latest", "--target", str(mine.parent), "--overwrite", ok=(3,))
+    assert "big.bin" in proc.stderr and "not restored" in proc.stderr
+    assert (mine / "big.bin").read_text() == "mine"
+    assert (mine / "small-0.txt").read_text() == "small file 0\n" * 100
+
 
 def test_missing_pack_is_reported(cli, tmp_path):
     src = tmp_path / "src"

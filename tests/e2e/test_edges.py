@@ -1,5 +1,5 @@
 """Inputs at the edges: a file over 4 GiB, paths at the OS's limits, a permission taken away
-between scan and read, and a clock set back."""
+between scan and read, a clock set back, and a file system mounted inside a restore target."""
 
 import contextlib
 import os
@@ -163,3 +163,36 @@ def test_a_full_local_disk_stops_the_backup_clearly_and_the_next_run_resumes(cli
         assert cli.json("check", "--read-data", env=env)["ok"]
         cli("restore", "latest", "--target", str(tmp_path / "out"), env=env)
         assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+
+
+def test_a_file_system_mounted_inside_the_restore_target_gets_its_files_too(cli, tmp_path):
+    """Files are written in a staging folder at the target's top, then moved to their names: into
+    another file system that is a copy, not a rename."""
+    src = tmp_path / "src"
+    (src / "inner").mkdir(parents=True)
+    (src / "inner" / "a.txt").write_text("on another file system")
+    (src / "b.txt").write_text("b")
+    cli("init")
+    cli("backup", str(src))
+    with small_tmpfs(tmp_path / "out" / "src" / "inner", "4m"):
+        cli("restore", "latest", "--target", str(tmp_path / "out"))
+        assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+        assert not list((tmp_path / "out").glob(".backbeat-restoring-*"))
+
+
+def test_a_restore_in_place_under_a_folder_the_user_may_not_write_in(cli, tmp_path):
+    """A home folder restored in place targets its parent (say /Users), where its user may not
+    write: the staging folder goes into the first folder on the way that lets one be made."""
+    top = tmp_path / "Users"
+    (top / "alice" / "Documents").mkdir(parents=True)
+    (top / "alice" / "Documents" / "letter.txt").write_text("dear")
+    cli("init")
+    cli("backup", str(top / "alice"))
+    (top / "alice" / "Documents" / "letter.txt").unlink()
+    os.chmod(top, 0o555)
+    try:
+        cli("restore", "latest", "--target", str(top), prefix=NO_DAC)
+    finally:
+        os.chmod(top, 0o755)
+    assert (top / "alice" / "Documents" / "letter.txt").read_text() == "dear"
+    assert not list(top.rglob(".backbeat-restoring-*"))

@@ -1,4 +1,6 @@
-"""kill -9 in the middle of a backup: the repository checks clean and the next run reuses what was written."""
+"""kill -9 in the middle of a backup: the repository checks clean and the next run reuses what was
+written. In the middle of a restore: only whole files have their names, and the same restore run
+again writes only the rest."""
 
 import os
 import random
@@ -52,3 +54,30 @@ def test_kill9_leaves_a_consistent_repository_and_the_next_run_resumes(cli, data
     assert report["ok"], report["errors"]
     cli("restore", "latest", "--target", str(tmp_path / "out"))
     assert treehash_compare(dataset_copy, tmp_path / "out" / "src").returncode == 0
+
+
+def test_a_restore_killed_leaves_only_whole_files_and_run_again_restores_the_rest(cli, tmp_path):
+    rnd = random.Random(5)
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    for i in range(60):  # several blobs each: a file written in place would be seen half done
+        (src / ("sub" if i % 2 else "") / f"f{i:02}.bin").write_bytes(rnd.randbytes(rnd.randrange(1, 3 << 20)))
+    (src / "empty").write_bytes(b"")
+    cli("init")
+    cli("backup", str(src))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "tests.killpoint", "25", str(tmp_path / "count"), "--", "restore", "latest"]
+    cmd += ["--target", str(out), "--repo", str(cli.repo), "-q"]
+    killed = subprocess.run(cmd, env=cli.env, capture_output=True, cwd=cli.env["PYTHONPATH"])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    named = [p for p in (out / "src").rglob("*") if p.is_file()]
+    assert len(named) == 25
+    for p in named:  # a file has its name only whole, with its metadata
+        original = src / p.relative_to(out / "src")
+        assert p.read_bytes() == original.read_bytes() and p.stat().st_mtime_ns == original.stat().st_mtime_ns
+    assert list(out.glob(".backbeat-restoring-*"))  # the rest, not whole yet
+
+    again = cli("restore", "latest", "--target", str(out))
+    assert "25 file(s) were already restored there" in again.stdout
+    assert treehash_compare(src, out / "src").returncode == 0
+    assert not list(out.glob(".backbeat-restoring-*"))
