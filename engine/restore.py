@@ -25,8 +25,10 @@ import tempfile
 import threading
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from itertools import islice
 
 from engine.backends.base import Backend
 from engine.clock import SYSTEM_CLOCK, Clock
@@ -99,15 +101,24 @@ def _set_meta(path: bytes, entry: TreeEntry, link: bool = False) -> None:
 
 _STAGING = ".backbeat-restoring-"
 _STAGING_B = os.fsencode(_STAGING)
+#: the staging folder's subfolders: the pack workers create files at once, and in one folder they
+#: wait on each other (200,000 files of 405 folders, written in one: 116 s, against 17 s in place)
+_SHARDS = 256
+_NAME_BATCH = 1000  # files named per task at the end
 
 
 def _clear_staging(path: bytes) -> None:
-    """Remove a staging folder and the numbered parts in it; anything else keeps it (not ours)."""
+    """Remove a staging folder, its subfolders and the numbered parts in them; anything else keeps
+    it (not ours)."""
     try:
-        with os.scandir(path) as entries:
-            for e in entries:
-                if e.name.isdigit() and e.is_file(follow_symlinks=False):
-                    os.unlink(e.path)
+        with os.scandir(path) as shards:
+            for shard in shards:
+                if shard.name.isdigit() and shard.is_dir(follow_symlinks=False):
+                    with os.scandir(shard.path) as parts:
+                        for e in parts:
+                            if e.name.isdigit() and e.is_file(follow_symlinks=False):
+                                os.unlink(e.path)
+                    os.rmdir(shard.path)
         os.rmdir(path)
     except OSError:
         pass
@@ -132,6 +143,8 @@ def _staging(target: bytes, first: bytes) -> bytes:
     for path in left:
         if path != made:
             _clear_staging(path)
+    for shard in range(_SHARDS):
+        os.mkdir(os.path.join(made, b"%d" % shard))
     return made
 
 
@@ -162,6 +175,21 @@ def _write_at(path: bytes, data: bytes, offset: int) -> None:
         os.close(fd)
 
 
+def _on_pool(jobs: Iterator[Callable[[], None]], workers: int, done: Callable[[], None] = lambda: None) -> None:
+    """Run `jobs` on a pool of `workers`, taking the next from the iterator (on this thread) only
+    as they are needed: at most 2 x workers in flight. `done` after each; the first error raises."""
+    with ThreadPoolExecutor(workers, thread_name_prefix="backbeat-restore") as pool:
+        futures: deque[Future] = deque()
+        for job in jobs:
+            futures.append(pool.submit(job))
+            while len(futures) >= 2 * workers or (futures and futures[0].done()):
+                futures.popleft().result()
+                done()
+        while futures:
+            futures.popleft().result()
+            done()
+
+
 class _Restorer:
     def __init__(
         self, session: Session, target: bytes, overwrite: bool, events: EventSink, clock: Clock, mirrors: tuple
@@ -190,7 +218,7 @@ class _Restorer:
 
     def _part(self, file: int) -> bytes:
         """Where file number `file` is written until it is whole."""
-        return os.path.join(self.staging, b"%d" % file)
+        return os.path.join(self.staging, b"%d/%d" % (file % _SHARDS, file))
 
     def fail(self, file: int, path: bytes, reason: str) -> None:
         with self._lock:
@@ -275,16 +303,8 @@ class _Restorer:
 
     def write(self, plan: RestorePlan, workers: int) -> None:
         """The plan's jobs, a few at a time: it hands them out as the workers need them."""
-        with ThreadPoolExecutor(workers, thread_name_prefix="backbeat-restore") as pool:
-            futures: deque[Future] = deque()
-            for pack_id, blobs in plan.by_pack():
-                futures.append(pool.submit(self.restore_pack, pack_id, blobs))
-                while len(futures) >= 2 * workers or (futures and futures[0].done()):
-                    futures.popleft().result()
-                    self.events(self.meter.event("restoring"))
-            while futures:
-                futures.popleft().result()
-                self.events(self.meter.event("restoring"))
+        jobs = (partial(self.restore_pack, pack_id, blobs) for pack_id, blobs in plan.by_pack())
+        _on_pool(jobs, workers, lambda: self.events(self.meter.event("restoring")))
 
     def restore_pack(self, pack_id: bytes, blobs: list[tuple[bytes, list[Place]]]) -> None:
         """Each blob is written as it is opened, so a worker holds one pack's bytes, not also all
@@ -313,10 +333,23 @@ class _Restorer:
                 done = self.remaining[file] == 0
             self.meter.add(len(data), files=int(done))
 
-    def finish(self, plan: RestorePlan) -> None:
-        """Each whole file gets its metadata, then its name (a file already there with it, only with
-        --overwrite, is replaced at once); a failed one is dropped, and what was there stays."""
-        for no, path, entry in plan.entries(Kind.FILE):
+    def finish(self, plan: RestorePlan, workers: int) -> None:
+        """Files get their metadata and names on the pool (a rename into another folder waits on
+        the disk), a batch at a time; then links, then folders deepest first."""
+        files = plan.entries(Kind.FILE)
+        batches = iter(lambda: list(islice(files, _NAME_BATCH)), [])
+        _on_pool((partial(self._name_files, batch) for batch in batches), workers)
+        for path, reason in self.failed.values():
+            self.skipped.append(FileSkipped(os.fsdecode(path), f"not restored: {reason}"))
+        for _, path, entry in plan.entries(Kind.SYMLINK):
+            _set_meta(path, entry, link=True)
+        for _, path, entry in plan.entries(Kind.DIR, deepest_first=True):
+            _set_meta(path, entry)
+
+    def _name_files(self, files: list[tuple[int, bytes, TreeEntry]]) -> None:
+        """Each whole file gets its metadata, then its name (a file already there with it, only
+        with --overwrite, is replaced at once); a failed one is dropped, and what was there stays."""
+        for no, path, entry in files:
             part = self._part(no)
             if no not in self.failed:
                 try:
@@ -325,15 +358,9 @@ class _Restorer:
                     _put_in_place(part, path)
                     continue
                 except OSError as e:  # a folder where the file goes, no room: this file only
-                    self.failed[no] = (path, f"could not be written: {e.strerror}")
+                    self.fail(no, path, f"could not be written: {e.strerror}")
             if os.path.lexists(part):
                 os.unlink(part)
-        for path, reason in self.failed.values():
-            self.skipped.append(FileSkipped(os.fsdecode(path), f"not restored: {reason}"))
-        for _, path, entry in plan.entries(Kind.SYMLINK):
-            _set_meta(path, entry, link=True)
-        for _, path, entry in plan.entries(Kind.DIR, deepest_first=True):
-            _set_meta(path, entry)
 
 
 def run_restore(
@@ -357,8 +384,9 @@ def run_restore(
             r.plan(snap, [normalize_include(snap, i) for i in includes], plan)
             r.meter.files_total, r.meter.bytes_total = plan.files, plan.bytes
             r.meter.add(0, files=r.empty)
-            r.write(plan, workers or min(4, os.cpu_count() or 2))
-            r.finish(plan)
+            workers = workers or min(4, os.cpu_count() or 2)
+            r.write(plan, workers)
+            r.finish(plan, workers)
     finally:
         if r.staging:
             _clear_staging(r.staging)

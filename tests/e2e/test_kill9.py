@@ -71,13 +71,13 @@ def test_a_restore_killed_leaves_only_whole_files_and_run_again_restores_the_res
     killed = subprocess.run(cmd, env=cli.env, capture_output=True, cwd=cli.env["PYTHONPATH"])
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     named = [p for p in (out / "src").rglob("*") if p.is_file()]
-    assert len(named) == 25
+    assert 25 <= len(named) < 61  # the other workers may have named a few more before the kill
     for p in named:  # a file has its name only whole, with its metadata
         original = src / p.relative_to(out / "src")
         assert p.read_bytes() == original.read_bytes() and p.stat().st_mtime_ns == original.stat().st_mtime_ns
     assert list(out.glob(".backbeat-restoring-*"))  # the rest, not whole yet
 
     again = cli("restore", "latest", "--target", str(out))
-    assert "25 file(s) were already restored there" in again.stdout
+    assert f"{len(named)} file(s) were already restored there" in again.stdout
     assert treehash_compare(src, out / "src").returncode == 0
     assert not list(out.glob(".backbeat-restoring-*"))
