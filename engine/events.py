@@ -95,8 +95,8 @@ class RestoreSummary:
     bytes: int
     duration: float
     failed: tuple[FileSkipped, ...] = field(default_factory=tuple)
-    #: files found in the target already restored (same size and mtime): a restore run again after
-    #: it was cut off writes only the rest
+    #: files found in the target the same as in the snapshot (size and mtime), left as they are: a
+    #: restore run again after it was cut off, or in place, writes only the rest
     already_there: int = 0
 
     def to_json(self) -> dict:

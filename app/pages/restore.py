@@ -152,7 +152,7 @@ class RestorePage(Page):
         self.progress.hide()
         names = "; ".join(f"{f.path} ({f.reason})" for f in r.failed[:3])
         failed = f" {len(r.failed)} item(s) could not be restored: {names}" if r.failed else ""
-        there = f" {r.already_there} file(s) were already there." if r.already_there else ""
+        there = f" {r.already_there} file(s) were already there, the same." if r.already_there else ""
         self.result.setText(f"Restored {r.files} file(s), {format_bytes(r.bytes)}.{there}{failed}")
 
     def _failed(self, kind: str, message: str) -> None:

@@ -283,7 +283,9 @@ def cmd_restore(args, printer) -> int:
         f"in {format_duration(s.duration)} to {args.target}."
     ]
     if s.already_there:
-        lines.append(f"{s.already_there} file(s) were already restored there, and were left as they are.")
+        lines.append(
+            f"{s.already_there} file(s) were already there, the same (size and date), and were left as they are."
+        )
     if s.failed:
         lines.append(f"{len(s.failed)} item(s) were not restored (listed above).")
     return _finish(args, printer, s.to_json(), lines, warnings=bool(s.failed))

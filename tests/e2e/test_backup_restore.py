@@ -111,6 +111,22 @@ def test_restore_include_and_no_silent_overwrite(cli, tmp_path):
     assert "not in snapshot" in missing.stderr
 
 
+def test_a_restore_in_place_brings_back_what_was_deleted_and_leaves_the_rest(cli, tmp_path):
+    src = tmp_path / "docs"
+    src.mkdir()
+    for i in range(5):
+        (src / f"{i}.txt").write_text(str(i))
+    cli("init")
+    cli("backup", str(src))
+    (src / "0.txt").unlink()
+    (src / "1.txt").write_text("changed since")
+    proc = cli("restore", "latest", "--target", str(tmp_path), ok=(3,))
+    assert (src / "0.txt").read_text() == "0"
+    assert (src / "1.txt").read_text() == "changed since" and "1.txt: already exists" in proc.stderr
+    assert "3 file(s) were already there, the same" in proc.stdout
+    assert proc.stderr.count("already exists") == 1
+
+
 def test_extended_attributes_survive_and_cached_files_keep_them(cli, tmp_path):
     src = tmp_path / "x"
     src.mkdir()
