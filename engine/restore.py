@@ -18,6 +18,7 @@ content is whole: a file whose data turns out damaged leaves the old one as it w
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import shutil
 import stat
@@ -107,7 +108,7 @@ _SHARDS = 256
 _NAME_BATCH = 1000  # files named per task at the end
 
 
-def _clear_staging(path: bytes) -> None:
+def _clear(path: bytes) -> None:
     """Remove a staging folder, its subfolders and the numbered parts in them; anything else keeps
     it (not ours)."""
     try:
@@ -124,28 +125,57 @@ def _clear_staging(path: bytes) -> None:
         pass
 
 
-def _staging(target: bytes, first: bytes) -> bytes:
-    """A fresh staging folder in the top-most folder on the way from `target` to the first file to
-    write that lets one be made: the target itself, unless it is one a user may not write in (a
-    restore in place of a home folder backed up from /Users). Staging folders left there by a
-    restore cut off are removed; the same restore run again finds the same folder."""
-    folder, below = target, os.path.relpath(os.path.dirname(first), target).split(b"/")
-    while True:
-        try:
-            made = os.fsencode(tempfile.mkdtemp(prefix=_STAGING, dir=os.fsdecode(folder)))
-            break
-        except PermissionError:
-            if not below or below[0] in (b".", b""):
-                raise
-            folder = os.path.join(folder, below.pop(0))
-    with os.scandir(folder) as entries:
-        left = [e.path for e in entries if e.name.startswith(_STAGING_B) and e.is_dir(follow_symlinks=False)]
-    for path in left:
-        if path != made:
-            _clear_staging(path)
-    for shard in range(_SHARDS):
-        os.mkdir(os.path.join(made, b"%d" % shard))
-    return made
+def _hold(path: bytes) -> int | None:
+    """An exclusive lock on a staging folder (its fd), or None when another restore holds it. The
+    lock goes with the process, so a restore cut off holds none."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        os.close(fd)
+        return None
+
+
+class _Staging:
+    """Where a restore writes its files until they are whole: a fresh folder in the top-most folder
+    on the way from the target to the first file to write that lets one be made (the target
+    itself, unless it is one a user may not write in: a restore in place of a home folder backed
+    up from /Users). Held locked while the restore runs; the staging folders a restore cut off
+    left there are removed, those another restore is using are not."""
+
+    def __init__(self, target: bytes, first: bytes) -> None:
+        folder, below = target, os.path.relpath(os.path.dirname(first), target).split(b"/")
+        while True:
+            try:
+                self.path = os.fsencode(tempfile.mkdtemp(prefix=_STAGING, dir=os.fsdecode(folder)))
+                break
+            except PermissionError:
+                if not below or below[0] in (b".", b""):
+                    raise
+                folder = os.path.join(folder, below.pop(0))
+        self._fd = _hold(self.path)
+        with os.scandir(folder) as entries:
+            left = [e.path for e in entries if e.name.startswith(_STAGING_B) and e.is_dir(follow_symlinks=False)]
+        for path in left:
+            try:
+                fd = _hold(path) if path != self.path else None
+            except OSError:  # gone meanwhile, or not ours to open
+                continue
+            if fd is not None:
+                _clear(path)
+                os.close(fd)
+        for shard in range(_SHARDS):
+            os.mkdir(os.path.join(self.path, b"%d" % shard))
+
+    def part(self, file: int) -> bytes:
+        """Where file number `file` is written until it is whole."""
+        return os.path.join(self.path, b"%d/%d" % (file % _SHARDS, file))
+
+    def close(self) -> None:
+        _clear(self.path)
+        if self._fd is not None:
+            os.close(self._fd)
 
 
 def _already_there(dest: bytes, entry: TreeEntry) -> bool:
@@ -213,12 +243,8 @@ class _Restorer:
         self.remaining = array("I")
         self.empty = 0
         self.already_there = 0
-        self.staging = b""  # made when the plan meets the first file to write
+        self.staging: _Staging | None = None  # made when the plan meets the first file to write
         self._lock = threading.Lock()
-
-    def _part(self, file: int) -> bytes:
-        """Where file number `file` is written until it is whole."""
-        return os.path.join(self.staging, b"%d/%d" % (file % _SHARDS, file))
 
     def fail(self, file: int, path: bytes, reason: str) -> None:
         with self._lock:
@@ -282,8 +308,8 @@ class _Restorer:
         """Files are created (in the staging folder) by the pack workers as their first blob
         arrives: creation is the costly part of a restore, so it runs in parallel. Only empty ones
         are created here."""
-        if not self.staging:
-            self.staging = _staging(self.target, dest)
+        if self.staging is None:
+            self.staging = _Staging(self.target, dest)
         places, offset = [], 0
         for blob_id in entry.ids:
             found = index.get(blob_id)
@@ -295,7 +321,7 @@ class _Restorer:
             offset += found.raw_length
         no = self._add(plan, dest, entry, len(entry.ids))
         if not entry.ids:
-            os.close(os.open(self._part(no), os.O_WRONLY | os.O_CREAT, 0o600))
+            os.close(os.open(self.staging.part(no), os.O_WRONLY | os.O_CREAT, 0o600))
             self.empty += 1
         for found, blob_id, at in places:
             plan.add_place(no, found.pack_id, found.offset, blob_id, at)
@@ -324,7 +350,7 @@ class _Restorer:
                 self.fail(file, path, str(data))
                 continue
             try:
-                _write_at(self._part(file), data, at)
+                _write_at(self.staging.part(file), data, at)
             except OSError as e:  # a full disk, a name too long: this file only
                 self.fail(file, path, f"could not be written: {e.strerror}")
                 continue
@@ -350,7 +376,7 @@ class _Restorer:
         """Each whole file gets its metadata, then its name (a file already there with it, only
         with --overwrite, is replaced at once); a failed one is dropped, and what was there stays."""
         for no, path, entry in files:
-            part = self._part(no)
+            part = self.staging.part(no)
             if no not in self.failed:
                 try:
                     os.truncate(part, entry.size)  # a file ending in zeros left as a hole: its length
@@ -388,8 +414,8 @@ def run_restore(
             r.write(plan, workers)
             r.finish(plan, workers)
     finally:
-        if r.staging:
-            _clear_staging(r.staging)
+        if r.staging is not None:
+            r.staging.close()
     for s in r.skipped:
         events(s)
     for pack_id, where in sorted(r.store.mended.items()):

@@ -2,6 +2,7 @@
 written. In the middle of a restore: only whole files have their names, and the same restore run
 again writes only the rest."""
 
+import fcntl
 import os
 import random
 import signal
@@ -81,3 +82,25 @@ def test_a_restore_killed_leaves_only_whole_files_and_run_again_restores_the_res
     assert f"{len(named)} file(s) were already there, the same" in again.stdout
     assert treehash_compare(src, out / "src").returncode == 0
     assert not list(out.glob(".backbeat-restoring-*"))
+
+
+def test_a_restore_clears_staging_folders_of_restores_cut_off_but_not_one_in_use(cli, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    cli("init")
+    cli("backup", str(src))
+    out = tmp_path / "out"
+    cut_off, in_use = out / ".backbeat-restoring-cutoff", out / ".backbeat-restoring-inuse"
+    for staging in (cut_off, in_use):
+        (staging / "7").mkdir(parents=True)
+        (staging / "7" / "1799").write_bytes(b"half")
+    held = os.open(in_use, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as a restore running into the same folder holds its own
+    try:
+        cli("restore", "latest", "--target", str(out))
+    finally:
+        os.close(held)
+    assert (out / "src" / "a.txt").read_text() == "a"
+    assert not cut_off.exists()
+    assert (in_use / "7" / "1799").read_bytes() == b"half"
