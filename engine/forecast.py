@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +33,7 @@ _MIN_WINDOW = 5.0
 _SAMPLE_FILES = 32
 _SAMPLE_PIECE = 128 * 1024
 _HORIZON = 366 * 86400.0
+_TAIL_POINTS = 4096
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,23 @@ class Line(Protocol):
 class TailEstimate:
     """Sealed bytes the last `n` file bytes of the run's reading order will make. The order puts
     documents (which compress) first and media (which do not) last, so one ratio for everything
-    would be wrong both ways: each kind of file gets the ratio sampled from its own kind."""
+    would be wrong both ways: each kind of file gets the ratio sampled from its own kind. Kept at
+    up to `points` points along the order (a point per file cost ~70 MB at a million files), with
+    the sealed bytes in between taken as even."""
 
-    def __init__(self, files: Sequence[tuple[bytes, int]], ratio_of: Callable[[bytes], float]) -> None:
+    def __init__(
+        self, files: Sequence[tuple[bytes, int]], ratio_of: Callable[[bytes], float], points: int = _TAIL_POINTS
+    ) -> None:
+        step = max(1, -(-len(files) // points))
         self._raw = [0]  # cumulative from the end of the order
         self._sealed = [0.0]
-        for path, size in reversed(files):
-            self._raw.append(self._raw[-1] + size)
-            self._sealed.append(self._sealed[-1] + size * ratio_of(path))
+        raw, sealed = 0, 0.0
+        for i, (path, size) in enumerate(reversed(files), 1):
+            raw += size
+            sealed += size * ratio_of(path)
+            if i % step == 0 or i == len(files):
+                self._raw.append(raw)
+                self._sealed.append(sealed)
 
     def __call__(self, n: int) -> float:
         """For the last `n` bytes (a file partly inside counts in proportion)."""
@@ -85,15 +95,21 @@ def sample_ratios(
 ) -> Callable[[bytes], float]:
     """path -> sealed bytes per byte read, from pieces of up to 32 files of each kind spread across
     `files` (path, size), sealed as the run will seal them; a kind with no readable sample takes
-    the ratio of all samples (1.0 when there are none)."""
-    by_kind: dict[str, list[tuple[bytes, int]]] = {}
+    the ratio of all samples (1.0 when there are none). Two passes (count, then pick), so only the
+    samples are held."""
+    counts = Counter(kind_of(path) for path, _ in files)
+    steps = {kind: max(1, n // _SAMPLE_FILES) for kind, n in counts.items()}
+    passed: Counter[str] = Counter()
+    picked: dict[str, list[tuple[bytes, int]]] = {kind: [] for kind in counts}
     for path, size in files:
-        by_kind.setdefault(kind_of(path), []).append((path, size))
+        kind = kind_of(path)
+        if passed[kind] % steps[kind] == 0 and len(picked[kind]) < _SAMPLE_FILES:
+            picked[kind].append((path, size))
+        passed[kind] += 1
     seen: dict[str, tuple[int, int]] = {}
-    for kind, members in by_kind.items():
-        step = max(1, len(members) // _SAMPLE_FILES)
+    for kind, members in picked.items():
         raw = sealed = 0
-        for path, size in members[::step][:_SAMPLE_FILES]:
+        for path, size in members:
             try:
                 with open(path, "rb") as f:
                     f.seek(max(0, size // 2 - _SAMPLE_PIECE // 2))

@@ -1,6 +1,8 @@
 """Bytes to upload, rate, and a finish time that follows the schedule."""
 
 import os
+import random
+import tracemalloc
 from datetime import datetime
 
 import pytest
@@ -60,6 +62,24 @@ def test_the_forecast_counts_each_kind_at_its_own_ratio_and_averages_the_rate():
         f.update(accounted=20 << 20, packed=6 << 20, sent=second * 100 * KB, limit=None)
     assert f.rate == pytest.approx(100 * KB)
     assert f.eta(Outlook(None), MONDAY_9) == pytest.approx((f.total - f.sent) / (100 * KB))
+
+
+def test_the_tail_is_kept_at_a_few_thousand_points_and_stays_within_a_thousandth():
+    rnd = random.Random(3)
+    files = [
+        (b"f%d.%s" % (i, rnd.choice((b"docx", b"mov", b"jpg"))), rnd.randrange(1, 1 << 20)) for i in range(100_000)
+    ]
+    ratios = {"document": 0.25, "media": 1.0, "photo": 0.9}
+    ratio_of = lambda path: ratios[kind_of(path)]  # noqa: E731
+    tracemalloc.start()
+    tail = TailEstimate(files, ratio_of)
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert held < 1 << 20  # a point per file: ~7 MB here, ~70 MB at a million files
+    exact = TailEstimate(files, ratio_of, points=len(files))
+    assert tail.total == pytest.approx(exact.total)
+    for n in (rnd.randrange(sum(size for _, size in files)) for _ in range(200)):
+        assert abs(tail(n) - exact(n)) <= exact.total / 1000
 
 
 def test_the_samples_seal_real_pieces_per_kind(tmp_path):
