@@ -20,7 +20,8 @@ def service(tmp_path):
 def test_runs_are_recorded_with_their_outcome(service, tmp_path):
     summary = service.backup([str(tmp_path / "src")])
     service.restore("latest", str(tmp_path / "out"))
-    service.restore("latest", str(tmp_path / "out"))  # everything exists already: warnings
+    (tmp_path / "out" / "src" / "a.txt").write_text("mine")
+    service.restore("latest", str(tmp_path / "out"))  # a different a.txt is there already: warnings
     runs = service.history()
     assert [(r["kind"], r["status"]) for r in runs] == [("restore", "warnings"), ("restore", "ok"), ("backup", "ok")]
     assert runs[-1]["snapshot"] == summary.snapshot_id and runs[-1]["summary"]["files_new"] == 1
