@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
-"""kill -9 at random moments of backups (to a folder and to a real S3 server), copies and seed
-exports; after each, the repository checks clean and the job, run again, completes whole.
-
-    python bench/kill9.py [--backups 50] [--others 5] [--size-mb 32] [--seed 9]
+"""kill -9 at random moments of backups (to a folder and to a real S3 server), copies, seed
+exports, reconciles and restores; after each, the repository checks clean and the job, run
+again, completes whole.
 
 Each trial runs the real CLI through tests/killpoint.py, which SIGKILLs the process right after
 its Nth change to the destination (N drawn at random over the whole of an uninterrupted run of
@@ -17,7 +16,12 @@ the same job, counted first). After every kill:
 - reconcile (a seed loaded into a fresh bucket with two packs lost; with and without the drive
   attached): reconcile run again completes, a backup then completes and restores equal to the
   source, and `check --read-data` names nothing but the seed snapshot's lost data.
+- restore (from the folder, killed after its Nth file got its name): every file that has its
+  name is whole (content and mtime), and the same restore run again into the same folder exits
+  0 and equals the source.
 Prints survivors / trials per job. (Prune's kill moments are in tests/e2e/test_prune.py.)
+
+    python bench/kill9.py [--backups 50] [--others 5] [--restores 10] [--size-mb 32] [--seed 9]
 """
 
 from __future__ import annotations
@@ -190,10 +194,31 @@ def reconcile_trials(job: Job, server: S3Server, src: Path, trials: int, rnd: ra
     return survived
 
 
+def restore_trials(job: Job, location: str, src: Path, trials: int, rnd: random.Random) -> int:
+    out = job.work / "restore-out"
+    args = ["restore", "latest", "--repo", location, "--target", str(out), "-q"]
+    total = job.killed(0, *args)
+    survived = 0
+    for _ in range(trials):
+        shutil.rmtree(out)
+        job.killed(rnd.randint(1, total), *args)
+        named = [p for p in (out / src.name).rglob("*") if p.is_file() and not p.is_symlink()]
+        whole = all(_same_file(p, src / p.relative_to(out / src.name)) for p in named)
+        again = job.bb(*args, ok=(0, 3))
+        survived += whole and again.returncode == 0 and compare(src, out / src.name).startswith("OK")
+    shutil.rmtree(out)
+    return survived
+
+
+def _same_file(restored: Path, original: Path) -> bool:
+    return restored.read_bytes() == original.read_bytes() and restored.stat().st_mtime_ns == original.stat().st_mtime_ns
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backups", type=int, default=50)
     ap.add_argument("--others", type=int, default=5, help="kills of copy, seed export and reconcile each")
+    ap.add_argument("--restores", type=int, default=10, help="kills of a restore")
     ap.add_argument("--size-mb", type=int, default=32)
     ap.add_argument("--seed", type=int, default=9)
     args = ap.parse_args()
@@ -218,6 +243,7 @@ def main() -> None:
             args.backups - half,
         )
         job.bb("backup", "--repo", folder, "-q", str(src), ok=(0, 3))  # the S3 trials changed the tree
+        results["restore (folder)"] = (restore_trials(job, folder, src, args.restores, rnd), args.restores)
         results["copy folder -> S3"] = (copy_trials(job, server, folder, src, args.others, rnd), args.others)
         results["seed export"] = (seed_trials(job, bucket, src, args.others, rnd), args.others)
         results["reconcile (S3)"] = (reconcile_trials(job, server, src, args.others, rnd), args.others)
