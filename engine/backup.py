@@ -17,8 +17,9 @@ import os
 import socket
 import stat
 import threading
+from array import array
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -30,7 +31,7 @@ from engine.errors import BackbeatError, UsageError
 from engine.events import BackupSummary, Checkpoint, EventSink, FileSkipped, LockWait, Progress
 from engine.forecast import Line, TailEstimate, UploadForecast, sample_ratios
 from engine.home import app_dir, computer_id
-from engine.priority import PrioritySettings, kind_of, upload_order
+from engine.priority import PrioritySettings, kind_of
 from engine.progress import Meter
 from engine.repo.blob import BlobType, seal_blob
 from engine.repo.blobstore import BlobStore
@@ -39,10 +40,13 @@ from engine.repo.snapshot import Snapshot, save_snapshot
 from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry, entry_ids, ids_known
 from engine.repo.walk import folder_entries
 from engine.rollback import not_before_latest, remember_latest
-from engine.scanner import META_SIZE, Node, Partial, Scan, meta_mtime_ns, pack_meta, read_xattrs, scan
+from engine.scanner import Partial, Scan, read_xattrs, scan
 from engine.session import Session
 from engine.settings import CheckpointSettings
+from engine.spool import META_SIZE, Entry, Tag, meta_mode, meta_mtime_ns, meta_size, pack_meta, tree_key
+from engine.state import State
 from engine.uploader import Uploader, streams_for
+from engine.worklist import ToRead, WorkList
 
 __all__ = ["Scanned", "start_scan", "run_backup", "RunOptions"]
 
@@ -65,21 +69,6 @@ class RunOptions:
 
 class _FileChanged(Exception):
     pass
-
-
-class _PathSizes(Sequence[tuple[bytes, int]]):
-    """(path, size) of each file to read, made as the forecast walks them: a list of them cost
-    ~70 MB at a million files."""
-
-    def __init__(self, nodes: list[Node]) -> None:
-        self.nodes = nodes
-
-    def __len__(self) -> int:
-        return len(self.nodes)
-
-    def __getitem__(self, i: int) -> tuple[bytes, int]:  # type: ignore[override] - no slices needed
-        node = self.nodes[i]
-        return node.path, node.size
 
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
@@ -108,13 +97,10 @@ class _Run:
         )
         self.seal_pool = ThreadPoolExecutor(workers, thread_name_prefix="backbeat-seal")
         self._local = threading.local()
-        #: path -> record: the stat its content matches (`pack_meta`), then its encoded tree entry.
-        #: The files cache stores the same records, so an unchanged file costs a dict lookup.
-        self.content: dict[bytes, bytes] = {}
-        self.fresh: set[bytes] = set()  # files read this run (the others' records came from the cache)
-        self.had_cache: set[bytes] = set()
-        self.unseen: list[bytes] = []  # in the files cache, under the paths backed up, but gone
+        #: the files to read and, once read, their records: the stat their content matches
+        #: (`pack_meta`), then their encoded tree entry. The files cache stores the same records.
         self.started_ns = clock.wall_ns()
+        self.work = WorkList(options.priority, self.started_ns)
         self.sent0 = line.sent() if line is not None else 0
         self.checkpoints: OpenCheckpoints | None = None  # set once the scan says which folders
         self.reading_done = threading.Event()  # checkpoints end; progress to a disk ends
@@ -122,6 +108,8 @@ class _Run:
         self._count_lock = threading.Lock()
         self.bytes_deduped = 0  # guarded by self._count_lock: bytes read that were stored already
         self.bytes_read = 0  # guarded by self._count_lock: bytes of the files read whole
+        self.files_new = 0  # guarded by self._count_lock
+        self.files_changed = 0  # guarded by self._count_lock
 
     def _stored(self, info: PackInfo) -> None:
         self.store.pack_stored(info)
@@ -137,13 +125,13 @@ class _Run:
         return self._local.chunker
 
     # -- one file ----------------------------------------------------------------------------
-    def _read_once(self, node: Node, progress: Meter) -> bytes:
+    def _read_once(self, path: bytes, progress: Meter) -> bytes:
         store = self.store
         ids: list[bytes] = []
         futures: deque[Future] = deque()
         read = 0
         try:
-            with open(node.path, "rb", buffering=0) as f:
+            with open(path, "rb", buffering=0) as f:
                 before = os.fstat(f.fileno())
                 if not stat.S_ISREG(before.st_mode):
                     raise _FileChanged("it is no longer a regular file")
@@ -173,16 +161,20 @@ class _Run:
             self.bytes_read += read
         mode = stat.S_IMODE(before.st_mode)
         entry = TreeEntry(
-            node.name, Kind.FILE, mode, before.st_mtime_ns, read, xattrs=read_xattrs(node.path), ids=tuple(ids)
+            _name(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=read_xattrs(path), ids=tuple(ids)
         )
         return pack_meta(before) + encode_entry(entry)
 
-    def store_file(self, node: Node, progress: Meter) -> None:
-        name = os.fsdecode(node.path)
+    def store_file(self, file: ToRead, progress: Meter) -> None:
+        name = os.fsdecode(file.path)
         for attempt in (1, 2):
             try:
-                self.content[node.path] = self._read_once(node, progress)
-                self.fresh.add(node.path)
+                self.work.done(file.no, self._read_once(file.path, progress))
+                with self._count_lock:
+                    if file.had_cache:
+                        self.files_changed += 1
+                    else:
+                        self.files_new += 1
                 break
             except _FileChanged as e:
                 if attempt == 2:
@@ -196,39 +188,55 @@ class _Run:
         progress.add(0, files=1)
 
     # -- the run -----------------------------------------------------------------------------
-    def classify(self, found: Scan, files: list[Node]) -> tuple[list[Node], int]:
-        """Split files into the ones to read and (the count of) those the files cache vouches for:
-        same stat, and every blob still indexed (a prune may have removed some)."""
+    def classify(self, found: Scan) -> int:
+        """Put the files to read in the work list; the count of those the files cache vouches for
+        (same stat, and every blob still indexed: a prune may have removed some). The spool and
+        the cache are read side by side, both in tree order; what the cache holds under the paths
+        backed up but the scan did not find is noted as gone."""
         known = self.session.index.ids()
+        work = self.work
+        roots = [(tree_key(p), tree_key(p.rstrip(b"/")) + b"\0") for p in found.paths]
+
+        def gone(key: bytes) -> None:
+            if any(key == root or key.startswith(under) for root, under in roots):
+                work.gone(key)
+
         cache = self.session.state.cached_files()
-        todo, unchanged = [], 0
-        for node in files:
-            record = cache.pop(node.path, None)
-            if record is not None:
-                if record.startswith(node.meta) and ids_known(record, META_SIZE, known):
-                    self.content[node.path] = record
+        cached = next(cache, None)
+        unchanged = 0
+        for no, entry in enumerate(found.spool.files_only()):
+            key = tree_key(entry.path)
+            while cached is not None and cached[0] < key:
+                gone(cached[0])
+                cached = next(cache, None)
+            record = None
+            if cached is not None and cached[0] == key:
+                record = cached[1]
+                cached = next(cache, None)
+                if record.startswith(entry.meta) and ids_known(record, META_SIZE, known):
                     unchanged += 1
                     continue
-                self.had_cache.add(node.path)
-            todo.append(node)
-        under = tuple(p.rstrip(b"/") + b"/" for p in found.paths)
-        self.unseen = [p for p in cache if p in found.paths or p.startswith(under)]
-        return todo, unchanged
+            work.add(no, entry.path, meta_size(entry.meta), meta_mtime_ns(entry.meta), record is not None)
+        while cached is not None:
+            gone(cached[0])
+            cached = next(cache, None)
+        work.seal()
+        return unchanged
 
-    def read_all(self, todo: list[Node], progress: Meter) -> None:
-        """Worker threads pull files from one shared list, in its order; the first error stops them all."""
-        work = iter(todo)
+    def read_all(self, progress: Meter) -> None:
+        """Worker threads pull files from the work list, in its order; the first error stops them all."""
+        order = self.work.order()
         lock = threading.Lock()
         errors: list[BaseException] = []
 
         def worker() -> None:
             while not errors:
                 with lock:
-                    node = next(work, None)
-                if node is None:
+                    file = next(order, None)
+                if file is None:
                     return
                 try:
-                    self.store_file(node, progress)
+                    self.store_file(file, progress)
                 except BaseException as e:  # noqa: BLE001 - re-raised on the run's thread
                     errors.append(e)
 
@@ -239,23 +247,19 @@ class _Run:
             t.join()
         if errors:
             raise errors[0]
+        self.work.flush()
 
     # -- progress and checkpoints, on threads of their own ------------------------------------
     def sent(self) -> int:
         line = self.options.line
         return line.sent() - self.sent0 if line is not None else self.uploader.bytes_written
 
-    def order(self, todo: list[Node]) -> list[Node]:
-        key = lambda n: (n.path, n.size, n.mtime_ns)  # noqa: E731
-        return upload_order(todo, key, self.started_ns, self.options.priority)
-
-    def start_helpers(self, found: Scan, todo: list[Node], progress: Meter) -> list[threading.Thread]:
-        """The progress reporter (first), and the checkpointer when checkpoints are on; `todo` in
-        reading order."""
+    def start_helpers(self, found: Scan, progress: Meter) -> list[threading.Thread]:
+        """The progress reporter (first), and the checkpointer when checkpoints are on."""
         forecast = None
         if self.options.line is not None:
             key = self.session.repo.key
-            files = _PathSizes(todo)
+            files = self.work
             ratio_of = sample_ratios(
                 files, lambda piece: len(seal_blob(key, key.blob_id(piece), BlobType.DATA, piece)[0]), kind_of
             )
@@ -310,9 +314,10 @@ class _Run:
         list the files whose blobs are all there or in packs on their way, send those trees, and
         once the destination confirms every pack handed over so far, save the snapshot."""
         self.store.flush()
-        vouched: list[bytes] = []
+        self.work.flush()
+        vouched = array("q")
         coming = self.store.on_the_way()
-        tree_id, _dirs, files = self.tree(found.root, vouched, coming=coming)
+        tree_id, _dirs, files = self.tree(found, vouched, coming=coming)
         self.store.flush()
         known = self.session.index
         self.uploader.drain()  # raises if a pack did not make it: then no checkpoint names it
@@ -324,9 +329,12 @@ class _Run:
         self.session.check_lock()
         snapshot_id = save_snapshot(self.session.repo.backend, self.session.repo.key, snap)
         self.open_checkpoints(found).wrote(snapshot_id)
-        # what the destination holds need not be read again if this run is interrupted
-        self.session.state.remember_files((p, self.content[p]) for p in vouched)
+        self.remember(vouched)  # what the destination holds need not be read again if this run is interrupted
         self.events(Checkpoint(snapshot_id, files, self.sent()))
+
+    def remember(self, vouched: array) -> None:
+        rows = self.work.paths_and_records(vouched)
+        self.session.state.remember_files((tree_key(path), record) for path, record in rows)
 
     def snapshot(self, found: Scan, tree_id: bytes, summary: dict, checkpoint: bool = False) -> Snapshot:
         return Snapshot(
@@ -347,35 +355,116 @@ class _Run:
             self.checkpoints = OpenCheckpoints(self.session.state, self.session.repo.backend, paths)
         return self.checkpoints
 
-    def tree(self, node: Node, vouched: list[bytes], coming: frozenset[bytes] | None = None) -> tuple[bytes, int, int]:
-        """Store the tree of folder `node` bottom-up, part by part (its children are in name order);
-        returns (tree id, folders, files), and adds the files read this run that the files cache
-        may vouch for to `vouched` (paths: their records are in `content`). With `coming` (a
-        checkpoint), only files whose every blob is indexed or in those."""
-        folder = TreeSplitter(self.session.repo.tree_seed, lambda part: self.store.put(BlobType.TREE, part))
-        dirs, files = 1, 0
+    def tree(self, found: Scan, vouched: array, coming: frozenset[bytes] | None = None) -> tuple[bytes, int, int]:
+        """Store the trees of the scan bottom-up, part by part, in one pass over the spool beside
+        the files read (the work list) and the files cache (the others), all in tree order;
+        returns (root tree id, folders, files), and adds the numbers of the files read this run
+        that the files cache may vouch for to `vouched`. With `coming` (a checkpoint), only files
+        whose every blob is indexed or in those."""
         known = self.session.index
-        for child in node.children:
-            name = child.name
-            if child.kind == Kind.DIR:
-                sub, n, f = (child.subtree, 0, 0) if child.subtree is not None else self.tree(child, vouched, coming)
-                dirs, files = dirs + n, files + f
-                entry = TreeEntry(
-                    name, Kind.DIR, child.mode, child.mtime_ns, xattrs=read_xattrs(child.path), ids=(sub,)
+        state = self.session.state
+        seed = self.session.repo.tree_seed
+
+        def put(part: bytes) -> bytes:
+            return self.store.put(BlobType.TREE, part)
+
+        records = _Records(self.work, state)
+        racy = self.started_ns - _RACY_NS  # one changed in the last moments may change again within the same mtime
+        folders: list[_Folder] = []
+        root = (b"", 0, 0)
+        no = -1
+        for entry in found.spool:
+            tag = entry.tag
+            if tag == Tag.FILE:
+                no += 1
+                record, fresh = records.of(no, entry.path)
+                if record is None:
+                    if not fresh:
+                        why = "its record left the files cache during the backup; it will be backed up next time"
+                        self.report(FileSkipped(os.fsdecode(entry.path), why, warning=True))
+                    continue  # a file to read that was not read (yet), or could not be
+                if fresh:
+                    if coming is not None and not all(i in known or i in coming for i in entry_ids(record, META_SIZE)):
+                        continue  # part of it is not even packed yet
+                    if meta_mtime_ns(record) < racy:
+                        vouched.append(no)
+                folder = folders[-1]
+                folder.files += 1
+                folder.splitter.add(_name(entry.path), record[META_SIZE:])
+            elif tag == Tag.ENTER:
+                folders.append(_Folder(entry, TreeSplitter(seed, put)))
+            elif tag == Tag.LEAVE:
+                done = folders.pop()
+                tree_id = done.splitter.finish()
+                if not folders:
+                    root = (tree_id, done.dirs, done.files)
+                    continue
+                folder = folders[-1]
+                folder.dirs += done.dirs
+                folder.files += done.files
+                folder.add_folder(done.entry, tree_id)
+            elif tag == Tag.KEPT:
+                folders[-1].add_folder(entry, entry.extra)
+            else:
+                name = _name(entry.path)
+                link = TreeEntry(
+                    name, Kind.SYMLINK, meta_mode(entry.meta), meta_mtime_ns(entry.meta), target=entry.extra
                 )
-                folder.add(name, encode_entry(entry))
-            elif child.kind == Kind.SYMLINK:
-                entry = TreeEntry(name, Kind.SYMLINK, child.mode, child.mtime_ns, target=child.target)
-                folder.add(name, encode_entry(entry))
-            elif (record := self.content.get(child.path)) is not None:
-                if coming is not None and not all(i in known or i in coming for i in entry_ids(record, META_SIZE)):
-                    continue  # part of it is not even packed yet
-                files += 1
-                folder.add(name, record[META_SIZE:])
-                # one changed in the last moments may change again within the same mtime: not vouched for
-                if child.path in self.fresh and meta_mtime_ns(record) < self.started_ns - _RACY_NS:
-                    vouched.append(child.path)
-        return folder.finish(), dirs, files
+                folders[-1].splitter.add(name, encode_entry(link))
+        return root
+
+
+def _name(path: bytes) -> bytes:
+    return path[path.rfind(b"/") + 1 :] or path
+
+
+class _Records:
+    """Each file's record, asked for in spool order: a file to read from the work list, any other
+    from the files cache, both read beside the spool."""
+
+    def __init__(self, work: WorkList, state: State) -> None:
+        self._state = state
+        self._to_read = work.numbers()
+        self._next_to_read = next(self._to_read, None)
+        self._fresh = work.records()
+        self._read = next(self._fresh, None)
+        self._cache = state.cached_files()
+        self._cached = next(self._cache, None)
+
+    def of(self, no: int, path: bytes) -> tuple[bytes | None, bool]:
+        """(the record of file number `no`, whether it is one to read); None for a file to read
+        that has not been read (yet)."""
+        if no == self._next_to_read:
+            self._next_to_read = next(self._to_read, None)
+            while self._read is not None and self._read[0] < no:
+                self._read = next(self._fresh, None)
+            return (self._read[1] if self._read is not None and self._read[0] == no else None), True
+        key = tree_key(path)
+        while self._cached is not None and self._cached[0] < key:
+            self._cached = next(self._cache, None)
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1], False
+        return self._state.cached_file(key), False
+
+
+class _Folder:
+    """A folder whose tree is being built: its spool entry, its parts so far, and counts under it."""
+
+    __slots__ = ("entry", "splitter", "dirs", "files")
+
+    def __init__(self, entry: Entry, splitter: TreeSplitter) -> None:
+        self.entry = entry
+        self.splitter = splitter
+        self.dirs = 1
+        self.files = 0
+
+    def add_folder(self, entry: Entry, tree_id: bytes) -> None:
+        name = _name(entry.path)
+        meta = entry.meta
+        folder = TreeEntry(
+            name, Kind.DIR, meta_mode(meta), meta_mtime_ns(meta), xattrs=read_xattrs(entry.path), ids=(tree_id,)
+        )
+        self.splitter.add(name, encode_entry(folder))
 
 
 @dataclass
@@ -456,27 +545,34 @@ def _run_backup(
 ) -> BackupSummary:
     t0 = clock.monotonic()
     run = _Run(session, events, clock, workers or min(4, os.cpu_count() or 2), options)
-    helpers: list[threading.Thread] = []
     try:
         scanned = scanning.result()
-        found = scanned.scan
+        try:
+            return _backup(run, scanned, t0)
+        finally:
+            scanned.scan.spool.close()
+    finally:
+        run.work.close()
+
+
+def _backup(run: _Run, scanned: Scanned, t0: float) -> BackupSummary:
+    session, clock, events = run.session, run.clock, run.events
+    found = scanned.scan
+    helpers: list[threading.Thread] = []
+    try:
         run.skipped.extend(scanned.skipped)
         if not found.paths:
             raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
-        files = list(found.root.walk_files())
-        todo, unchanged = run.classify(found, files)
-        total = len(files)
-        del files
-        todo = run.order(todo)
-        progress = Meter(clock, total, sum(n.size for n in todo), files_done=unchanged)
-        helpers = run.start_helpers(found, todo, progress)
-        run.read_all(todo, progress)
+        unchanged = run.classify(found)
+        progress = Meter(clock, found.spool.files, run.work.bytes, files_done=unchanged)
+        helpers = run.start_helpers(found, progress)
+        run.read_all(progress)
         run.reading_done.set()
         for t in helpers[1:]:
             t.join()  # a checkpoint under way ends before the final trees are built
         events(progress.event("finishing"))
-        vouched: list[bytes] = []
-        root, dirs, _files = run.tree(found.root, vouched)
+        vouched = array("q")
+        root, dirs, _files = run.tree(found, vouched)
         run.store.flush()
     finally:
         run.reading_done.set()
@@ -491,11 +587,10 @@ def _run_backup(
             if helpers and helpers[0].is_alive():
                 helpers[0].join()
     session.write_index()
-    changed = len(run.fresh & run.had_cache)
     summary = BackupSummary(
         snapshot_id="",
-        files_new=len(run.fresh) - changed,
-        files_changed=changed,
+        files_new=run.files_new,
+        files_changed=run.files_changed,
         files_unchanged=unchanged,
         dirs=dirs,
         bytes_read=run.bytes_read,
@@ -513,7 +608,7 @@ def _run_backup(
     snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
     run.open_checkpoints(found).fold()  # the final snapshot holds all they did
     remember_latest(session, snap)
-    session.state.remember_files((p, run.content[p]) for p in vouched)
+    run.remember(vouched)
     if not scanned.partial:  # a partial scan saw only the changed folders: the files it did not see are not gone
-        session.state.forget_files(run.unseen)
+        session.state.forget_files(run.work.unseen())
     return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -63,18 +63,24 @@ class TailEstimate:
     the sealed bytes in between taken as even."""
 
     def __init__(
-        self, files: Sequence[tuple[bytes, int]], ratio_of: Callable[[bytes], float], points: int = _TAIL_POINTS
+        self, files: Collection[tuple[bytes, int]], ratio_of: Callable[[bytes], float], points: int = _TAIL_POINTS
     ) -> None:
+        """`files`: (path, size) in reading order, walked once."""
         step = max(1, -(-len(files) // points))
-        self._raw = [0]  # cumulative from the end of the order
-        self._sealed = [0.0]
+        raw_at, sealed_at = [0], [0.0]  # cumulative from the start of the order
         raw, sealed = 0, 0.0
-        for i, (path, size) in enumerate(reversed(files), 1):
+        i = 0
+        for i, (path, size) in enumerate(files, 1):
             raw += size
             sealed += size * ratio_of(path)
-            if i % step == 0 or i == len(files):
-                self._raw.append(raw)
-                self._sealed.append(sealed)
+            if i % step == 0:
+                raw_at.append(raw)
+                sealed_at.append(sealed)
+        if i % step:
+            raw_at.append(raw)
+            sealed_at.append(sealed)
+        self._raw = [raw - r for r in reversed(raw_at)]  # cumulative from the end
+        self._sealed = [sealed - s for s in reversed(sealed_at)]
 
     def __call__(self, n: int) -> float:
         """For the last `n` bytes (a file partly inside counts in proportion)."""
@@ -91,10 +97,10 @@ class TailEstimate:
 
 
 def sample_ratios(
-    files: Sequence[tuple[bytes, int]], seal: Callable[[bytes], int], kind_of: Callable[[bytes], str]
+    files: Iterable[tuple[bytes, int]], seal: Callable[[bytes], int], kind_of: Callable[[bytes], str]
 ) -> Callable[[bytes], float]:
     """path -> sealed bytes per byte read, from pieces of up to 32 files of each kind spread across
-    `files` (path, size), sealed as the run will seal them; a kind with no readable sample takes
+    `files` (path, size; walked twice), sealed as the run will seal them; a kind with no readable sample takes
     the ratio of all samples (1.0 when there are none). Two passes (count, then pick), so only the
     samples are held."""
     counts = Counter(kind_of(path) for path, _ in files)

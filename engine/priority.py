@@ -13,7 +13,7 @@ Score, lower goes first, counted in "doublings of size":
           - recent 6 when changed within `recent_days`, 3 within four times that
 
 so a 2 MiB letter written this week (score 5) goes before a 200 KiB old photo (10), which goes
-before a 40 MiB film from last month (~31) and a 4 GiB disk image (~34). Ties keep path order.
+before a 40 MiB film from last month (~31) and a 4 GiB disk image (~34). Ties keep tree order.
 
 No file waits forever: after every `wait_bytes` of files taken from the front, the file that
 would come last is taken next, so a huge file starts after at most that much has gone before it.
@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-__all__ = ["PrioritySettings", "score", "upload_order", "kind_of"]
+__all__ = ["PrioritySettings", "score", "interleave", "kind_of"]
 
 T = TypeVar("T")
 
@@ -90,29 +89,17 @@ def score(path: bytes | str, size: int, mtime_ns: int, now_ns: int, recent_days:
     return math.log2(size / 1024 + 1) + _KIND_PENALTY[kind_of(path)] - recent
 
 
-def upload_order(
-    items: Sequence[T],
-    key: Callable[[T], tuple[bytes, int, int]],
-    now_ns: int,
-    settings: PrioritySettings = PrioritySettings(),
-) -> list[T]:
-    """`items` in the order to read them; `key` gives (path, size, mtime_ns) of one."""
-    if settings.order == "path":
-        return sorted(items, key=lambda i: key(i)[0])
-    ranked = deque(
-        sorted(
-            items,
-            key=lambda i: (score(*key(i), now_ns, settings.recent_days), key(i)[0]),
-        )
-    )
-    out: list[T] = []
+def interleave(
+    front: Iterator[T], back: Iterator[T], count: int, size_of: Callable[[T], int], wait_bytes: float
+) -> Iterator[T]:
+    """The `count` items ranked best first (`front`) and worst first (`back`), in reading order:
+    from the front, but after every `wait_bytes` taken from it, the worst left gets its turn."""
     since_last = 0
-    while ranked:
-        if since_last >= settings.wait_bytes:
-            out.append(ranked.pop())  # the one that would wait longest gets its turn
+    for _ in range(count):
+        if since_last >= wait_bytes:
+            yield next(back)  # the one that would wait longest
             since_last = 0
             continue
-        item = ranked.popleft()
-        out.append(item)
-        since_last += key(item)[1]
-    return out
+        item = next(front)
+        since_last += size_of(item)
+        yield item

@@ -1,4 +1,4 @@
-"""Walk the selected paths into an in-memory tree of what to back up, with its metadata.
+"""Walk the selected paths into a spool (`engine.spool`): what to back up, with its metadata, in tree order.
 
 The scan never follows symlinks (they are stored as links, so a link loop cannot trap it),
 stores regular files, folders and links, and reports what it leaves out: unreadable folders
@@ -13,76 +13,29 @@ id), so a change deep in a big tree costs a few directory listings, not a walk o
 
 from __future__ import annotations
 
-import bisect
 import fnmatch
+import heapq
 import os
 import stat
 import struct
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from operator import attrgetter
 
 from engine.events import FileSkipped
-from engine.repo.tree import Kind
+from engine.spool import Spool, pack_meta, tree_key
 
-__all__ = ["Node", "Scan", "Partial", "scan", "read_xattrs", "pack_meta", "META_SIZE", "meta_mtime_ns"]
+__all__ = ["Scan", "Partial", "scan", "read_xattrs"]
 
 _HAS_XATTR = hasattr(os, "listxattr")
-
-
-_META = struct.Struct("<QQqqQI")  # device, inode, mtime_ns, ctime_ns, size, mode
-META_SIZE = _META.size
-
-
-def pack_meta(st: os.stat_result) -> bytes:
-    """What a node keeps of its stat, as 44 bytes (a stat_result costs ~600 on a 200,000-file scan):
-    the files cache compares these bytes whole."""
-    return _META.pack(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
-
-
-def meta_mtime_ns(meta: bytes) -> int:
-    return _META.unpack_from(meta)[2]
-
-
-@dataclass(slots=True)
-class Node:
-    path: bytes
-    kind: Kind
-    meta: bytes
-    target: bytes = b""
-    #: a folder's children (a file's is an empty tuple)
-    children: list[Node] | tuple[()] = ()
-    #: a folder taken whole from the previous snapshot: its tree id (a partial scan did not list it)
-    subtree: bytes | None = None
-
-    @property
-    def name(self) -> bytes:
-        return self.path[self.path.rfind(b"/") + 1 :] or self.path
-
-    @property
-    def size(self) -> int:
-        return _META.unpack_from(self.meta)[4]
-
-    @property
-    def mtime_ns(self) -> int:
-        return meta_mtime_ns(self.meta)
-
-    @property
-    def mode(self) -> int:
-        """Permission bits, as a tree entry stores them."""
-        return stat.S_IMODE(_META.unpack_from(self.meta)[5])
-
-    def walk_files(self) -> Iterator[Node]:
-        for child in self.children:
-            if child.kind == Kind.FILE:
-                yield child
-            elif child.kind == Kind.DIR:
-                yield from child.walk_files()
+_RUN = 65536  # names sorted in memory at a time; a bigger folder's listing is merged from runs
+_NAME = struct.Struct("<H")
+_BLOCK = 1 << 16
 
 
 @dataclass
 class Scan:
-    root: Node
+    spool: Spool
     base: bytes
     paths: list[bytes]
 
@@ -127,11 +80,13 @@ class Partial:
 class _Walker:
     def __init__(
         self,
+        spool: Spool,
         excludes: list[str],
         never: list[bytes],
         report: Callable[[FileSkipped], None],
         partial: Partial | None = None,
     ) -> None:
+        self.spool = spool
         self.excludes = [os.fsencode(p) for p in excludes]
         #: folders never backed up (Backbeat's own): the walk stops at them, so nothing under one is reached
         self.never = set(never)
@@ -145,49 +100,70 @@ class _Walker:
         match = fnmatch.fnmatchcase
         return bool(self.excludes) and any(match(name, p) or match(path, p) for p in self.excludes)
 
-    def node(self, path: bytes, st: os.stat_result) -> Node | None:
+    def walk(self, path: bytes, st: os.stat_result) -> None:
+        """Spool the entry at `path` (a folder: with everything under it)."""
         mode = st.st_mode
+        spool = self.spool
         if stat.S_ISREG(mode):
-            return Node(path, Kind.FILE, pack_meta(st))
-        if stat.S_ISLNK(mode):
+            spool.file(path, pack_meta(st), st.st_size)
+        elif stat.S_ISLNK(mode):
             try:
-                return Node(path, Kind.SYMLINK, pack_meta(st), target=os.readlink(path))
+                spool.link(path, pack_meta(st), os.readlink(path))
             except OSError as e:
                 self.report(FileSkipped(os.fsdecode(path), f"cannot read the link ({e.strerror})", warning=True))
-                return None
-        if stat.S_ISDIR(mode):
+        elif stat.S_ISDIR(mode):
             if self.partial is not None and not self.partial.must_list(path):
                 tree_id = self.partial.previous(path)
                 if tree_id is not None:
-                    return Node(path, Kind.DIR, pack_meta(st), subtree=tree_id)
-            return Node(path, Kind.DIR, pack_meta(st), children=self.children(path))
-        what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
-        self.report(FileSkipped(os.fsdecode(path), f"{what} (not a regular file), left out", warning=False))
-        return None
+                    spool.kept(path, pack_meta(st), tree_id)
+                    return
+            spool.enter(path, pack_meta(st))
+            for name in self.names(path):
+                child = os.path.join(path, name)
+                if self.excluded(child, name):
+                    continue
+                try:
+                    child_st = os.lstat(child)
+                except OSError as e:
+                    self.report(FileSkipped(os.fsdecode(child), f"cannot read it ({e.strerror})", warning=True))
+                    continue
+                self.walk(child, child_st)
+            spool.leave()
+        else:
+            what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+            self.report(FileSkipped(os.fsdecode(path), f"{what} (not a regular file), left out", warning=False))
 
-    def children(self, path: bytes) -> list[Node]:
-        """A folder's listing in name order. Names, then one lstat each: sorting `os.scandir`'s
-        entries kept a million of them (with their stat results) alive beside the nodes, and the
-        memory they freed stayed scattered among the nodes (200,000 entries: 201 → 49 MiB held)."""
+    def names(self, path: bytes) -> Iterator[bytes]:
+        """A folder's names in order, never all held: a huge listing is sorted in runs kept in
+        temporary files and merged (a million names held cost ~60 MB)."""
+        runs: list[Iterator[bytes]] = []
+        run: list[bytes] = []
         try:
-            names = sorted(os.listdir(path))
+            with os.scandir(path) as listing:
+                for entry in listing:
+                    run.append(entry.name)
+                    if len(run) >= _RUN:
+                        runs.append(_spilled(sorted(run)))
+                        run = []
         except OSError as e:
             self.report(FileSkipped(os.fsdecode(path), f"cannot read the folder ({e.strerror})", warning=True))
-            return []
-        out = []
-        for name in names:
-            child_path = os.path.join(path, name)
-            if self.excluded(child_path, name):
-                continue
-            try:
-                st = os.lstat(child_path)
-            except OSError as e:
-                self.report(FileSkipped(os.fsdecode(child_path), f"cannot read it ({e.strerror})", warning=True))
-                continue
-            child = self.node(child_path, st)
-            if child is not None:
-                out.append(child)
-        return out
+            return
+        run.sort()
+        yield from heapq.merge(*runs, run) if runs else run
+
+
+def _spilled(names: list[bytes]) -> Iterator[bytes]:
+    """`names` written to a temporary file (unlinked at once), read back one by one."""
+    f = tempfile.TemporaryFile(buffering=_BLOCK, prefix="backbeat-names-")
+    f.write(b"".join(_NAME.pack(len(n)) + n for n in names))
+    f.seek(0)
+
+    def read() -> Iterator[bytes]:
+        with f:
+            while head := f.read(_NAME.size):
+                yield f.read(_NAME.unpack(head)[0])
+
+    return read()
 
 
 def _base_of(paths: list[bytes]) -> bytes:
@@ -203,9 +179,8 @@ def scan(
     report: Callable[[FileSkipped], None],
     partial: Partial | None = None,
 ) -> Scan:
-    """Scan `sources`; missing ones are reported as warnings and left out."""
-    walker = _Walker(excludes, never, report, partial)
-    paths = sorted({os.path.abspath(os.fsencode(os.path.expanduser(s))) for s in sources})
+    """Scan `sources` into a spool; missing ones are reported as warnings and left out."""
+    paths = sorted({os.path.abspath(os.fsencode(os.path.expanduser(s))) for s in sources}, key=tree_key)
     paths = [p for p in paths if not any(p.startswith(q.rstrip(b"/") + b"/") for q in paths if q != p)]
     found: list[tuple[bytes, os.stat_result]] = []
     for p in paths:
@@ -218,25 +193,33 @@ def scan(
             report(FileSkipped(os.fsdecode(p), f"cannot back it up ({e.strerror})", warning=True))
     selected = [p for p, _ in found]
     base = _base_of(selected) if selected else b"/"
-    root = Node(base, Kind.DIR, pack_meta(os.lstat(base)), children=[])
-    for p, st in found:
-        node = walker.node(p, st)
-        if node is not None:
-            _graft(root, base, node)
-    return Scan(root, base, selected)
+    spool = Spool()
+    try:
+        walker = _Walker(spool, excludes, never, report, partial)
+        spool.enter(base, pack_meta(os.lstat(base)))
+        entered = [base]  # the folders between the base and the source being walked
+        for p, st in found:
+            on_the_way = _folders_between(base, p)
+            while entered != on_the_way[: len(entered)]:
+                spool.leave()
+                entered.pop()
+            for folder in on_the_way[len(entered) :]:
+                spool.enter(folder, pack_meta(os.lstat(folder)))
+                entered.append(folder)
+            walker.walk(p, st)
+        for _ in entered:
+            spool.leave()
+        spool.finish()
+    except BaseException:
+        spool.close()
+        raise
+    return Scan(spool, base, selected)
 
 
-def _graft(root: Node, base: bytes, node: Node) -> None:
-    """Hang `node` under `root`, creating the folders between them with their real metadata;
-    children stay in name order, as a listing gives them (the sources' order is not: `a-b` sorts
-    before `a/c` as a path, after `a` as a name)."""
-    rel = os.path.relpath(node.path, base)
-    parent = root
-    for part in rel.split(b"/")[:-1]:
-        path = os.path.join(parent.path, part)
-        nxt = next((c for c in parent.children if c.name == part), None)
-        if nxt is None:
-            nxt = Node(path, Kind.DIR, pack_meta(os.lstat(path)), children=[])
-            bisect.insort(parent.children, nxt, key=attrgetter("name"))
-        parent = nxt
-    bisect.insort(parent.children, node, key=attrgetter("name"))
+def _folders_between(base: bytes, path: bytes) -> list[bytes]:
+    """`base` and each folder under it on the way to `path` (the sources come in tree order, so
+    the folders between them, with their real metadata, keep name order in the spool)."""
+    out = [base]
+    for part in os.path.relpath(path, base).split(b"/")[:-1]:
+        out.append(os.path.join(out[-1], part))
+    return out

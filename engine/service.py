@@ -416,7 +416,7 @@ class BackupService:
             raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
         session = open_session(drive, self._passphrase)
         try:
-            selection = sum(n.size for n in scanning.result().scan.root.walk_files())
+            selection = scanning.result().scan.spool.bytes
             check_space(drive, selection)
             once = RunOptions(checkpoints=None)  # the drive is filled in one go, at disk speed
             summary = self._record(

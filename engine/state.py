@@ -1,12 +1,12 @@
 """This machine's local state for one repository: a SQLite database (WAL) in the app-data folder.
 
-It holds what can be rebuilt but is slow to rebuild: the files cache (path, device, inode, size,
-mtime, ctime -> the file's tree entry, so unchanged files are not re-read), the blob index cache
+It holds what can be rebuilt but is slow to rebuild: the files cache (path in tree order ->
+device, inode, size, mtime, ctime and the file's tree entry, so unchanged files are not re-read), the blob index cache
 (the body of every repository index file already loaded), the pack journal (packs
 written during a run but not yet named by an index file, so a run killed midway can recover
 them), and the history of runs. Losing this file loses no backup data: a damaged one is moved
 aside and started afresh (the index cache then reloads from the destination). The only importer of
-`sqlite3` besides a restore's scratch plan (`engine.restoreplan`).
+`sqlite3` besides the scratch of a restore (`engine.restoreplan`) and of a backup (`engine.worklist`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from pathlib import Path
 
 from engine.errors import LocalDiskFull
 from engine.repo.index import Index
+from engine.spool import tree_key
 
 __all__ = ["State", "disk_full_said"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, record BLOB NOT NULL);
+_FILES = "CREATE TABLE IF NOT EXISTS files (key BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;"
+_SCHEMA = _FILES + """
 CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY, plain BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS held (
     destination TEXT NOT NULL, pack BLOB NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (destination, pack));
@@ -36,9 +37,11 @@ CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, started_ns INTEGER, finished_ns INTEGER,
     status TEXT, snapshot TEXT, summary TEXT, error TEXT);
 """
-_SCHEMA_VERSION = "5"
-#: tables that are only caches: an older schema's are dropped and rebuilt, never migrated.
+_SCHEMA_VERSION = "6"
+#: tables that are only caches: an older schema's are dropped and rebuilt, never migrated (but
+#: for v5's files cache: rebuilding it means reading every file again, so it is re-keyed)
 _CACHE_TABLES = ("files", "index_files", "blobs", "packs")  # blobs, packs: before v5
+_FILES_PAGE = 4096
 
 
 class _Connection(sqlite3.Connection):
@@ -102,11 +105,22 @@ class State:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is not None and row[0] != _SCHEMA_VERSION:
+        if row is not None and row[0] == "5":
+            self._rekey_files()
+        elif row is not None and row[0] != _SCHEMA_VERSION:
             for table in _CACHE_TABLES:
                 self._db.execute(f"DROP TABLE IF EXISTS {table}")
         self._db.executescript(_SCHEMA)
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+
+    def _rekey_files(self) -> None:
+        """v5 keyed the files cache by path; v6 by `tree_key` (so it is read in tree order)."""
+        rows = self._db.execute("SELECT path, record FROM files").fetchall()
+        self._db.execute("BEGIN")
+        self._db.execute("DROP TABLE files")
+        self._db.execute(_FILES)
+        self._db.executemany("INSERT INTO files VALUES (?, ?)", ((tree_key(p), r) for p, r in rows))
+        self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -129,18 +143,29 @@ class State:
                 raise
 
     # -- files cache -----------------------------------------------------------------------
-    def cached_files(self) -> dict[bytes, bytes]:
-        """path -> the record a backup stored for it (opaque here: `engine.backup` defines it), in
-        one query: a run asks about every file, so this is far cheaper than a query per file."""
-        return dict(self._read("SELECT path, record FROM files"))
+    def cached_files(self) -> Iterator[tuple[bytes, bytes]]:
+        """(key, record) of every file a backup recorded (the record is opaque here: `engine.backup`
+        defines it), in key order, a page at a time: a run reads them beside its scan as two
+        sorted streams, far cheaper than a query per file, and holds one page."""
+        after = b""
+        while page := self._read(
+            "SELECT key, record FROM files WHERE key > ? ORDER BY key LIMIT ?", (after, _FILES_PAGE)
+        ):
+            yield from page
+            after = page[-1][0]
+
+    def cached_file(self, key: bytes) -> bytes | None:
+        rows = self._read("SELECT record FROM files WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def remember_files(self, rows: Iterable[tuple[bytes, bytes]]) -> None:
-        """Record (path, record) pairs; an unchanged file's row is left as it is."""
+        """Record (key, record) pairs (`engine.spool.tree_key` of the path); an unchanged file's
+        row is left as it is."""
         self._tx("INSERT OR REPLACE INTO files VALUES (?, ?)", rows)
 
-    def forget_files(self, paths: Iterable[bytes]) -> None:
+    def forget_files(self, keys: Iterable[bytes]) -> None:
         """Files deleted or excluded since they were recorded."""
-        self._tx("DELETE FROM files WHERE path = ?", ((p,) for p in paths))
+        self._tx("DELETE FROM files WHERE key = ?", ((k,) for k in keys))
 
     # -- checkpoints not yet folded away --------------------------------------------------
     def open_checkpoints(self) -> dict[str, list[str]]:

@@ -3,10 +3,28 @@
 import os
 
 from engine.scanner import scan
+from engine.spool import Tag
 
 
-def _names(node) -> set[bytes]:
-    return {c.name for c in node.children}
+def _listing(found) -> dict[bytes, list[bytes]]:
+    """folder -> the names of its entries, in the spool's order."""
+    out: dict[bytes, list[bytes]] = {}
+    folders: list[bytes] = []
+    for e in found.spool:
+        if e.tag == Tag.LEAVE:
+            folders.pop()
+            continue
+        if folders:
+            out[folders[-1]].append(e.path.rsplit(b"/", 1)[-1])
+        if e.tag == Tag.ENTER:
+            folders.append(e.path)
+            out[e.path] = []
+    assert not folders
+    return out
+
+
+def _names(found, folder) -> set[bytes]:
+    return set(_listing(found)[os.fsencode(folder)])
 
 
 def test_backbeats_own_folder_is_never_backed_up(tmp_path):
@@ -17,7 +35,7 @@ def test_backbeats_own_folder_is_never_backed_up(tmp_path):
     (home / "notes.txt").write_text("keep")
     said = []
     found = scan([str(home), str(home / "own" / "state")], ["*.tmp"], [os.fsencode(home / "own")], said.append)
-    assert _names(found.root.children[0]) == {b"notes.txt", b"own-not"}
+    assert _names(found, home) == {b"notes.txt", b"own-not"}
     assert found.paths == [os.fsencode(home)]
 
     inside = scan([str(home / "own" / "state")], [], [os.fsencode(home / "own")], said.append)
@@ -31,7 +49,7 @@ def test_exclude_patterns_match_names_and_paths(tmp_path):
     (tmp_path / "src" / "a.tmp").write_text("")
     (tmp_path / "src" / "b.txt").write_text("")
     found = scan([str(tmp_path / "src")], ["*.tmp", str(tmp_path / "src" / "cache")], [], lambda e: None)
-    assert _names(found.root.children[0]) == {b"b.txt"}
+    assert _names(found, tmp_path / "src") == {b"b.txt"}
 
 
 def test_every_folder_lists_its_children_in_name_order_whatever_the_sources(tmp_path):
@@ -40,9 +58,21 @@ def test_every_folder_lists_its_children_in_name_order_whatever_the_sources(tmp_
     for rel in ("a/c", "a-b", "b/z", "b/y"):
         (tmp_path / rel).mkdir(parents=True)
     found = scan([str(tmp_path / p) for p in ("b/z", "a/c", "a-b", "b/y")], [], [], lambda ev: None)
+    listing = _listing(found)
+    assert listing[os.fsencode(tmp_path)] == [b"a", b"a-b", b"b"]
+    assert listing[os.fsencode(tmp_path / "a")] == [b"c"]
+    assert listing[os.fsencode(tmp_path / "b")] == [b"y", b"z"]
 
-    def names(node):
-        return [c.name for c in node.children]
 
-    assert names(found.root) == [b"a", b"a-b", b"b"]
-    assert names(found.root.children[2]) == [b"y", b"z"]
+def test_a_listing_bigger_than_a_run_is_merged_in_name_order(tmp_path, monkeypatch):
+    """A huge folder is sorted in runs spilled to disk and merged, never held whole."""
+    import engine.scanner
+
+    monkeypatch.setattr(engine.scanner, "_RUN", 100)
+    names = [f"{i * 7919 % 1000:03}-{'x' * (i % 5)}".encode() for i in range(1000)]
+    for name in names:
+        (tmp_path / "big" / os.fsdecode(name)).parent.mkdir(exist_ok=True)
+        (tmp_path / "big" / os.fsdecode(name)).write_bytes(b"")
+    found = scan([str(tmp_path / "big")], [], [], lambda ev: None)
+    assert _listing(found)[os.fsencode(tmp_path / "big")] == sorted(names)
+    assert found.spool.files == 1000
