@@ -204,7 +204,11 @@ class _Run:
         cache = self.session.state.cached_files()
         cached = next(cache, None)
         unchanged = 0
-        for no, entry in enumerate(found.spool.files_only()):
+        no = -1
+        for entry in found.spool:
+            if entry.tag != Tag.FILE:
+                continue
+            no += 1
             key = tree_key(entry.path)
             while cached is not None and cached[0] < key:
                 gone(cached[0])

@@ -28,7 +28,7 @@ from engine.spool import Spool, pack_meta, tree_key
 __all__ = ["Scan", "Partial", "scan", "read_xattrs"]
 
 _HAS_XATTR = hasattr(os, "listxattr")
-_RUN = 65536  # names sorted in memory at a time; a bigger folder's listing is merged from runs
+_RUN = 262_144  # names sorted in memory at a time (~15 MB); a bigger folder's listing is merged from runs
 _NAME = struct.Struct("<H")
 _BLOCK = 1 << 16
 
@@ -118,20 +118,29 @@ class _Walker:
                     spool.kept(path, pack_meta(st), tree_id)
                     return
             spool.enter(path, pack_meta(st))
-            for name in self.names(path):
-                child = os.path.join(path, name)
-                if self.excluded(child, name):
-                    continue
-                try:
-                    child_st = os.lstat(child)
-                except OSError as e:
-                    self.report(FileSkipped(os.fsdecode(child), f"cannot read it ({e.strerror})", warning=True))
-                    continue
-                self.walk(child, child_st)
+            self.walk_children(path)
             spool.leave()
         else:
             what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
             self.report(FileSkipped(os.fsdecode(path), f"{what} (not a regular file), left out", warning=False))
+
+    def walk_children(self, path: bytes) -> None:
+        """The loop every entry goes through: a regular file is spooled here, without a call more."""
+        prefix = path if path.endswith(b"/") else path + b"/"
+        never, patterns, lstat, regular, spool = self.never, bool(self.excludes), os.lstat, stat.S_ISREG, self.spool
+        for name in self.names(path):
+            child = prefix + name
+            if child in never or (patterns and self.excluded(child, name)):
+                continue
+            try:
+                st = lstat(child)
+            except OSError as e:
+                self.report(FileSkipped(os.fsdecode(child), f"cannot read it ({e.strerror})", warning=True))
+                continue
+            if regular(st.st_mode):
+                spool.file(child, pack_meta(st), st.st_size)
+            else:
+                self.walk(child, st)
 
     def names(self, path: bytes) -> Iterator[bytes]:
         """A folder's names in order, never all held: a huge listing is sorted in runs kept in

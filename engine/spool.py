@@ -109,7 +109,7 @@ class Spool:
 
     def _put(self, tag: Tag, path: bytes, meta: bytes, extra: bytes = b"") -> None:
         try:
-            self._file.write(b"".join((_HEAD.pack(tag, len(path), len(extra)), meta, path, extra)))
+            self._file.write(_HEAD.pack(tag, len(path), len(extra)) + meta + path + extra)
         except OSError as e:
             if e.errno != errno.ENOSPC:
                 raise
@@ -144,17 +144,18 @@ class Spool:
     def __iter__(self) -> Iterator[Entry]:
         assert self._written, "the spool is read only once the scan is done"
         fd = self._file.fileno()
-        head, unpack, tags = _HEAD.size, _HEAD.unpack_from, _TAGS
+        head, unpack, tags, leave, new = _HEAD.size, _HEAD.unpack_from, _TAGS, Tag.LEAVE.value, tuple.__new__
         buf, pos, offset = b"", 0, 0
         while True:
             if len(buf) - pos >= head:
                 tag, plen, elen = unpack(buf, pos)
                 at = pos + head
-                meta_end = at if tag == Tag.LEAVE else at + META_SIZE
+                meta_end = at if tag == leave else at + META_SIZE
                 path_end = meta_end + plen
                 end = path_end + elen
                 if end <= len(buf):
-                    yield Entry(tags[tag], buf[meta_end:path_end], buf[at:meta_end], buf[path_end:end])
+                    # tuple.__new__: an Entry without NamedTuple's __new__, a Python call per entry
+                    yield new(Entry, (tags[tag], buf[meta_end:path_end], buf[at:meta_end], buf[path_end:end]))
                     pos = end
                     continue
             block = os.pread(fd, _BLOCK, offset)
@@ -164,6 +165,3 @@ class Spool:
                 return
             offset += len(block)
             buf, pos = buf[pos:] + block, 0
-
-    def files_only(self) -> Iterator[Entry]:
-        return (e for e in self if e.tag == Tag.FILE)

@@ -26,7 +26,9 @@ from engine.spool import tree_key
 __all__ = ["State", "disk_full_said"]
 
 _FILES = "CREATE TABLE IF NOT EXISTS files (key BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;"
-_SCHEMA = _FILES + """
+_SCHEMA = (
+    _FILES
+    + """
 CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY, plain BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS held (
     destination TEXT NOT NULL, pack BLOB NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (destination, pack));
@@ -37,6 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, started_ns INTEGER, finished_ns INTEGER,
     status TEXT, snapshot TEXT, summary TEXT, error TEXT);
 """
+)
 _SCHEMA_VERSION = "6"
 #: tables that are only caches: an older schema's are dropped and rebuilt, never migrated (but
 #: for v5's files cache: rebuilding it means reading every file again, so it is re-keyed)

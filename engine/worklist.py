@@ -24,12 +24,19 @@ from engine.state import disk_full_said
 __all__ = ["WorkList", "ToRead"]
 
 _SCHEMA = """
-CREATE TABLE todo (no INTEGER PRIMARY KEY, path BLOB, size INTEGER, score REAL, had_cache INTEGER);
+CREATE TABLE todo (no INTEGER PRIMARY KEY, path BLOB, size INTEGER, rank INTEGER, had_cache INTEGER);
 CREATE TABLE fresh (no INTEGER PRIMARY KEY, record BLOB);
 CREATE TABLE unseen (key BLOB);
 """
 _PAGE = 2048
 _BATCH = 10_000
+
+
+def _rank(score: float, no: int) -> int:
+    """The score (to a millionth; it lies within -6..76) then the number, as one integer: a page
+    of the order is then one index range (with two columns, a page of equal scores was found by
+    scanning every row of that score before it: quadratic in a big folder of like files)."""
+    return round((score + 64) * (1 << 20)) << 32 | no
 
 
 class ToRead(NamedTuple):
@@ -81,7 +88,7 @@ class WorkList:
     def add(self, no: int, path: bytes, size: int, mtime_ns: int, had_cache: bool) -> None:
         """File number `no` (its place among the spool's files) is to be read."""
         p = self._priority
-        rank = 0.0 if p.order == "path" else score(path, size, mtime_ns, self._now_ns, p.recent_days)
+        rank = no if p.order == "path" else _rank(score(path, size, mtime_ns, self._now_ns, p.recent_days), no)
         self._todo.append((no, path, size, rank, had_cache))
         self.count += 1
         self.bytes += size
@@ -98,20 +105,17 @@ class WorkList:
         self._write("INSERT INTO todo VALUES (?, ?, ?, ?, ?)", self._todo)
         self._write("INSERT INTO unseen VALUES (?)", self._unseen)
         with self._lock, _disk():
-            self._db.execute("CREATE INDEX todo_order ON todo (score, no)")
+            self._db.execute("CREATE INDEX todo_order ON todo (rank)")
 
     # -- reading -----------------------------------------------------------------------------
     def _ranked(self, descending: bool) -> Iterator[ToRead]:
         cmp, order = ("<", "DESC") if descending else (">", "ASC")
-        sql = (
-            f"SELECT no, path, size, had_cache, score FROM todo WHERE (score, no) {cmp} (?, ?) "
-            f"ORDER BY score {order}, no {order} LIMIT {_PAGE}"
-        )
-        after = (float("inf"), 0) if descending else (float("-inf"), 0)
-        while page := self._page(sql, after):
+        sql = f"SELECT no, path, size, had_cache, rank FROM todo WHERE rank {cmp} ? ORDER BY rank {order} LIMIT {_PAGE}"
+        after = 1 << 62 if descending else -1
+        while page := self._page(sql, (after,)):
             for no, path, size, had_cache, _ in page:
                 yield ToRead(no, path, size, bool(had_cache))
-            after = (page[-1][4], page[-1][0])
+            after = page[-1][4]
 
     def order(self) -> Iterator[ToRead]:
         """The files to read, in reading order (`engine.priority`); not thread-safe itself."""
