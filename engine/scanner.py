@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from engine.events import FileSkipped
-from engine.spool import Spool, pack_meta, tree_key
+from engine.spool import Spool, pack_meta, room_said, tree_key
 
 __all__ = ["Scan", "Partial", "scan", "read_xattrs"]
 
@@ -164,8 +164,9 @@ class _Walker:
 def _spilled(names: list[bytes]) -> Iterator[bytes]:
     """`names` written to a temporary file (unlinked at once), read back one by one."""
     f = tempfile.TemporaryFile(buffering=_BLOCK, prefix="backbeat-names-")
-    f.write(b"".join(_NAME.pack(len(n)) + n for n in names))
-    f.seek(0)
+    with room_said():
+        f.write(b"".join(_NAME.pack(len(n)) + n for n in names))
+        f.seek(0)
 
     def read() -> Iterator[bytes]:
         with f:

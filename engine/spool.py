@@ -15,6 +15,7 @@ The file is unlinked as soon as it is made: nothing is left behind, even after k
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -31,12 +32,12 @@ __all__ = [
     "Entry",
     "Spool",
     "tree_key",
-    "path_of_key",
     "pack_meta",
     "META_SIZE",
     "meta_mtime_ns",
     "meta_size",
     "meta_mode",
+    "room_said",
 ]
 
 _HEAD = struct.Struct("<BII")  # tag, path length, extra length; then meta, path, extra
@@ -67,6 +68,20 @@ class Entry(NamedTuple):
     extra: bytes = b""
 
 
+@contextlib.contextmanager
+def room_said() -> Iterator[None]:
+    """A full temporary folder while the scan writes its lists, said in Backbeat's words."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        raise LocalDiskFull(
+            "there is no room for the list of files to back up in the temporary folder",
+            hint="Free some space on this computer's disk (the list needs about 100 bytes a file) and back up again.",
+        ) from e
+
+
 def pack_meta(st: os.stat_result) -> bytes:
     """What an entry keeps of its stat, as 44 bytes (a stat_result costs ~600): the files cache
     compares these bytes whole."""
@@ -90,10 +105,6 @@ def tree_key(path: bytes) -> bytes:
     return path.replace(b"/", b"\0")
 
 
-def path_of_key(key: bytes) -> bytes:
-    return key.replace(b"\0", b"/")
-
-
 class Spool:
     """Written by one thread (the scan), then read by any number of readers, each with its own
     position (`os.pread`)."""
@@ -108,16 +119,8 @@ class Spool:
         self._file.close()
 
     def _put(self, tag: Tag, path: bytes, meta: bytes, extra: bytes = b"") -> None:
-        try:
+        with room_said():
             self._file.write(_HEAD.pack(tag, len(path), len(extra)) + meta + path + extra)
-        except OSError as e:
-            if e.errno != errno.ENOSPC:
-                raise
-            raise LocalDiskFull(
-                "there is no room for the list of files to back up in the temporary folder",
-                hint="Free some space on this computer's disk (the list needs about 100 bytes a file) "
-                "and back up again.",
-            ) from e
 
     def file(self, path: bytes, meta: bytes, size: int) -> None:
         self.files += 1

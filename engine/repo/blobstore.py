@@ -24,9 +24,12 @@ from engine.repo.crypto import MasterKey
 from engine.repo.index import Index, IndexEntry, PackInfo
 from engine.repo.pack import PackEntry, PackWriter
 
-__all__ = ["Sealed", "BlobStore", "PackOutbox", "DEFAULT_PACK_SIZE"]
+__all__ = ["Sealed", "BlobStore", "PackOutbox", "DEFAULT_PACK_SIZE", "PACK_MAX_BLOBS"]
 
 DEFAULT_PACK_SIZE = 8 * 1024 * 1024
+#: a pack of tiny blobs ends here, whatever its size: its entries (and the reservations of its
+#: blobs) are held until it is stored, and 8 MiB of 60-byte blobs is 140,000 of them
+PACK_MAX_BLOBS = 16_384
 _TREE_CACHE_BYTES = 64 * 1024 * 1024
 
 
@@ -118,7 +121,7 @@ class BlobStore:
             self.bytes_packed += len(sealed.data)
             if sealed.type == BlobType.DATA:
                 self.data_raw += sealed.raw_length
-            if len(writer) >= self._pack_size:
+            if len(writer) >= self._pack_size or len(writer.entries) >= PACK_MAX_BLOBS:
                 full = self._open.pop(sealed.type)
         if full is not None:
             self._finish(full)

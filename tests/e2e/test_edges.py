@@ -146,6 +146,29 @@ def test_no_room_for_a_restores_plan_says_so_and_a_restore_after_freeing_space_i
         assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
 
 
+def test_no_room_for_a_backups_lists_says_so_and_the_backup_after_freeing_space_is_whole(cli, tmp_path):
+    """A backup keeps its scan and its list of files to read in the temporary folder (TMPDIR)."""
+    with small_tmpfs(tmp_path / "small-tmp", "1m") as tmp:
+        src = tmp_path / "src"
+        (src / "many").mkdir(parents=True)
+        for i in range(25_000):
+            (src / "many" / f"note-{i:05d}.txt").write_bytes(b"%d" % i)
+        cli("init")
+        filler = tmp / "filler"
+        with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 4096)
+        env = {"TMPDIR": str(tmp), "SQLITE_TMPDIR": str(tmp)}
+        proc = cli("backup", str(src), env=env, ok=(1,))
+        assert "no room for the list of files to back up in the temporary folder" in proc.stderr, proc.stderr
+        assert "Free some space" in proc.stderr and "Traceback" not in proc.stderr
+        filler.unlink()
+        subprocess.run(["mount", "-o", "remount,size=64m", str(tmp)], check=True)
+        cli("backup", str(src), env=env)
+        cli("restore", "latest", "--target", str(tmp_path / "out"))
+        assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+
+
 def test_a_full_local_disk_stops_the_backup_clearly_and_the_next_run_resumes(cli, tmp_path):
     with small_tmpfs(tmp_path / "small-home", "12m") as home:
         src = tmp_path / "src"

@@ -54,3 +54,32 @@ def test_damaged_local_state_is_rebuilt_and_nothing_is_sent_twice(tmp_path, how)
     service.restore("latest", str(tmp_path / "out"))
     assert (tmp_path / "out" / "src" / "f7").read_bytes() == (src / "f7").read_bytes()
     service.close()
+
+
+def test_a_files_cache_from_before_tree_order_is_re_keyed_not_dropped(tmp_path):
+    """Schema 5 keyed the files cache by path; 6 keys it in tree order. Dropping it would make the
+    next backup read every file again (hours, for a home folder): it is re-keyed instead."""
+    src = tmp_path / "src"
+    (src / "a").mkdir(parents=True)
+    for name in ("a/x", "a-b", "a.txt", "b"):
+        (src / name).write_bytes(name.encode() * 1000)
+    service = BackupService(str(tmp_path / "repo"))
+    repo_id = service.init(PASSWORD)
+    service.unlock(PASSWORD)
+    service.backup([str(src)])
+    service.close()
+    db = sqlite3.connect(state_path(repo_id))
+    rows = db.execute("SELECT key, record FROM files").fetchall()
+    assert len(rows) == 4
+    db.execute("DROP TABLE files")
+    db.execute("CREATE TABLE files (path BLOB PRIMARY KEY, record BLOB NOT NULL)")
+    db.executemany("INSERT INTO files VALUES (?, ?)", ((key.replace(b"\0", b"/"), record) for key, record in rows))
+    db.execute("UPDATE meta SET value='5' WHERE key='schema'")
+    db.commit()
+    db.close()
+
+    service = BackupService(str(tmp_path / "repo"))
+    service.unlock(PASSWORD)
+    again = service.backup([str(src)])
+    service.close()
+    assert (again.files_unchanged, again.files_new, again.bytes_read) == (4, 0, 0)
