@@ -1,7 +1,9 @@
 """One backup run: scan -> read and chunk -> store blobs -> trees -> index -> snapshot.
 
-Files the files cache vouches for (same device, inode, size, mtime and ctime, and every blob
-still indexed) are not read. The rest are read, in the order of `engine.priority` (what protects
+Nothing is held per file: the scan is a spool on disk (`engine.spool`), read beside the files
+cache in the same order, and the files to read, with their records once read, are a work list on
+disk (`engine.worklist`). Files the files cache vouches for (same device, inode, size, mtime and
+ctime, and every blob still indexed) are not read. The rest are read, in the order of `engine.priority` (what protects
 most goes first), on a pool of threads: each reads, chunks and hashes a file; new chunks of
 large files are sealed (zstd + AES-GCM) on a second pool so both cores work even on one huge
 file. All of it runs in compiled code that releases the GIL. A file that changes while it is
@@ -97,9 +99,9 @@ class _Run:
         )
         self.seal_pool = ThreadPoolExecutor(workers, thread_name_prefix="backbeat-seal")
         self._local = threading.local()
+        self.started_ns = clock.wall_ns()
         #: the files to read and, once read, their records: the stat their content matches
         #: (`pack_meta`), then their encoded tree entry. The files cache stores the same records.
-        self.started_ns = clock.wall_ns()
         self.work = WorkList(options.priority, self.started_ns)
         self.sent0 = line.sent() if line is not None else 0
         self.checkpoints: OpenCheckpoints | None = None  # set once the scan says which folders

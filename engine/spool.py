@@ -43,7 +43,7 @@ __all__ = [
 _HEAD = struct.Struct("<BII")  # tag, path length, extra length; then meta, path, extra
 _META = struct.Struct("<QQqqQI")  # device, inode, mtime_ns, ctime_ns, size, mode
 META_SIZE = _META.size
-_BLOCK = 1 << 20
+_BLOCK = 1 << 18
 
 
 class Tag(IntEnum):

@@ -44,7 +44,7 @@ _SCHEMA_VERSION = "6"
 #: tables that are only caches: an older schema's are dropped and rebuilt, never migrated (but
 #: for v5's files cache: rebuilding it means reading every file again, so it is re-keyed)
 _CACHE_TABLES = ("files", "index_files", "blobs", "packs")  # blobs, packs: before v5
-_FILES_PAGE = 4096
+_FILES_PAGE = 1024
 
 
 class _Connection(sqlite3.Connection):

@@ -96,8 +96,10 @@ def test_a_backup_holds_no_record_per_file(tmp_path):
     src = tmp_path / "src"
     big = src / "big"
     big.mkdir(parents=True)
+    hour_ago = os.stat(big).st_mtime - 3600  # files changed in the last seconds are read again
     for i in range(20_000):
         (big / f"file-{i:06d}.txt").write_bytes(b"%d" % i)
+        os.utime(big / f"file-{i:06d}.txt", (hour_ago, hour_ago))
     repo = LocalBackend(tmp_path / "repo")
     Repository.create(repo, PASSWORD)
     session = open_session(repo, PASSWORD)

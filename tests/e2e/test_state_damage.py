@@ -1,6 +1,7 @@
 """The local state (SQLite) damaged, truncated or from an older version: Backbeat starts it afresh
 from the destination, says so, loses nothing and uploads nothing twice."""
 
+import os
 import sqlite3
 
 import pytest
@@ -63,6 +64,7 @@ def test_a_files_cache_from_before_tree_order_is_re_keyed_not_dropped(tmp_path):
     (src / "a").mkdir(parents=True)
     for name in ("a/x", "a-b", "a.txt", "b"):
         (src / name).write_bytes(name.encode() * 1000)
+        os.utime(src / name, (1_700_000_000, 1_700_000_000))  # files changed in the last seconds are read again
     service = BackupService(str(tmp_path / "repo"))
     repo_id = service.init(PASSWORD)
     service.unlock(PASSWORD)
