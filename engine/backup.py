@@ -207,11 +207,12 @@ class _Run:
         cached = next(cache, None)
         unchanged = 0
         no = -1
-        for entry in found.spool:
-            if entry.tag != Tag.FILE:
+        file = Tag.FILE
+        for tag, path, meta, _ in found.spool:
+            if tag != file:
                 continue
             no += 1
-            key = tree_key(entry.path)
+            key = path.replace(b"/", b"\0")  # tree_key, inline: once per file
             while cached is not None and cached[0] < key:
                 gone(cached[0])
                 cached = next(cache, None)
@@ -219,10 +220,10 @@ class _Run:
             if cached is not None and cached[0] == key:
                 record = cached[1]
                 cached = next(cache, None)
-                if record.startswith(entry.meta) and ids_known(record, META_SIZE, known):
+                if record.startswith(meta) and ids_known(record, META_SIZE, known):
                     unchanged += 1
                     continue
-            work.add(no, entry.path, meta_size(entry.meta), meta_mtime_ns(entry.meta), record is not None)
+            work.add(no, path, meta_size(meta), meta_mtime_ns(meta), record is not None)
         while cached is not None:
             gone(cached[0])
             cached = next(cache, None)

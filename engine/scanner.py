@@ -105,7 +105,7 @@ class _Walker:
         mode = st.st_mode
         spool = self.spool
         if stat.S_ISREG(mode):
-            spool.file(path, pack_meta(st), st.st_size)
+            spool.file(path, st)
         elif stat.S_ISLNK(mode):
             try:
                 spool.link(path, pack_meta(st), os.readlink(path))
@@ -138,7 +138,7 @@ class _Walker:
                 self.report(FileSkipped(os.fsdecode(child), f"cannot read it ({e.strerror})", warning=True))
                 continue
             if regular(st.st_mode):
-                spool.file(child, pack_meta(st), st.st_size)
+                spool.file(child, st)
             else:
                 self.walk(child, st)
 
