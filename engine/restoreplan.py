@@ -11,12 +11,11 @@ per file.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
 from typing import NamedTuple
 
 from engine.repo.tree import Kind, TreeEntry, decode_xattrs, encode_xattrs
-from engine.state import disk_full_said
+from engine.state import disk_full_said, scratch_db
 
 __all__ = ["RestorePlan", "Place", "PACK_JOB_PLACES"]
 
@@ -53,10 +52,7 @@ class RestorePlan:
     to set metadata last. Used by one thread."""
 
     def __init__(self) -> None:
-        # "": a temporary database on disk, unlinked by SQLite as soon as it is opened
-        self._db = sqlite3.connect("")
-        self._db.execute("PRAGMA journal_mode = OFF")
-        self._db.execute("PRAGMA synchronous = OFF")
+        self._db = scratch_db()
         self._db.executescript(_SCHEMA)
         self._entries: list[tuple] = []
         self._places: list[tuple] = []

@@ -6,7 +6,7 @@ device, inode, size, mtime, ctime and the file's tree entry, so unchanged files 
 written during a run but not yet named by an index file, so a run killed midway can recover
 them), and the history of runs. Losing this file loses no backup data: a damaged one is moved
 aside and started afresh (the index cache then reloads from the destination). The only importer of
-`sqlite3` besides the scratch of a restore (`engine.restoreplan`) and of a backup (`engine.worklist`).
+`sqlite3`: a restore's and a backup's scratch databases come from here too (`scratch_db`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from engine.errors import LocalDiskFull
 from engine.repo.index import Index
 from engine.spool import tree_key
 
-__all__ = ["State", "disk_full_said"]
+__all__ = ["State", "disk_full_said", "scratch_db"]
 
 _FILES = "CREATE TABLE IF NOT EXISTS files (key BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;"
 _SCHEMA = (
@@ -72,6 +72,17 @@ def disk_full_said(doing: str = "writing the local records", hint: str | None = 
         if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
             raise LocalDiskFull(doing, hint=hint) from e
         raise
+
+
+def scratch_db() -> sqlite3.Connection:
+    """A private database in this computer's temporary folder, which SQLite unlinks as soon as it
+    has opened it (nothing is left behind, even after kill -9), written without a journal: the
+    scratch of a backup (`engine.worklist`) or a restore (`engine.restoreplan`). Usable from any
+    thread; its user serialises access."""
+    db = sqlite3.connect("", check_same_thread=False)
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
+    return db
 
 
 class State:

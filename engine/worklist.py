@@ -13,13 +13,12 @@ both ends of its score index, a page at a time.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from engine.priority import PrioritySettings, interleave, score
-from engine.state import disk_full_said
+from engine.state import disk_full_said, scratch_db
 
 __all__ = ["WorkList", "ToRead"]
 
@@ -61,9 +60,7 @@ class WorkList:
         self._priority = priority
         self._now_ns = now_ns
         self._lock = threading.Lock()
-        self._db = sqlite3.connect("", check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode = OFF")
-        self._db.execute("PRAGMA synchronous = OFF")
+        self._db = scratch_db()
         self._db.executescript(_SCHEMA)
         self._todo: list[tuple] = []
         self._unseen: list[tuple[bytes]] = []

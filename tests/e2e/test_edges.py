@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from engine.backends.local import LocalBackend
 from engine.backup import run_backup, start_scan
@@ -122,20 +123,32 @@ def test_a_clock_set_back_never_makes_an_older_backup_the_latest(tmp_path, backb
     assert snaps[-1].time_ns > snaps[0].time_ns
 
 
+def _many_notes(tmp_path: Path) -> Path:
+    """25,000 tiny files: the lists a backup or a restore keeps of them outgrow SQLite's 2 MB page
+    cache, so they must be written to the temporary folder."""
+    src = tmp_path / "src"
+    (src / "many").mkdir(parents=True)
+    for i in range(25_000):
+        (src / "many" / f"note-{i:05d}.txt").write_bytes(b"%d" % i)
+    return src
+
+
+def _fill(folder: Path) -> Path:
+    """Fill the file system `folder` is on; the file that does it (unlink it to free the space)."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 4096)
+    return filler
+
+
 def test_no_room_for_a_restores_plan_says_so_and_a_restore_after_freeing_space_is_whole(cli, tmp_path):
-    """The plan lives in the temporary folder (SQLITE_TMPDIR here): 25,000 files outgrow SQLite's
-    2 MB page cache, so it must be written there."""
+    """The plan lives in the temporary folder (SQLITE_TMPDIR here)."""
     with small_tmpfs(tmp_path / "small-tmp", "1m") as tmp:
-        src = tmp_path / "src"
-        (src / "many").mkdir(parents=True)
-        for i in range(25_000):
-            (src / "many" / f"note-{i:05d}.txt").write_bytes(b"%d" % i)
+        src = _many_notes(tmp_path)
         cli("init")
         cli("backup", str(src))
-        filler = tmp / "filler"
-        with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):
-            while True:
-                f.write(b"\0" * 4096)
+        filler = _fill(tmp)
         env = {"SQLITE_TMPDIR": str(tmp)}
         proc = cli("restore", "latest", "--target", str(tmp_path / "out"), env=env, ok=(1,))
         assert "no room for the restore's plan in its temporary folder" in proc.stderr, proc.stderr
@@ -149,15 +162,9 @@ def test_no_room_for_a_restores_plan_says_so_and_a_restore_after_freeing_space_i
 def test_no_room_for_a_backups_lists_says_so_and_the_backup_after_freeing_space_is_whole(cli, tmp_path):
     """A backup keeps its scan and its list of files to read in the temporary folder (TMPDIR)."""
     with small_tmpfs(tmp_path / "small-tmp", "1m") as tmp:
-        src = tmp_path / "src"
-        (src / "many").mkdir(parents=True)
-        for i in range(25_000):
-            (src / "many" / f"note-{i:05d}.txt").write_bytes(b"%d" % i)
+        src = _many_notes(tmp_path)
         cli("init")
-        filler = tmp / "filler"
-        with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):
-            while True:
-                f.write(b"\0" * 4096)
+        filler = _fill(tmp)
         env = {"TMPDIR": str(tmp), "SQLITE_TMPDIR": str(tmp)}
         proc = cli("backup", str(src), env=env, ok=(1,))
         assert "this computer's disk is full: there is no room for the" in proc.stderr, proc.stderr
