@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 
 def test_watch_protects_a_change_and_stops_on_ctrl_c(cli, tmp_path):
     src = tmp_path / "src"
@@ -17,7 +19,8 @@ def test_watch_protects_a_change_and_stops_on_ctrl_c(cli, tmp_path):
     (tmp_path / "home").mkdir(exist_ok=True)
     (tmp_path / "home" / "settings.json").write_text(json.dumps(settings))
     cmd = [sys.executable, "-m", "engine", "watch", "--repo", str(cli.repo), str(src)]
-    proc = subprocess.Popen(cmd, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**cli.env, "PYTHONFAULTHANDLER": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
     reader.start()
@@ -27,7 +30,12 @@ def test_watch_protects_a_change_and_stops_on_ctrl_c(cli, tmp_path):
         assert "changed path" in lines.get(timeout=30)
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack on stderr
+            proc.wait(timeout=10)
+            pytest.fail("watch did not stop on Ctrl-C:\n" + proc.stderr.read()[-12000:])
         reader.join(5)
     rest = "".join(lines.get(timeout=5) for _ in range(lines.qsize()))
     assert proc.returncode == 0, proc.stderr.read()
