@@ -553,20 +553,18 @@ def _run_backup(
     t0 = clock.monotonic()
     run = _Run(session, events, clock, workers or min(4, os.cpu_count() or 2), options)
     try:
-        scanned = scanning.result()
-        try:
-            return _backup(run, scanned, t0)
-        finally:
-            scanned.scan.spool.close()
+        return _backup(run, scanning, t0)
     finally:
         run.work.close()
 
 
-def _backup(run: _Run, scanned: Scanned, t0: float) -> BackupSummary:
+def _backup(run: _Run, scanning: Future[Scanned], t0: float) -> BackupSummary:
     session, clock, events = run.session, run.clock, run.events
-    found = scanned.scan
     helpers: list[threading.Thread] = []
+    scanned: Scanned | None = None
     try:
+        scanned = scanning.result()  # inside: a failed scan still closes the uploader
+        found = scanned.scan
         run.skipped.extend(scanned.skipped)
         if not found.paths:
             raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
@@ -593,6 +591,8 @@ def _backup(run: _Run, scanned: Scanned, t0: float) -> BackupSummary:
             run.stopping.set()
             if helpers and helpers[0].is_alive():
                 helpers[0].join()
+            if scanned is not None:
+                scanned.scan.spool.close()
     session.write_index()
     summary = BackupSummary(
         snapshot_id="",

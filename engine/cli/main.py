@@ -10,6 +10,7 @@ import getpass
 import json
 import logging
 import os
+import signal
 import stat
 import sys
 import threading
@@ -445,11 +446,21 @@ def cmd_watch(args, printer) -> int:
         printer.clear()
         print(f"error: {e}" + (f"\nhint: {e.hint}" if e.hint else "") + "\n(trying again shortly)", file=sys.stderr)
 
+    def interrupted(signum: int, frame: object) -> None:
+        """Ctrl-C also sets `stop`: the KeyboardInterrupt is lost when it lands in a finalizer
+        (a run's leftover generators being collected), and the loop must still end."""
+        stop.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupted)
     try:
         service.watch(paths, list(settings.excludes) + args.exclude, stop, on_run, on_error)
     except KeyboardInterrupt:
-        printer.clear()
-        print("Stopped watching; the repository is consistent.")
+        pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    printer.clear()
+    print("Stopped watching; the repository is consistent.")
     return EXIT_OK
 
 
