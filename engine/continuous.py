@@ -121,7 +121,7 @@ class ContinuousBackup:
     def _attempt(self, changed: set[str], reason: str, on_run, on_error, stop: threading.Event) -> None:
         try:
             run = self._backup(changed, reason)
-            release_memory()  # the run's buffers and scan tree: the process lives on, idle
+            release_memory()  # the run's buffers: the process lives on, idle
             on_run(run)
         except BackbeatError as e:
             on_error(e)

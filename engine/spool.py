@@ -119,7 +119,7 @@ class Spool:
     def close(self) -> None:
         self._file.close()
 
-    def _put(self, tag: Tag, path: bytes, meta: bytes, extra: bytes = b"") -> None:
+    def _put(self, tag: int, path: bytes, meta: bytes, extra: bytes = b"") -> None:
         try:  # not `with room_said()`: a context manager per entry costs a second at a million entries
             self._file.write(_HEAD.pack(tag, len(path), len(extra)) + meta + path + extra)
         except OSError as e:
@@ -127,18 +127,9 @@ class Spool:
                 raise e
 
     def file(self, path: bytes, st: os.stat_result) -> None:
-        """A regular file: the scan's commonest call, so it packs the stat itself."""
         self.files += 1
         self.bytes += st.st_size
-        try:
-            self._file.write(
-                _HEAD.pack(_FILE, len(path), 0)
-                + _META.pack(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
-                + path
-            )
-        except OSError as e:
-            with room_said():
-                raise e
+        self._put(_FILE, path, pack_meta(st))
 
     def link(self, path: bytes, meta: bytes, target: bytes) -> None:
         self._put(Tag.LINK, path, meta, target)
