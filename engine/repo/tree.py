@@ -108,11 +108,10 @@ def entry_ids(raw: bytes, start: int = 0) -> tuple[bytes, ...]:
 def ids_known(raw: bytes, start: int, known: Container[bytes]) -> bool:
     """Whether every blob id of the entry encoded at `start` of `raw` is in `known`: the files
     cache's check, once per unchanged file, so a one-blob file costs one slice and one lookup."""
-    at = start + _COUNT_AT
-    count = int.from_bytes(raw[at : at + 4], "little")
-    if count == 1:
+    offsets = _id_offsets(raw, start)
+    if len(offsets) == 1:
         return raw[-_ID:] in known
-    return all(raw[i : i + _ID] in known for i in range(len(raw) - count * _ID, len(raw), _ID))
+    return all(raw[i : i + _ID] in known for i in offsets)
 
 
 def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
