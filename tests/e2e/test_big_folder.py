@@ -89,7 +89,7 @@ def test_a_big_folder_in_parts_re_sends_one_part_survives_prune_and_a_damaged_pa
     assert (tmp_path / "again" / "src" / "next to it.txt").read_text() == "a neighbour"
 
 
-#: run in a fresh interpreter: in a test worker, what earlier tests left running allocates meanwhile
+#: run in a fresh interpreter, so that tracemalloc sees this backup and nothing of the test worker's
 _MEASURE = """
 import json, sys, tracemalloc
 from engine.backends.local import LocalBackend
