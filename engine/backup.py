@@ -203,8 +203,7 @@ class _Run:
             if any(key == root or key.startswith(under) for root, under in roots):
                 work.gone(key)
 
-        cache = self.session.state.cached_files()
-        cached = next(cache, None)
+        cache = _CacheCursor(self.session.state, passed=gone)
         unchanged = 0
         no = -1
         file = Tag.FILE
@@ -212,21 +211,12 @@ class _Run:
             if tag != file:
                 continue
             no += 1
-            key = path.replace(b"/", b"\0")  # tree_key, inline: once per file
-            while cached is not None and cached[0] < key:
-                gone(cached[0])
-                cached = next(cache, None)
-            record = None
-            if cached is not None and cached[0] == key:
-                record = cached[1]
-                cached = next(cache, None)
-                if record.startswith(meta) and ids_known(record, META_SIZE, known):
-                    unchanged += 1
-                    continue
+            record = cache.seek(path.replace(b"/", b"\0"))  # tree_key, inline: once per file
+            if record is not None and record.startswith(meta) and ids_known(record, META_SIZE, known):
+                unchanged += 1
+                continue
             work.add(no, path, meta_size(meta), meta_mtime_ns(meta), record is not None)
-        while cached is not None:
-            gone(cached[0])
-            cached = next(cache, None)
+        cache.finish()
         work.seal()
         return unchanged
 
@@ -425,6 +415,36 @@ def _name(path: bytes) -> bytes:
     return path[path.rfind(b"/") + 1 :] or path
 
 
+class _CacheCursor:
+    """The files cache read beside the spool, both in tree order: a file's record is a step
+    forward, not a lookup. `passed` hears of each key stepped over (held, but not asked for)."""
+
+    def __init__(self, state: State, passed: Callable[[bytes], None] | None = None) -> None:
+        self._rows = state.cached_files()
+        self._row = next(self._rows, None)
+        self._passed = passed
+
+    def seek(self, key: bytes) -> bytes | None:
+        """The record of `key`, None when the cache has none; keys must increase."""
+        row = self._row
+        while row is not None and row[0] < key:
+            if self._passed is not None:
+                self._passed(row[0])
+            row = next(self._rows, None)
+        if row is not None and row[0] == key:
+            self._row = next(self._rows, None)
+            return row[1]
+        self._row = row
+        return None
+
+    def finish(self) -> None:
+        """Step over the rest."""
+        while self._row is not None:
+            if self._passed is not None:
+                self._passed(self._row[0])
+            self._row = next(self._rows, None)
+
+
 class _Records:
     """Each file's record, asked for in spool order: a file to read from the work list, any other
     from the files cache, both read beside the spool."""
@@ -435,8 +455,7 @@ class _Records:
         self._next_to_read = next(self._to_read, None)
         self._fresh = work.records()
         self._read = next(self._fresh, None)
-        self._cache = state.cached_files()
-        self._cached = next(self._cache, None)
+        self._cache = _CacheCursor(state)
 
     def of(self, no: int, path: bytes) -> tuple[bytes | None, bool]:
         """(the record of file number `no`, whether it is one to read); None for a file to read
@@ -447,11 +466,8 @@ class _Records:
                 self._read = next(self._fresh, None)
             return (self._read[1] if self._read is not None and self._read[0] == no else None), True
         key = tree_key(path)
-        while self._cached is not None and self._cached[0] < key:
-            self._cached = next(self._cache, None)
-        if self._cached is not None and self._cached[0] == key:
-            return self._cached[1], False
-        return self._state.cached_file(key), False
+        record = self._cache.seek(key)
+        return (record if record is not None else self._state.cached_file(key)), False
 
 
 class _Folder:
