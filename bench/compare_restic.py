@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.dataset import compare, generate, mutate  # noqa: E402
+from bench.datasets import compare, generate, mutate  # noqa: E402
 
 PASSWORD = "bench-password"
 TARGETS = {"initial": 0.5, "no-change": 0.5, "after mutate": 0.6, "restore": 1.0}

@@ -32,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.dataset import generate, mutate  # noqa: E402
+from bench.datasets import generate, mutate  # noqa: E402
 
 PASSWORD = "bench"
 KINDS = ("pack data", "pack header", "index", "snapshot", "key", "config")

@@ -39,7 +39,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.dataset import compare, generate, mutate  # noqa: E402
+from bench.datasets import compare, generate, mutate  # noqa: E402
 from tests.s3server import S3Server  # noqa: E402
 
 PASSWORD = "bench"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.dataset import generate  # noqa: E402
+from bench.datasets import generate  # noqa: E402
 from bench.homefolder import make_home  # noqa: E402
 from engine.events import Checkpoint, Progress  # noqa: E402
 from engine.priority import kind_of  # noqa: E402

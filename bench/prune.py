@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.dataset import compare, generate, mutate  # noqa: E402
+from bench.datasets import compare, generate, mutate  # noqa: E402
 from engine.repo.walk import walk_trees  # noqa: E402
 from engine.service import BackupService  # noqa: E402
 from engine.units import format_bytes  # noqa: E402

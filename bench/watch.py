@@ -31,7 +31,7 @@ import psutil
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.dataset import generate  # noqa: E402
+from bench.datasets import generate  # noqa: E402
 
 BB = [sys.executable, "-m", "engine"]
 

@@ -13,28 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.dataset import mutate  # noqa: F401 - the tests' way to change a generated tree
+from bench.datasets import generate
 from tests.s3server import S3Server
 
-SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
 PASSWORD = "correct horse battery staple"
-
-
-def _gen(out: Path, size_mb: int, seed: int) -> Path:
-    subprocess.run(
-        [
-            sys.executable,
-            str(SHARED_BENCH / "gen_dataset.py"),
-            str(out),
-            "--size-mb",
-            str(size_mb),
-            "--seed",
-            str(seed),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return out
 
 
 @contextlib.contextmanager
@@ -79,8 +61,8 @@ def s3_repo(s3_server, request) -> str:
 
 @pytest.fixture(scope="session")
 def dataset64(tmp_path_factory) -> Path:
-    """The shared 64 MiB dataset, generated once per session; copy it before changing it."""
-    return _gen(tmp_path_factory.mktemp("ds") / "src", 64, 1)
+    """The 64 MiB home tree (bench.datasets), generated once per session; copy it before changing it."""
+    return generate(tmp_path_factory.mktemp("ds") / "src", 64, 1)
 
 
 @pytest.fixture
@@ -117,11 +99,3 @@ def cli(tmp_path, backbeat_home) -> Cli:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     return Cli(tmp_path / "repo", env)
-
-
-def treehash_compare(a: Path, b: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(SHARED_BENCH / "treehash.py"), "--compare", "--strict-meta", str(a), str(b)],
-        capture_output=True,
-        text=True,
-    )

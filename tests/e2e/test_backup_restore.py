@@ -4,13 +4,14 @@ import os
 import stat
 
 import engine.restoreplan
+from bench.datasets import assert_same_tree, mutate
 from engine.backends.local import LocalBackend
 from engine.backup import run_backup, start_scan
 from engine.repo.repository import Repository
 from engine.repo.snapshot import load_snapshots
 from engine.restore import run_restore
 from engine.session import open_session
-from tests.conftest import PASSWORD, mutate, treehash_compare
+from tests.conftest import PASSWORD
 
 
 def test_backup_mutate_backup_restore_both(cli, dataset64, dataset_copy, tmp_path):
@@ -33,8 +34,7 @@ def test_backup_mutate_backup_restore_both(cli, dataset64, dataset_copy, tmp_pat
     cli("restore", first["snapshot_id"][:8], "--target", str(tmp_path / "r1"))
     cli("restore", "latest", "--target", str(tmp_path / "r2"))
     for original, restored in ((dataset64, tmp_path / "r1" / "src"), (dataset_copy, tmp_path / "r2" / "src")):
-        result = treehash_compare(original, restored)
-        assert result.returncode == 0, result.stdout
+        assert_same_tree(original, restored)
     assert "no problems found" in cli("check", "--read-data").stdout
 
 
@@ -86,7 +86,7 @@ def test_metadata_and_odd_names_survive(cli, tmp_path):
     cli("backup", str(src))
     cli("restore", "latest", "--target", str(tmp_path / "out"))
     assert _meta(tmp_path / "out" / "odd") == _meta(src)
-    assert treehash_compare(src, tmp_path / "out" / "odd").returncode == 0
+    assert_same_tree(src, tmp_path / "out" / "odd")
     listing = cli("ls", "latest").stdout
     assert "café ünïcode ✓.txt" in listing and "loop-a -> loop-b" in listing
 

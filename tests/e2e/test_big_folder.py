@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from bench.datasets import assert_same_tree
 from engine.backends.local import LocalBackend
 from engine.repo.blob import BlobType
 from engine.repo.snapshot import load_snapshots
 from engine.repo.tree import decode_tree, split_parts
 from engine.repo.walk import folder_entries
 from engine.session import open_session
-from tests.conftest import PASSWORD, treehash_compare
+from tests.conftest import PASSWORD
 from tests.e2e.test_prune import keep_last
 
 pytestmark = pytest.mark.slow
@@ -67,8 +68,7 @@ def test_a_big_folder_in_parts_re_sends_one_part_survives_prune_and_a_damaged_pa
     cli("prune")
     assert cli.json("check", "--read-data")["ok"]  # every part the kept snapshot needs is still there
     cli("restore", "latest", "--target", str(tmp_path / "out"))
-    result = treehash_compare(src, tmp_path / "out" / "src")
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_same_tree(src, tmp_path / "out" / "src")
 
     victim = second[1]  # one byte flipped in one part of the listing
     session = open_session(LocalBackend(cli.repo), PASSWORD)

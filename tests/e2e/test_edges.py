@@ -8,12 +8,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+from bench.datasets import assert_same_tree
 from engine.backends.local import LocalBackend
 from engine.backup import run_backup, start_scan
 from engine.repo.repository import Repository
 from engine.repo.snapshot import find_snapshot, load_snapshots
 from engine.session import open_session
-from tests.conftest import PASSWORD, small_tmpfs, treehash_compare
+from tests.conftest import PASSWORD, small_tmpfs
 from tests.e2e.test_bad_input import NO_DAC
 from tests.manual_clock import ManualClock
 
@@ -42,7 +43,7 @@ def test_a_sparse_file_over_4_gib_backs_up_small_and_restores_sparse(cli, tmp_pa
         for at, mark in marks.items():
             f.seek(at)
             assert f.read(len(mark)) == mark
-    assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+    assert_same_tree(src, tmp_path / "out" / "src")
 
 
 def _deep(root: bytes, depth: int) -> bytes:
@@ -73,7 +74,7 @@ def test_paths_at_the_os_limits_back_up_and_restore_and_too_long_targets_are_nam
     cli("init")
     cli("backup", str(src))
     cli("restore", "latest", "--target", str(tmp_path / "o"))
-    assert treehash_compare(src, tmp_path / "o" / "src").returncode == 0
+    assert_same_tree(src, tmp_path / "o" / "src")
     far = tmp_path / ("t" * 200) / ("u" * 200)  # a restore target that pushes the bottom past PATH_MAX
     proc = cli("restore", "latest", "--target", str(far), "--json", ok=(3,))
     assert "File name too long" in proc.stderr
@@ -156,7 +157,7 @@ def test_no_room_for_a_restores_plan_says_so_and_a_restore_after_freeing_space_i
         filler.unlink()
         subprocess.run(["mount", "-o", "remount,size=64m", str(tmp)], check=True)  # 1 MiB holds no such plan
         cli("restore", "latest", "--target", str(tmp_path / "out"), env=env)
-        assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+        assert_same_tree(src, tmp_path / "out" / "src")
 
 
 def test_no_room_for_a_backups_lists_says_so_and_the_backup_after_freeing_space_is_whole(cli, tmp_path):
@@ -174,7 +175,7 @@ def test_no_room_for_a_backups_lists_says_so_and_the_backup_after_freeing_space_
         subprocess.run(["mount", "-o", "remount,size=64m", str(tmp)], check=True)
         cli("backup", str(src), env=env)
         cli("restore", "latest", "--target", str(tmp_path / "out"))
-        assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+        assert_same_tree(src, tmp_path / "out" / "src")
 
 
 def test_a_full_local_disk_stops_the_backup_clearly_and_the_next_run_resumes(cli, tmp_path):
@@ -193,7 +194,7 @@ def test_a_full_local_disk_stops_the_backup_clearly_and_the_next_run_resumes(cli
         cli("backup", str(src), env=env)
         assert cli.json("check", "--read-data", env=env)["ok"]
         cli("restore", "latest", "--target", str(tmp_path / "out"), env=env)
-        assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+        assert_same_tree(src, tmp_path / "out" / "src")
 
 
 def test_a_file_system_mounted_inside_the_restore_target_gets_its_files_too(cli, tmp_path):
@@ -207,7 +208,7 @@ def test_a_file_system_mounted_inside_the_restore_target_gets_its_files_too(cli,
     cli("backup", str(src))
     with small_tmpfs(tmp_path / "out" / "src" / "inner", "4m"):
         cli("restore", "latest", "--target", str(tmp_path / "out"))
-        assert treehash_compare(src, tmp_path / "out" / "src").returncode == 0
+        assert_same_tree(src, tmp_path / "out" / "src")
         assert not list((tmp_path / "out").glob(".backbeat-restoring-*"))
 
 

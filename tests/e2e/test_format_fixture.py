@@ -3,7 +3,7 @@
 import shutil
 from pathlib import Path
 
-from tests.conftest import treehash_compare
+from bench.datasets import assert_same_tree
 from tests.fixtures.format_v1 import PASSWORD, make_tree
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "format-v1"
@@ -18,5 +18,4 @@ def test_committed_v1_repository_restores_exactly(cli, tmp_path):
     expected = tmp_path / "expected" / "src"
     expected.mkdir(parents=True)
     make_tree(expected)
-    result = treehash_compare(expected, tmp_path / "out" / "src")
-    assert result.returncode == 0, result.stdout
+    assert_same_tree(expected, tmp_path / "out" / "src")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import treehash_compare
+from bench.datasets import assert_same_tree
 
 
 def _packs(repo):
@@ -54,7 +54,7 @@ def test_kill9_leaves_a_consistent_repository_and_the_next_run_resumes(cli, data
     report = cli.json("check", "--read-data")
     assert report["ok"], report["errors"]
     cli("restore", "latest", "--target", str(tmp_path / "out"))
-    assert treehash_compare(dataset_copy, tmp_path / "out" / "src").returncode == 0
+    assert_same_tree(dataset_copy, tmp_path / "out" / "src")
 
 
 def test_a_restore_killed_leaves_only_whole_files_and_run_again_restores_the_rest(cli, tmp_path):
@@ -80,7 +80,7 @@ def test_a_restore_killed_leaves_only_whole_files_and_run_again_restores_the_res
 
     again = cli("restore", "latest", "--target", str(out))
     assert f"{len(named)} file(s) were already there, the same" in again.stdout
-    assert treehash_compare(src, out / "src").returncode == 0
+    assert_same_tree(src, out / "src")
     assert not list(out.glob(".backbeat-restoring-*"))
 
 

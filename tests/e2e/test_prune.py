@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.datasets import assert_same_tree, generate, mutate
 from bench.prune import only_dropped_bytes
 from engine.errors import BackbeatError
 from engine.service import BackupService
-from tests.conftest import PASSWORD, _gen, mutate, treehash_compare
+from tests.conftest import PASSWORD
 
 
 def keep_last(n: int) -> list[str]:
@@ -48,8 +49,7 @@ def _restores_exact(service: BackupService, snap_ids: list[str], states: Path, o
     for sid in snap_ids:
         target = out / sid
         service.restore(sid, str(target))
-        result = treehash_compare(states / sid, target / "src")
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert_same_tree(states / sid, target / "src")
         shutil.rmtree(target)
 
 
@@ -144,7 +144,7 @@ def _moments(total: int, count: int) -> list[int]:
 
 
 def _prepare(cli, tmp_path: Path, location: str, size_mb: int) -> tuple[list[str], Path]:
-    src = _gen(tmp_path / "src", size_mb, 7)
+    src = generate(tmp_path / "src", size_mb, 7)
     states = tmp_path / "states"
     cli("init", "--pack-size", "512K", "--repo", location, repo=False)
     ids = _history(cli, src, states, 4, location)
@@ -313,7 +313,7 @@ def test_a_long_running_app_sees_a_prune_made_by_another_process(cli, tmp_path):
 def test_prune_to_s3_keeps_to_its_upload_budget_and_finishes_later(cli, tmp_path, s3_repo):
     from engine.settings import PruneSettings, Settings, save_settings
 
-    src = _gen(tmp_path / "src", 8, 3)
+    src = generate(tmp_path / "src", 8, 3)
     cli("init", "--pack-size", "512K", "--repo", s3_repo, repo=False)
     states = tmp_path / "states"
     ids = _history(cli, src, states, 2, s3_repo)

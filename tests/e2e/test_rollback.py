@@ -3,7 +3,7 @@
 import json
 import shutil
 
-from tests.conftest import treehash_compare
+from bench.datasets import assert_same_tree
 
 
 def test_a_destination_put_back_to_an_older_copy_is_reported(cli, dataset_copy, tmp_path):
@@ -22,7 +22,7 @@ def test_a_destination_put_back_to_an_older_copy_is_reported(cli, dataset_copy, 
     assert latest[:8] in proc.stderr and "no longer holds the newest backup" in proc.stderr
     assert cli.json("check")["warnings"] == []  # said until a new backup stood in for it
     cli("restore", "latest", "--target", str(tmp_path / "out"))
-    assert treehash_compare(dataset_copy, tmp_path / "out" / "src").returncode == 0
+    assert_same_tree(dataset_copy, tmp_path / "out" / "src")
 
 
 def test_objects_of_another_repository_are_rejected(cli, tmp_path):

@@ -2,7 +2,7 @@
 
 import os
 
-from tests.conftest import treehash_compare
+from bench.datasets import assert_same_tree
 
 
 def test_backup_to_bucket_and_restore_on_a_new_machine(cli, s3_repo, dataset_copy, tmp_path):
@@ -14,8 +14,7 @@ def test_backup_to_bucket_and_restore_on_a_new_machine(cli, s3_repo, dataset_cop
     assert [s["id"] for s in snaps] == [first["snapshot_id"]]
     assert "src/Documents" in cli("ls", "latest", "--repo", s3_repo, repo=False, env=new_machine).stdout
     cli("restore", "latest", "--target", str(tmp_path / "out"), "--repo", s3_repo, repo=False, env=new_machine)
-    result = treehash_compare(dataset_copy, tmp_path / "out" / "src")
-    assert result.returncode == 0, result.stdout
+    assert_same_tree(dataset_copy, tmp_path / "out" / "src")
     assert cli.json("check", "--read-data", "--repo", s3_repo, repo=False, env=new_machine)["ok"]
 
 
@@ -44,7 +43,7 @@ def test_copy_folder_to_bucket_and_back(cli, s3_repo, tmp_path):
     status = cli.json("status")
     assert all(d["percent_backed_up"] == 100 for d in status["destinations"])
     cli("restore", "latest", "--target", str(tmp_path / "out"))
-    assert treehash_compare(src, tmp_path / "out" / "docs").returncode == 0
+    assert_same_tree(src, tmp_path / "out" / "docs")
 
 
 def test_copy_refuses_another_repository(cli, s3_repo, tmp_path):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import small_tmpfs, treehash_compare
+from bench.datasets import assert_same_tree
+from tests.conftest import small_tmpfs
 
 
 def _random_tree(root: Path, files: int, mb_each: int) -> Path:
@@ -71,7 +72,7 @@ def test_a_drive_that_fills_up_midway_stops_cleanly_and_the_export_resumes(cli, 
     cli("seed", "export", "--drive", str(small_drive / "seed"), str(src))
     assert cli.json("seed", "verify", "--drive", str(small_drive / "seed"), repo=False)["ok"]
     cli("restore", "latest", "--target", str(tmp_path / "back"), "--repo", str(small_drive / "seed"), repo=False)
-    assert treehash_compare(src, tmp_path / "back" / "src").returncode == 0
+    assert_same_tree(src, tmp_path / "back" / "src")
 
 
 @pytest.mark.slow
@@ -96,7 +97,7 @@ def test_a_drive_pulled_out_midway_stops_cleanly_and_the_export_resumes(cli, tmp
     cli("seed", "export", "--drive", str(drive), str(src))
     assert cli.json("seed", "verify", "--drive", str(drive), repo=False)["ok"]
     cli("restore", "latest", "--target", str(tmp_path / "back"), "--repo", str(drive), repo=False)
-    assert treehash_compare(src, tmp_path / "back" / "src").returncode == 0
+    assert_same_tree(src, tmp_path / "back" / "src")
 
 
 def test_verify_names_damaged_objects_and_an_altered_manifest(cli, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import treehash_compare
+from bench.datasets import assert_same_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "/Applications/Backbeat.app/Contents/MacOS/backbeat-app"
@@ -64,7 +64,7 @@ def test_the_frozen_bundle_backs_up_and_restores_without_python(tmp_path):
     run("init")
     run("backup", str(src))
     run("restore", "latest", "--target", str(tmp_path / "back"))
-    assert treehash_compare(src, tmp_path / "back" / "src").returncode == 0
+    assert_same_tree(src, tmp_path / "back" / "src")
     app = subprocess.run([str(bundle / "backbeat-app"), "--startup-time"], env=env, capture_output=True, text=True)
     assert "ready" in app.stdout, app.stderr[-2000:]
     size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
