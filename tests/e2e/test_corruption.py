@@ -5,7 +5,7 @@ from pathlib import Path
 
 from engine.backends.local import LocalBackend
 from engine.backup import run_backup, start_scan
-from engine.repo.repository import Repository
+from engine.repo.repository import ChunkerParams, Repository
 from engine.repo.snapshot import load_snapshots
 from engine.restore import run_restore, walk_snapshot
 from engine.session import open_session
@@ -69,10 +69,11 @@ def test_missing_pack_is_reported(cli, tmp_path):
 
 
 def test_file_whose_blob_is_missing_from_the_index_is_reported_and_the_rest_restores(tmp_path, backbeat_home):
-    """One blob of a two-blob file unknown to the index: only that file fails, nothing half-written."""
+    """One blob of a two-blob file unknown to the index: only that file fails, nothing half-written.
+    The file is one byte longer than the largest chunk, so it has two blobs whatever the chunker's key."""
     src = tmp_path / "src"
     src.mkdir()
-    (src / "two-chunks.bin").write_bytes(os.urandom(3 << 20))
+    (src / "two-chunks.bin").write_bytes(os.urandom(ChunkerParams().max_size + 1))
     (src / "fine.txt").write_text("fine")
     backend = LocalBackend(tmp_path / "repo")
     Repository.create(backend, PASSWORD)
