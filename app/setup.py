@@ -3,7 +3,6 @@ up, and what; or connect to a backup that exists."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -22,19 +21,10 @@ from PySide6.QtWidgets import (
 
 from app.destination import DestinationForm
 from app.pages.common import hint, title
+from engine.passphrase_strength import is_weak, strength
 from engine.service import BackupService
 
-__all__ = ["SetupDialog", "strength"]
-
-
-def strength(passphrase: str) -> str:
-    """A plain-words hint: length matters most for a passphrase."""
-    words = len(passphrase.split())
-    if len(passphrase) < 10:
-        return "Too short: use at least four words, or 12 characters."
-    if len(passphrase) < 16 and words < 3:
-        return "Fair. A few more words would make it much stronger."
-    return "Strong."
+__all__ = ["SetupDialog"]
 
 
 class SetupDialog(QDialog):
@@ -128,8 +118,7 @@ class SetupDialog(QDialog):
                 service.init(words)
             service.remember_passphrase(words)
             folder = self.folder.text().strip()
-            chosen = {"folders": (folder,) if folder else (), "destination": where}
-            BackupService.save_settings(replace(BackupService.settings(), **chosen))
+            BackupService.update_settings(folders=(folder,) if folder else (), destination=where)
         except Exception as e:  # noqa: BLE001 - said in the dialog
             self.error.setText(f"{e}\n{getattr(e, 'hint', '') or ''}".strip())
             return
@@ -141,7 +130,7 @@ class SetupDialog(QDialog):
     def _passphrase_problem(self, words: str) -> str | None:
         if self.existing.isChecked():
             return None if words else "Enter the backup's passphrase."
-        if len(words) < 10:
+        if is_weak(words):
             return strength(words)
         return None if words == self.again.text() else "The two passphrases differ."
 

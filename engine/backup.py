@@ -43,7 +43,7 @@ from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry, entry_
 from engine.repo.walk import folder_entries
 from engine.rollback import not_before_latest, remember_latest
 from engine.scanner import Partial, Scan, read_xattrs, scan
-from engine.session import Session
+from engine.session import Session, recover
 from engine.settings import CheckpointSettings
 from engine.spool import META_SIZE, Entry, Tag, meta_mode, meta_mtime_ns, meta_size, pack_meta, tree_key
 from engine.state import State
@@ -71,6 +71,10 @@ class RunOptions:
 
 class _FileChanged(Exception):
     pass
+
+
+class _Vanished(Exception):
+    """The file to read was deleted after the scan (not any other missing file: a pack's, say)."""
 
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
@@ -133,7 +137,11 @@ class _Run:
         futures: deque[Future] = deque()
         read = 0
         try:
-            with open(path, "rb", buffering=0) as f:
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            raise _Vanished() from None
+        try:
+            with f:
                 before = os.fstat(f.fileno())
                 if not stat.S_ISREG(before.st_mode):
                     raise _FileChanged("it is no longer a regular file")
@@ -181,7 +189,7 @@ class _Run:
             except _FileChanged as e:
                 if attempt == 2:
                     self.report(FileSkipped(name, f"{e}; it will be backed up next time", warning=True))
-            except FileNotFoundError:
+            except _Vanished:
                 self.report(FileSkipped(name, "it was deleted before it could be read", warning=True))
                 break
             except OSError as e:
@@ -240,8 +248,12 @@ class _Run:
         threads = [threading.Thread(target=worker, name=f"backbeat-read-{i}") for i in range(self.workers)]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                t.join()
+        except BaseException as e:  # Ctrl-C: the workers stop after the file they are reading
+            errors.append(e)
+            raise
         if errors:
             raise errors[0]
         self.work.flush()
@@ -291,6 +303,7 @@ class _Run:
                         forecast.total,
                         rate=forecast.rate,
                         eta_seconds=eta,
+                        held=outlook.reason if outlook.limit == 0 else "",
                     )
                 )
             if self.stopping.wait(_TICK) or (line is None and self.reading_done.is_set()):
@@ -322,7 +335,13 @@ class _Run:
             self.clock.sleep(0.05)
             self.uploader.drain()
         self.session.write_index()
-        snap = self.snapshot(found, tree_id, {"files": files, "bytes_sent": self.sent()}, checkpoint=True)
+        summary = {
+            "files": files,
+            "bytes_sent": self.sent(),
+            "selection_files": found.spool.files,  # what the whole run backs up: `status` says what is left
+            "selection_bytes": found.spool.bytes,
+        }
+        snap = self.snapshot(found, tree_id, summary, checkpoint=True)
         self.session.check_lock()
         snapshot_id = save_snapshot(self.session.repo.backend, self.session.repo.key, snap)
         self.open_checkpoints(found).wrote(snapshot_id)
@@ -554,8 +573,10 @@ def run_backup(
     def waiting(who: str, seconds: float) -> None:
         events(LockWait(session.repo.backend.location, who, seconds))
 
-    with session.running(), session.locked("backup", wait=options.lock_wait, on_wait=waiting):
-        return _run_backup(session, scanning, events, clock, workers, options)
+    with session.one_backup(waiting):
+        recover(session)
+        with session.running(), session.locked("backup", wait=options.lock_wait, on_wait=waiting):
+            return _run_backup(session, scanning, events, clock, workers, options)
 
 
 def _run_backup(

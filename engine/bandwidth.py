@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Literal
 
 from engine.errors import BadSchedule
-from engine.units import format_rate, parse_size
+from engine.units import format_rate, parse_rate
 
 __all__ = ["Timetable", "parse_timetable", "BandwidthPolicy", "parse_policy"]
 
@@ -67,11 +67,11 @@ def _rate(text: str, token: str, position: int) -> float | None:
     if text.lower() == "off":
         return None
     try:
-        return float(parse_size(text))
+        return float(parse_rate(text))
     except ValueError:
         raise BadSchedule(
             f"bad rate {text!r} in entry {position} ({token!r})",
-            hint="A rate is a size per second like 512k, 1.5M or 2G (bytes; k/M/G are binary), or off.",
+            hint="A rate is a size per second like 512k, 1.5M or 2G (k/M/G are binary; a bare number is KiB), or off.",
         ) from None
 
 

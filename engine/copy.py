@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from engine.backends.base import Backend, list_packs
 from engine.clock import SYSTEM_CLOCK
-from engine.errors import UsageError
+from engine.errors import OtherRepositoryThere
 from engine.events import EventSink
 from engine.progress import Meter
 from engine.repo.crypto import named_by_content
@@ -43,7 +43,7 @@ def _same_repository(src: Backend, dst: Backend) -> dict:
     if dst.exists():
         theirs = Repository.read_config(dst)
         if theirs["id"] != config["id"]:
-            raise UsageError(
+            raise OtherRepositoryThere(
                 f"{dst.location} holds another repository",
                 hint="Copy only between destinations of the same backup set, or choose an empty location.",
             )

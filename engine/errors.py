@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "EXIT_OK",
     "EXIT_ERROR",
+    "EXIT_USAGE",
     "EXIT_WARNINGS",
     "BackbeatError",
     "WrongPassphrase",
@@ -24,6 +25,12 @@ __all__ = [
     "TransientBackendError",
     "ObjectNotFound",
     "SnapshotNotFound",
+    "PathNotInSnapshot",
+    "OtherRepositoryThere",
+    "PassphraseMismatch",
+    "EmptyPassphrase",
+    "BadRestoreTarget",
+    "WrongSecretKey",
     "DestinationFull",
     "CredentialsRefused",
     "AccessDenied",
@@ -40,6 +47,7 @@ __all__ = [
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_WARNINGS = 3
 
 
@@ -66,6 +74,18 @@ class WrongPassphrase(BackbeatError):
 class NoPassphrase(BackbeatError):
     message = "no passphrase given"
     hint = "Set BACKBEAT_PASSWORD, pass --password-file FILE, or run on a terminal to be asked."
+
+
+class PassphraseMismatch(BackbeatError):
+    message = "the two passphrases you typed differ"
+    hint = "Run the command again and type the same passphrase twice; nothing was created."
+    exit_code = EXIT_USAGE
+
+
+class EmptyPassphrase(BackbeatError):
+    message = "no passphrase chosen"
+    hint = "Choose a passphrase you will remember (four words or more); it cannot be recovered. Nothing was created."
+    exit_code = EXIT_USAGE
 
 
 class RepositoryNotFound(BackbeatError):
@@ -116,6 +136,22 @@ class SnapshotNotFound(BackbeatError):
     hint = "List the snapshots with `backbeat snapshots` and use one of their ids (a unique prefix is enough)."
 
 
+class OtherRepositoryThere(BackbeatError):
+    message = "another backup is there"
+    hint = "Choose an empty location, or the one this backup already uses."
+
+
+class PathNotInSnapshot(BackbeatError):
+    message = "not in this snapshot"
+    hint = "List what the snapshot holds with `backbeat ls SNAPSHOT`, then give a path it shows."
+
+
+class BadRestoreTarget(BackbeatError):
+    message = "cannot restore there"
+    hint = "Give --target a folder (it is created when missing), for instance --target ~/Restored."
+    exit_code = EXIT_USAGE
+
+
 class DestinationFull(BackendError):
     message = "the destination is full"
     hint = "Free some space on it (or choose another destination), then run the command again: it resumes."
@@ -124,6 +160,11 @@ class DestinationFull(BackendError):
 class CredentialsRefused(BackendError):
     message = "the storage service refused the credentials"
     hint = "Check the access key id and secret key (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or `backbeat login`)."
+
+
+class WrongSecretKey(CredentialsRefused):
+    message = "the storage service says the secret access key is wrong (the request's signature did not match)"
+    hint = "Check the secret access key that goes with this access key id (AWS_SECRET_ACCESS_KEY, or `backbeat login`)."
 
 
 class AccessDenied(BackendError):
@@ -154,6 +195,7 @@ class ChunkerUnavailable(BackbeatError):
 class UsageError(BackbeatError):
     message = "invalid command line"
     hint = "See `backbeat --help`."
+    exit_code = EXIT_USAGE
 
 
 class BadSchedule(UsageError):

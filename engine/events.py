@@ -39,6 +39,8 @@ class Progress:
     current: str = ""
     rate: float = 0.0  # bytes per second, over the last few seconds
     eta_seconds: float | None = None
+    #: why nothing moves, when uploads are held: "paused by you until 14:00", "paused: … on battery"
+    held: str = ""
 
 
 @dataclass(frozen=True)

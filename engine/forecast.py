@@ -39,10 +39,11 @@ _TAIL_POINTS = 4096
 @dataclass(frozen=True)
 class Outlook:
     """What governs the line from now on: the limit in force (bytes/s; None unlimited, 0 paused)
-    and, when the policy is a schedule, its timetable."""
+    and, when the policy is a schedule, its timetable; and why, in the user's words."""
 
     limit: float | None
     timetable: Timetable | None = None
+    reason: str = ""
 
 
 class Line(Protocol):

@@ -187,7 +187,7 @@ class Pacer:
         """What governs the line from now on, for the upload's finish time."""
         policy = self._settings.bandwidth
         scheduled = policy.mode == "schedule" and self.override is None and self.decision.reason.startswith("schedule")
-        return Outlook(self.decision.rate, policy.timetable() if scheduled else None)
+        return Outlook(self.decision.rate, policy.timetable() if scheduled else None, self.decision.reason)
 
     @property
     def active(self) -> bool:

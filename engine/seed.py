@@ -22,7 +22,7 @@ from engine.backends.base import Backend, list_packs
 from engine.backends.local import LocalBackend
 from engine.clock import SYSTEM_CLOCK
 from engine.copy import CopyReport, run_copy
-from engine.errors import BackbeatError, DestinationFull, IntegrityError, ObjectNotFound, UsageError
+from engine.errors import BackbeatError, DestinationFull, IntegrityError, ObjectNotFound, OtherRepositoryThere
 from engine.events import EventSink
 from engine.files import write_atomic
 from engine.progress import Meter
@@ -108,7 +108,7 @@ def prepare_drive(cloud: Backend, drive: Backend) -> dict:
     config = Repository.read_config(cloud)
     if drive.exists():
         if Repository.read_config(drive)["id"] != config["id"]:
-            raise UsageError(
+            raise OtherRepositoryThere(
                 f"{drive.location} holds another repository",
                 hint="Export to an empty folder, or to the folder of an earlier export of this backup.",
             )

@@ -29,7 +29,7 @@ from engine.control import Pause, current_pause, read_activity
 from engine.control import pause as pause_uploads
 from engine.control import resume as resume_uploads
 from engine.copy import CopyReport, run_copy
-from engine.errors import BackbeatError, BackendError, SnapshotNotFound
+from engine.errors import BackbeatError, BackendError, BadRestoreTarget, PathNotInSnapshot
 from engine.events import (
     BackupSummary,
     Checkpoint,
@@ -66,10 +66,10 @@ from engine.seed import (
     verify_drive,
     write_manifest,
 )
-from engine.session import Session, open_session, reload_session, state_path
-from engine.settings import CheckpointSettings, Settings, load_settings, save_settings
+from engine.session import Session, open_session, recover, reload_session, state_path
+from engine.settings import CheckpointSettings, Settings, load_settings, save_settings, update_settings
 from engine.state import State
-from engine.status import DestinationStatus, destination_status
+from engine.status import DestinationStatus, destination_status, status_basis
 from engine.support import BundleReport, write_bundle
 from engine.units import format_bytes
 
@@ -173,6 +173,11 @@ class BackupService:
         save_settings(settings)
 
     @staticmethod
+    def update_settings(**changes: object) -> Settings:
+        """Change only the named settings; every other choice stays (engine.settings.update_settings)."""
+        return update_settings(**changes)
+
+    @staticmethod
     def pause(seconds: float | None = None) -> Pause:
         """Pause uploads of every job of this installation (None: until resume)."""
         return pause_uploads(seconds)
@@ -238,13 +243,15 @@ class BackupService:
             return self._record("backup", lambda: run_backup(session, scanning, self.events, options=options))
 
     def restore(self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False) -> RestoreSummary:
+        if os.path.lexists(target) and not os.path.isdir(target):
+            raise BadRestoreTarget(
+                f"{target} is a file, not a folder",
+                hint="Give --target a folder (it is created when missing), or move that file out of the way.",
+            )
         snap = self.snapshot(ref)
         for inc in includes:
             if not any(True for _ in self._select(snap, inc)):
-                raise SnapshotNotFound(
-                    f"{inc} is not in snapshot {snap.short_id}",
-                    hint=f"List what it holds with `backbeat ls {snap.short_id}`.",
-                )
+                raise _not_in(snap, inc)
         session = self.session
 
         def job() -> RestoreSummary:
@@ -263,6 +270,7 @@ class BackupService:
     def repair(self) -> RepairReport:
         """`check --repair` (engine.repair): alone at the destination, as it deletes damaged packs."""
         session = self.session
+        recover(session)
         with self._paced(self.backend), self._locked(session, "repair", exclusive=True, wait=0):
             return self._record("repair", lambda: run_repair(session, self._mirrors(session), self.events))
 
@@ -304,6 +312,8 @@ class BackupService:
                 f"a seed drive for {self.location} has not been loaded yet",
                 hint="Clean-up waits until the provider has loaded the drive and `backbeat reconcile` has checked it.",
             )
+
+        recover(session)
 
         def job() -> PruneReport:
             return run_prune(session, load_settings().prune, dry_run, self.events)
@@ -367,11 +377,11 @@ class BackupService:
             state.close()
 
     def status(self) -> tuple[Snapshot | None, list[DestinationStatus]]:
-        """Per destination this machine knows: what it holds, and % of the latest selection it has."""
+        """Per destination this machine knows: what it holds, and % of the latest selection it has.
+        The snapshot returned is the latest, or the checkpoint of a run interrupted since (engine.status)."""
         session = self.session
         session.state.set_held(self.location, list_packs(self.backend))
-        snaps = [s for s in self.snapshots() if not s.checkpoint]
-        latest = snaps[-1] if snaps else None
+        latest = status_basis(self.snapshots())
         locations = sorted(set(session.state.destinations()) | {self.location})
         return latest, [destination_status(session, latest, loc) for loc in locations]
 
@@ -446,6 +456,7 @@ class BackupService:
     def reconcile(self, drive_path: str | None = None, full: bool = False) -> ReconcileReport:
         """Compare this destination with what it should hold, mark what it holds, repair what it lost."""
         drive = open_drive(drive_path) if drive_path else None
+        recover(self.session)
         with self._paced(self.backend):
             report = run_reconcile(self.session, drive, full, self.events)
         latest, dests = self.status()
@@ -513,8 +524,16 @@ class BackupService:
                 yield rel, entry
 
     def list_files(self, ref: str, path: str | None = None) -> Iterator[tuple[str, TreeEntry]]:
-        """(path relative to the snapshot's folder, entry) for everything at or under `path`."""
-        for rel, entry in self._select(self.snapshot(ref), path):
+        """(path relative to the snapshot's folder, entry) for everything at or under `path`;
+        PathNotInSnapshot, before anything is yielded, when `path` is not there."""
+        snap = self.snapshot(ref)
+        entries = self._select(snap, path)
+        first = next(entries, None)
+        if first is None and path:
+            raise _not_in(snap, path)
+        if first is not None:
+            yield os.fsdecode(first[0]), first[1]
+        for rel, entry in entries:
             yield os.fsdecode(rel), entry
 
     def history(self, limit: int = 50) -> list[dict]:
@@ -528,3 +547,9 @@ class BackupService:
             if run["status"] in ("ok", "warnings"):
                 return None
         return None
+
+
+def _not_in(snap: Snapshot, path: str) -> PathNotInSnapshot:
+    return PathNotInSnapshot(
+        f"{path} is not in snapshot {snap.short_id}", hint=f"List what it holds with `backbeat ls {snap.short_id}`."
+    )

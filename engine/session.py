@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from engine.backends.base import Backend, pack_name
+from engine.clock import SYSTEM_CLOCK
 from engine.errors import BackendError, IntegrityError, RepositoryBusy
 from engine.home import app_dir
 from engine.memory import release_memory
@@ -28,10 +29,12 @@ from engine.repo.repository import Repository
 from engine.state import State
 from engine.uploader import outbox_path
 
-__all__ = ["Session", "open_session", "reload_session", "rebuild_index", "state_path", "outbox_folder"]
+__all__ = ["Session", "open_session", "recover", "reload_session", "rebuild_index", "state_path", "outbox_folder"]
 
 
 _log = logging.getLogger(__name__)
+#: how often a backup waiting for another one looks again, and says it still waits (seconds)
+_LOOK_EVERY, _SAY_EVERY = 0.5, 10.0
 
 
 def state_path(repo_id: str) -> Path:
@@ -72,6 +75,8 @@ class Session:
     lock: RepoLock | None = None
     #: what opening mended in the index, said once (`check` reports it)
     healed: str | None = None
+    #: whether a killed run's packs were delivered and named (engine.session.recover)
+    recovered: bool = False
 
     @property
     def outbox(self) -> Path:
@@ -102,6 +107,29 @@ class Session:
         self.state.clear_journal(pending.pack_ids)
         self.index_files.add(name)
         return name
+
+    @contextlib.contextmanager
+    def one_backup(self, on_wait: Callable[[str, float], None]) -> Iterator[None]:
+        """Two backups of this repository on this computer (the app and a terminal, two terminals)
+        run one after the other: the second waits, saying so every 10 s, and never touches the
+        first one's files."""
+        path = state_path(self.repo.id).with_suffix(".backup.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            waited = 0.0
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if waited % _SAY_EVERY == 0:
+                        on_wait("other backup of this computer", _SAY_EVERY)
+                    SYSTEM_CLOCK.sleep(_LOOK_EVERY)
+                    waited += _LOOK_EVERY
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def running(self) -> contextlib.AbstractContextManager[bool]:
         """Held by a backup while it writes packs: no other process recovers them meanwhile."""
@@ -231,24 +259,38 @@ def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes
 
 
 def open_session(backend: Backend, passphrase: str) -> Session:
+    """Open for reading: nothing is written to the destination (packs no index file names are
+    indexed in memory from their own headers). A job that writes calls `recover` first."""
     repo = Repository.open(backend, passphrase)
     state = State(state_path(repo.id))
     healthy, troubles = _sync_index_cache(repo, state)
     index = Index()
     state.load_index(index)
     session = Session(repo, state, index, state.loaded_index_files())
-    with _run_lock(repo.id, exclusive=True) as alone:
-        journaled = alone and bool(state.journaled_packs())
-        rebuilt = 0 if healthy else rebuild_index(repo, index)
-        if rebuilt and troubles:
-            session.healed = (
-                f"index file(s) {', '.join(troubles)} went away or are damaged at {repo.backend.location}; "
-                f"{rebuilt} pack(s) no other index file names were indexed again from their own headers"
-            )
-            _log.warning("%s", session.healed)
-        if journaled or rebuilt:
-            _recover(session, journaled)
+    rebuilt = 0 if healthy else rebuild_index(repo, index)
+    if rebuilt and troubles:
+        session.healed = (
+            f"index file(s) {', '.join(troubles)} went away or are damaged at {repo.backend.location}; "
+            f"{rebuilt} pack(s) no other index file names were indexed again from their own headers"
+        )
+        _log.warning("%s", session.healed)
     return session
+
+
+def recover(session: Session) -> None:
+    """Before a job writes to the destination (once per session): deliver what a killed run left in
+    the outbox and name its packs, and those rebuilt from headers, in an index file. Never for a
+    reader: `snapshots` or `status` must not upload (nor at full speed, nor while uploads are paused)."""
+    if session.recovered:
+        return
+    session.recovered = True
+    with _run_lock(session.repo.id, exclusive=True) as alone:
+        if alone:  # no run of this computer is alive: half-written packs are a killed run's
+            for part in outbox_folder(session.repo.id).glob("*.part"):
+                part.unlink(missing_ok=True)
+        journaled = alone and bool(session.state.journaled_packs())
+        if journaled or session.index.has_pending():
+            _recover(session, journaled)
 
 
 def _recover(session: Session, journaled: bool) -> None:

@@ -11,7 +11,7 @@ changes, so a new limit set from the CLI or the app applies to a backup already 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from engine.bandwidth import BandwidthPolicy
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_WATCH_IGNORE",
     "load_settings",
     "save_settings",
+    "update_settings",
     "settings_path",
 ]
 
@@ -181,3 +182,11 @@ def load_settings() -> Settings:
 
 def save_settings(settings: Settings) -> None:
     write_atomic(settings_path(), json.dumps(settings.to_json(), indent=2) + "\n")
+
+
+def update_settings(**changes: object) -> Settings:
+    """Change only what is named and keep every other choice (never build a Settings by hand to
+    save it: that would put the rest back to the defaults). Returns what was saved."""
+    settings = replace(load_settings(), **changes)
+    save_settings(settings)
+    return settings

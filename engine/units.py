@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["format_bytes", "format_rate", "format_duration", "parse_size", "parse_duration"]
+__all__ = ["format_bytes", "format_rate", "format_duration", "parse_size", "parse_rate", "parse_duration"]
 
 _UNITS = ["B", "KB", "MB", "GB", "TB", "PB"]
 
@@ -50,6 +50,16 @@ def parse_size(text: str) -> int:
     if not m:
         raise ValueError(f"not a size: {text!r} (try 512k, 1.5M or 2G)")
     return int(float(m.group(1)) * _FACTOR[m.group(2).lower()])
+
+
+def parse_rate(text: str) -> int:
+    """Bytes per second from "512k", "1.5M", "512B" or a bare "512", which is KiB/s as in rclone's
+    --bwlimit (nobody means 512 bytes a second)."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"not a rate: {text!r} (try 512k, 1.5M or 2G a second; a bare number is KiB/s)")
+    unit = m.group(2).lower() or ("" if m.group(3) else "k")
+    return int(float(m.group(1)) * _FACTOR[unit])
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)

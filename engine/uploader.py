@@ -63,6 +63,7 @@ class Uploader:
         self.bytes_written = 0
         folder.mkdir(parents=True, exist_ok=True)
         self._counts = threading.Lock()
+        self._parts: set[str] = set()  # guarded by self._counts: this run's packs still being written
         #: a finished pack waits here for a free writer; the queue is as deep as there are writers
         self._queue: queue.Queue = queue.Queue(maxsize=threads)
         self._error: BaseException | None = None
@@ -86,6 +87,8 @@ class Uploader:
     def new_pack(self) -> BinaryIO:
         fd, name = tempfile.mkstemp(dir=self.folder, suffix=".part")
         os.close(fd)
+        with self._counts:
+            self._parts.add(name)
         return open(name, "wb", buffering=0)  # noqa: SIM115 - closed by the writer thread
 
     def pack_finished(self, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
@@ -163,6 +166,8 @@ class Uploader:
         out.close()
         path = outbox_path(self.folder, pack_id)
         os.replace(out.name, path)
+        with self._counts:
+            self._parts.discard(out.name)
         self.state.journal_pack(pack_id)
         return path
 
@@ -172,7 +177,7 @@ class Uploader:
             self._queue.put(_STOP)
         for t in self._threads:
             t.join()
-        for leftover in self.folder.glob("*.part"):  # packs this run never finished
-            leftover.unlink(missing_ok=True)
+        for leftover in self._parts:  # packs this run never finished (another run's are its own)
+            Path(leftover).unlink(missing_ok=True)
         if self._error is not None:
             raise self._error

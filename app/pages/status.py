@@ -57,9 +57,13 @@ class StatusPage(Page):
         if name != "status":
             return
         (latest, dests), problem = answer
-        when = f"{latest.time:%A %d %B, %H:%M}" if latest else None
         if not self.bridge.busy:
-            self.summary.setText(f"Last backup: {when}" if when else "No backup yet")
+            if latest is None:
+                self.summary.setText("No backup yet")
+            elif latest.checkpoint:
+                self.summary.setText(f"Backup interrupted; what was sent by {latest.time:%A %d %B, %H:%M} is safe")
+            else:
+                self.summary.setText(f"Last backup: {latest.time:%A %d %B, %H:%M}")
         while self.destinations.count():
             self.destinations.takeAt(0).widget().deleteLater()
         for row, d in enumerate(dests):
@@ -70,11 +74,12 @@ class StatusPage(Page):
             bar.setRange(0, 1000)
             bar.setValue(int(d.percent * 10))
             bar.setFormat(f"{d.percent:.1f}% backed up")
-            state = (
-                "waiting for the seed drive"
-                if d.seed_exported
-                else (f"{format_bytes(left)} left" if left > 0 else "up to date")
-            )
+            if d.seed_exported:
+                state = "waiting for the seed drive"
+            elif d.snapshot_id is None:
+                state = "nothing backed up yet"
+            else:
+                state = f"{format_bytes(left)} left" if left > 0 else "up to date"
             self.destinations.addWidget(name, row, 0)
             self.destinations.addWidget(bar, row, 1)
             self.destinations.addWidget(QLabel(state), row, 2)

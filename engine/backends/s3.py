@@ -29,6 +29,7 @@ from engine.errors import (
     NoSuchBucket,
     ObjectNotFound,
     TransientBackendError,
+    WrongSecretKey,
 )
 from engine.ratelimit import Paused, TokenBucket
 
@@ -73,8 +74,10 @@ def _translate(e: Exception, what: str, location: S3Location) -> Exception:
             return ObjectNotFound(what)
         if code == "NoSuchBucket":
             return NoSuchBucket(location.bucket)
+        if code == "SignatureDoesNotMatch":
+            return WrongSecretKey(str(location))
         if code in _CREDENTIAL_CODES:
-            return CredentialsRefused(str(location))
+            return CredentialsRefused(f"{location} ({err.get('Message') or code})")
         if code in ("AccessDenied", "403", "Forbidden"):
             return AccessDenied(f"{location} ({what})")
         if code in _TRANSIENT_CODES or status >= 500:
@@ -173,6 +176,11 @@ class S3Backend:
             return True
         except ObjectNotFound:
             return False
+        except AccessDenied:
+            # A HEAD answer has no body, so a wrong key and missing rights both come back as a bare
+            # 403: a listing's answer says which (and raises it); if it goes through, rights are missing.
+            self._call("config", self._client.list_objects_v2, Prefix=self._key("config"), MaxKeys=1)
+            raise
 
     def put(self, name: str, data: bytes | memoryview) -> None:
         self._put(name, io.BytesIO(data), len(data))

@@ -10,15 +10,14 @@ import getpass
 import json
 import logging
 import os
-import signal
 import stat
 import sys
-import threading
 from dataclasses import asdict, replace
 from datetime import datetime
 
 from engine import PRODUCT, __version__, keychain
 from engine.bandwidth import BandwidthPolicy, parse_policy
+from engine.cli.interrupt import EXIT_INTERRUPTED, Interrupt
 from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
 from engine.cli.progress import ProgressPrinter
 from engine.clock import SYSTEM_CLOCK
@@ -32,13 +31,14 @@ from engine.progress import describe_upload
 from engine.prune import PruneReport
 from engine.repo.tree import Kind
 from engine.service import BackupService
-from engine.settings import Settings
-from engine.units import format_bytes, format_duration, format_rate, parse_duration, parse_size
+from engine.units import format_bytes, format_duration, format_rate, parse_duration, parse_rate, parse_size
 
 __all__ = ["main", "build_parser"]
 
 _EPILOG = """exit codes: 0 success, 1 error, 3 finished with warnings (some files were skipped).
 The passphrase comes from BACKBEAT_PASSWORD, --password-file, the OS keychain or a prompt, in that order."""
+
+_RATE_HELP = "upload at most RATE per second (512k, 1.5M; a bare number is KiB/s, as in rclone)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("init", parents=[common], help="create a repository")
     i.add_argument(
         "--pack-size",
-        type=_rate,
+        type=_size,
         metavar="SIZE",
         help="target size of the files data is stored in (default 8M; smaller loses less to an interrupted "
         "upload on a slow line, bigger means fewer files)",
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("backup", parents=[common], help="back up files and folders")
     b.add_argument("paths", nargs="+", metavar="PATH")
     b.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="glob on names or paths")
-    b.add_argument("--limit", type=_rate, metavar="RATE", help="upload at most RATE per second (512k, 1.5M)")
+    b.add_argument("--limit", type=_rate, metavar="RATE", help=_RATE_HELP)
     b.add_argument(
         "--checkpoint-every",
         type=_duration,
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp = sub.add_parser("copy", parents=[common], help="bring one destination up to date with another")
     cp.add_argument("--from", dest="source", required=True, metavar="LOCATION")
     cp.add_argument("--to", dest="target", required=True, metavar="LOCATION")
-    cp.add_argument("--limit", type=_rate, metavar="RATE", help="upload at most RATE per second (512k, 1.5M)")
+    cp.add_argument("--limit", type=_rate, metavar="RATE", help=_RATE_HELP)
     sub.add_parser("status", parents=[common], help="what each destination holds, and %% backed up")
     sub.add_parser("about", parents=[common], help="version, computer ID, folders: what support asks for")
     sb = sub.add_parser("support-bundle", parents=[common], help="write a .zip for support (no secrets in it)")
@@ -124,7 +124,8 @@ def _add_bandwidth_commands(sub, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="show or set how fast uploads may go",
         description="POLICY: off (unlimited), auto (keep my internet usable: the default), a rate such as 512k "
-        "or 1.5M (bytes per second, binary k/M like rclone), or a weekly schedule in rclone's --bwlimit "
+        "or 1.5M a second (binary k/M; a bare number such as 512 is KiB/s, as in rclone), or a weekly schedule "
+        "in rclone's --bwlimit "
         'syntax, e.g. "Mon-Fri 08:00,512k 18:00,256k 23:00,off". Applies to backups already running.',
     )
     lim.add_argument("policy", nargs="?", metavar="POLICY")
@@ -172,9 +173,16 @@ def _add_seed_commands(sub, common: argparse.ArgumentParser) -> None:
     rc.add_argument("--full", action="store_true", help="read every pack (default: a sample)")
 
 
-def _rate(text: str) -> int:
+def _size(text: str) -> int:
     try:
         return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _rate(text: str) -> int:
+    try:
+        return parse_rate(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -369,11 +377,21 @@ def cmd_status(args, printer) -> int:
         doc["upload"] = asdict(upload) if upload else None
         print(json.dumps(doc | {"bandwidth": service.bandwidth().to_json()}))
         return EXIT_OK
-    print(f"Latest snapshot: {latest.short_id} ({latest.time:%Y-%m-%d %H:%M})" if latest else "No snapshot yet.")
+    if latest is None:
+        print("No backup yet: nothing is backed up.")
+    elif latest.checkpoint:
+        print(
+            f"Backup interrupted: checkpoint {latest.short_id} ({latest.time:%Y-%m-%d %H:%M}) makes "
+            f"{latest.summary.get('files', 0)} of {latest.summary.get('selection_files', '?')} files restorable; "
+            "the next backup goes on from there."
+        )
+    else:
+        print(f"Latest snapshot: {latest.short_id} ({latest.time:%Y-%m-%d %H:%M})")
     for d in dests:
+        left = f", {format_bytes(d.selection_bytes - d.bytes_backed_up)} left" if d.checkpoint else ""
         print(
             f"{d.location}: {d.percent:.1f}% backed up ({format_bytes(d.bytes_backed_up)} of "
-            f"{format_bytes(d.selection_bytes)}); holds {d.packs} packs, {format_bytes(d.bytes_held)}"
+            f"{format_bytes(d.selection_bytes)}{left}); holds {d.packs} packs, {format_bytes(d.bytes_held)}"
         )
         if d.seed_exported is not None:
             print(f"  waiting for seed: a drive exported {datetime.fromtimestamp(d.seed_exported):%Y-%m-%d %H:%M}")
@@ -402,7 +420,7 @@ def cmd_limit(args, printer) -> int:
         policy = parse_policy(args.policy)
     battery = settings.pause_on_battery if args.on_battery is None else args.on_battery == "pause"
     if (policy, battery) != (settings.bandwidth, settings.pause_on_battery):
-        BackupService.save_settings(Settings(policy, battery))
+        BackupService.update_settings(bandwidth=policy, pause_on_battery=battery)
     _print_bandwidth(BackupService(args.repo, printer), args.json)
     if not args.json and battery:
         print("Uploads pause while the computer runs on battery.")
@@ -428,7 +446,6 @@ def cmd_watch(args, printer) -> int:
     if not paths:
         raise UsageError("no folders to watch", hint="Name them: `backbeat watch ~/Documents ~/Pictures`.")
     service = _open(args, printer)
-    stop = threading.Event()
     where = f"{len(paths)} folder{'s' if len(paths) > 1 else ''}"
 
     def on_run(r: WatchRun) -> None:
@@ -446,19 +463,10 @@ def cmd_watch(args, printer) -> int:
         printer.clear()
         print(f"error: {e}" + (f"\nhint: {e.hint}" if e.hint else "") + "\n(trying again shortly)", file=sys.stderr)
 
-    def interrupted(signum: int, frame: object) -> None:
-        """Ctrl-C also sets `stop`: the KeyboardInterrupt is lost when it lands in a finalizer
-        (a run's leftover generators being collected), and the loop must still end."""
-        stop.set()
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, interrupted)
-    try:
-        service.watch(paths, list(settings.excludes) + args.exclude, stop, on_run, on_error)
+    try:  # Ctrl-C also sets args.stop: a KeyboardInterrupt that lands in a finalizer is lost
+        service.watch(paths, list(settings.excludes) + args.exclude, args.stop, on_run, on_error)
     except KeyboardInterrupt:
         pass
-    finally:
-        signal.signal(signal.SIGINT, previous)
     printer.clear()
     print("Stopped watching; the repository is consistent.")
     return EXIT_OK
@@ -629,6 +637,9 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.CRITICAL + 1
     setup_logging(console_level=level)  # the printer already shows warnings: the console log is opt-in
     printer = ProgressPrinter(quiet=args.quiet or args.json, live=None if not args.quiet else False)
+    interrupt = Interrupt(printer.silence)
+    interrupt.install()
+    args.stop = interrupt.stop
     try:
         return _COMMANDS[args.command](args, printer)
     except BackbeatError as e:
@@ -642,9 +653,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except KeyboardInterrupt:
-        printer.clear()
-        print("interrupted: the repository is consistent; run the command again to resume.", file=sys.stderr)
-        return 130
+        interrupt.said()
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

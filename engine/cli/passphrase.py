@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from engine import keychain
-from engine.errors import NoPassphrase, UsageError
+from engine.errors import EmptyPassphrase, NoPassphrase, PassphraseMismatch, UsageError
 from engine.home import app_dir
+from engine.passphrase_strength import is_weak, strength
 
 __all__ = ["find_passphrase", "new_passphrase", "keychain_name"]
 
@@ -59,12 +60,14 @@ def new_passphrase(password_file: str | None) -> str:
         value = find_passphrase(password_file, None)
     elif sys.stdin.isatty():
         value = getpass.getpass("New passphrase: ")
-        if getpass.getpass("Repeat it: ") != value:
-            raise UsageError("the passphrases do not match")
+        if value and getpass.getpass("Repeat it: ") != value:
+            raise PassphraseMismatch()
     else:
         raise NoPassphrase()
     if not value:
-        raise UsageError(
-            "the passphrase is empty", hint="Choose a passphrase you will remember; it cannot be recovered."
-        )
+        raise EmptyPassphrase()
+    if is_weak(value):
+        print(f"warning: weak passphrase. {strength(value)} Nobody can recover a forgotten one.", file=sys.stderr)
+        if sys.stdin.isatty() and input("Use it anyway? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise EmptyPassphrase("a stronger one was asked for")
     return value

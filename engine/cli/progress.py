@@ -10,11 +10,41 @@ from engine.clock import SYSTEM_CLOCK
 from engine.events import Checkpoint, FileSkipped, LockWait, NetworkWait, Progress
 from engine.units import format_bytes, format_duration, format_rate
 
-__all__ = ["ProgressPrinter"]
+__all__ = ["ProgressPrinter", "progress_line"]
 
 
 def _width() -> int:
     return shutil.get_terminal_size((80, 20)).columns
+
+
+def progress_line(ev: Progress, width: int) -> str:
+    """The progress line in `width` columns: fields that do not fit are left out whole, the least
+    useful first (files, then the rate, then the sizes, then the bar, then the time left), never
+    cut mid-number. While uploads are held, why takes the place of the rate and the time left."""
+    if not ev.bytes_total:
+        return f"{ev.phase}…"[:width]
+    frac = min(1.0, ev.bytes_done / ev.bytes_total)
+    bar = "#" * int(frac * 20) + "-" * (20 - int(frac * 20))
+    head = f"{ev.phase}: [{bar}] {frac * 100:3.0f}%"
+    # (text, how useful: higher stays longer), in the order shown
+    fields = [(ev.held, 5)] if ev.held else []
+    if ev.eta_seconds is not None and not ev.held:
+        fields.append((f"{format_duration(ev.eta_seconds)} left", 4))
+    fields.append((f"{format_bytes(ev.bytes_done)} of {format_bytes(ev.bytes_total)}", 3))
+    if ev.rate and not ev.held:
+        fields.append((format_rate(ev.rate), 2))
+    fields.append((f"{ev.files_done}/{ev.files_total} files", 1))
+    short = f"{ev.phase}: {frac * 100:3.0f}%"
+    for start in (head, short):  # the bar goes before the most useful field does
+        shown = list(fields)
+        while shown:
+            line = "  ".join([start] + [text for text, _ in shown])
+            if len(line) <= width:
+                return line
+            if start is head and len(shown) == 1:
+                break
+            shown.remove(min(shown, key=lambda f: f[1]))
+    return (head if len(head) <= width else short)[:width]
 
 
 class ProgressPrinter:
@@ -58,22 +88,15 @@ class ProgressPrinter:
 
     def draw(self, ev: Progress) -> None:
         width = _width()
-        if ev.bytes_total:  # most useful first: a narrow terminal cuts the end
-            frac = min(1.0, ev.bytes_done / ev.bytes_total)
-            bar = "#" * int(frac * 20) + "-" * (20 - int(frac * 20))
-            parts = [f"{ev.phase}: [{bar}] {frac * 100:3.0f}%"]
-            if ev.eta_seconds is not None:
-                parts.append(f"{format_duration(ev.eta_seconds)} left")
-            parts.append(f"{format_bytes(ev.bytes_done)} of {format_bytes(ev.bytes_total)}")
-            if ev.rate:
-                parts.append(format_rate(ev.rate))
-            parts.append(f"{ev.files_done}/{ev.files_total} files")
-        else:
-            parts = [f"{ev.phase}…"]
-        line = "  ".join(parts)[: width - 1]
+        line = progress_line(ev, width - 1)
         self.stream.write("\r" + line.ljust(width - 1))
         self.stream.flush()
         self._drawn = True
+
+    def silence(self) -> None:
+        """Draw nothing more (the command is stopping): warnings still go out."""
+        self.clear()
+        self.live = False
 
     def clear(self) -> None:
         if self._drawn:

@@ -64,13 +64,18 @@ def test_missing_index_is_rebuilt_from_pack_headers(cli, s3_server, s3_repo, tmp
     new_machine = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
     cli("restore", "latest", "--target", str(tmp_path / "out"), "--repo", s3_repo, repo=False, env=new_machine)
     assert (tmp_path / "out" / "docs" / "a.bin").read_bytes() == (src / "a.bin").read_bytes()
-    assert any(k.startswith("repo/index/") for k in s3_server.objects(bucket))  # written again
+    assert not any(k.startswith("repo/index/") for k in s3_server.objects(bucket))  # a reader writes nothing
+    cli("backup", str(src), "--repo", s3_repo, repo=False, env=new_machine)
+    assert any(k.startswith("repo/index/") for k in s3_server.objects(bucket))  # the next backup writes it
 
 
 def test_bad_credentials_missing_bucket_endpoint_down(cli, s3_server, s3_repo):
     cli("init", "--repo", s3_repo, repo=False)
     proc = cli("snapshots", "--repo", s3_repo, repo=False, ok=(1,), env={"AWS_SECRET_ACCESS_KEY": "nope"})
-    assert "refused the credentials" in proc.stderr and "AWS_SECRET_ACCESS_KEY" in proc.stderr
+    assert "the secret access key is wrong" in proc.stderr and "AWS_SECRET_ACCESS_KEY" in proc.stderr
+    assert "rights" not in proc.stderr  # not a question of permissions
+    proc = cli("snapshots", "--repo", s3_repo, repo=False, ok=(1,), env={"AWS_ACCESS_KEY_ID": "NOSUCHKEY"})
+    assert "refused the credentials" in proc.stderr and "access key id" in proc.stderr
     proc = cli("init", "--repo", s3_server.location("no-such-bucket"), repo=False, ok=(1,))
     assert "bucket does not exist" in proc.stderr and "Create the bucket" in proc.stderr
     proc = cli("backup", "/etc/hostname", "--repo", "s3:http://127.0.0.1:9/bucket/repo", repo=False, ok=(1,))

@@ -81,3 +81,38 @@ def test_kill9_at_random_moments_of_backups_to_s3(cli, s3_repo, dataset_copy, tm
     _no_blob_stored_twice(s3_repo)
     cli("restore", "latest", "--target", str(tmp_path / "out"), "--repo", s3_repo, repo=False)
     assert_same_tree(dataset_copy, tmp_path / "out" / "src")
+
+
+def test_ctrl_c_at_twenty_random_moments_of_a_throttled_backup_to_s3(cli, s3_repo, dataset_copy, tmp_path):
+    """Each Ctrl-C ends the backup within 2 s with exit code 130, saying "stopping…" at once; every
+    next run goes on from there, and at the end nothing is stored twice and everything restores."""
+    rnd = random.Random(20)
+    cli("init", "--repo", s3_repo, repo=False)
+    cmd = [sys.executable, "-m", "engine", "backup", str(dataset_copy), "--repo", s3_repo, "--limit", "4M"]
+    interrupted = finished = 0
+    while interrupted < 20:
+        proc = subprocess.Popen(cmd, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(rnd.uniform(0.6, 3.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            sent = time.monotonic()
+            try:
+                _, err = proc.communicate(timeout=5)
+            finally:
+                proc.kill()
+            took = time.monotonic() - sent
+            assert proc.returncode == 130 and took < 2.0, (proc.returncode, took, err)
+            assert "stopping…" in err and "interrupted: the repository is consistent" in err, err
+            assert "Traceback" not in err, err
+            interrupted += 1
+        else:
+            assert proc.wait() == 0, proc.stderr.read()
+            finished += 1
+            (dataset_copy / f"new-{finished}.bin").write_bytes(rnd.randbytes(8 << 20))
+    final = cli.json("backup", str(dataset_copy), "--repo", s3_repo, repo=False)
+    assert final["warnings"] == 0
+    report = cli.json("check", "--read-data", "--repo", s3_repo, repo=False)
+    assert report["ok"], report["errors"]
+    _no_blob_stored_twice(s3_repo)
+    cli("restore", "latest", "--target", str(tmp_path / "out"), "--repo", s3_repo, repo=False)
+    assert_same_tree(dataset_copy, tmp_path / "out" / "src")
