@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Backbeat beside restic, in one run, on the shared 1 GiB dataset (local encrypted repositories).
+"""Backbeat beside restic, in one run, on the generated 1 GiB home tree (bench.datasets) (local encrypted repositories).
 
     python bench/compare_restic.py [--size-mb 1024] [--seed 1] [--repeat 3] [--workdir DIR]
 
 Each repetition starts from a fresh copy of the dataset and fresh repositories, and times for both
 tools, interleaved so both see the same page cache: initial backup, no-change backup, backup after
-`mutate.py --seed 1`, restore of the latest snapshot. Prints the median wall time, CPU time
+`bench.datasets.mutate` with seed 1, restore of the latest snapshot. Prints the median wall time, CPU time
 (user+sys) and peak RSS of each step, the repository size, and the ratios against the targets of
 the engine-foundation issue. This VM's page cache makes single runs vary by ±20%; hence the
 medians. Needs Debian's `restic` (apt-get install restic).
@@ -126,7 +126,7 @@ def main() -> None:
     reps = [one_repetition(work, pristine, env) for _ in range(args.repeat)]
 
     print(
-        f"dataset: gen_dataset.py --size-mb {args.size_mb} --seed {args.seed}; {os.cpu_count()} cores; "
+        f"dataset: bench.datasets generate --size-mb {args.size_mb} --seed {args.seed}; {os.cpu_count()} cores; "
         f"median of {args.repeat} repetitions (wall times of each repetition in brackets)"
     )
     print(

@@ -10,7 +10,7 @@ Against a real S3 server on loopback (rclone serve s3), throttled by Backbeat's 
    order and in plain path order; the time until checkpoints cover 50% of the documents (by count).
    Packs of 1 MiB: at this small scale 8 MiB packs would make the pipeline's depth (two packs in
    flight) weigh more than the order; on a real first upload of weeks it is negligible.
-3. Cost on a fast line: a backup of the 256 MiB shared dataset to a local folder in both orders
+3. Cost on a fast line: a backup of the 256 MiB generated home tree to a local folder in both orders
    (median of 3), so the order is shown not to slow a fast destination.
 """
 

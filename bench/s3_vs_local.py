@@ -75,7 +75,7 @@ def main() -> None:
     finally:
         server.kill()
     print(
-        f"dataset: gen_dataset.py --size-mb {args.size_mb} --seed {args.seed} ({size_mib:.0f} MiB); "
+        f"dataset: bench.datasets generate --size-mb {args.size_mb} --seed {args.seed} ({size_mib:.0f} MiB); "
         f"{os.cpu_count()} cores; rclone serve s3 on 127.0.0.1"
     )
     for name, results in (("local folder", local), ("loopback S3", cloud)):

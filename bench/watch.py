@@ -4,7 +4,7 @@
     python bench/watch.py [--size-mb 1024] [--changes 20] [--idle 60] [--files 100000]
 
 With the default settings (2 s quiet period, 60 s maximum wait, one snapshot kept per 5 min):
-1. `backbeat watch` on the shared dataset, to a local repository; 20 times: a file is saved, and
+1. `backbeat watch` on the generated home tree, to a local repository; 20 times: a file is saved, and
    the time until `watch` reports a snapshot holding it is taken (p50, p95; target p95 <= 10 s);
 2. the same process, idle for 60 s: its CPU as a share of one core (target < 1%);
 3. `backbeat watch` on a tree of 100,000 files in 1,000 folders, idle after its first backup,

@@ -15,6 +15,7 @@ after every pack and the index it needs; the files cache after it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import stat
@@ -69,6 +70,11 @@ class RunOptions:
     lock_wait: float = 1800.0
 
 
+def entry_digest(record: bytes) -> bytes:
+    """What a files-cache record says of a file's content and metadata (its tree entry), in 16 bytes."""
+    return hashlib.blake2b(memoryview(record)[META_SIZE:], digest_size=16).digest()
+
+
 class _FileChanged(Exception):
     pass
 
@@ -116,6 +122,7 @@ class _Run:
         self.bytes_read = 0  # guarded by self._count_lock: bytes of the files read whole
         self.files_new = 0  # guarded by self._count_lock
         self.files_changed = 0  # guarded by self._count_lock
+        self.files_same = 0  # guarded by self._count_lock: read again, found as the files cache had them
 
     def _stored(self, info: PackInfo) -> None:
         self.store.pack_stored(info)
@@ -179,12 +186,15 @@ class _Run:
         name = os.fsdecode(file.path)
         for attempt in (1, 2):
             try:
-                self.work.done(file.no, self._read_once(file.path, progress))
+                record = self._read_once(file.path, progress)
+                self.work.done(file.no, record)
                 with self._count_lock:
-                    if file.had_cache:
-                        self.files_changed += 1
-                    else:
+                    if file.cached is None:
                         self.files_new += 1
+                    elif entry_digest(record) == file.cached:
+                        self.files_same += 1  # read again to be sure (see _RACY_NS), and the same
+                    else:
+                        self.files_changed += 1
                 break
             except _FileChanged as e:
                 if attempt == 2:
@@ -223,7 +233,7 @@ class _Run:
             if record is not None and record.startswith(meta) and ids_known(record, META_SIZE, known):
                 unchanged += 1
                 continue
-            work.add(no, path, meta_size(meta), meta_mtime_ns(meta), record is not None)
+            work.add(no, path, meta_size(meta), meta_mtime_ns(meta), record and entry_digest(record))
         cache.finish()
         work.seal()
         return unchanged
@@ -292,7 +302,7 @@ class _Run:
             else:
                 outlook = line.outlook()
                 accounted = self.store.data_raw + self.bytes_deduped  # read, and packed or found stored
-                forecast.update(accounted, self.store.bytes_packed, self.sent(), outlook.limit)
+                forecast.update(accounted, self.store.bytes_packed, self.sent(), outlook.limit, self.bytes_deduped)
                 eta = forecast.eta(outlook, datetime.fromtimestamp(self.clock.wall()))
                 self.events(
                     Progress(
@@ -348,9 +358,15 @@ class _Run:
         self.remember(vouched)  # what the destination holds need not be read again if this run is interrupted
         self.events(Checkpoint(snapshot_id, files, self.sent()))
 
-    def remember(self, vouched: array) -> None:
+    def remember(self, vouched: array, unsure: array | None = None) -> None:
+        """Files the cache vouches for from now on; and the `unsure` ones (changed in the run's last
+        moments: they may change again within the same mtime) with a blank stat, so the next run
+        reads them again, and finds them the same when they are (see store_file)."""
         rows = self.work.paths_and_records(vouched)
         self.session.state.remember_files((tree_key(path), record) for path, record in rows)
+        blank = bytes(META_SIZE)
+        rows = self.work.paths_and_records(unsure or ())
+        self.session.state.remember_files((tree_key(path), blank + record[META_SIZE:]) for path, record in rows)
 
     def snapshot(self, found: Scan, tree_id: bytes, summary: dict, checkpoint: bool = False) -> Snapshot:
         return Snapshot(
@@ -371,7 +387,9 @@ class _Run:
             self.checkpoints = OpenCheckpoints(self.session.state, self.session.repo.backend, paths)
         return self.checkpoints
 
-    def tree(self, found: Scan, vouched: array, coming: frozenset[bytes] | None = None) -> tuple[bytes, int, int]:
+    def tree(
+        self, found: Scan, vouched: array, coming: frozenset[bytes] | None = None, unsure: array | None = None
+    ) -> tuple[bytes, int, int]:
         """Store the trees of the scan bottom-up, part by part, in one pass over the spool beside
         the files read (the work list) and the files cache (the others), all in tree order;
         returns (root tree id, folders, files), and adds the numbers of the files read this run
@@ -404,6 +422,8 @@ class _Run:
                         continue  # part of it is not even packed yet
                     if meta_mtime_ns(record) < racy:
                         vouched.append(no)
+                    elif unsure is not None:
+                        unsure.append(no)
                 folder = folders[-1]
                 folder.files += 1
                 folder.splitter.add(_name(entry.path), record[META_SIZE:])
@@ -613,8 +633,8 @@ def _backup(run: _Run, scanning: Future[Scanned], t0: float) -> BackupSummary:
         for t in helpers[1:]:
             t.join()  # a checkpoint under way ends before the final trees are built
         events(progress.event("finishing"))
-        vouched = array("q")
-        root, dirs, _files = run.tree(found, vouched)
+        vouched, unsure = array("q"), array("q")
+        root, dirs, _files = run.tree(found, vouched, unsure=unsure)
         run.store.flush()
     finally:
         run.reading_done.set()
@@ -635,7 +655,7 @@ def _backup(run: _Run, scanning: Future[Scanned], t0: float) -> BackupSummary:
         snapshot_id="",
         files_new=run.files_new,
         files_changed=run.files_changed,
-        files_unchanged=unchanged,
+        files_unchanged=unchanged + run.files_same,
         dirs=dirs,
         bytes_read=run.bytes_read,
         bytes_added=run.uploader.bytes_written,
@@ -652,7 +672,7 @@ def _backup(run: _Run, scanning: Future[Scanned], t0: float) -> BackupSummary:
     snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
     run.open_checkpoints(found).fold()  # the final snapshot holds all they did
     remember_latest(session, snap)
-    run.remember(vouched)
+    run.remember(vouched, unsure)
     if not scanned.partial:  # a partial scan saw only the changed folders: the files it did not see are not gone
         session.state.forget_files(run.work.unseen())
     return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)

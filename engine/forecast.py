@@ -165,17 +165,19 @@ class UploadForecast:
         self.to_read = to_read
         self.tail = tail
         self._lock = threading.Lock()
-        self._accounted = self._packed = self._sent = 0  # guarded by self._lock
+        self._accounted = self._packed = self._sent = self._deduped = 0  # guarded by self._lock
         self._samples: deque[tuple[float, int]] = deque()  # guarded by self._lock
         #: guarded by self._lock: the most the line was seen to carry (a schedule's faster hours are
         #: counted at no more than that: the line may be faster, but that was not seen)
         self._capacity = 0.0
 
-    def update(self, accounted: int, packed: int, sent: int, limit: float | None) -> None:
-        """`accounted`: file bytes packed or found stored; `packed`: bytes packed; `sent`: on the line."""
+    def update(self, accounted: int, packed: int, sent: int, limit: float | None, deduped: int = 0) -> None:
+        """`accounted`: file bytes packed or found stored (`deduped` of them found stored);
+        `packed`: bytes packed; `sent`: on the line."""
         now = self.clock.monotonic()
         with self._lock:
             self._accounted, self._packed, self._sent = accounted, packed, sent
+            self._deduped = deduped
             self._samples.append((now, sent))
             while len(self._samples) > 2 and now - self._samples[1][0] >= WINDOW:
                 self._samples.popleft()
@@ -189,12 +191,15 @@ class UploadForecast:
     @property
     def total(self) -> int:
         """Packed so far, plus the sampled estimate for what is not yet accounted for, corrected by
-        how the part done compared with its own estimate (dedup, or a sample that missed)."""
+        how the bytes packed so far compared with their own estimate (a sample that missed).
+        What was found stored is not taken to go on being found: after an interrupted upload the
+        files read first are the ones already sent, and the rest is all to send (counting that
+        dedup on, the first estimate of what was left was a fifth of the truth)."""
         with self._lock:
-            accounted, packed, sent = self._accounted, self._packed, self._sent
+            accounted, packed, sent, deduped = self._accounted, self._packed, self._sent, self._deduped
         left = max(0, self.to_read - accounted)
-        expected_done = self.tail.total - self.tail(left)
-        correction = packed / expected_done if accounted >= 8 << 20 and expected_done > 0 else 1.0
+        expected_done = (self.tail.total - self.tail(left)) * (accounted - deduped) / max(1, accounted)
+        correction = packed / expected_done if accounted - deduped >= 8 << 20 and expected_done > 0 else 1.0
         return max(sent, int(packed + self.tail(left) * correction))
 
     @property

@@ -23,7 +23,7 @@ from engine.state import disk_full_said, scratch_db
 __all__ = ["WorkList", "ToRead"]
 
 _SCHEMA = """
-CREATE TABLE todo (no INTEGER PRIMARY KEY, path BLOB, size INTEGER, rank INTEGER, had_cache INTEGER);
+CREATE TABLE todo (no INTEGER PRIMARY KEY, path BLOB, size INTEGER, rank INTEGER, cached BLOB);
 CREATE TABLE fresh (no INTEGER PRIMARY KEY, record BLOB);
 CREATE TABLE unseen (key BLOB);
 """
@@ -43,7 +43,9 @@ class ToRead(NamedTuple):
     path: bytes
     size: int
     #: the files cache had it (changed, not new)
-    had_cache: bool
+    #: a digest of the tree entry the files cache held for it (engine.backup.entry_digest), None when
+    #: it held none: the file is new
+    cached: bytes | None
 
 
 def _disk() -> contextlib.AbstractContextManager[None]:
@@ -82,11 +84,11 @@ class WorkList:
             return self._db.execute(sql, params).fetchall()
 
     # -- filling -----------------------------------------------------------------------------
-    def add(self, no: int, path: bytes, size: int, mtime_ns: int, had_cache: bool) -> None:
+    def add(self, no: int, path: bytes, size: int, mtime_ns: int, cached: bytes | None) -> None:
         """File number `no` (its place among the spool's files) is to be read."""
         p = self._priority
         rank = no if p.order == "path" else _rank(score(path, size, mtime_ns, self._now_ns, p.recent_days), no)
-        self._todo.append((no, path, size, rank, had_cache))
+        self._todo.append((no, path, size, rank, cached))
         self.count += 1
         self.bytes += size
         if len(self._todo) >= _BATCH:
@@ -107,11 +109,11 @@ class WorkList:
     # -- reading -----------------------------------------------------------------------------
     def _ranked(self, descending: bool) -> Iterator[ToRead]:
         cmp, order = ("<", "DESC") if descending else (">", "ASC")
-        sql = f"SELECT no, path, size, had_cache, rank FROM todo WHERE rank {cmp} ? ORDER BY rank {order} LIMIT {_PAGE}"
+        sql = f"SELECT no, path, size, cached, rank FROM todo WHERE rank {cmp} ? ORDER BY rank {order} LIMIT {_PAGE}"
         after = 1 << 62 if descending else -1
         while page := self._page(sql, (after,)):
-            for no, path, size, had_cache, _ in page:
-                yield ToRead(no, path, size, bool(had_cache))
+            for no, path, size, cached, _ in page:
+                yield ToRead(no, path, size, cached)
             after = page[-1][4]
 
     def order(self) -> Iterator[ToRead]:

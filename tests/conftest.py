@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,11 @@ from pathlib import Path
 import pytest
 
 from bench.datasets import generate
-from tests.s3server import S3Server
+from engine.bandwidth import BandwidthPolicy
+from engine.priority import PrioritySettings
+from engine.retention import RetentionPolicy
+from engine.settings import CheckpointSettings, PruneSettings, Settings, WatchSettings
+from tests.s3server import S3Server, SeaweedServer
 
 PASSWORD = "correct horse battery staple"
 
@@ -44,7 +49,7 @@ def backbeat_home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
+def rclone_server(tmp_path_factory):
     """One real S3 server (rclone serve s3) on loopback for the session."""
     server = S3Server(tmp_path_factory.mktemp("s3"))
     server.start()
@@ -52,10 +57,33 @@ def s3_server(tmp_path_factory):
     server.kill()
 
 
+@pytest.fixture(scope="session")
+def s3_server(rclone_server):
+    """The S3 server most tests use: rclone's, which the fault tests kill and start again."""
+    return rclone_server
+
+
+@pytest.fixture(scope="session")
+def seaweed_server(tmp_path_factory):
+    """A second real S3 server, SeaweedFS's `weed mini`, started on first use."""
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweed"))
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(params=["rclone", "seaweed"])
+def each_s3_server(request):
+    """Each real S3 server in turn, for a module whose tests run against both: it sets
+    `s3_server` to this (and so `s3_repo` too)."""
+    return request.getfixturevalue(f"{request.param}_server")
+
+
 @pytest.fixture
 def s3_repo(s3_server, request) -> str:
     """A LOCATION in a fresh bucket of the session's S3 server."""
-    bucket = s3_server.bucket(("b-" + request.node.name.lower().replace("_", "-")[:50]).rstrip("-"))
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())  # a test's [param] is no bucket name
+    bucket = s3_server.bucket(("b-" + name[:50]).rstrip("-"))
     return s3_server.location(bucket)
 
 
@@ -99,3 +127,19 @@ def cli(tmp_path, backbeat_home) -> Cli:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     return Cli(tmp_path / "repo", env)
+
+
+def everything_chosen(destination: str = "s3:https://s3.example.org/bucket/al") -> Settings:
+    """Settings with every choice away from its default: a setter that resets any of them shows."""
+    return Settings(
+        bandwidth=BandwidthPolicy("schedule", schedule="Mon-Fri 08:00,512k 23:00,off"),
+        pause_on_battery=True,
+        folders=("/home/al/Documents", "/home/al/Pictures"),
+        excludes=("*.tmp", "node_modules"),
+        watch=WatchSettings(quiet=7.0, rescan_every=3600.0),
+        destination=destination,
+        checkpoints=CheckpointSettings(every=300.0),
+        priority=PrioritySettings(order="path"),
+        retention=RetentionPolicy(last=3, daily=9, deleted_days=45),
+        prune=PruneSettings(every_days=3.0),
+    )

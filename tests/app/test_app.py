@@ -6,8 +6,8 @@ import time
 from engine import control
 from engine.bandwidth import BandwidthPolicy
 from engine.service import BackupService
-from engine.settings import Settings, load_settings
-from tests.conftest import PASSWORD
+from engine.settings import Settings, load_settings, save_settings
+from tests.conftest import PASSWORD, everything_chosen
 
 
 def _wait_job(qtbot, bridge, kind, timeout=30000):
@@ -74,6 +74,16 @@ def test_settings_round_trip_to_the_engines_configuration(qtbot, desktop):
     assert (
         "secret" not in (load_settings().destination or "") and load_settings().destination != "s3://my-bucket/backup"
     )
+
+
+def test_saving_the_settings_page_unchanged_keeps_every_choice(qtbot, desktop):
+    """The page shows some settings; saving it must keep the others (watch timing, checkpoints, order, retention)."""
+    bridge, tray, window, src = desktop
+    full = everything_chosen(destination=bridge.service.settings().destination)
+    save_settings(full)
+    window.settings.load()
+    assert window.settings.save()
+    assert load_settings() == full
 
 
 def test_the_schedule_editor_writes_a_timetable_the_engine_accepts(qtbot, desktop):

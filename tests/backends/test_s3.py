@@ -7,6 +7,12 @@ from tests.backends.conformance import run_conformance, run_put_file
 from tests.s3server import ACCESS_KEY
 
 
+@pytest.fixture
+def s3_server(each_s3_server):
+    """Every test here runs against rclone's server and SeaweedFS's."""
+    return each_s3_server
+
+
 def test_conformance(s3_server, request):
     bucket = s3_server.bucket("conformance")
     run_conformance(S3Backend(parse_s3(s3_server.location(bucket))))

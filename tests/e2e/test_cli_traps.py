@@ -10,17 +10,8 @@ import time
 
 from bench.datasets import assert_same_tree
 from engine.bandwidth import BandwidthPolicy
-from engine.priority import PrioritySettings
-from engine.retention import RetentionPolicy
-from engine.settings import (
-    CheckpointSettings,
-    PruneSettings,
-    Settings,
-    WatchSettings,
-    load_settings,
-    save_settings,
-    settings_path,
-)
+from engine.settings import Settings, load_settings, save_settings, settings_path
+from tests.conftest import everything_chosen
 
 
 def test_two_backups_of_one_repository_at_once_run_one_after_the_other(cli, s3_repo, dataset_copy, tmp_path):
@@ -55,23 +46,8 @@ def test_restore_onto_an_existing_file_says_what_to_do(cli, tmp_path):
     assert (tmp_path / "a-file").read_text() == "not a folder"
 
 
-def _everything_chosen() -> Settings:
-    return Settings(
-        bandwidth=BandwidthPolicy("schedule", schedule="Mon-Fri 08:00,512k 23:00,off"),
-        pause_on_battery=True,
-        folders=("/home/al/Documents", "/home/al/Pictures"),
-        excludes=("*.tmp", "node_modules"),
-        watch=WatchSettings(quiet=7.0, rescan_every=3600.0),
-        destination="s3:https://s3.example.org/bucket/al",
-        checkpoints=CheckpointSettings(every=300.0),
-        priority=PrioritySettings(order="path"),
-        retention=RetentionPolicy(last=3, daily=9, deleted_days=45),
-        prune=PruneSettings(every_days=3.0),
-    )
-
-
 def test_every_cli_setter_changes_only_what_it_sets(cli):
-    full = _everything_chosen()
+    full = everything_chosen()
     setters = {
         ("limit", "512"): {"bandwidth": BandwidthPolicy("fixed", 512 * 1024.0)},  # KiB/s, as rclone reads it
         ("limit", "off"): {"bandwidth": BandwidthPolicy("unlimited")},
@@ -148,3 +124,27 @@ def test_a_bare_rate_is_kib_per_second_and_help_says_so(cli):
     assert "a bare number such as 512 is KiB/s, as in rclone" in said
     assert cli("limit", "512", repo=False).stdout == cli("limit", "512k", repo=False).stdout
     assert "Limit to 512 KB/s" in cli("limit", "512", repo=False).stdout
+
+
+def test_a_file_written_just_before_a_backup_is_read_again_and_not_counted_changed(cli, tmp_path):
+    """Written in the second before a backup, a file may change again within the same mtime: the
+    next backup reads it again, and calls it unchanged when it is; a real change is still seen."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "old.txt").write_text("old")
+    os.utime(src / "old.txt", (1_700_000_000, 1_700_000_000))
+    cli("init")
+    cli("backup", str(src))
+    (src / "fresh.txt").write_text("written just now")
+    first = cli.json("backup", str(src))
+    assert (first["files_new"], first["files_changed"]) == (1, 0)
+    again = cli.json("backup", str(src))
+    assert again["bytes_read"] == len("written just now")  # read again, to be sure
+    assert (again["files_new"], again["files_changed"], again["files_unchanged"]) == (0, 0, 2)
+    mtime = os.stat(src / "fresh.txt").st_mtime_ns
+    (src / "fresh.txt").write_text("written again!!!")  # same size, same mtime: only the bytes differ
+    os.utime(src / "fresh.txt", ns=(mtime, mtime))
+    changed = cli.json("backup", str(src))
+    assert (changed["files_new"], changed["files_changed"]) == (0, 1)
+    cli("restore", "latest", "--target", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "src" / "fresh.txt").read_text() == "written again!!!"

@@ -2,7 +2,15 @@
 
 import os
 
+import pytest
+
 from bench.datasets import assert_same_tree
+
+
+@pytest.fixture
+def s3_server(each_s3_server):
+    """Every test here runs against rclone's server and SeaweedFS's."""
+    return each_s3_server
 
 
 def test_backup_to_bucket_and_restore_on_a_new_machine(cli, s3_repo, dataset_copy, tmp_path):

@@ -93,3 +93,14 @@ def test_the_samples_seal_real_pieces_per_kind(tmp_path):
     assert ratio(b"other.txt") < 0.05 and ratio(b"film.mov") > 0.99
     assert 0.4 < ratio(b"photo.jpg") < 0.6  # a kind not sampled: all samples together
     assert sample_ratios([(b"/no/such/file", 10)], seal, kind_of)(b"x.txt") == 1.0
+
+
+def test_after_an_interrupted_upload_what_was_found_stored_is_not_taken_to_go_on():
+    """The files read first are those the interrupted run sent: found stored, nothing packed. The
+    rest is still all to send (the estimate was a fifth of the truth when dedup was extrapolated)."""
+    files = [(f"f{i}.mov".encode(), 10 << 20) for i in range(10)]
+    f = UploadForecast(ManualClock(), TailEstimate(files, lambda path: 1.0), to_read=100 << 20)
+    f.update(accounted=60 << 20, packed=0, sent=0, limit=None, deduped=60 << 20)
+    assert f.total == 40 << 20
+    f.update(accounted=80 << 20, packed=20 << 20, sent=0, limit=None, deduped=60 << 20)
+    assert f.total == 40 << 20

@@ -25,7 +25,7 @@ def upload_order(files, settings=PrioritySettings()):
     work = WorkList(settings, NOW)
     try:
         for no, (path, size, mtime_ns) in enumerate(sorted(files, key=lambda f: tree_key(f[0]))):
-            work.add(no, path, size, mtime_ns, had_cache=False)
+            work.add(no, path, size, mtime_ns, cached=None)
         work.seal()
         return [(f.path, f.size) for f in work.order()]
     finally:
