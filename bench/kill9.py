@@ -7,7 +7,8 @@ Each trial runs the real CLI through tests/killpoint.py, which SIGKILLs the proc
 its Nth change to the destination (N drawn at random over the whole of an uninterrupted run of
 the same job, counted first). After every kill:
 - backup: `check` passes, the next backup completes, and its restore equals the source byte for
-  byte (bench.datasets compare: content, modes, times, links, xattrs); half the backups go to the folder, half to S3, and
+  byte (bench.datasets compare: content, modes, times, links, xattrs); half the backups go to the
+  folder, half to S3, and
   each trial first adds 4 MiB of new data and changes ~5% of the tree, so every run has work;
 - copy (folder -> a fresh S3 bucket): `check` of the half-copied target passes, the copy run
   again completes, `check --read-data` there passes and its restore equals the source;
