@@ -23,6 +23,7 @@ __all__ = [
     "IntegrityError",
     "BackendError",
     "TransientBackendError",
+    "ForeignName",
     "ObjectNotFound",
     "SnapshotNotFound",
     "PathNotInSnapshot",
@@ -117,6 +118,12 @@ class IntegrityError(BackbeatError):
 class BackendError(BackbeatError):
     message = "the backup destination failed"
     hint = "Check that the destination is reachable and writable, then run the command again."
+
+
+class ForeignName(BackendError):
+    message = "refused a name the destination gave: no Backbeat object is called that"
+    hint = "Something other than Backbeat wrote there; nothing was read from or written to that name."
+    kind = "integrity"
 
 
 class TransientBackendError(BackendError):

@@ -9,9 +9,18 @@ callers can tell a missing object from a full disk from a network blip.
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Protocol
 
-__all__ = ["Backend", "pack_name", "list_packs"]
+from engine.errors import ForeignName
+
+__all__ = ["Backend", "pack_name", "list_packs", "is_object_name", "check_object_name", "repository_names"]
+
+#: every name a repository holds: anything else a destination lists is not ours, and a name from a
+#: destination is never used (as a local path, say) before it is checked against this
+_NAME = re.compile(r"config|(?:keys|index|snapshots|locks)/[0-9a-f]{64}|data/([0-9a-f]{2})/\1[0-9a-f]{62}")
+_log = logging.getLogger(__name__)
 
 
 class Backend(Protocol):
@@ -40,6 +49,25 @@ class Backend(Protocol):
     def exists(self) -> bool:
         """Whether the location holds a repository (a `config` object)."""
         ...
+
+
+def is_object_name(name: str) -> bool:
+    return _NAME.fullmatch(name) is not None
+
+
+def check_object_name(name: str, location: str) -> str:
+    """`name`, when it is one a repository holds; refused otherwise (`../`, other folders, junk)."""
+    if not is_object_name(name):
+        raise ForeignName(f"{name!r} at {location}")
+    return name
+
+
+def repository_names(names: dict[str, int], location: str) -> dict[str, int]:
+    """A listing without what is not a repository object's name (logged, never used)."""
+    foreign = [n for n in names if not is_object_name(n)]
+    for name in foreign[:10]:
+        _log.warning("%s: ignored an object that is not Backbeat's: %r", location, name)
+    return {n: size for n, size in names.items() if is_object_name(n)} if foreign else names
 
 
 def pack_name(pack_id: bytes) -> str:

@@ -11,6 +11,7 @@ import errno
 import os
 from pathlib import Path
 
+from engine.backends.base import check_object_name, repository_names
 from engine.errors import BackendError, DestinationFull, ObjectNotFound
 
 __all__ = ["LocalBackend"]
@@ -26,7 +27,9 @@ class LocalBackend:
         self.location = str(self.root)
 
     def _path(self, name: str) -> Path:
-        return self.root / name
+        """The file of object `name`, refused unless `name` is a repository object's (a name that
+        came from another destination, a copy's source say, never reaches outside the folder)."""
+        return self.root / check_object_name(name, self.location)
 
     def exists(self) -> bool:
         return (self.root / "config").is_file()
@@ -106,7 +109,8 @@ class LocalBackend:
         return {name: self.size(name) for name in self.list(prefix)}
 
     def list(self, prefix: str) -> list[str]:
-        base = self._path(prefix.rstrip("/"))
+        """Repository objects under `prefix` (a folder of the repository: `data/`, `keys/`…)."""
+        base = self.root / prefix
         if not base.is_dir():
             if not self.root.is_dir():
                 raise BackendError(f"{self.location} is not reachable", hint=_MISSING_HINT)
@@ -114,8 +118,8 @@ class LocalBackend:
         out = []
         for dirpath, _dirs, files in os.walk(base):
             rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
-            out.extend(f"{rel}/{f}" for f in files if not f.endswith(_TMP))
-        return sorted(out)
+            out.extend(f"{rel}/{f}" if rel != "." else f for f in files if not f.endswith(_TMP))
+        return sorted(repository_names(dict.fromkeys(out, 0), self.location))
 
     def delete(self, name: str) -> None:
         try:

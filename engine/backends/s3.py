@@ -21,6 +21,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from engine.backends.base import repository_names
 from engine.errors import (
     AccessDenied,
     BackendError,
@@ -231,7 +232,7 @@ class S3Backend:
             for obj in page.get("Contents", []):
                 out[obj["Key"][len(self._prefix) :]] = int(obj["Size"])
             if not page.get("IsTruncated"):
-                return out
+                return repository_names(out, self.location)
             token = page["NextContinuationToken"]
 
     def list(self, prefix: str) -> list[str]:

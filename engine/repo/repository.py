@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 
 from engine.backends.base import Backend, list_packs, pack_name
@@ -21,6 +22,7 @@ from engine.errors import (
     RepositoryExists,
     RepositoryNotFound,
     UnsupportedFormat,
+    UsageError,
 )
 from engine.repo.crypto import MasterKey
 from engine.repo.index import PackInfo, encode_index, open_index, read_pack_header
@@ -70,6 +72,9 @@ class Repository:
             "pack_size": pack_size,
             "compression": "zstd",
         }
+        problem = _config_problem(config)
+        if problem:
+            raise UsageError(f"the repository {problem}")
         key = MasterKey.generate()
         config["mac"] = _config_mac(key, config)
         create_key(backend, key, passphrase, kdf)
@@ -107,6 +112,9 @@ class Repository:
             raise NotARepository(backend.location)
         if config.get("version") != FORMAT_VERSION:
             raise UnsupportedFormat(f"version {config.get('version')}")
+        problem = _config_problem(config)
+        if problem:  # it names local files (the state, the outbox) and sizes memory: checked before any use
+            raise NotARepository(f"{backend.location} (its `config` {problem})", hint=_COPY_CONFIG)
         return config
 
     # -- index files ---------------------------------------------------------------------
@@ -142,6 +150,28 @@ def _config_mac(key: MasterKey, config: dict) -> str:
     changed chunker or pack parameters would otherwise go unnoticed."""
     body = json.dumps({k: v for k, v in config.items() if k != "mac"}, sort_keys=True).encode()
     return key.mac("backbeat config", body).hex()
+
+
+_ID = re.compile(r"[0-9a-f]{32}")
+#: bounds on what `config` may ask for: chunk sizes a Mac can hold many of at once, and packs whose
+#: offsets fit the header's 32 bits
+_CHUNK_BOUNDS = (16 << 10, 64 << 20)
+_PACK_BOUNDS = (16 << 10, (1 << 32) - 1)
+
+
+def _config_problem(config: dict) -> str | None:
+    """What is wrong with a `config` read from a destination (None when nothing is)."""
+    if not isinstance(config.get("id"), str) or not _ID.fullmatch(config["id"]):
+        return "names no valid repository id (32 hex digits)"
+    chunker = config.get("chunker")
+    sizes = [chunker.get(k) for k in ("min_size", "avg_size", "max_size")] if isinstance(chunker, dict) else []
+    low, high = _CHUNK_BOUNDS
+    if len(sizes) != 3 or not all(type(v) is int and low <= v <= high for v in sizes) or sizes != sorted(sizes):
+        return f"asks for chunk sizes out of bounds ({low} to {high} bytes, min <= avg <= max)"
+    pack = config.get("pack_size")
+    if type(pack) is not int or not _PACK_BOUNDS[0] <= pack <= _PACK_BOUNDS[1]:
+        return f"asks for a pack size out of bounds ({_PACK_BOUNDS[0]} to {_PACK_BOUNDS[1]} bytes)"
+    return None
 
 
 def _has_objects(backend: Backend) -> bool:

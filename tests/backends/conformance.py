@@ -6,32 +6,37 @@ import pytest
 
 from engine.errors import ObjectNotFound
 
+#: names as a repository has them (a backend refuses others)
+PACK = "data/ab/ab" + "cd" * 31
+PACK2 = "data/cd/cd" + "ef" * 31
+K1, K2, MISSING = ("keys/" + c * 64 for c in "123")
+
 
 def run_conformance(backend) -> None:
     assert not backend.exists()
     data = os.urandom(300_000)
-    backend.put("data/ab/abcdef", data)
-    backend.put("keys/k1", b"key one")
-    backend.put("keys/k2", b"key two")
+    backend.put(PACK, data)
+    backend.put(K1, b"key one")
+    backend.put(K2, b"key two")
 
-    assert backend.get("data/ab/abcdef") == data
-    assert backend.get("data/ab/abcdef", 1000, 500) == data[1000:1500]
-    assert backend.get("data/ab/abcdef", -64) == data[-64:]
-    assert backend.get("data/ab/abcdef", 299_990) == data[299_990:]
-    assert backend.size("data/ab/abcdef") == len(data)
-    assert backend.list("keys/") == ["keys/k1", "keys/k2"]
-    assert backend.list_sizes("data/") == {"data/ab/abcdef": len(data)}
+    assert backend.get(PACK) == data
+    assert backend.get(PACK, 1000, 500) == data[1000:1500]
+    assert backend.get(PACK, -64) == data[-64:]
+    assert backend.get(PACK, 299_990) == data[299_990:]
+    assert backend.size(PACK) == len(data)
+    assert backend.list("keys/") == [K1, K2]
+    assert backend.list_sizes("data/") == {PACK: len(data)}
     assert backend.list("index/") == []
 
     with pytest.raises(ObjectNotFound):
-        backend.get("keys/missing")
+        backend.get(MISSING)
     with pytest.raises(ObjectNotFound):
-        backend.size("keys/missing")
+        backend.size(MISSING)
 
-    backend.put("keys/k1", b"replaced whole")  # immutable in use, but a retried put must land whole
-    assert backend.get("keys/k1") == b"replaced whole"
-    backend.delete("keys/k2")
-    assert backend.list("keys/") == ["keys/k1"]
+    backend.put(K1, b"replaced whole")  # immutable in use, but a retried put must land whole
+    assert backend.get(K1) == b"replaced whole"
+    backend.delete(K2)
+    assert backend.list("keys/") == [K1]
 
     backend.put("config", b"{}")
     assert backend.exists()
@@ -41,6 +46,6 @@ def run_put_file(backend, tmp_path) -> None:
     path = tmp_path / "outbox.pack"
     payload = os.urandom(3 << 20)
     path.write_bytes(payload)
-    backend.put_file("data/cd/cdef", str(path))
-    assert backend.get("data/cd/cdef") == payload
-    assert backend.size("data/cd/cdef") == len(payload)
+    backend.put_file(PACK2, str(path))
+    assert backend.get(PACK2) == payload
+    assert backend.size(PACK2) == len(payload)

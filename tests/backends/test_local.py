@@ -5,7 +5,7 @@ import pytest
 
 from engine.backends.local import LocalBackend
 from engine.errors import BackendError, DestinationFull
-from tests.backends.conformance import run_conformance, run_put_file
+from tests.backends.conformance import K1, PACK, run_conformance, run_put_file
 
 
 def _folder(tmp_path):
@@ -31,7 +31,7 @@ def test_interrupted_writes_leave_no_object(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "write", full)
     with pytest.raises(DestinationFull) as err:
-        backend.put("data/ab/abc", b"x" * 100)
+        backend.put(PACK, b"x" * 100)
     assert "Free some space" in err.value.hint
     monkeypatch.undo()
     assert backend.list("data/") == []
@@ -49,9 +49,9 @@ def test_a_pulled_out_drive_is_not_recreated_at_its_mount_point(tmp_path):
     mount = tmp_path / "Volumes" / "Seed"
     mount.mkdir(parents=True)
     backend = LocalBackend(mount / "backup")
-    backend.put("keys/k", b"key")  # init may create the repository's folder
+    backend.put(K1, b"key")  # init may create the repository's folder
     backend.put("config", b"config")
     mount.rename(tmp_path / "unplugged")
     with pytest.raises(BackendError, match="not reachable"):
-        backend.put("data/ab/abcd", b"pack")
+        backend.put(PACK, b"pack")
     assert not mount.exists()

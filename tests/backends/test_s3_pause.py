@@ -7,6 +7,7 @@ import time
 from engine.backends import s3
 from engine.backends.location import open_location
 from engine.ratelimit import TokenBucket
+from tests.backends.conformance import PACK
 
 
 def test_a_long_pause_closes_the_request_and_resume_sends_the_object_whole(s3_repo, tmp_path, monkeypatch):
@@ -20,7 +21,7 @@ def test_a_long_pause_closes_the_request_and_resume_sends_the_object_whole(s3_re
 
     def upload():
         try:
-            backend.put_file("data/00/pack", str(path))
+            backend.put_file(PACK, str(path))
         except Exception as e:  # noqa: BLE001 - reported by the test
             errors.append(e)
 
@@ -35,5 +36,5 @@ def test_a_long_pause_closes_the_request_and_resume_sends_the_object_whole(s3_re
     bucket.set_rate(None)
     t.join(30)
     assert not errors
-    assert backend.get("data/00/pack") == data
+    assert backend.get(PACK) == data
     assert bucket.sent > len(data)  # the request that was closed was sent again from its start

@@ -1,0 +1,91 @@
+"""A destination that turned against the user can do nothing to the user's computer: every name it
+gives is checked before it becomes a local path, and its `config` before it sizes anything."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from engine.backends.local import LocalBackend
+from engine.errors import ForeignName
+from tests.hostile_s3 import HostileS3
+
+EVIL = "data/../../escape-s3/" + "ab" * 32
+
+
+def _files(root) -> set[str]:
+    return {os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs}
+
+
+def test_a_hostile_repository_id_never_names_a_local_file(cli, tmp_path):
+    """The id names the state database and the outbox folder: `../` in it reached a git
+    repository beside the app-data folder (and a later run deleted a pack file there)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    cli("init")
+    cli("backup", str(src))
+    victim = tmp_path / "victim-git" / ".git" / "objects"
+    (victim / "pack").mkdir(parents=True)
+    (victim / "pack" / "pack-1234.pack").write_bytes(b"PACK")
+    config = json.loads((cli.repo / "config").read_text())
+    config["id"] = "../../victim-git/.git/objects/pack"
+    del config["mac"]
+    (cli.repo / "config").write_text(json.dumps(config))
+    before = _files(tmp_path / "victim-git")
+    for args in (["snapshots"], ["backup", str(src)], ["status"]):
+        proc = cli(*args, ok=(1,))
+        assert "names no valid repository id" in proc.stderr and "Traceback" not in proc.stderr
+    assert _files(tmp_path / "victim-git") == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("pack_size", 5 << 30), ("pack_size", "8M"), ("chunker", {"min_size": 1, "avg_size": 2, "max_size": 3})],
+)
+def test_a_config_asking_for_sizes_out_of_bounds_is_refused(cli, tmp_path, field, value):
+    cli("init")
+    config = json.loads((cli.repo / "config").read_text())
+    config[field] = value
+    (cli.repo / "config").write_text(json.dumps(config))
+    assert "out of bounds" in cli("snapshots", ok=(1,)).stderr
+
+
+def test_init_refuses_a_pack_size_the_format_cannot_hold(cli):
+    proc = cli("init", "--pack-size", "5G", ok=(2,))
+    assert "pack size out of bounds" in proc.stderr and not cli.repo.exists()
+
+
+def test_a_local_destination_refuses_names_that_are_not_a_repositorys(tmp_path):
+    backend = LocalBackend(tmp_path / "repo")
+    backend.put("config", b"{}")
+    for name in (EVIL, "data/ab/../../../x", "/etc/passwd", "keys/short", "data/ab/" + "cd" * 32, "config/../x"):
+        with pytest.raises(ForeignName, match="refused a name the destination gave"):
+            backend.put(name, b"evil")
+        with pytest.raises(ForeignName):
+            backend.get(name)
+    assert _files(tmp_path) == {"repo/config"}
+
+
+def test_copy_from_a_hostile_s3_source_writes_nothing_outside_the_destination(cli, tmp_path):
+    """The source lists a key with `../` in it: it is ignored (never a path), the rest is copied."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a" * 10_000)
+    cli("init")
+    cli("backup", str(src))
+    objects = {f"repo/{name}": (cli.repo / name).read_bytes() for name in _files(cli.repo)}
+    objects[f"repo/{EVIL}"] = b"chosen content"
+    hostile = HostileS3(objects)
+    try:
+        dest = tmp_path / "work" / "dest"
+        proc = cli("copy", "--from", hostile.location(), "--to", str(dest), repo=False)
+        assert "Traceback" not in proc.stderr
+    finally:
+        hostile.close()
+    assert not (tmp_path / "escape-s3").exists() and not (tmp_path / "work" / "escape-s3").exists()
+    assert _files(dest) == _files(cli.repo)
+    cli("restore", "latest", "--repo", str(dest), "--target", str(tmp_path / "out"), repo=False)
+    assert (tmp_path / "out" / "src" / "a.txt").read_text() == "a" * 10_000
