@@ -77,16 +77,26 @@ def walk_snapshot(
 ):
     """Yield (relative path, entry) for every selected entry, parents before children. A folder
     whose listing (or a part of it) fails verification raises, or, given `unreadable`, is reported
-    there and what it lists skipped."""
-    failed = (lambda e: unreadable(rel, e)) if unreadable is not None else None
-    for entry in folder_entries(store, tree_id, failed=failed, catch=IntegrityError):
-        path = os.path.join(rel, entry.name) if rel else entry.name
-        how = _wanted(path, list(includes))
-        if not how:
-            continue
-        yield path, entry
-        if entry.kind == Kind.DIR:
-            yield from walk_snapshot(store, entry.subtree, () if how == "all" else includes, path, unreadable)
+    there and what it lists skipped. Depth first with a stack, not recursion: any depth is walked."""
+
+    def listing(tree: bytes, path: bytes) -> Iterator[TreeEntry]:
+        failed = (lambda e: unreadable(path, e)) if unreadable is not None else None
+        return folder_entries(store, tree, failed=failed, catch=IntegrityError)
+
+    stack = [(rel, list(includes), listing(tree_id, rel))]
+    while stack:
+        rel, wanted, entries = stack[-1]
+        for entry in entries:
+            path = os.path.join(rel, entry.name) if rel else entry.name
+            how = _wanted(path, wanted)
+            if not how:
+                continue
+            yield path, entry
+            if entry.kind == Kind.DIR:
+                stack.append((path, [] if how == "all" else wanted, listing(entry.subtree, path)))
+                break
+        else:
+            stack.pop()
 
 
 def _set_meta(path: bytes, entry: TreeEntry, link: bool = False) -> None:

@@ -101,7 +101,22 @@ class _Walker:
         return bool(self.excludes) and any(match(name, p) or match(path, p) for p in self.excludes)
 
     def walk(self, path: bytes, st: os.stat_result) -> None:
-        """Spool the entry at `path` (a folder: with everything under it)."""
+        """Spool the entry at `path` (a folder: with everything under it). A stack of the folders
+        being listed, not recursion: a folder thousands of levels deep is walked like any other."""
+        if not self.visit(path, st):
+            return
+        stack = [self.children(path)]
+        while stack:
+            for child, child_st in stack[-1]:
+                if self.visit(child, child_st):
+                    stack.append(self.children(child))
+                    break
+            else:
+                stack.pop()
+                self.spool.leave()
+
+    def visit(self, path: bytes, st: os.stat_result) -> bool:
+        """Spool one entry; True when it is a folder just entered (its children come next)."""
         mode = st.st_mode
         spool = self.spool
         if stat.S_ISREG(mode):
@@ -116,16 +131,17 @@ class _Walker:
                 tree_id = self.partial.previous(path)
                 if tree_id is not None:
                     spool.kept(path, pack_meta(st), tree_id)
-                    return
+                    return False
             spool.enter(path, pack_meta(st))
-            self.walk_children(path)
-            spool.leave()
+            return True
         else:
             what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
             self.report(FileSkipped(os.fsdecode(path), f"{what} (not a regular file), left out", warning=False))
+        return False
 
-    def walk_children(self, path: bytes) -> None:
-        """The loop every entry goes through: a regular file is spooled here, without a call more."""
+    def children(self, path: bytes) -> Iterator[tuple[bytes, os.stat_result]]:
+        """The loop every entry goes through: a regular file is spooled here, without a call more;
+        the rest is handed back to `walk`."""
         prefix = path if path.endswith(b"/") else path + b"/"
         never, patterns, lstat, regular, spool = self.never, bool(self.excludes), os.lstat, stat.S_ISREG, self.spool
         for name in self.names(path):
@@ -140,7 +156,7 @@ class _Walker:
             if regular(st.st_mode):
                 spool.file(child, st)
             else:
-                self.walk(child, st)
+                yield child, st
 
     def names(self, path: bytes) -> Iterator[bytes]:
         """A folder's names in order, never all held: a huge listing is sorted in runs kept in

@@ -72,14 +72,24 @@ def walk_trees(
     stored as parts, is added to it; None: every tree in every place it appears); `uses(blob_id,
     path)` for every content blob of a file; `failed(path, error)` for a folder whose tree cannot
     be read (it may raise to stop the walk; a damaged part of a folder is reported and the rest of
-    the folder visited)."""
-    if seen is not None:
-        seen.add(tree_id)
-    for entry in folder_entries(store, tree_id, seen, lambda e: failed(rel, e)):
-        path = rel + b"/" + entry.name if rel else entry.name
-        if entry.kind == Kind.DIR:
-            if seen is None or entry.subtree not in seen:
-                walk_trees(store, entry.subtree, seen, uses, failed, path)
-        elif entry.kind == Kind.FILE:
-            for blob_id in entry.ids:
-                uses(blob_id, path)
+    the folder visited). Depth first with a stack, not recursion: any depth is walked."""
+
+    def listing(tree: bytes, path: bytes) -> Iterator[TreeEntry]:
+        if seen is not None:
+            seen.add(tree)
+        return folder_entries(store, tree, seen, lambda e: failed(path, e))
+
+    stack = [(rel, listing(tree_id, rel))]
+    while stack:
+        rel, entries = stack[-1]
+        for entry in entries:
+            path = rel + b"/" + entry.name if rel else entry.name
+            if entry.kind == Kind.DIR:
+                if seen is None or entry.subtree not in seen:
+                    stack.append((path, listing(entry.subtree, path)))
+                    break
+            elif entry.kind == Kind.FILE:
+                for blob_id in entry.ids:
+                    uses(blob_id, path)
+        else:
+            stack.pop()

@@ -89,3 +89,26 @@ def test_copy_from_a_hostile_s3_source_writes_nothing_outside_the_destination(cl
     assert _files(dest) == _files(cli.repo)
     cli("restore", "latest", "--repo", str(dest), "--target", str(tmp_path / "out"), repo=False)
     assert (tmp_path / "out" / "src" / "a.txt").read_text() == "a" * 10_000
+
+
+def test_a_folder_600_levels_deep_backs_up_checks_lists_and_restores(cli, tmp_path):
+    """The walks are loops over a stack: 520 levels used to end the whole backup in a RecursionError
+    (600 here: deeper, and Python's own os.walk and rmtree, which the test and its clean-up use, recurse)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    fd = os.open(src, os.O_RDONLY)
+    for _ in range(600):  # by descriptor: the path is longer than a shell would like
+        os.mkdir("d", dir_fd=fd)
+        fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(old)
+    bottom = os.open("bottom.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(bottom, b"deep")
+    os.close(bottom)
+    os.close(fd)
+    cli("init")
+    assert cli.json("backup", str(src))["files_new"] == 1
+    assert cli.json("check", "--read-data")["ok"]
+    assert cli("ls", "latest").stdout.rstrip().endswith("/d/bottom.txt")
+    cli("restore", "latest", "--target", str(tmp_path / "out"))
+    found = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "out") for f in fs]
+    assert len(found) == 1 and found[0].count("/d") == 600 and open(found[0]).read() == "deep"
