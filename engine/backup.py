@@ -15,6 +15,7 @@ after every pack and the index it needs; the files cache after it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import socket
@@ -57,6 +58,7 @@ __all__ = ["Scanned", "start_scan", "run_backup", "RunOptions"]
 _POOL_SEAL_MIN = 512 * 1024
 _IN_FLIGHT = 2
 _RACY_NS = 2_000_000_000
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _TICK = 0.25  # seconds between progress events
 
 
@@ -143,10 +145,14 @@ class _Run:
         ids: list[bytes] = []
         futures: deque[Future] = deque()
         read = 0
-        try:
-            f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+        try:  # never through a link, never blocked by a FIFO: both may have been swapped in since the scan
+            f = open(os.open(path, _READ_FLAGS), "rb", buffering=0)  # noqa: SIM115 - closed by the with below
         except FileNotFoundError:
             raise _Vanished() from None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise _FileChanged("it is no longer a regular file") from None
+            raise
         try:
             with f:
                 before = os.fstat(f.fileno())

@@ -154,3 +154,37 @@ def test_file_vanishing_before_read_is_skipped(backbeat_home, tmp_path, monkeypa
 def test_login_without_a_keychain_says_what_to_do_instead(cli):
     proc = cli("login", "s3://bucket/prefix", repo=False, ok=(1,), stdin=open(os.devnull))
     assert "no OS keychain is available" in proc.stderr and "AWS_ACCESS_KEY_ID" in proc.stderr
+
+
+def test_a_fifo_or_a_link_swapped_in_after_the_scan_neither_blocks_nor_redirects(backbeat_home, tmp_path):
+    """Between the scan and the read, one file becomes a FIFO (nobody writes to it: opening it
+    used to block the backup for ever) and another a link to a secret (opening it used to read
+    the secret): both are left for next time, with a warning, and the rest is backed up."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pipe", "link", "calm.txt"):
+        (src / name).write_bytes(os.urandom(1000))
+    (tmp_path / "secret").write_text("not for the backup")
+    backend = LocalBackend(tmp_path / "repo")
+    Repository.create(backend, PASSWORD)
+    session = open_session(backend, PASSWORD)
+    scanning = start_scan([str(src)])
+    scanning.result()
+    (src / "pipe").unlink()
+    os.mkfifo(src / "pipe")
+    (src / "link").unlink()
+    os.symlink(tmp_path / "secret", src / "link")
+    done = threading.Event()
+    result = {}
+
+    def run() -> None:
+        result["summary"] = run_backup(session, scanning)
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(30), "the backup hangs on the FIFO"
+    summary = result["summary"]
+    assert summary.files_new == 1 and summary.warnings == 2
+    assert sorted(os.path.basename(s.path) for s in summary.skipped) == ["link", "pipe"]
+    assert all("no longer a regular file" in s.reason for s in summary.skipped)
+    assert summary.bytes_read == 1000  # the secret was never read
