@@ -74,7 +74,14 @@ def _read_pack(session: Session, pack_id: bytes, blobs: list, report: CheckRepor
         if header and header.get(blob_id, None) is None:
             report.errors.append(f"pack {pack_id.hex()[:16]} header lacks blob {blob_id.hex()[:16]}")
         try:
-            open_blob(key, blob_id, entry.type, entry.compression, data[entry.offset : entry.offset + entry.length])
+            open_blob(
+                key,
+                blob_id,
+                entry.type,
+                entry.compression,
+                data[entry.offset : entry.offset + entry.length],
+                entry.raw_length,
+            )
             report.blobs += 1
         except IntegrityError as e:
             damaged.add(blob_id)

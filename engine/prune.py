@@ -238,7 +238,7 @@ def repack(
                 try:
                     if len(piece) != e.length:
                         raise IntegrityError(f"pack {pack_id.hex()[:16]} is truncated")
-                    open_blob(repo.key, blob_id, e.type, e.compression, piece)
+                    open_blob(repo.key, blob_id, e.type, e.compression, piece, e.raw_length)
                 except IntegrityError as err:
                     if lost is not None:
                         lost.add(blob_id)

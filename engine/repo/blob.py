@@ -17,9 +17,12 @@ import zstandard
 from engine.errors import IntegrityError
 from engine.repo.crypto import MasterKey
 
-__all__ = ["BlobType", "Compression", "seal_blob", "open_blob", "ZSTD_LEVEL"]
+__all__ = ["BlobType", "Compression", "seal_blob", "open_blob", "ZSTD_LEVEL", "MAX_BLOB"]
 
 ZSTD_LEVEL = 2
+#: the most any blob holds: the largest chunk `config` may ask for (engine.repo.repository), and
+#: tree parts are far smaller
+MAX_BLOB = 64 << 20
 _SAMPLE = 16 * 1024
 _TRIAL_ABOVE = 256 * 1024
 
@@ -84,14 +87,22 @@ def open_blob(
     blob_type: BlobType,
     compression: Compression,
     sealed: bytes | memoryview,
+    raw_length: int = MAX_BLOB,
 ) -> bytes:
+    """The blob's plaintext, never more than `raw_length` bytes (its recorded length): a frame that
+    claims or makes more is damage, refused before it is unpacked into memory."""
     what = f"{blob_type.name.lower()} blob {blob_id.hex()[:16]}"
     payload = key.open(sealed, _aad(blob_id, blob_type, compression), what)
     if compression == Compression.ZSTD:
         try:
-            payload = _decompressor().decompress(payload)
+            claimed = zstandard.frame_content_size(payload)
+            if claimed > raw_length:
+                raise IntegrityError(f"{what} claims {claimed} bytes, more than its recorded {raw_length}")
+            payload = _decompressor().decompress(payload, max_output_size=raw_length)
         except zstandard.ZstdError as e:
             raise IntegrityError(f"{what} does not decompress ({e})") from None
+    if len(payload) > raw_length:
+        raise IntegrityError(f"{what} holds {len(payload)} bytes, more than its recorded {raw_length}")
     if key.blob_id(payload) != blob_id:
         raise IntegrityError(f"{what} does not match its id")
     return payload

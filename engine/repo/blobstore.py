@@ -248,6 +248,6 @@ class BlobStore:
             try:
                 if len(piece) != e.length:
                     raise IntegrityError(f"pack {pack_id.hex()[:16]} is truncated")
-                yield blob_id, open_blob(self.key, blob_id, e.type, e.compression, piece)
+                yield blob_id, open_blob(self.key, blob_id, e.type, e.compression, piece, e.raw_length)
             except IntegrityError as err:
                 yield blob_id, err

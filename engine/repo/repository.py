@@ -24,6 +24,7 @@ from engine.errors import (
     UnsupportedFormat,
     UsageError,
 )
+from engine.repo.blob import MAX_BLOB
 from engine.repo.crypto import MasterKey
 from engine.repo.index import PackInfo, encode_index, open_index, read_pack_header
 from engine.repo.keys import DEFAULT_KDF, KdfParams, create_key, unlock
@@ -155,7 +156,7 @@ def _config_mac(key: MasterKey, config: dict) -> str:
 _ID = re.compile(r"[0-9a-f]{32}")
 #: bounds on what `config` may ask for: chunk sizes a Mac can hold many of at once, and packs whose
 #: offsets fit the header's 32 bits
-_CHUNK_BOUNDS = (16 << 10, 64 << 20)
+_CHUNK_BOUNDS = (16 << 10, MAX_BLOB)
 _PACK_BOUNDS = (16 << 10, (1 << 32) - 1)
 
 

@@ -43,3 +43,31 @@ def test_ids_are_keyed(key):
     data = b"a known file"
     assert key.blob_id(data) == key.blob_id(data)
     assert key.blob_id(data) != MasterKey.generate().blob_id(data)
+
+
+def _bomb(size: int, content_size: bool) -> bytes:
+    """A zstd frame of `size` zero bytes, made without holding them (a few KiB for a GiB)."""
+    import zstandard  # noqa: TID251 - the test builds what a careless or hostile writer could
+
+    if content_size:
+        return zstandard.ZstdCompressor().compress(b"\0" * size)
+    squeeze = zstandard.ZstdCompressor(write_content_size=False).compressobj()
+    block = b"\0" * (1 << 20)
+    return b"".join(squeeze.compress(block) for _ in range(size >> 20)) + squeeze.flush()
+
+
+@pytest.mark.parametrize("content_size", [True, False])
+def test_a_blob_that_unpacks_to_more_than_its_recorded_length_is_refused_without_unpacking(key, content_size):
+    """An authentic blob whose recorded length is 1,000 bytes and whose frame holds 1 GiB (or
+    64 MiB with its size in the header): refused as damage, never unpacked into memory."""
+    import resource
+
+    size = (64 << 20) if content_size else (1 << 30)
+    bomb = _bomb(size, content_size)
+    bid = key.blob_id(b"what the index says it is")
+    sealed = key.seal(bomb, bid + bytes((BlobType.DATA, Compression.ZSTD)))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(IntegrityError, match="recorded 1000|does not decompress"):
+        open_blob(key, bid, BlobType.DATA, Compression.ZSTD, sealed, raw_length=1000)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 32 << 10  # under 32 MiB more at the peak
