@@ -35,7 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from tests.s3server import ACCESS_KEY, SECRET_KEY, _rclone  # noqa: E402
+from tests.s3server import ACCESS_KEY, SECRET_KEY, rclone  # noqa: E402
 
 LINE_BPS = 1_300_000
 CAPACITY = LINE_BPS / 8  # bytes per second on the wire
@@ -147,7 +147,7 @@ class Household:
              "rate", f"{LINE_BPS // 1000}kbit", "burst", "4kb", "limit", str(QUEUE)])  # fmt: skip
         for mode in MODES:
             (self.s3root / mode).mkdir(parents=True, exist_ok=True)
-        self.ns(self.net, [_rclone(), "serve", "s3", "--addr", f"{NET_IP}:{S3_PORT}", "--auth-key",
+        self.ns(self.net, [rclone(), "serve", "s3", "--addr", f"{NET_IP}:{S3_PORT}", "--auth-key",
                            f"{ACCESS_KEY},{SECRET_KEY}", str(self.s3root)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         self.ns(self.net, [sys.executable, __file__, "--echo"])

