@@ -8,11 +8,13 @@ from pathlib import Path
 __all__ = ["write_atomic"]
 
 
-def write_atomic(path: Path, text: str, durable: bool = False) -> None:
+def write_atomic(path: Path, text: str, durable: bool = False, mode: int = 0o600) -> None:
     """Write beside `path`, then rename over it: a reader never sees half a file. `durable` also
-    fsyncs first (a drive that may be pulled out); files rewritten every second skip that."""
+    fsyncs first (a drive that may be pulled out); files rewritten every second skip that. The
+    file is this user's only (0600) unless `mode` says otherwise: settings and activity say what
+    is backed up."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w", encoding="utf-8") as f:
         f.write(text)
         if durable:
             f.flush()

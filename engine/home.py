@@ -20,18 +20,23 @@ __all__ = ["app_dir", "log_dir", "computer_id", "default_repository"]
 _APP = "Backbeat"
 
 
+def _private(path: Path) -> Path:
+    """Made, and kept, readable by this user only: the state database lists every path backed up,
+    the logs name files, the outbox holds packs (another user of the Mac read them at 0755)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
 def app_dir() -> Path:
     override = os.environ.get("BACKBEAT_HOME")
-    path = Path(override) if override else Path(platformdirs.user_data_dir(_APP, _APP))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _private(Path(override) if override else Path(platformdirs.user_data_dir(_APP, _APP)))
 
 
 def log_dir() -> Path:
     override = os.environ.get("BACKBEAT_HOME")
-    path = Path(override) / "logs" if override else Path(platformdirs.user_log_dir(_APP, _APP))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _private(Path(override) / "logs" if override else Path(platformdirs.user_log_dir(_APP, _APP)))
 
 
 def default_repository() -> Path:

@@ -165,10 +165,10 @@ def write_manifest(drive: LocalBackend, key: MasterKey, source: str, events: Eve
     repo_id = Repository.read_config(drive)["id"]
     doc = {"format": 1, "repository": repo_id, "source": source, "created": created, "objects": objects}
     doc["mac"] = _mac(key, doc)
-    write_atomic(drive.root / MANIFEST, json.dumps(doc, indent=1, sort_keys=True), durable=True)
+    write_atomic(drive.root / MANIFEST, json.dumps(doc, indent=1, sort_keys=True), durable=True, mode=0o644)
     when = _iso(created)
     readme = _README_TEXT.format(created=when, manifest=MANIFEST, repo_id=repo_id)
-    write_atomic(drive.root / README, readme, durable=True)
+    write_atomic(drive.root / README, readme, durable=True, mode=0o644)  # for the provider's staff
     return doc
 
 

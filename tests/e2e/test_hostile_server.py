@@ -129,3 +129,17 @@ def test_a_planted_key_file_with_an_unbounded_cost_is_never_tried(cli):
     started = time.monotonic()
     assert cli.json("snapshots") == []
     assert time.monotonic() - started < 20
+
+
+def test_the_app_data_folder_is_this_users_only(cli, tmp_path, backbeat_home):
+    """The state database lists every path backed up: another user of the computer read it at 0755."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "diary.txt").write_text("private")
+    backbeat_home.mkdir(mode=0o755)
+    cli("init")
+    cli("backup", str(src))
+    cli("limit", "512k", repo=False)
+    assert backbeat_home.stat().st_mode & 0o777 == 0o700
+    assert (backbeat_home / "logs").stat().st_mode & 0o777 == 0o700
+    assert (backbeat_home / "settings.json").stat().st_mode & 0o777 == 0o600
