@@ -19,7 +19,7 @@ from pathlib import Path
 
 from engine import PRODUCT, __version__, keychain
 from engine.backends.base import Backend, list_packs
-from engine.backends.location import open_location
+from engine.backends.location import open_location, plain_http_note
 from engine.backends.retry import Retrying
 from engine.backup import RunOptions, run_backup, start_scan
 from engine.check import CheckReport, run_check
@@ -87,6 +87,8 @@ class BackupService:
         redact(credentials.secret_access_key if credentials else os.environ.get("AWS_SECRET_ACCESS_KEY"))
         self.backend = open_location(given, credentials, self._network_wait, self.bucket)
         self.location = self.backend.location  # one spelling per destination in the local state
+        if note := plain_http_note(given):
+            self._sink(FileSkipped(self.location, note, warning=False))
         self._session: Session | None = None
         self._passphrase: str | None = None
         self._opening = threading.Lock()

@@ -19,7 +19,7 @@ from engine.backends.retry import Retrying
 from engine.errors import TransientBackendError, UsageError
 from engine.ratelimit import TokenBucket
 
-__all__ = ["is_s3", "parse_s3", "s3_location", "open_location"]
+__all__ = ["is_s3", "parse_s3", "s3_location", "open_location", "plain_http_note"]
 
 _AWS = re.compile(r"^s3://(?P<bucket>[^/]+)(?:/(?P<prefix>.*))?$")
 _ENDPOINT = re.compile(r"^s3:(?P<endpoint>https?://[^/]+)/(?P<bucket>[^/]+)(?:/(?P<prefix>.*))?$")
@@ -47,6 +47,20 @@ def parse_s3(location: str):
         )
     parts = m.groupdict()
     return S3Location(parts["bucket"], (parts.get("prefix") or "").strip("/"), parts.get("endpoint"))
+
+
+def plain_http_note(location: str) -> str | None:
+    """What to say of an S3 location reached over plain HTTP beyond this computer (None otherwise)."""
+    m = _ENDPOINT.match(location)
+    if not m or not m["endpoint"].startswith("http://"):
+        return None
+    host = m["endpoint"][len("http://") :].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost" or host == "::1" or host.startswith("127."):
+        return None
+    return (
+        "this storage service is reached over plain http: what is stored is encrypted before it leaves, "
+        "but anyone on the way sees the names and sizes of the objects and the requests; use https:// if it can"
+    )
 
 
 def open_location(

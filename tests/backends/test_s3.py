@@ -58,3 +58,20 @@ def test_s3_locations_from_the_apps_fields_read_back():
     for bucket, prefix, endpoint in (("b", "", None), ("b", "a/c", None), ("b", "x", "https://h:9000")):
         loc = parse_s3(s3_location(bucket, prefix, endpoint))
         assert (loc.bucket, loc.prefix, loc.endpoint) == (bucket, prefix, endpoint)
+
+
+def test_plain_http_beyond_this_computer_is_said():
+    from engine.backends.location import plain_http_note
+
+    assert "plain http" in plain_http_note("s3:http://nas.home.arpa:9000/bucket/repo")
+    assert "plain http" in plain_http_note("s3:http://192.0.2.7/bucket")
+    for quiet in ("s3:https://s3.example.org/b", "s3:http://127.0.0.1:9000/b", "s3:http://localhost/b", "s3://b/p"):
+        assert plain_http_note(quiet) is None
+
+
+def test_the_cli_notes_plain_http(cli):
+    """Said as the service opens the location, before any request (`about` sends none)."""
+    proc = cli("about", "--repo", "s3:http://nas.home.arpa:9000/bucket/repo", repo=False)
+    assert "note: s3:http://nas.home.arpa:9000/bucket/repo: this storage service is reached over plain http" in (
+        proc.stderr
+    )
