@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="target size of the files data is stored in (default 8M; smaller loses less to an interrupted "
         "upload on a slow line, bigger means fewer files)",
     )
+    i.add_argument(
+        "--save-passphrase",
+        action="store_true",
+        help="keep the passphrase in the OS keychain without asking (on a terminal you are asked)",
+    )
     b = sub.add_parser("backup", parents=[common], help="back up files and folders")
     b.add_argument("paths", nargs="+", metavar="PATH")
     b.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="glob on names or paths")
@@ -212,7 +217,7 @@ def cmd_init(args, printer) -> int:
     service = BackupService(args.repo, printer)
     passphrase = new_passphrase(args.password_file)
     repo_id = service.init(passphrase, pack_size=args.pack_size)
-    stored = keychain.set_secret(keychain_name(repo_id), passphrase)
+    stored = _may_keep(args) and keychain.set_secret(keychain_name(repo_id), passphrase)
     if args.json:
         print(json.dumps({"repository": service.location, "id": repo_id, "keychain": stored}))
     else:
@@ -221,6 +226,19 @@ def cmd_init(args, printer) -> int:
             print("The passphrase is saved in your keychain.")
         print("Keep the passphrase safe: without it, nobody (not even Backbeat) can restore your files.")
     return EXIT_OK
+
+
+def _may_keep(args) -> bool:
+    """The passphrase goes to the keychain when asked (--save-passphrase) or, on a terminal, when
+    the user says yes: never behind their back."""
+    if not keychain.available():
+        return False
+    if args.save_passphrase:
+        return True
+    if not sys.stdin.isatty():
+        return False
+    answer = input("Save the passphrase in your keychain, so backups run without asking for it? [Y/n] ")
+    return answer.strip().lower() in ("", "y", "yes")
 
 
 def cmd_backup(args, printer) -> int:
