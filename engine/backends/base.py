@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Protocol
 
 from engine.errors import ForeignName
 
-__all__ = ["Backend", "pack_name", "list_packs", "is_object_name", "check_object_name", "repository_names"]
+__all__ = [
+    "Backend",
+    "MOST",
+    "pack_name",
+    "list_packs",
+    "is_object_name",
+    "check_object_name",
+    "repository_names",
+    "readable",
+]
 
 #: every name a repository holds: anything else a destination lists is not ours, and a name from a
 #: destination is never used (as a local path, say) before it is checked against this
@@ -68,6 +78,25 @@ def repository_names(names: dict[str, int], location: str) -> dict[str, int]:
     for name in foreign[:10]:
         _log.warning("%s: ignored an object that is not Backbeat's: %r", location, name)
     return {n: size for n, size in names.items() if is_object_name(n)} if foreign else names
+
+
+#: the most an object of each kind holds (packs are read in verified spans, never whole): one that
+#: is bigger is damage or planted junk, never read into memory (a 2 GiB "snapshot" was)
+MOST = {"config": 1 << 20, "keys/": 1 << 20, "locks/": 1 << 20, "snapshots/": 64 << 20, "index/": 1 << 30}
+
+
+def readable(backend: Backend, prefix: str, too_big: Callable[[str, int], None] | None = None) -> list[str]:
+    """The names under `prefix` (`keys/`, `snapshots/`…) of objects small enough to be what they
+    say; each other one goes to `too_big(name, size)` (or the log), unread."""
+    out = []
+    for name, size in sorted(backend.list_sizes(prefix).items()):
+        if size <= MOST[prefix]:
+            out.append(name)
+        elif too_big is not None:
+            too_big(name, size)
+        else:
+            _log.warning("%s: %s holds %d bytes, too many for what it is: not read", backend.location, name, size)
+    return out
 
 
 def pack_name(pack_id: bytes) -> str:

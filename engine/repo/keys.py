@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from engine.backends.base import Backend
+from engine.backends.base import Backend, readable
 from engine.errors import IntegrityError, NotARepository, WrongPassphrase
 from engine.repo.crypto import MasterKey, derive_passphrase_key, named_by_content, open_with, plain_hash, seal_with
 
@@ -62,7 +62,7 @@ def create_key(backend: Backend, master: MasterKey, passphrase: str, kdf: KdfPar
 
 
 def unlock(backend: Backend, passphrase: str) -> MasterKey:
-    names = backend.list("keys/")
+    names = readable(backend, "keys/")
     if not names:
         raise NotARepository(
             "it has no key files (keys/ is empty or missing)",
@@ -100,4 +100,4 @@ def unlock(backend: Backend, passphrase: str) -> MasterKey:
 
 def damaged_keys(backend: Backend) -> list[str]:
     """Key files whose bytes no longer match their names (for `check`)."""
-    return [name for name in backend.list("keys/") if not named_by_content(name, backend.get(name))]
+    return [name for name in readable(backend, "keys/") if not named_by_content(name, backend.get(name))]

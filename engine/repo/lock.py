@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 
 import psutil
 
-from engine.backends.base import Backend
+from engine.backends.base import Backend, readable
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import BackendError, IntegrityError, LockLost, ObjectNotFound, RepositoryBusy
 from engine.home import computer_id
@@ -77,7 +77,7 @@ def is_stale(lock: LockInfo, now_ns: int) -> bool:
 def read_locks(backend: Backend, key: MasterKey) -> list[LockInfo]:
     """Every lock that opens with this repository's key (anything else in `locks/` is no lock of ours)."""
     found = []
-    for name in backend.list("locks/"):
+    for name in readable(backend, "locks/"):
         try:
             doc = json.loads(key.open(backend.get(name), _AAD, name))
             doc.pop("version", None)

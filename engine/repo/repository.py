@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from engine.backends.base import Backend, list_packs, pack_name
+from engine.backends.base import MOST, Backend, list_packs, pack_name, readable
 from engine.errors import (
     BackendError,
     IntegrityError,
@@ -96,7 +96,10 @@ class Repository:
     @staticmethod
     def read_config(backend: Backend) -> dict:
         try:
-            config = json.loads(backend.get("config"))
+            body = backend.get("config", 0, MOST["config"] + 1)
+            if len(body) > MOST["config"]:
+                raise ValueError("too big to be a config")
+            config = json.loads(body)
         except ObjectNotFound:
             if _has_objects(backend):
                 raise NotARepository(
@@ -120,7 +123,9 @@ class Repository:
 
     # -- index files ---------------------------------------------------------------------
     def index_names(self) -> list[str]:
-        return self.backend.list("index/")
+        """Index files small enough to be one (a bigger object is not read: its packs are indexed
+        again from their own headers, as for a damaged index file)."""
+        return readable(self.backend, "index/")
 
     def read_index(self, name: str) -> bytes:
         """An index file's body (`engine.repo.index.parse_index` lists its packs)."""

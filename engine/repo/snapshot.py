@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from engine.backends.base import Backend
+from engine.backends.base import Backend, readable
 from engine.errors import IntegrityError, ObjectNotFound, SnapshotNotFound
 from engine.repo.crypto import MasterKey, named_by_content, plain_hash
 
@@ -91,7 +91,14 @@ def load_snapshots(backend: Backend, key: MasterKey, damaged: dict[str, str] | N
     repository's key) is left out, logged, and put in `damaged` (name -> why): one bad record must not stop
     backups or hide the other snapshots. Whoever deletes data (prune) must pass `damaged` and stop."""
     snaps = []
-    for name in backend.list("snapshots/"):
+
+    def too_big(name: str, size: int) -> None:
+        reason = f"{name} is damaged ({size} bytes: too big for a snapshot record; not read)"
+        _log.warning("%s", reason)
+        if damaged is not None:
+            damaged[name] = reason
+
+    for name in readable(backend, "snapshots/", too_big):
         try:
             snaps.append(_load(backend, key, name))
         except ObjectNotFound:

@@ -143,3 +143,22 @@ def test_the_app_data_folder_is_this_users_only(cli, tmp_path, backbeat_home):
     assert backbeat_home.stat().st_mode & 0o777 == 0o700
     assert (backbeat_home / "logs").stat().st_mode & 0o777 == 0o700
     assert (backbeat_home / "settings.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_huge_junk_object_is_never_read_whole(cli, tmp_path):
+    """A 2 GiB "snapshot" (sparse here) was read into memory whole: it is left unread, the real
+    snapshots are listed, and check names it damaged."""
+    import resource
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    cli("init")
+    real = cli.json("backup", str(src))["snapshot_id"]
+    with open(cli.repo / "snapshots" / ("ee" * 32), "wb") as f:
+        f.truncate(2 << 30)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert [s["id"] for s in cli.json("snapshots")] == [real]
+    report = cli.json("check", ok=(1,))
+    assert any("too big for a snapshot record" in e for e in report["errors"]), report
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss - before < 512 << 10  # KiB: far from 2 GiB
