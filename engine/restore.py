@@ -22,6 +22,7 @@ import fcntl
 import os
 import shutil
 import stat
+import sys
 import tempfile
 import threading
 from array import array
@@ -99,14 +100,31 @@ def walk_snapshot(
             stack.pop()
 
 
+def restorable_xattr(name: bytes) -> bool:
+    """Only attributes a user's files carry: on Linux the `user.` namespace (a snapshot, or a
+    hostile repository, must not set `trusted.`, `security.` or `system.` ones, which root could);
+    on macOS every one but those the system keeps for itself."""
+    if sys.platform == "darwin":
+        return name not in _SYSTEM_ONLY_XATTRS
+    return name.startswith(b"user.")
+
+
+_SYSTEM_ONLY_XATTRS = {b"com.apple.rootless", b"com.apple.provenance"}
+#: set-user-ID and set-group-ID: owners are not restored, so these would hand the restorer's
+#: rights (root's, for a restore as root) to whatever the snapshot holds
+_SETID = stat.S_ISUID | stat.S_ISGID
+
+
 def _set_meta(path: bytes, entry: TreeEntry, link: bool = False) -> None:
     for name, value in entry.xattrs:
+        if not restorable_xattr(name):
+            continue
         try:
             os.setxattr(path, name, value, follow_symlinks=False)
         except (OSError, AttributeError):
             pass  # the target file system may not support it; contents matter most
     if not link:
-        os.chmod(path, entry.mode)
+        os.chmod(path, entry.mode & ~_SETID)
     os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=not link)
 
 

@@ -162,3 +162,28 @@ def test_a_huge_junk_object_is_never_read_whole(cli, tmp_path):
     report = cli.json("check", ok=(1,))
     assert any("too big for a snapshot record" in e for e in report["errors"]), report
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss - before < 512 << 10  # KiB: far from 2 GiB
+
+
+def test_a_restore_sets_no_setuid_bit_and_no_attribute_outside_the_users_namespace(cli, tmp_path):
+    """Owners are not restored, so a set-user-ID file would come back owned by the restorer (root,
+    for a restore as root): the bit is cleared. Only `user.` attributes are set (a snapshot could
+    carry `trusted.` ones, which a restore as root would set)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    tool = src / "tool"
+    tool.write_bytes(b"#!/bin/sh\n")
+    os.chmod(tool, 0o4755)
+    os.setxattr(tool, "user.origin", b"ok")
+    try:
+        os.setxattr(tool, "trusted.planted", b"x")  # root only: then the snapshot carries one
+        planted = True
+    except OSError:
+        planted = False
+    cli("init")
+    cli("backup", str(src))
+    cli("restore", "latest", "--target", str(tmp_path / "out"))
+    back = tmp_path / "out" / "src" / "tool"
+    assert os.stat(back).st_mode & 0o7777 == 0o755
+    assert os.getxattr(back, "user.origin") == b"ok"
+    if planted:
+        assert "trusted.planted" not in os.listxattr(back)
