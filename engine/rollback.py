@@ -12,7 +12,14 @@ from __future__ import annotations
 from engine.repo.snapshot import Snapshot
 from engine.session import Session
 
-__all__ = ["forget_seen", "not_before_latest", "remember_latest", "remember_listing", "snapshot_warnings"]
+__all__ = [
+    "forget_seen",
+    "newest_missing",
+    "not_before_latest",
+    "remember_latest",
+    "remember_listing",
+    "snapshot_warnings",
+]
 
 
 def _listed(session: Session) -> set[str]:
@@ -42,20 +49,29 @@ def not_before_latest(session: Session, time_ns: int) -> int:
     return time_ns if latest is None else max(time_ns, latest[1] + 1)
 
 
+def newest_missing(session: Session, listed: set[str] | None = None) -> str | None:
+    """A warning when the destination no longer lists the newest backup this computer made there
+    (None when it does): `latest` there is then not this computer's latest."""
+    location = session.repo.backend.location
+    latest = (session.state.latest_snapshot(location) or (None, 0))[0]
+    if latest is None or latest in (listed if listed is not None else _listed(session)):
+        return None
+    return (
+        f"{location} no longer holds the newest backup this computer made (snapshot {latest[:8]}): "
+        "it may have been put back to an older copy, or the snapshot was hidden or deleted there. What changed "
+        "since that older copy is not at the destination; the next backup stores it again. If you did not "
+        "expect this, ask your storage provider what happened."
+    )
+
+
 def snapshot_warnings(session: Session) -> list[str]:
     """Plain-language warnings about snapshots gone since this computer last looked; what is
     listed now becomes what was seen (the newest own backup is asked for until a new one exists)."""
     location, state = session.repo.backend.location, session.state
     listed = _listed(session)
-    warnings = []
+    missing = newest_missing(session, listed)
+    warnings = [missing] if missing else []
     latest = (state.latest_snapshot(location) or (None, 0))[0]
-    if latest is not None and latest not in listed:
-        warnings.append(
-            f"{location} no longer holds the newest backup this computer made (snapshot {latest[:8]}): "
-            "it may have been put back to an older copy, or backups were deleted there. What changed since "
-            "that older copy is not at the destination; the next backup stores it again. If you did not "
-            "expect this, ask your storage provider what happened."
-        )
     gone = sorted(state.seen_snapshots(location) - listed - {latest})
     if gone:
         named = ", ".join(g[:8] for g in gone[:5]) + (" …" if len(gone) > 5 else "")

@@ -56,7 +56,7 @@ from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
 from engine.repo.tree import TreeEntry
 from engine.restore import normalize_include, run_restore, walk_snapshot
 from engine.retention import RetentionPolicy
-from engine.rollback import snapshot_warnings
+from engine.rollback import newest_missing, snapshot_warnings
 from engine.seed import (
     SeedVerifyReport,
     check_space,
@@ -315,6 +315,8 @@ class BackupService:
                 hint="Clean-up waits until the provider has loaded the drive and `backbeat reconcile` has checked it.",
             )
 
+        if missing := newest_missing(session):  # its data would look unused: never deleted on a server's word
+            raise BackbeatError(missing, hint="Clean-up waits until this is explained, or a new backup has been made.")
         recover(session)
 
         def job() -> PruneReport:
@@ -509,7 +511,11 @@ class BackupService:
         }
 
     def snapshots(self) -> list[Snapshot]:
-        return load_snapshots(self.backend, self.session.repo.key)
+        """Every snapshot; a note when the newest this computer made there is not among them."""
+        session = self.session
+        if missing := newest_missing(session):
+            self.events(FileSkipped(self.location, missing))
+        return load_snapshots(self.backend, session.repo.key)
 
     def snapshot(self, ref: str) -> Snapshot:
         return find_snapshot(self.snapshots(), ref)

@@ -187,3 +187,25 @@ def test_a_restore_sets_no_setuid_bit_and_no_attribute_outside_the_users_namespa
     assert os.getxattr(back, "user.origin") == b"ok"
     if planted:
         assert "trusted.planted" not in os.listxattr(back)
+
+
+def test_a_server_that_hides_the_newest_snapshot_is_noticed_and_prune_stops(cli, tmp_path):
+    """`latest` would silently be the older snapshot, and prune would delete the hidden one's data."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "old.txt").write_text("old")
+    cli("init")
+    cli("backup", str(src))
+    (src / "new.bin").write_bytes(os.urandom(200_000))
+    newest = cli.json("backup", str(src))["snapshot_id"]
+    hidden = tmp_path / "hidden"
+    (cli.repo / "snapshots" / newest).rename(hidden)
+    packs = _files(cli.repo / "data")
+    said = f"no longer holds the newest backup this computer made (snapshot {newest[:8]})"
+    assert said in cli("snapshots").stderr
+    assert said in cli("restore", "latest", "--target", str(tmp_path / "out")).stderr
+    proc = cli("prune", ok=(1,))
+    assert said in proc.stderr and "Clean-up waits" in proc.stderr
+    assert _files(cli.repo / "data") == packs  # nothing deleted
+    hidden.rename(cli.repo / "snapshots" / newest)
+    assert said not in cli("snapshots").stderr
