@@ -45,7 +45,7 @@ from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry, entry_
 from engine.repo.walk import folder_entries
 from engine.rollback import not_before_latest, remember_latest
 from engine.scanner import Partial, Scan, read_xattrs, scan
-from engine.session import Session, recover
+from engine.session import Session, forget_unlisted_packs, recover
 from engine.settings import CheckpointSettings
 from engine.spool import META_SIZE, Entry, Tag, meta_mode, meta_mtime_ns, meta_size, pack_meta, tree_key
 from engine.state import State
@@ -602,6 +602,16 @@ def run_backup(
     with session.one_backup(waiting):
         recover(session)
         with session.running(), session.locked("backup", wait=options.lock_wait, on_wait=waiting):
+            lost, forgotten = forget_unlisted_packs(session)  # never deduplicate against what is gone
+            if lost:
+                events(
+                    FileSkipped(
+                        session.repo.backend.location,
+                        f"{lost} pack(s) this backup's index names are not at the destination (lost there, or an "
+                        f"old index put back): {forgotten} piece(s) of data they held are stored again by this "
+                        "backup. `backbeat check --repair` tidies the index.",
+                    )
+                )
             return _run_backup(session, scanning, events, clock, workers, options)
 
 

@@ -66,7 +66,7 @@ from engine.seed import (
     verify_drive,
     write_manifest,
 )
-from engine.session import Session, open_session, recover, reload_session, state_path
+from engine.session import Session, forget_unlisted_packs, open_session, recover, reload_session, state_path
 from engine.settings import CheckpointSettings, Settings, load_settings, save_settings, update_settings
 from engine.state import State
 from engine.status import DestinationStatus, destination_status, status_basis
@@ -255,6 +255,7 @@ class BackupService:
             if not any(True for _ in self._select(snap, inc)):
                 raise _not_in(snap, inc)
         session = self.session
+        forget_unlisted_packs(session)  # a blob stored again after its pack was lost is read from its new place
 
         def job() -> RestoreSummary:
             return run_restore(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from engine.backends.base import Backend, pack_name
+from engine.backends.base import Backend, list_packs, pack_name
 from engine.clock import SYSTEM_CLOCK
 from engine.errors import BackendError, IntegrityError, RepositoryBusy
 from engine.home import app_dir
@@ -29,7 +29,16 @@ from engine.repo.repository import Repository
 from engine.state import State
 from engine.uploader import outbox_path
 
-__all__ = ["Session", "open_session", "recover", "reload_session", "rebuild_index", "state_path", "outbox_folder"]
+__all__ = [
+    "Session",
+    "open_session",
+    "recover",
+    "forget_unlisted_packs",
+    "reload_session",
+    "rebuild_index",
+    "state_path",
+    "outbox_folder",
+]
 
 
 _log = logging.getLogger(__name__)
@@ -317,6 +326,28 @@ def _recover(session: Session, journaled: bool) -> None:
         session.lock = None
         if lock is not None:
             lock.release()
+
+
+def forget_unlisted_packs(session: Session) -> tuple[int, int]:
+    """One listing of the destination: a pack the index names that it does not list with that size
+    (lost, or named by an index file replayed after a prune) is dropped from this session's index,
+    so nothing is deduplicated against it or read from it; its blobs fall back to another place
+    they are stored, or the next backup stores them again. Packs of a seed drive still on its way
+    count as there. Returns (packs dropped, blobs forgotten); what the destination holds is noted."""
+    location = session.repo.backend.location
+    listed = list_packs(session.repo.backend)
+    seed = session.state.pending_seed(location)
+    coming = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in seed["objects"] if n.startswith("data/")} if seed else set()
+    session.state.set_held(location, listed)
+    lost = {p for p, size in session.index.pack_sizes.items() if listed.get(p) != size and p not in coming}
+    if not lost:
+        return 0, 0
+    forgotten = session.index.drop_packs(lost)
+    session.__dict__.pop("reader", None)  # its decoded trees may name the lost packs
+    _log.warning(
+        "%s: %d pack(s) the index names are not there; %d blob(s) to store again", location, len(lost), forgotten
+    )
+    return len(lost), forgotten
 
 
 def reload_session(repo: Repository) -> Session:

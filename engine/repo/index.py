@@ -136,6 +136,9 @@ class Index:
 
     def __init__(self) -> None:
         self._blobs: dict[bytes, bytes] = {}  # blob id -> _LOCATION
+        #: blob id -> other places it is stored (a blob stored again after its pack was lost): when
+        #: a pack is dropped, its blobs fall back to these, whatever order the index files loaded in
+        self._alternates: dict[bytes, list[bytes]] = {}
         self._pack_ids: list[bytes] = []  # pack number -> pack id
         self._pack_numbers: dict[bytes, int] = {}
         self.pack_sizes: dict[bytes, int] = {}
@@ -178,27 +181,55 @@ class Index:
         """Every pack of an index body (see index_plain): the fast path for loading the local cache."""
         for pack_id, size, rows in _pack_spans(plain):
             number, location = self._number(pack_id, size), _LOCATION.pack
-            self._blobs.update((b, location(number, t, c, o, n, r)) for t, c, b, o, n, r in _ENTRY.iter_unpack(rows))
+            self._update({b: location(number, t, c, o, n, r) for t, c, b, o, n, r in _ENTRY.iter_unpack(rows)})
 
     def add_pack(self, info: PackInfo, *, pending: bool) -> None:
         number, location = self._number(info.pack_id, info.size), _LOCATION.pack
-        for e in info.entries:
-            self._blobs[e.blob_id] = location(number, e.type, e.compression, e.offset, e.length, e.raw_length)
+        self._update(
+            {e.blob_id: location(number, e.type, e.compression, e.offset, e.length, e.raw_length) for e in info.entries}
+        )
         if pending:
             record = _pack_record(info)
             with self._lock:
                 self._pending.append((info.pack_id, record))
 
+    def _update(self, locations: dict[bytes, bytes]) -> None:
+        """Add blobs; one already known elsewhere keeps both places (set operations: loading stays fast)."""
+        blobs = self._blobs
+        for blob_id in locations.keys() & blobs.keys():
+            if blobs[blob_id] != locations[blob_id]:
+                self._alternates.setdefault(blob_id, []).append(blobs[blob_id])
+        blobs.update(locations)
+
     def discard(self, blob_ids: Iterable[bytes]) -> None:
         for blob_id in blob_ids:
             self._blobs.pop(blob_id, None)
+            self._alternates.pop(blob_id, None)
 
-    def drop_packs(self, pack_ids: set[bytes]) -> None:
-        """Forget packs that are lost at the destination, and every blob they held."""
+    def drop_packs(self, pack_ids: set[bytes]) -> int:
+        """Forget packs that are lost at the destination: their blobs fall back to another place
+        they are stored, or are forgotten (the next backup stores them again). Returns how many
+        blobs are forgotten."""
         numbers = {self._pack_numbers[p] for p in pack_ids if p in self._pack_numbers}
-        self.discard([b for b, loc in self._blobs.items() if _LOCATION.unpack_from(loc)[0] in numbers])
+
+        def lost(loc: bytes) -> bool:
+            return _LOCATION.unpack_from(loc)[0] in numbers
+
+        gone = []
+        for blob_id, loc in list(self._blobs.items()):
+            if not lost(loc):
+                continue
+            elsewhere = [alt for alt in self._alternates.pop(blob_id, ()) if not lost(alt)]
+            if elsewhere:
+                self._blobs[blob_id] = elsewhere[0]
+                if elsewhere[1:]:
+                    self._alternates[blob_id] = elsewhere[1:]
+            else:
+                gone.append(blob_id)
+        self.discard(gone)
         for pack_id in pack_ids:
             self.pack_sizes.pop(pack_id, None)
+        return len(gone)
 
     def packs(self) -> dict[bytes, list[tuple[bytes, IndexEntry]]]:
         """pack id -> its blobs, for check and restore planning."""

@@ -209,3 +209,28 @@ def test_a_server_that_hides_the_newest_snapshot_is_noticed_and_prune_stops(cli,
     assert _files(cli.repo / "data") == packs  # nothing deleted
     hidden.rename(cli.repo / "snapshots" / newest)
     assert said not in cli("snapshots").stderr
+
+
+def test_a_pack_lost_at_the_destination_is_stored_again_by_the_next_backup(cli, tmp_path):
+    """The index still names it: a backup used to deduplicate against it, exit 0, and make a
+    snapshot pointing at data that is gone. Now the backup lists the destination, stores what the
+    pack held again, and the snapshot restores, on this computer and on a new one."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}.bin").write_bytes(os.urandom(300_000))
+    cli("init", "--pack-size", "256K")
+    cli("backup", str(src))
+    lost = sorted(_files(cli.repo / "data"))[0]
+    (cli.repo / "data" / lost).unlink()
+    (src / "new.txt").write_text("new")
+    again = cli("backup", str(src), "--json")
+    assert "pack(s) this backup's index names are not at the destination" in again.stderr
+    assert json.loads(again.stdout)["bytes_added"] > 250_000  # the lost pack's data, sent again
+    for env in ({}, {"BACKBEAT_HOME": str(tmp_path / "new-machine")}):
+        out = tmp_path / f"out{len(env)}"
+        cli("restore", "latest", "--target", str(out), env=env)
+        for i in range(3):
+            assert (out / "src" / f"f{i}.bin").read_bytes() == (src / f"f{i}.bin").read_bytes()
+    cli("check", "--repair")
+    assert cli.json("check", "--read-data")["ok"]

@@ -58,3 +58,28 @@ def test_index_rebuilt_from_pack_headers_equals_the_written_index(tmp_path):
     rebuilt = {pid: read_pack_header(backend, key, pid) for pid in written}
     assert from_file == rebuilt
     assert name.startswith("index/")
+
+
+def test_a_blob_stored_in_two_packs_falls_back_to_the_other_when_one_is_dropped():
+    """Whichever index file loads last, dropping a lost pack leaves its blobs at their other place."""
+    from engine.repo.blob import Compression
+    from engine.repo.index import PackInfo
+    from engine.repo.pack import PackEntry
+
+    blob, only_a = b"b" * 32, b"o" * 32
+    a = PackInfo(
+        b"A" * 32,
+        100,
+        [
+            PackEntry(blob, BlobType.DATA, Compression.RAW, 0, 10, 10),
+            PackEntry(only_a, BlobType.DATA, Compression.RAW, 10, 10, 10),
+        ],
+    )
+    b = PackInfo(b"B" * 32, 100, [PackEntry(blob, BlobType.DATA, Compression.RAW, 50, 10, 10)])
+    for order in ((a, b), (b, a)):
+        index = Index()
+        for info in order:
+            index.add_pack(info, pending=False)
+        assert index.drop_packs({a.pack_id}) == 1  # only_a is forgotten
+        assert index.get(blob).pack_id == b.pack_id and index.get(blob).offset == 50
+        assert only_a not in index and a.pack_id not in index.pack_sizes
