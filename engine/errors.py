@@ -21,6 +21,7 @@ __all__ = [
     "NotARepository",
     "UnsupportedFormat",
     "IntegrityError",
+    "UnauthenticatedConfig",
     "BackendError",
     "TransientBackendError",
     "ForeignName",
@@ -113,6 +114,15 @@ class IntegrityError(BackbeatError):
     message = "data failed verification"
     hint = "Run `backbeat check --read-data` to see what is damaged; damaged files are reported, never restored."
     kind = "integrity"
+
+
+class UnauthenticatedConfig(IntegrityError):
+    message = "the repository's `config` carries no authentication code"
+    hint = (
+        "Repositories made by Backbeat before 2026 have none; a destination can also have removed it to change "
+        "how your files are cut up. If this is your older backup, open it once with --trust-config: it then "
+        "gets one."
+    )
 
 
 class BackendError(BackbeatError):

@@ -91,6 +91,7 @@ class BackupService:
             self._sink(FileSkipped(self.location, note, warning=False))
         self._session: Session | None = None
         self._passphrase: str | None = None
+        self._trust_config = False
         self._opening = threading.Lock()
         self._cleanup_retry = float("-inf")  # monotonic time before which the clean-up is not tried again
 
@@ -114,7 +115,9 @@ class BackupService:
     def init(self, passphrase: str, pack_size: int | None = None) -> str:
         redact(passphrase)
         repo = Repository.create(self.backend, passphrase, **({"pack_size": pack_size} if pack_size else {}))
-        State(state_path(repo.id)).close()
+        state = State(state_path(repo.id))
+        state.set_config_seen("mac")  # made here, with its MAC: one that goes missing was removed
+        state.close()
         return repo.id
 
     @staticmethod
@@ -132,10 +135,12 @@ class BackupService:
             return os.environ["BACKBEAT_PASSWORD"]
         return keychain.get_secret(keychain.passphrase_entry(self.repository_id())) if keychain.available() else None
 
-    def unlock(self, passphrase: str, *, defer: bool = False) -> None:
-        """Open the repository now, or with `defer` on first use (a backup scans while the key is derived)."""
+    def unlock(self, passphrase: str, *, defer: bool = False, trust_config: bool = False) -> None:
+        """Open the repository now, or with `defer` on first use (a backup scans while the key is
+        derived). `trust_config`: the user vouches for a `config` without its MAC (engine.session)."""
         redact(passphrase)
         self._passphrase = passphrase
+        self._trust_config = trust_config
         if not defer:
             _ = self.session
 
@@ -149,7 +154,7 @@ class BackupService:
         if self._session is None:
             if self._passphrase is None:
                 raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
-            self._session = open_session(self.backend, self._passphrase)
+            self._session = open_session(self.backend, self._passphrase, trust_config=self._trust_config)
             damaged = self._session.state.set_aside
             if damaged is not None:
                 said = f"was damaged; set aside as {damaged.name} and rebuilt from {self.location}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from engine.backends.base import Backend, list_packs, pack_name
 from engine.clock import SYSTEM_CLOCK
-from engine.errors import BackendError, IntegrityError, RepositoryBusy
+from engine.errors import BackendError, IntegrityError, RepositoryBusy, UnauthenticatedConfig
 from engine.home import app_dir
 from engine.memory import release_memory
 from engine.repo.blobstore import BlobStore
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-_log = logging.getLogger(__name__)
+_log = logging.getLogger(f"backbeat.{__name__}")  # under the product's log: its file, its redaction
 #: how often a backup waiting for another one looks again, and says it still waits (seconds)
 _LOOK_EVERY, _SAY_EVERY = 0.5, 10.0
 
@@ -267,11 +267,26 @@ def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes
     return recovered
 
 
-def open_session(backend: Backend, passphrase: str) -> Session:
+def open_session(backend: Backend, passphrase: str, *, trust_config: bool = False) -> Session:
     """Open for reading: nothing is written to the destination (packs no index file names are
-    indexed in memory from their own headers). A job that writes calls `recover` first."""
+    indexed in memory from their own headers). A job that writes calls `recover` first.
+
+    A `config` without its MAC is trusted only when this computer used the repository before
+    without one (it was made before configs had one), or with `trust_config` (the user says so);
+    never when this computer has seen it with one: then it was removed (engine.errors)."""
     repo = Repository.open(backend, passphrase)
+    known = state_path(repo.id).exists()
     state = State(state_path(repo.id))
+    seen = state.config_seen()
+    if repo.authenticated:
+        state.set_config_seen("mac")
+    elif seen == "mac" or not (trust_config or (known and seen is None) or seen == "none"):
+        state.close()
+        raise UnauthenticatedConfig(
+            f"{backend.location}" + (" (this computer saw it with one: it was removed)" if seen == "mac" else "")
+        )
+    else:
+        state.set_config_seen("none")
     healthy, troubles = _sync_index_cache(repo, state)
     index = Index()
     state.load_index(index)
@@ -293,6 +308,9 @@ def recover(session: Session) -> None:
     if session.recovered:
         return
     session.recovered = True
+    if not session.repo.authenticated:  # an older repository, trusted on opening: it gets its MAC now
+        session.repo.add_mac()
+        session.state.set_config_seen("mac")
     with _run_lock(session.repo.id, exclusive=True) as alone:
         if alone:  # no run of this computer is alive: half-written packs are a killed run's
             for part in outbox_folder(session.repo.id).glob("*.part"):

@@ -216,6 +216,18 @@ class State:
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"seen {destination}", json.dumps(sorted(ids)))
             )
 
+    # -- the repository's config as this computer has seen it ---------------------------------
+    def config_seen(self) -> str | None:
+        """"mac" once this computer has opened the repository with an authenticated config,
+        "none" when it has used it without one (made before configs had one), None never."""
+        row = next(iter(self._read("SELECT value FROM meta WHERE key='config'")), None)
+        return row[0] if row else None
+
+    def set_config_seen(self, how: str) -> None:
+        if self.config_seen() != how:
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (how,))
+
     # -- automatic clean-up ------------------------------------------------------------------
     def last_cleanup(self) -> float | None:
         """Wall time of the last automatic forget and prune, None before the first."""

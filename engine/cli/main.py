@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--repo", metavar="LOCATION", help="where the backup is (default: the configured one, else the embedded one)"
     )
     common.add_argument("--password-file", metavar="FILE", help="read the passphrase from FILE")
+    common.add_argument(
+        "--trust-config",
+        action="store_true",
+        help="open an older repository whose config has no authentication code (it then gets one)",
+    )
     common.add_argument("--json", action="store_true", help="print the result as JSON")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress, no notes")
     common.add_argument("-v", "--verbose", action="store_true", help="also show the log's lines (INFO)")
@@ -202,7 +207,7 @@ def _duration(text: str) -> float:
 def _open(args, printer, defer: bool = False) -> BackupService:
     service = BackupService(args.repo, printer)
     passphrase = find_passphrase(args.password_file, service.repository_id())
-    service.unlock(passphrase, defer=defer)
+    service.unlock(passphrase, defer=defer, trust_config=args.trust_config)
     return service
 
 

@@ -34,7 +34,7 @@ class KdfParams:
 
 
 DEFAULT_KDF = KdfParams()
-_log = logging.getLogger(__name__)
+_log = logging.getLogger(f"backbeat.{__name__}")  # under the product's log: its file, its redaction
 
 
 def _reasonable(memory_kib: int, iterations: int, lanes: int) -> bool:

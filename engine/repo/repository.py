@@ -86,12 +86,23 @@ class Repository:
     def open(cls, backend: Backend, passphrase: str) -> Repository:
         config = cls.read_config(backend)
         key = unlock(backend, passphrase)
-        if "mac" in config and config["mac"] != _config_mac(key, config):  # older repositories have none
+        if "mac" in config and config["mac"] != _config_mac(key, config):
             raise IntegrityError(
                 f"the `config` of {backend.location} is damaged or was altered",
                 hint=_COPY_CONFIG,
             )
         return cls(backend, config, key)
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether `config` carries its MAC (repositories made before it existed do not; whoever
+        opens one decides whether to trust it: engine.session)."""
+        return "mac" in self.config
+
+    def add_mac(self) -> None:
+        """Give an older repository's `config` its MAC (the rest of it unchanged)."""
+        self.config["mac"] = _config_mac(self.key, self.config)
+        self.backend.put("config", json.dumps(self.config, indent=1, sort_keys=True).encode())
 
     @staticmethod
     def read_config(backend: Backend) -> dict:

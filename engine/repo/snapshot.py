@@ -21,7 +21,7 @@ from engine.repo.crypto import MasterKey, named_by_content, plain_hash
 __all__ = ["Snapshot", "save_snapshot", "load_snapshots", "find_snapshot"]
 
 _AAD = b"backbeat snapshot v1"
-_log = logging.getLogger(__name__)
+_log = logging.getLogger(f"backbeat.{__name__}")  # under the product's log: its file, its redaction
 
 
 @dataclass

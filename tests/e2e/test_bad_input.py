@@ -56,7 +56,7 @@ def test_missing_and_non_repository_locations(cli, tmp_path):
     assert "no repository at this location" in proc.stderr and "backbeat init" in proc.stderr
     odd = tmp_path / "odd"
     (odd / "keys").mkdir(parents=True)
-    (odd / "keys" / "x").write_text("{}")
+    (odd / "keys" / ("ab" * 32)).write_text("{}")  # a key file's name, and no config
     proc = cli("snapshots", "--repo", str(odd), repo=False, ok=(1,))
     assert "not a Backbeat repository" in proc.stderr
     cli("init")

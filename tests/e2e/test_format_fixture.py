@@ -1,5 +1,6 @@
 """A repository written by format v1 stays readable: an accidental format change fails here."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,9 +14,16 @@ def test_committed_v1_repository_restores_exactly(cli, tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(FIXTURE, repo)
     env = {"BACKBEAT_PASSWORD": PASSWORD}
-    assert cli.json("check", "--read-data", env=env)["ok"]
-    cli("restore", "latest", "--target", str(tmp_path / "out"), env=env)
+    config = (repo / "config").read_bytes()
+    # made before configs carried a MAC: on a computer that never used it, only when the user says so
+    assert "carries no authentication code" in cli("check", env=env, ok=(1,)).stderr
+    assert cli.json("check", "--read-data", "--trust-config", env=env)["ok"]
+    cli("restore", "latest", "--target", str(tmp_path / "out"), env=env)  # trusted from now on
     expected = tmp_path / "expected" / "src"
     expected.mkdir(parents=True)
     make_tree(expected)
     assert_same_tree(expected, tmp_path / "out" / "src")
+    assert (repo / "config").read_bytes() == config  # readers write nothing
+    cli("backup", str(expected), env=env)  # the first writer gives it its MAC
+    assert "mac" in json.loads((repo / "config").read_text())
+    assert cli.json("check", "--read-data", env=env | {"BACKBEAT_HOME": str(tmp_path / "other")})["ok"]

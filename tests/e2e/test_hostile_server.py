@@ -234,3 +234,17 @@ def test_a_pack_lost_at_the_destination_is_stored_again_by_the_next_backup(cli, 
             assert (out / "src" / f"f{i}.bin").read_bytes() == (src / f"f{i}.bin").read_bytes()
     cli("check", "--repair")
     assert cli.json("check", "--read-data")["ok"]
+
+
+def test_a_config_whose_mac_was_removed_is_refused(cli, tmp_path):
+    """Without it a server forced fixed 64 KiB chunks and read file sizes off object sizes."""
+    cli("init")
+    config = json.loads((cli.repo / "config").read_text())
+    del config["mac"]
+    config["chunker"] = {"algorithm": "fastcdc2020", "min_size": 65536, "avg_size": 65536, "max_size": 65536}
+    (cli.repo / "config").write_text(json.dumps(config))
+    proc = cli("snapshots", ok=(1,))
+    assert "carries no authentication code" in proc.stderr and "it was removed" in proc.stderr
+    assert "carries no authentication code" in cli("backup", str(tmp_path), ok=(1,)).stderr
+    fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
+    assert "--trust-config" in cli("snapshots", ok=(1,), env=fresh).stderr  # a new computer asks the user
