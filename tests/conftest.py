@@ -48,13 +48,16 @@ def backbeat_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
-def rclone_server(tmp_path_factory):
-    """One real S3 server (rclone serve s3) on loopback for the session."""
-    server = S3Server(tmp_path_factory.mktemp("s3"))
+def _serving(server):
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture(scope="session")
+def rclone_server(tmp_path_factory):
+    """One real S3 server (rclone serve s3) on loopback for the session."""
+    yield from _serving(S3Server(tmp_path_factory.mktemp("s3")))
 
 
 @pytest.fixture(scope="session")
@@ -66,10 +69,7 @@ def s3_server(rclone_server):
 @pytest.fixture(scope="session")
 def seaweed_server(tmp_path_factory):
     """A second real S3 server, SeaweedFS's `weed mini`, started on first use."""
-    server = SeaweedServer(tmp_path_factory.mktemp("seaweed"))
-    server.start()
-    yield server
-    server.kill()
+    yield from _serving(SeaweedServer(tmp_path_factory.mktemp("seaweed")))
 
 
 @pytest.fixture(params=["rclone", "seaweed"])
