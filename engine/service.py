@@ -260,7 +260,7 @@ class BackupService:
             if not any(True for _ in self._select(snap, inc)):
                 raise _not_in(snap, inc)
         session = self.session
-        forget_unlisted_packs(session)  # a blob stored again after its pack was lost is read from its new place
+        forget_unlisted_packs(session, keep_unplaced=True)  # a blob stored again after its pack was lost: its new place
 
         def job() -> RestoreSummary:
             return run_restore(

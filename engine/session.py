@@ -346,12 +346,14 @@ def _recover(session: Session, journaled: bool) -> None:
             lock.release()
 
 
-def forget_unlisted_packs(session: Session) -> tuple[int, int]:
+def forget_unlisted_packs(session: Session, keep_unplaced: bool = False) -> tuple[int, int]:
     """One listing of the destination: a pack the index names that it does not list with that size
     (lost, or named by an index file replayed after a prune) is dropped from this session's index,
     so nothing is deduplicated against it or read from it; its blobs fall back to another place
     they are stored, or the next backup stores them again. Packs of a seed drive still on its way
-    count as there. Returns (packs dropped, blobs forgotten); what the destination holds is noted."""
+    count as there. With `keep_unplaced` (a restore), blobs stored nowhere else keep their place:
+    another destination may have their pack. Returns (packs dropped, blobs with no other place);
+    what the destination holds is noted."""
     location = session.repo.backend.location
     listed = list_packs(session.repo.backend)
     seed = session.state.pending_seed(location)
@@ -360,7 +362,7 @@ def forget_unlisted_packs(session: Session) -> tuple[int, int]:
     lost = {p for p, size in session.index.pack_sizes.items() if listed.get(p) != size and p not in coming}
     if not lost:
         return 0, 0
-    forgotten = session.index.drop_packs(lost)
+    forgotten = session.index.drop_packs(lost, keep_unplaced)
     session.__dict__.pop("reader", None)  # its decoded trees may name the lost packs
     _log.warning(
         "%s: %d pack(s) the index names are not there; %d blob(s) to store again", location, len(lost), forgotten

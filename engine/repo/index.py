@@ -206,10 +206,11 @@ class Index:
             self._blobs.pop(blob_id, None)
             self._alternates.pop(blob_id, None)
 
-    def drop_packs(self, pack_ids: set[bytes]) -> int:
+    def drop_packs(self, pack_ids: set[bytes], keep_unplaced: bool = False) -> int:
         """Forget packs that are lost at the destination: their blobs fall back to another place
-        they are stored, or are forgotten (the next backup stores them again). Returns how many
-        blobs are forgotten."""
+        they are stored, or are forgotten (the next backup stores them again); with
+        `keep_unplaced`, a blob stored nowhere else keeps its place (a restore reads it from
+        another destination). Returns how many blobs have no other place."""
         numbers = {self._pack_numbers[p] for p in pack_ids if p in self._pack_numbers}
 
         def lost(loc: bytes) -> bool:
@@ -226,6 +227,8 @@ class Index:
                     self._alternates[blob_id] = elsewhere[1:]
             else:
                 gone.append(blob_id)
+        if keep_unplaced:
+            return len(gone)
         self.discard(gone)
         for pack_id in pack_ids:
             self.pack_sizes.pop(pack_id, None)
