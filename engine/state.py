@@ -218,8 +218,8 @@ class State:
 
     # -- the repository's config as this computer has seen it ---------------------------------
     def config_seen(self) -> str | None:
-        """"mac" once this computer has opened the repository with an authenticated config,
-        "none" when it has used it without one (made before configs had one), None never."""
+        """`mac` once this computer has opened the repository with an authenticated config,
+        `none` when it has used it without one (made before configs had one), None never."""
         row = next(iter(self._read("SELECT value FROM meta WHERE key='config'")), None)
         return row[0] if row else None
 
