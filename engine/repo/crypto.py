@@ -4,14 +4,17 @@ The only importer of `cryptography` and `blake3`. A sealed message is a random 9
 then the AES-256-GCM ciphertext and its 16-byte tag; the associated data binds it to its
 place (a blob's id and type, or the kind of object), so an object cannot be swapped for another.
 The master key splits into an encryption key and an id key; ids are keyed so the server cannot
-confirm that a known file is stored.
+confirm that a known file is stored. Values derived for one purpose (the chunker's seed, the
+config's MAC key) come from BLAKE3's `derive_key` with a context per purpose (format version 2);
+version 1 repositories keyed a hash of the purpose string with the id key, which equals the blob
+id of a data blob holding that string, so they keep that recipe and nothing new uses it.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import blake3
 from cryptography.exceptions import InvalidTag
@@ -36,6 +39,8 @@ NONCE_SIZE = 12
 TAG_SIZE = 16
 SEAL_OVERHEAD = NONCE_SIZE + TAG_SIZE
 KEY_SIZE = 32
+#: `derive_key` contexts are "<application> <date> <purpose>", fixed for ever (BLAKE3's advice)
+CONTEXT_PREFIX = "Backbeat 2026-12-03 "
 
 
 def plain_hash(data: bytes | memoryview) -> bytes:
@@ -46,6 +51,19 @@ def plain_hash(data: bytes | memoryview) -> bytes:
 def named_by_content(name: str, data: bytes | memoryview) -> bool:
     """True when an object named `prefix/…/HEX` holds bytes whose unkeyed BLAKE3 is HEX."""
     return plain_hash(data).hex() == name.rsplit("/", 1)[-1]
+
+
+RECORD_MAC_SIZE = 16
+
+
+def record_mac(key: bytes, *parts: bytes) -> bytes:
+    """A 16-byte keyed BLAKE3 over `parts` (each length-prefixed, so no two splits collide): a
+    local record this computer wrote, checked before it is trusted (engine.state)."""
+    hasher = blake3.blake3(key=key, max_threads=1)
+    for part in parts:
+        hasher.update(len(part).to_bytes(4, "little"))
+        hasher.update(part)
+    return hasher.digest(RECORD_MAC_SIZE)
 
 
 def plain_hasher():
@@ -90,6 +108,8 @@ class MasterKey:
 
     encryption: bytes
     id_key: bytes
+    #: the repository format whose recipe derives sub-keys (1: keyed hash; 2: `derive_key`)
+    format: int = 2
 
     @classmethod
     def generate(cls) -> MasterKey:
@@ -107,9 +127,15 @@ class MasterKey:
     def blob_id(self, data: bytes | memoryview) -> bytes:
         return blake3.blake3(data, key=self.id_key, max_threads=1).digest()
 
+    def for_format(self, version: int) -> MasterKey:
+        """This key as a repository of that format version derives its sub-keys."""
+        return replace(self, format=version)
+
     def subkey(self, purpose: str, length: int = 8) -> bytes:
         """A value derived for one purpose (for instance the chunker's seed), never the key itself."""
-        return blake3.blake3(purpose.encode(), key=self.id_key).digest(length)
+        if self.format == 1:
+            return blake3.blake3(purpose.encode(), key=self.id_key).digest(length)
+        return blake3.blake3(self.to_bytes(), derive_key_context=f"{CONTEXT_PREFIX}{purpose}").digest(length)
 
     def mac(self, purpose: str, data: bytes) -> bytes:
         """A MAC for a file kept outside the repository's sealed objects (a seed drive's manifest)."""

@@ -31,7 +31,9 @@ from engine.repo.keys import DEFAULT_KDF, KdfParams, create_key, unlock
 
 __all__ = ["ChunkerParams", "Repository", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+#: what new repositories are made as; 1 (before sub-keys came from `derive_key`) is still read
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _COPY_CONFIG = "Copy `config` from another destination of this backup (every destination holds the same one)."
 
 
@@ -46,13 +48,13 @@ class Repository:
     def __init__(self, backend: Backend, config: dict, key: MasterKey) -> None:
         self.backend = backend
         self.config = config
-        self.key = key
+        self.key = key.for_format(config["version"])
         self.id: str = config["id"]
         c = config["chunker"]
         self.chunker = ChunkerParams(c["min_size"], c["avg_size"], c["max_size"])
         self.pack_size: int = config["pack_size"]
-        self.chunker_seed = int.from_bytes(key.subkey("backbeat chunker seed", 7), "little")
-        self.tree_seed = int.from_bytes(key.subkey("backbeat tree part seed", 4), "little")
+        self.chunker_seed = int.from_bytes(self.key.subkey("backbeat chunker seed", 7), "little")
+        self.tree_seed = int.from_bytes(self.key.subkey("backbeat tree part seed", 4), "little")
 
     @classmethod
     def create(
@@ -76,7 +78,7 @@ class Repository:
         problem = _config_problem(config)
         if problem:
             raise UsageError(f"the repository {problem}")
-        key = MasterKey.generate()
+        key = MasterKey.generate().for_format(FORMAT_VERSION)
         config["mac"] = _config_mac(key, config)
         create_key(backend, key, passphrase, kdf)
         backend.put("config", json.dumps(config, indent=1, sort_keys=True).encode())
@@ -85,7 +87,7 @@ class Repository:
     @classmethod
     def open(cls, backend: Backend, passphrase: str) -> Repository:
         config = cls.read_config(backend)
-        key = unlock(backend, passphrase)
+        key = unlock(backend, passphrase).for_format(config["version"])
         if "mac" in config and config["mac"] != _config_mac(key, config):
             raise IntegrityError(
                 f"the `config` of {backend.location} is damaged or was altered",
@@ -125,7 +127,7 @@ class Repository:
             ) from None
         if not isinstance(config, dict) or "id" not in config:
             raise NotARepository(backend.location)
-        if config.get("version") != FORMAT_VERSION:
+        if config.get("version") not in _READABLE_VERSIONS:
             raise UnsupportedFormat(f"version {config.get('version')}")
         problem = _config_problem(config)
         if problem:  # it names local files (the state, the outbox) and sizes memory: checked before any use
@@ -164,9 +166,11 @@ class Repository:
 
 def _config_mac(key: MasterKey, config: dict) -> str:
     """`config` is plain JSON (read before the passphrase is known), so the key vouches for it:
-    changed chunker or pack parameters would otherwise go unnoticed."""
-    body = json.dumps({k: v for k, v in config.items() if k != "mac"}, sort_keys=True).encode()
-    return key.mac("backbeat config", body).hex()
+    changed chunker or pack parameters would otherwise go unnoticed. Version 1 wrote the JSON with
+    Python's default separators (", " and ": "), version 2 without spaces."""
+    separators = (", ", ": ") if key.format == 1 else (",", ":")
+    body = json.dumps({k: v for k, v in config.items() if k != "mac"}, sort_keys=True, separators=separators)
+    return key.mac("backbeat config", body.encode()).hex()
 
 
 _ID = re.compile(r"[0-9a-f]{32}")
