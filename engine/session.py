@@ -193,6 +193,11 @@ class Session:
         self.state.close()
 
 
+def _open_state(repo: Repository) -> State:
+    """This computer's state for `repo`, its cached records checked with a key of the repository's."""
+    return State(state_path(repo.id), record_key=repo.key.subkey("backbeat local records", 32))
+
+
 def _sync_index_cache(repo: Repository, state: State) -> tuple[bool, list[str]]:
     """Load index files this machine has not seen. Returns whether the index is whole (False when
     one is damaged, one it had loaded went away, or there are none) and the names of those.
@@ -200,6 +205,7 @@ def _sync_index_cache(repo: Repository, state: State) -> tuple[bool, list[str]]:
     The index files of a seed drive still on its way to this destination stay in the cache: its
     blobs count as stored, so backups meanwhile send only what the drive lacks."""
     names = set(repo.index_names())
+    state.drop_altered_index_files()
     seed = state.pending_seed(repo.backend.location)
     coming = {n for n in seed["objects"] if n.startswith("index/")} if seed else set()
     loaded = state.loaded_index_files()
@@ -276,7 +282,7 @@ def open_session(backend: Backend, passphrase: str, *, trust_config: bool = Fals
     never when this computer has seen it with one: then it was removed (engine.errors)."""
     repo = Repository.open(backend, passphrase)
     known = state_path(repo.id).exists()
-    state = State(state_path(repo.id))
+    state = _open_state(repo)
     seen = state.config_seen()
     if repo.authenticated:
         state.set_config_seen("mac")
@@ -378,7 +384,7 @@ def reload_session(repo: Repository) -> Session:
     the old session; this releases that memory, then reloads: the new index is compact (195 -> 105
     MiB after a first backup of 100,000 files)."""
     release_memory()
-    state = State(state_path(repo.id))
+    state = _open_state(repo)
     index = Index()
     state.load_index(index)
     return Session(repo, state, index, state.loaded_index_files())

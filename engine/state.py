@@ -7,6 +7,12 @@ written during a run but not yet named by an index file, so a run killed midway 
 them), and the history of runs. Losing this file loses no backup data: a damaged one is moved
 aside and started afresh (the index cache then reloads from the destination). The only importer of
 `sqlite3`: a restore's and a backup's scratch databases come from here too (`scratch_db`).
+
+The files cache and the index cache decide what a backup does not read or send again, so each of
+their rows carries a MAC under a key derived from the repository's (`record_key`): a row changed
+by anything but Backbeat is dropped and said, never trusted (the file is read again, the index
+file fetched again). A State opened without the key (copying, loading a seed drive) never
+touches those two.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from engine.errors import LocalDiskFull
+from engine.repo.crypto import RECORD_MAC_SIZE, record_mac
 from engine.repo.index import Index
 from engine.spool import tree_key
 
@@ -40,7 +47,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT, snapshot TEXT, summary TEXT, error TEXT);
 """
 )
-_SCHEMA_VERSION = "6"
+_SCHEMA_VERSION = "7"  # 7: files and index cache rows carry their MAC
 #: tables that are only caches: an older schema's are dropped and rebuilt, never migrated (but
 #: for v5's files cache: rebuilding it means reading every file again, so it is re-keyed)
 _CACHE_TABLES = ("files", "index_files", "blobs", "packs")  # blobs, packs: before v5
@@ -85,10 +92,16 @@ def scratch_db() -> sqlite3.Connection:
     return db
 
 
+_log = logging.getLogger(f"backbeat.{__name__}")  # under the product's log: its file, its redaction
+
+
 class State:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, record_key: bytes | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._record_key = record_key
+        #: rows of the files cache and index cache found altered (and dropped) since this opened
+        self.altered = 0
         self._lock = threading.Lock()
         #: where a damaged database was moved before this one was started afresh (None: it was sound)
         self.set_aside: Path | None = None
@@ -101,7 +114,7 @@ class State:
                 part = Path(f"{path}{suffix}")
                 if part.exists():
                     part.replace(f"{self.set_aside}{suffix}")
-            logging.getLogger("backbeat").warning(
+            _log.warning(
                 "the local state %s was damaged (%s): moved to %s and rebuilt from the destination "
                 "(the next backup reads every file again; it uploads only what the destination lacks)",
                 path,
@@ -119,13 +132,19 @@ class State:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is not None and row[0] == "5":
+        schema = row[0] if row is not None else _SCHEMA_VERSION
+        if schema == "5":
             self._rekey_files()
-        elif row is not None and row[0] != _SCHEMA_VERSION:
+            schema = "6"
+        if schema == "6" and self._record_key is not None:
+            self._seal_records()
+            schema = _SCHEMA_VERSION
+        elif schema not in ("6", _SCHEMA_VERSION):
             for table in _CACHE_TABLES:
                 self._db.execute(f"DROP TABLE IF EXISTS {table}")
+            schema = _SCHEMA_VERSION
         self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (schema,))
 
     def _rekey_files(self) -> None:
         """v5 keyed the files cache by path; v6 by `tree_key` (so it is read in tree order)."""
@@ -135,6 +154,38 @@ class State:
         self._db.execute(_FILES)
         self._db.executemany("INSERT INTO files VALUES (?, ?)", ((tree_key(p), r) for p, r in rows))
         self._db.execute("COMMIT")
+
+    def _seal_records(self) -> None:
+        """v6 rows had no MAC: this computer's own records until now, given one once (reading every
+        file again, or fetching every index file, would cost hours on a home line)."""
+        self._db.execute("BEGIN")
+        for table, key, value in (("files", "key", "record"), ("index_files", "name", "plain")):
+            rows = self._db.execute(f"SELECT {key}, {value} FROM {table}").fetchall()
+            self._db.executemany(
+                f"UPDATE {table} SET {value} = ? WHERE {key} = ?", ((self._sealed(k, v), k) for k, v in rows)
+            )
+        self._db.execute("COMMIT")
+
+    # -- rows with their MAC -------------------------------------------------------------------
+    def _sealed(self, key: bytes | str, value: bytes) -> bytes:
+        if self._record_key is None:
+            raise RuntimeError("the files and index caches need the repository's key")
+        name = key.encode() if isinstance(key, str) else key
+        return bytes(value) + record_mac(self._record_key, name, value)
+
+    def _opened(self, key: bytes | str, stored: bytes) -> bytes | None:
+        """The value of a row, None (and said once) when its MAC does not match."""
+        value = stored[:-RECORD_MAC_SIZE]
+        if len(stored) >= RECORD_MAC_SIZE and self._sealed(key, value) == stored:
+            return value
+        self.altered += 1
+        if self.altered == 1:
+            _log.warning(
+                "a record in %s was changed by something other than Backbeat: it is not trusted (the file is "
+                "read again, or the index file fetched again)",
+                self.path,
+            )
+        return None
 
     def close(self) -> None:
         with self._lock:
@@ -160,22 +211,26 @@ class State:
     def cached_files(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, record) of every file a backup recorded (the record is opaque here: `engine.backup`
         defines it), in key order, a page at a time: a run reads them beside its scan as two
-        sorted streams, far cheaper than a query per file, and holds one page."""
+        sorted streams, far cheaper than a query per file, and holds one page. An altered row is
+        left out (its file is then read again)."""
         after = b""
         while page := self._read(
             "SELECT key, record FROM files WHERE key > ? ORDER BY key LIMIT ?", (after, _FILES_PAGE)
         ):
-            yield from page
+            for key, stored in page:
+                record = self._opened(key, stored)
+                if record is not None:
+                    yield key, record
             after = page[-1][0]
 
     def cached_file(self, key: bytes) -> bytes | None:
         rows = self._read("SELECT record FROM files WHERE key = ?", (key,))
-        return rows[0][0] if rows else None
+        return self._opened(key, rows[0][0]) if rows else None
 
     def remember_files(self, rows: Iterable[tuple[bytes, bytes]]) -> None:
         """Record (key, record) pairs (`engine.spool.tree_key` of the path); an unchanged file's
         row is left as it is."""
-        self._tx("INSERT OR REPLACE INTO files VALUES (?, ?)", rows)
+        self._tx("INSERT OR REPLACE INTO files VALUES (?, ?)", ((k, self._sealed(k, r)) for k, r in rows))
 
     def forget_files(self, keys: Iterable[bytes]) -> None:
         """Files deleted or excluded since they were recorded."""
@@ -242,10 +297,19 @@ class State:
     def loaded_index_files(self) -> set[str]:
         return {r[0] for r in self._read("SELECT name FROM index_files")}
 
+    def drop_altered_index_files(self) -> None:
+        """Forget cached index files whose row was altered: they are fetched again."""
+        altered = [
+            name
+            for name, stored in self._read("SELECT name, plain FROM index_files")
+            if self._opened(name, stored) is None
+        ]
+        self._tx("DELETE FROM index_files WHERE name = ?", ((n,) for n in altered))
+
     def cache_index_file(self, name: str, plain: bytes) -> None:
         """`plain`: the index file's body (`engine.repo.index.index_plain`)."""
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO index_files VALUES (?, ?)", (name, plain))
+            self._db.execute("INSERT OR REPLACE INTO index_files VALUES (?, ?)", (name, self._sealed(name, plain)))
 
     def reset_index_cache(self) -> None:
         with self._lock:
@@ -253,8 +317,10 @@ class State:
 
     def load_index(self, index: Index) -> None:
         """One row per index file, parsed in bulk: 200,000 blobs load in a fraction of a second."""
-        for (plain,) in self._read("SELECT plain FROM index_files"):
-            index.add_plain(plain)
+        for name, stored in self._read("SELECT name, plain FROM index_files"):
+            plain = self._opened(name, stored)
+            if plain is not None:
+                index.add_plain(plain)
 
     # -- seed drives waiting to be loaded ---------------------------------------------------
     def record_seed(self, destination: str, drive: str, created: float, objects: dict[str, list]) -> None:

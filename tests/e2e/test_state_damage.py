@@ -12,6 +12,9 @@ from engine.session import state_path
 from tests.conftest import PASSWORD
 
 
+_NO_INDEX_MACS = "UPDATE index_files SET plain = substr(plain, 1, length(plain) - 16)"  # as before schema 7
+
+
 def _damage(path, how: str) -> None:
     for extra in ("-wal", "-shm"):
         path.with_name(path.name + extra).unlink(missing_ok=True)
@@ -75,7 +78,11 @@ def test_a_files_cache_from_before_tree_order_is_re_keyed_not_dropped(tmp_path):
     assert len(rows) == 4
     db.execute("DROP TABLE files")
     db.execute("CREATE TABLE files (path BLOB PRIMARY KEY, record BLOB NOT NULL)")
-    db.executemany("INSERT INTO files VALUES (?, ?)", ((key.replace(b"\0", b"/"), record) for key, record in rows))
+    # v5 rows: keyed by path, without the MAC v7 gives each row
+    db.executemany(
+        "INSERT INTO files VALUES (?, ?)", ((key.replace(b"\0", b"/"), record[:-16]) for key, record in rows)
+    )
+    db.execute(_NO_INDEX_MACS)
     db.execute("UPDATE meta SET value='5' WHERE key='schema'")
     db.commit()
     db.close()
@@ -85,3 +92,77 @@ def test_a_files_cache_from_before_tree_order_is_re_keyed_not_dropped(tmp_path):
     again = service.backup([str(src)])
     service.close()
     assert (again.files_unchanged, again.files_new, again.bytes_read) == (4, 0, 0)
+
+
+def _backed_up(tmp_path, files: dict[str, bytes]):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, body in files.items():
+        (src / name).write_bytes(body)
+        os.utime(src / name, (1_700_000_000, 1_700_000_000))  # files changed in the last seconds are read again
+    service = BackupService(str(tmp_path / "repo"))
+    repo_id = service.init(PASSWORD)
+    service.unlock(PASSWORD)
+    service.backup([str(src)])
+    service.close()
+    return src, sqlite3.connect(state_path(repo_id))
+
+
+def test_a_files_cache_record_altered_outside_backbeat_is_not_trusted(tmp_path, caplog):
+    """Issue 30: a record's blob ids swapped for another file's made the next backup store the
+    wrong content for an unchanged file, which `check` passed and restore returned. Each row now
+    carries a MAC keyed by the repository: an altered one is said and its file read again."""
+    src, db = _backed_up(tmp_path, {"a.txt": b"A" * 5000, "b.txt": b"B" * 5000})
+    (a_key, a_row), (_, b_row) = db.execute("SELECT key, record FROM files ORDER BY key").fetchall()
+    # the record ends with the file's one blob id, then its 16-byte MAC: point a.txt at b.txt's data
+    forged = a_row[:-48] + b_row[-48:-16] + a_row[-16:]
+    db.execute("UPDATE files SET record = ? WHERE key = ?", (forged, a_key))
+    db.commit()
+    db.close()
+
+    service = BackupService(str(tmp_path / "repo"))
+    service.unlock(PASSWORD)
+    again = service.backup([str(src)])
+    assert (again.files_unchanged, again.files_changed + again.files_new) == (1, 1)  # a.txt read again
+    assert "changed by something other than Backbeat" in caplog.text
+    service.restore("latest", str(tmp_path / "out"))
+    service.close()
+    assert (tmp_path / "out" / "src" / "a.txt").read_bytes() == b"A" * 5000
+
+
+def test_an_index_cache_row_altered_outside_backbeat_is_fetched_again(tmp_path, caplog):
+    """The index cache says which blobs the destination holds (so they are not sent again): an
+    altered row would let a backup skip data that is not there. It is dropped and fetched again."""
+    src, db = _backed_up(tmp_path, {"a.txt": b"A" * 5000})
+    ((name, plain),) = db.execute("SELECT name, plain FROM index_files").fetchall()
+    db.execute("UPDATE index_files SET plain = ? WHERE name = ?", (plain[:-17] + b"x" + plain[-16:], name))
+    db.commit()
+    db.close()
+
+    service = BackupService(str(tmp_path / "repo"))
+    service.unlock(PASSWORD)
+    (src / "new.txt").write_bytes(b"N" * 5000)
+    again = service.backup([str(src)])
+    assert "changed by something other than Backbeat" in caplog.text
+    assert again.files_unchanged == 1 and service.check(read_data=True).ok
+    service.close()
+    db = sqlite3.connect(state_path(service.repository_id()))
+    assert db.execute("SELECT plain FROM index_files WHERE name = ?", (name,)).fetchone()[0] == plain
+    db.close()
+
+
+def test_a_files_cache_from_before_its_macs_keeps_its_records(tmp_path):
+    """Schema 6 rows had no MAC: they are given one on the first unlocked open, not dropped."""
+    src, db = _backed_up(tmp_path, {"a.txt": b"A" * 5000, "b.txt": b"B" * 5000})
+    rows = db.execute("SELECT key, record FROM files").fetchall()
+    db.executemany("UPDATE files SET record = ? WHERE key = ?", ((record[:-16], key) for key, record in rows))
+    db.execute(_NO_INDEX_MACS)
+    db.execute("UPDATE meta SET value='6' WHERE key='schema'")
+    db.commit()
+    db.close()
+
+    service = BackupService(str(tmp_path / "repo"))
+    service.unlock(PASSWORD)
+    again = service.backup([str(src)])
+    service.close()
+    assert (again.files_unchanged, again.bytes_read) == (2, 0)
