@@ -641,7 +641,11 @@ def _backup(run: _Run, scanning: Future[Scanned], t0: float) -> BackupSummary:
         run.skipped.extend(scanned.skipped)
         if not found.paths:
             raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
+        altered = session.state.altered
         unchanged = run.classify(found)
+        if session.state.altered > altered:
+            why = "file record(s) were changed by something other than Backbeat: those files were read again"
+            run.report(FileSkipped(str(session.state.path), f"{session.state.altered - altered} {why}", warning=True))
         progress = Meter(clock, found.spool.files, run.work.bytes, files_done=unchanged)
         helpers = run.start_helpers(found, progress)
         run.read_all(progress)

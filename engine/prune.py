@@ -269,11 +269,7 @@ def rewrite_index(session: Session, plan: _Plan, new_packs: list[PackInfo]) -> d
     session.check_lock()
     if stays:
         kept[session.repo.write_index(index_plain(stays))] = stays
-    for name in sorted(affected) + plan.damaged_files:
-        try:
-            session.repo.backend.delete(name)
-        except ObjectNotFound:
-            pass
+    session.delete_index_files(sorted(affected) + plan.damaged_files)
     return kept
 
 

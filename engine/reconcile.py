@@ -177,9 +177,7 @@ def _drop_packs(session: Session, bad: set[bytes], corrupt: set[str], report: Re
     plain = index_plain(keep)
     name, data = encode_index(repo.key, plain)
     repo.backend.put(name, data)
-    for stale in old:
-        if stale != name:
-            repo.backend.delete(stale)
+    session.delete_index_files([stale for stale in old if stale != name])
     for pack in corrupt:
         repo.backend.delete(pack)  # unreadable, and named by no index any more
     state.reset_index_cache()

@@ -161,6 +161,8 @@ class BackupService:
                 self.events(
                     FileSkipped(str(self._session.state.path), f"{said} (files are read again, not re-sent)", False)
                 )
+            for notice in self._session.repo.notices:
+                self.events(FileSkipped(self.location, notice))
             if isinstance(self.backend, Retrying):
                 self.backend.patient = True  # the destination answered: from now on, wait out outages
         return self._session

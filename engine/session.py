@@ -117,6 +117,12 @@ class Session:
         self.index_files.add(name)
         return name
 
+    def delete_index_files(self, names: list[str]) -> None:
+        """Index files replaced (prune, repair, reconcile): gone, and never read again here if the
+        destination brings them back."""
+        self.state.record_deleted_index_files(self.repo.backend.location, names)
+        self.repo.delete_index_files(names)
+
     @contextlib.contextmanager
     def one_backup(self, on_wait: Callable[[str, float], None]) -> Iterator[None]:
         """Two backups of this repository on this computer (the app and a terminal, two terminals)
@@ -194,8 +200,11 @@ class Session:
 
 
 def _open_state(repo: Repository) -> State:
-    """This computer's state for `repo`, its cached records checked with a key of the repository's."""
-    return State(state_path(repo.id), record_key=repo.key.subkey("backbeat local records", 32))
+    """This computer's state for `repo`, its cached records checked with a key of the repository's;
+    the index files this computer deleted at that destination are refused from then on."""
+    state = State(state_path(repo.id), record_key=repo.key.subkey("backbeat local records", 32))
+    repo.refused_index = state.deleted_index_files(repo.backend.location)
+    return state
 
 
 def _sync_index_cache(repo: Repository, state: State) -> tuple[bool, list[str]]:

@@ -39,6 +39,8 @@ _SCHEMA = (
 CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY, plain BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS held (
     destination TEXT NOT NULL, pack BLOB NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (destination, pack));
+CREATE TABLE IF NOT EXISTS deleted_index (
+    destination TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (destination, name));
 CREATE TABLE IF NOT EXISTS pack_journal (pack BLOB PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seeds (
     destination TEXT PRIMARY KEY, drive TEXT NOT NULL, created REAL NOT NULL, objects TEXT NOT NULL);
@@ -292,6 +294,13 @@ class State:
     def set_last_cleanup(self, when: float) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('last_cleanup', ?)", (repr(when),))
+
+    # -- index files this computer deleted ---------------------------------------------------
+    def deleted_index_files(self, destination: str) -> set[str]:
+        return {r[0] for r in self._read("SELECT name FROM deleted_index WHERE destination = ?", (destination,))}
+
+    def record_deleted_index_files(self, destination: str, names: Iterable[str]) -> None:
+        self._tx("INSERT OR IGNORE INTO deleted_index VALUES (?, ?)", ((destination, n) for n in names))
 
     # -- blob index cache ------------------------------------------------------------------
     def loaded_index_files(self) -> set[str]:

@@ -8,9 +8,12 @@ gear seed is derived from the master key so chunk boundaries reveal nothing to t
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from engine.backends.base import MOST, Backend, list_packs, pack_name, readable
@@ -34,6 +37,7 @@ __all__ = ["ChunkerParams", "Repository", "FORMAT_VERSION"]
 #: what new repositories are made as; 1 (before sub-keys came from `derive_key`) is still read
 FORMAT_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
+_log = logging.getLogger(f"backbeat.{__name__}")  # under the product's log: its file, its redaction
 _COPY_CONFIG = "Copy `config` from another destination of this backup (every destination holds the same one)."
 
 
@@ -53,6 +57,10 @@ class Repository:
         c = config["chunker"]
         self.chunker = ChunkerParams(c["min_size"], c["avg_size"], c["max_size"])
         self.pack_size: int = config["pack_size"]
+        #: index files never to be read again: this computer deleted them here (engine.session)
+        self.refused_index: set[str] = set()
+        #: what the destination did that the user should hear of, said once (engine.service)
+        self.notices: list[str] = []
         self.chunker_seed = int.from_bytes(self.key.subkey("backbeat chunker seed", 7), "little")
         self.tree_seed = int.from_bytes(self.key.subkey("backbeat tree part seed", 4), "little")
 
@@ -137,8 +145,28 @@ class Repository:
     # -- index files ---------------------------------------------------------------------
     def index_names(self) -> list[str]:
         """Index files small enough to be one (a bigger object is not read: its packs are indexed
-        again from their own headers, as for a damaged index file)."""
-        return readable(self.backend, "index/")
+        again from their own headers, as for a damaged index file), less the refused ones: an
+        index file put back after this computer deleted it (a replay of an older state) names
+        packs a prune may have removed since."""
+        names = readable(self.backend, "index/")
+        back = self.refused_index.intersection(names)
+        if back:
+            named = ", ".join(sorted(n.rsplit("/", 1)[-1][:8] for n in back))
+            notice = (
+                f"{len(back)} index file(s) this computer deleted at {self.backend.location} are there again "
+                f"({named}): not used. The destination may have been put back to an older copy."
+            )
+            if notice not in self.notices:
+                _log.warning("%s", notice)
+                self.notices.append(notice)
+        return [n for n in names if n not in back]
+
+    def delete_index_files(self, names: Iterable[str]) -> None:
+        """Delete index files (whoever calls records them as refused from now on)."""
+        for name in names:
+            with contextlib.suppress(ObjectNotFound):
+                self.backend.delete(name)
+            self.refused_index.add(name)
 
     def read_index(self, name: str) -> bytes:
         """An index file's body (`engine.repo.index.parse_index` lists its packs)."""

@@ -249,3 +249,30 @@ def test_a_config_whose_mac_was_removed_is_refused(cli, tmp_path):
     assert "carries no authentication code" in cli("backup", str(tmp_path), ok=(1,)).stderr
     fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
     assert "--trust-config" in cli("snapshots", ok=(1,), env=fresh).stderr  # a new computer asks the user
+
+
+def test_an_index_file_this_computer_deleted_is_refused_when_it_comes_back(cli, tmp_path):
+    """A prune replaces index files; a destination put back to an older copy (or a server
+    replaying old objects) brings them back, naming packs the prune removed. This computer
+    remembers what it deleted and does not read them again; it says so."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "old.bin").write_bytes(os.urandom(300_000))
+    cli("init", "--pack-size", "256K")
+    cli("backup", str(src))
+    (src / "old.bin").unlink()
+    (src / "new.bin").write_bytes(os.urandom(300_000))
+    cli("backup", str(src))
+    before = {name: (cli.repo / "index" / name).read_bytes() for name in os.listdir(cli.repo / "index")}
+    cli("forget", "--keep-last", "1", "--keep-deleted", "0", "--prune")
+    replaced = set(before) - set(os.listdir(cli.repo / "index"))
+    assert replaced
+    for name in replaced:
+        (cli.repo / "index" / name).write_bytes(before[name])
+    said = "this computer deleted at"
+    proc = cli("backup", str(src), "--json")
+    assert said in proc.stderr and json.loads(proc.stdout)["bytes_added"] < 10_000
+    assert said in cli("check").stderr
+    out = tmp_path / "out"
+    cli("restore", "latest", "--target", str(out))
+    assert (out / "src" / "new.bin").read_bytes() == (src / "new.bin").read_bytes()

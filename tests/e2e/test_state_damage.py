@@ -11,7 +11,6 @@ from engine.service import BackupService
 from engine.session import state_path
 from tests.conftest import PASSWORD
 
-
 _NO_INDEX_MACS = "UPDATE index_files SET plain = substr(plain, 1, length(plain) - 16)"  # as before schema 7
 
 
@@ -120,11 +119,14 @@ def test_a_files_cache_record_altered_outside_backbeat_is_not_trusted(tmp_path, 
     db.commit()
     db.close()
 
-    service = BackupService(str(tmp_path / "repo"))
+    heard = []
+    service = BackupService(str(tmp_path / "repo"), events=heard.append)
     service.unlock(PASSWORD)
     again = service.backup([str(src)])
     assert (again.files_unchanged, again.files_changed + again.files_new) == (1, 1)  # a.txt read again
-    assert "changed by something other than Backbeat" in caplog.text
+    said = [e.reason for e in heard if isinstance(e, FileSkipped) and e.warning]
+    assert said == ["1 file record(s) were changed by something other than Backbeat: those files were read again"]
+    assert "changed by something other than Backbeat" in caplog.text  # and in the log
     service.restore("latest", str(tmp_path / "out"))
     service.close()
     assert (tmp_path / "out" / "src" / "a.txt").read_bytes() == b"A" * 5000
