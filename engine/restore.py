@@ -13,20 +13,25 @@ their metadata: a restore cut off (kill -9, a full disk) leaves no file that loo
 not, and the same restore run again skips the files already restored (same size and mtime) and
 writes the rest. Existing files are never overwritten unless asked, and then only once their new
 content is whole: a file whose data turns out damaged leaves the old one as it was.
+
+Everything below the target is reached through folder descriptors, one name at a time, never
+following a link (`_Folders`), and the staging folder is this process's own (0700, checked by
+owner once opened): whoever owns the target (a user whose home root restores) can swap a folder
+or the staging folder for a link while the restore runs, and redirect no write, mode or name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
-import shutil
+import secrets
 import stat
 import sys
-import tempfile
 import threading
 from array import array
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -115,17 +120,58 @@ _SYSTEM_ONLY_XATTRS = {b"com.apple.rootless", b"com.apple.provenance"}
 _SETID = stat.S_ISUID | stat.S_ISGID
 
 
-def _set_meta(path: bytes, entry: TreeEntry, link: bool = False) -> None:
+def _set_meta(fd: int, entry: TreeEntry) -> None:
+    """Extended attributes, mode and mtime of an open file or folder."""
     for name, value in entry.xattrs:
         if not restorable_xattr(name):
             continue
         try:
-            os.setxattr(path, name, value, follow_symlinks=False)
+            os.setxattr(fd, name, value)
         except (OSError, AttributeError):
             pass  # the target file system may not support it; contents matter most
-    if not link:
-        os.chmod(path, entry.mode & ~_SETID)
-    os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=not link)
+    os.fchmod(fd, entry.mode & ~_SETID)
+    os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_PART = os.O_NOFOLLOW | os.O_CLOEXEC
+#: open folders a `_Folders` keeps (a restore meets them in tree order: the path to the current one)
+_KEEP_OPEN = 64
+
+
+class _Folders:
+    """Folders below the restore target, opened from the target's descriptor one name at a time
+    with O_NOFOLLOW: a folder swapped for a link fails to open (ELOOP, ENOTDIR) instead of leading
+    elsewhere. Keeps the last few open; one per thread."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self._open: OrderedDict[bytes, int] = OrderedDict()
+
+    def fd(self, rel: bytes) -> int:
+        """The folder `rel` (relative to the target, b"" for the target itself)."""
+        if not rel:
+            return self.root
+        fd = self._open.get(rel)
+        if fd is not None:
+            self._open.move_to_end(rel)
+            return fd
+        parent, _, name = rel.rpartition(b"/")
+        fd = os.open(name, _DIR, dir_fd=self.fd(parent))
+        self._open[rel] = fd
+        if len(self._open) > _KEEP_OPEN:
+            os.close(self._open.popitem(last=False)[1])
+        return fd
+
+    def at(self, rel: bytes) -> tuple[int, bytes]:
+        """(the descriptor of `rel`'s folder, its name in it)."""
+        parent, _, name = rel.rpartition(b"/")
+        return self.fd(parent), name
+
+    def close(self) -> None:
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
 
 
 _STAGING = ".backbeat-restoring-"
@@ -136,27 +182,29 @@ _SHARDS = 256
 _NAME_BATCH = 1000  # files named per task at the end
 
 
-def _clear(path: bytes) -> None:
-    """Remove a staging folder, its subfolders and the numbered parts in them; anything else keeps
-    it (not ours)."""
+def _clear(parent: int, name: bytes, fd: int) -> None:
+    """Remove a staging folder (open as `fd`), its subfolders and the numbered parts in them;
+    anything else keeps it (not ours)."""
     try:
-        with os.scandir(path) as shards:
-            for shard in shards:
-                if shard.name.isdigit() and shard.is_dir(follow_symlinks=False):
-                    with os.scandir(shard.path) as parts:
-                        for e in parts:
-                            if e.name.isdigit() and e.is_file(follow_symlinks=False):
-                                os.unlink(e.path)
-                    os.rmdir(shard.path)
-        os.rmdir(path)
+        for shard in os.listdir(fd):
+            if shard.isdigit() and stat.S_ISDIR(os.stat(shard, dir_fd=fd, follow_symlinks=False).st_mode):
+                shard_fd = os.open(shard, _DIR, dir_fd=fd)
+                try:
+                    for part in os.listdir(shard_fd):
+                        if part.isdigit():
+                            os.unlink(part, dir_fd=shard_fd)
+                finally:
+                    os.close(shard_fd)
+                os.rmdir(shard, dir_fd=fd)
+        os.rmdir(name, dir_fd=parent)
     except OSError:
         pass
 
 
-def _hold(path: bytes) -> int | None:
+def _hold(parent: int, name: bytes) -> int | None:
     """An exclusive lock on a staging folder (its fd), or None when another restore holds it. The
     lock goes with the process, so a restore cut off holds none."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    fd = os.open(name, _DIR, dir_fd=parent)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return fd
@@ -169,62 +217,99 @@ class _Staging:
     """Where a restore writes its files until they are whole: a fresh folder in the top-most folder
     on the way from the target to the first file to write that lets one be made (the target
     itself, unless it is one a user may not write in: a restore in place of a home folder backed
-    up from /Users). Held locked while the restore runs; the staging folders a restore cut off
-    left there are removed, those another restore is using are not."""
+    up from /Users). Held open and locked while the restore runs, and used only through its
+    descriptor: renamed or swapped for a link, it is still the folder this process made. The
+    staging folders a restore cut off left there are removed, those another restore is using are not."""
 
-    def __init__(self, target: bytes, first: bytes) -> None:
-        folder, below = target, os.path.relpath(os.path.dirname(first), target).split(b"/")
+    def __init__(self, folders: _Folders, first: bytes) -> None:
+        below = first.split(b"/")[:-1]
+        folder = b""
         while True:
+            self._parent = folders.fd(folder)
+            self._name = _STAGING_B + secrets.token_hex(6).encode()
             try:
-                self.path = os.fsencode(tempfile.mkdtemp(prefix=_STAGING, dir=os.fsdecode(folder)))
+                os.mkdir(self._name, 0o700, dir_fd=self._parent)
                 break
             except PermissionError:
-                if not below or below[0] in (b".", b""):
+                if not below:
                     raise
                 folder = os.path.join(folder, below.pop(0))
-        self._fd = _hold(self.path)
-        with os.scandir(folder) as entries:
-            left = [e.path for e in entries if e.name.startswith(_STAGING_B) and e.is_dir(follow_symlinks=False)]
-        for path in left:
+        self._parent = os.dup(self._parent)  # `folders` may close its own
+        self.fd = _hold(self._parent, self._name)
+        st = os.fstat(self.fd)
+        if st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) != 0o700:
+            raise PermissionError(errno.EPERM, "the restore's staging folder was replaced while it was made")
+        for left in map(os.fsencode, os.listdir(self._parent)):
+            if not left.startswith(_STAGING_B) or left == self._name:
+                continue
             try:
-                fd = _hold(path) if path != self.path else None
-            except OSError:  # gone meanwhile, or not ours to open
+                fd = _hold(self._parent, left)
+            except OSError:  # gone meanwhile, a link, or not ours to open
                 continue
             if fd is not None:
-                _clear(path)
+                _clear(self._parent, left, fd)
                 os.close(fd)
         for shard in range(_SHARDS):
-            os.mkdir(os.path.join(self.path, b"%d" % shard))
+            os.mkdir(b"%d" % shard, 0o700, dir_fd=self.fd)
 
-    def part(self, file: int) -> bytes:
-        """Where file number `file` is written until it is whole."""
-        return os.path.join(self.path, b"%d/%d" % (file % _SHARDS, file))
+    @staticmethod
+    def part(file: int) -> bytes:
+        """Where file number `file` is written until it is whole (relative to `fd`)."""
+        return b"%d/%d" % (file % _SHARDS, file)
 
     def close(self) -> None:
-        _clear(self.path)
-        if self._fd is not None:
-            os.close(self._fd)
+        _clear(self._parent, self._name, self.fd)
+        os.close(self.fd)
+        os.close(self._parent)
 
 
-def _already_there(dest: bytes, entry: TreeEntry) -> bool:
+def _already_there(folder: int, name: bytes, entry: TreeEntry) -> bool:
     """The file a restore cut off had finished (or the user's own, identical by size and time)."""
-    st = os.lstat(dest)
+    st = os.stat(name, dir_fd=folder, follow_symlinks=False)
     return stat.S_ISREG(st.st_mode) and st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns
 
 
-def _put_in_place(part: bytes, dest: bytes) -> None:
+def _put_in_place(staging: int, part: bytes, folder: int, name: bytes) -> None:
     try:
-        os.rename(part, dest)
+        os.rename(part, name, src_dir_fd=staging, dst_dir_fd=folder)
     except OSError as e:
         if e.errno != errno.EXDEV:
             raise
-        shutil.move(part, dest)  # `dest` is on another file system mounted inside the target
+        _move_across(staging, part, folder, name)  # `name` is on another file system mounted inside the target
 
 
-def _write_at(path: bytes, data: bytes, offset: int) -> None:
+def _move_across(staging: int, part: bytes, folder: int, name: bytes) -> None:
+    """A rename across file systems: the part copied under its name (with its metadata), then dropped."""
+    st = os.stat(part, dir_fd=staging, follow_symlinks=False)
+    src = os.open(part, os.O_RDONLY | _PART, dir_fd=staging)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=folder)
+        dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _PART, 0o600, dir_fd=folder)
+        try:
+            while chunk := os.read(src, 1 << 20):
+                os.write(dst, chunk)
+            for attr in os.listxattr(src):
+                os.setxattr(dst, attr, os.getxattr(src, attr))
+            os.fchmod(dst, stat.S_IMODE(st.st_mode))
+            os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+    os.unlink(part, dir_fd=staging)
+
+
+def _why_not_written(e: OSError) -> str:
+    if e.errno in (errno.ELOOP, errno.ENOTDIR):
+        return "its folder was replaced (by a link or a file) during the restore: nothing was written through it"
+    return f"could not be written: {e.strerror}"
+
+
+def _write_at(staging: int, part: bytes, data: bytes, offset: int) -> None:
     """Write one blob where it goes; a blob of zeros is left as a hole (sparse files stay sparse,
     a disk image restores without writing its empty gigabytes)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | _PART, 0o600, dir_fd=staging)
     try:
         if data and not data[0] and not data[-1] and data.count(0) == len(data):
             return
@@ -260,6 +345,8 @@ class _Restorer:
             else session.reader
         )
         self.target = target
+        self.root = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.folders = _Folders(self.root)  # for the plan, on this thread
         self.overwrite = overwrite
         self.events = events
         self.clock = clock
@@ -273,6 +360,16 @@ class _Restorer:
         self.already_there = 0
         self.staging: _Staging | None = None  # made when the plan meets the first file to write
         self._lock = threading.Lock()
+
+    def rel(self, path: bytes) -> bytes:
+        """`path` (in the target) relative to the target."""
+        return path[len(self.target) :].lstrip(b"/")
+
+    def close(self) -> None:
+        if self.staging is not None:
+            self.staging.close()
+        self.folders.close()
+        os.close(self.root)
 
     def fail(self, file: int, path: bytes, reason: str) -> None:
         with self._lock:
@@ -292,39 +389,47 @@ class _Restorer:
                 continue
             dest = os.path.join(self.target, rel)
             try:
-                if not self._plan_entry(plan, index, dest, entry):
+                if not self._plan_entry(plan, index, dest, rel, entry):
                     refused.append(rel)
             except OSError as e:  # a name too long for this disk, no space, no permission: this entry only
                 self.skipped.append(FileSkipped(os.fsdecode(dest), f"could not be created: {e.strerror}"))
                 if entry.kind == Kind.DIR:
                     refused.append(rel)
 
-    def _plan_entry(self, plan: RestorePlan, index, dest: bytes, entry: TreeEntry) -> bool:
+    def _plan_entry(self, plan: RestorePlan, index, dest: bytes, rel: bytes, entry: TreeEntry) -> bool:
         """Create a folder or link, or schedule a file; False for a folder that must not be entered."""
+        folder, name = self.folders.at(rel)
+        try:
+            there: os.stat_result | None = os.stat(name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            there = None
+        is_link = there is not None and stat.S_ISLNK(there.st_mode)
         if entry.kind == Kind.DIR:
-            if os.path.islink(dest):
+            if is_link:
                 reason = "is a symbolic link in the restore target: not followed, so this folder was not restored"
                 self.skipped.append(FileSkipped(os.fsdecode(dest), reason))
                 return False
-            os.makedirs(dest, mode=0o700, exist_ok=True)
+            if there is None:
+                os.mkdir(name, 0o700, dir_fd=folder)
+            elif not stat.S_ISDIR(there.st_mode):
+                raise FileExistsError(errno.EEXIST, "a file of that name is there")
             self._add(plan, dest, entry, 0)
             return True
-        exists = os.path.lexists(dest)
-        same_link = exists and entry.kind == Kind.SYMLINK and os.path.islink(dest) and os.readlink(dest) == entry.target
-        if exists and not self.overwrite and not same_link:
-            if entry.kind == Kind.FILE and _already_there(dest, entry):
+        same_link = is_link and entry.kind == Kind.SYMLINK and os.readlink(name, dir_fd=folder) == entry.target
+        if there is not None and not self.overwrite and not same_link:
+            if entry.kind == Kind.FILE and _already_there(folder, name, entry):
                 self.already_there += 1
                 return True
             self.skipped.append(
                 FileSkipped(os.fsdecode(dest), "already exists; left as it is (use --overwrite to replace it)")
             )
         elif entry.kind == Kind.SYMLINK:
-            if exists:
-                os.unlink(dest)
-            os.symlink(entry.target, dest)
+            if there is not None:
+                os.unlink(name, dir_fd=folder)
+            os.symlink(entry.target, name, dir_fd=folder)
             self._add(plan, dest, entry, 0)
         else:
-            self._plan_file(plan, index, dest, entry)
+            self._plan_file(plan, index, rel, dest, entry)
         return True
 
     def _add(self, plan: RestorePlan, dest: bytes, entry: TreeEntry, blobs: int) -> int:
@@ -332,12 +437,12 @@ class _Restorer:
         self.remaining.append(blobs)
         return no
 
-    def _plan_file(self, plan: RestorePlan, index, dest: bytes, entry: TreeEntry) -> None:
+    def _plan_file(self, plan: RestorePlan, index, rel: bytes, dest: bytes, entry: TreeEntry) -> None:
         """Files are created (in the staging folder) by the pack workers as their first blob
         arrives: creation is the costly part of a restore, so it runs in parallel. Only empty ones
         are created here."""
         if self.staging is None:
-            self.staging = _Staging(self.target, dest)
+            self.staging = _Staging(self.folders, rel)
         places, offset = [], 0
         for blob_id in entry.ids:
             found = index.get(blob_id)
@@ -349,7 +454,7 @@ class _Restorer:
             offset += found.raw_length
         no = self._add(plan, dest, entry, len(entry.ids))
         if not entry.ids:
-            os.close(os.open(self.staging.part(no), os.O_WRONLY | os.O_CREAT, 0o600))
+            os.close(os.open(self.staging.part(no), os.O_WRONLY | os.O_CREAT | _PART, 0o600, dir_fd=self.staging.fd))
             self.empty += 1
         for found, blob_id, at in places:
             plan.add_place(no, found.pack_id, found.offset, blob_id, at)
@@ -378,7 +483,7 @@ class _Restorer:
                 self.fail(file, path, str(data))
                 continue
             try:
-                _write_at(self.staging.part(file), data, at)
+                _write_at(self.staging.fd, self.staging.part(file), data, at)
             except OSError as e:  # a full disk, a name too long: this file only
                 self.fail(file, path, f"could not be written: {e.strerror}")
                 continue
@@ -395,26 +500,45 @@ class _Restorer:
         _on_pool((partial(self._name_files, batch) for batch in batches), workers)
         for path, reason in self.failed.values():
             self.skipped.append(FileSkipped(os.fsdecode(path), f"not restored: {reason}"))
-        for _, path, entry in plan.entries(Kind.SYMLINK):
-            _set_meta(path, entry, link=True)
+        for _, path, entry in plan.entries(Kind.SYMLINK):  # Linux keeps no user.* attributes on links
+            with self._said_if_not_set(path):
+                folder, name = self.folders.at(self.rel(path))
+                os.utime(name, ns=(entry.mtime_ns, entry.mtime_ns), dir_fd=folder, follow_symlinks=False)
         for _, path, entry in plan.entries(Kind.DIR, deepest_first=True):
-            _set_meta(path, entry)
+            with self._said_if_not_set(path):
+                _set_meta(self.folders.fd(self.rel(path)), entry)
+
+    @contextlib.contextmanager
+    def _said_if_not_set(self, path: bytes) -> Iterator[None]:
+        """A folder's or link's metadata; one swapped for something else meanwhile is said, not followed."""
+        try:
+            yield
+        except OSError as e:
+            self.skipped.append(FileSkipped(os.fsdecode(path), f"its times and permissions were not set: {e.strerror}"))
 
     def _name_files(self, files: list[tuple[int, bytes, TreeEntry]]) -> None:
         """Each whole file gets its metadata, then its name (a file already there with it, only
         with --overwrite, is replaced at once); a failed one is dropped, and what was there stays."""
-        for no, path, entry in files:
-            part = self.staging.part(no)
-            if no not in self.failed:
-                try:
-                    os.truncate(part, entry.size)  # a file ending in zeros left as a hole: its length
-                    _set_meta(part, entry)
-                    _put_in_place(part, path)
-                    continue
-                except OSError as e:  # a folder where the file goes, no room: this file only
-                    self.fail(no, path, f"could not be written: {e.strerror}")
-            if os.path.lexists(part):
-                os.unlink(part)
+        staging, folders = self.staging.fd, _Folders(self.root)
+        try:
+            for no, path, entry in files:
+                part = self.staging.part(no)
+                if no not in self.failed:
+                    try:
+                        fd = os.open(part, os.O_WRONLY | _PART, dir_fd=staging)
+                        try:
+                            os.ftruncate(fd, entry.size)  # a file ending in zeros left as a hole: its length
+                            _set_meta(fd, entry)
+                        finally:
+                            os.close(fd)
+                        _put_in_place(staging, part, *folders.at(self.rel(path)))
+                        continue
+                    except OSError as e:  # a folder where the file goes, a link swapped in, no room: this file only
+                        self.fail(no, path, _why_not_written(e))
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(part, dir_fd=staging)
+        finally:
+            folders.close()
 
 
 def run_restore(
@@ -442,8 +566,7 @@ def run_restore(
             r.write(plan, workers)
             r.finish(plan, workers)
     finally:
-        if r.staging is not None:
-            r.staging.close()
+        r.close()
     for s in r.skipped:
         events(s)
     for pack_id, where in sorted(r.store.mended.items()):

@@ -64,7 +64,7 @@ def _deep(root: bytes, depth: int) -> bytes:
     return path + b"/" + b"f" * 255
 
 
-def test_paths_at_the_os_limits_back_up_and_restore_and_too_long_targets_are_named(cli, tmp_path):
+def test_paths_at_the_os_limits_back_up_and_restore_even_into_a_target_that_pushes_them_past_path_max(cli, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "short.txt").write_text("short")
@@ -76,8 +76,8 @@ def test_paths_at_the_os_limits_back_up_and_restore_and_too_long_targets_are_nam
     cli("restore", "latest", "--target", str(tmp_path / "o"))
     assert_same_tree(src, tmp_path / "o" / "src")
     far = tmp_path / ("t" * 200) / ("u" * 200)  # a restore target that pushes the bottom past PATH_MAX
-    proc = cli("restore", "latest", "--target", str(far), "--json", ok=(3,))
-    assert "File name too long" in proc.stderr
+    restored = cli.json("restore", "latest", "--target", str(far))  # folders are opened one name at a time
+    assert (restored["files"], restored["failed"]) == (2, [])
     assert (far / "src" / "short.txt").read_text() == "short"
 
 
