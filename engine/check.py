@@ -18,10 +18,10 @@ from engine.errors import BackbeatError, IntegrityError, ObjectNotFound
 from engine.events import EventSink
 from engine.progress import Meter
 from engine.repo.blob import open_blob
-from engine.repo.crypto import named_by_content, plain_hash
+from engine.repo.crypto import named_by_content
 from engine.repo.index import decode_index
 from engine.repo.keys import damaged_keys
-from engine.repo.pack import decode_header, parse_trailer
+from engine.repo.pack import decode_header, holds_pack, parse_trailer
 from engine.repo.repository import Repository
 from engine.repo.snapshot import load_snapshots
 from engine.repo.walk import walk_trees
@@ -61,12 +61,12 @@ def _read_pack(session: Session, pack_id: bytes, blobs: list, report: CheckRepor
     data = session.repo.backend.get(pack_name(pack_id))
     report.bytes_read += len(data)
     errors = len(report.errors)
-    if plain_hash(data) != pack_id:
+    if not holds_pack(pack_id, data):
         report.errors.append(f"pack {pack_id.hex()[:16]} does not match its name (damaged)")
     damaged = set()
     try:
         start, sealed = parse_trailer(data, len(data))
-        header = {e.blob_id: e for e in decode_header(key, sealed, start)}
+        header = {e.blob_id: e for e in decode_header(key, pack_id, sealed, start)}
     except IntegrityError as e:
         report.errors.append(f"pack {pack_id.hex()[:16]}: {e}")
         header = {}

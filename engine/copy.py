@@ -18,7 +18,7 @@ from engine.clock import SYSTEM_CLOCK
 from engine.errors import OtherRepositoryThere
 from engine.events import EventSink
 from engine.progress import Meter
-from engine.repo.crypto import named_by_content
+from engine.repo.pack import matches_name
 from engine.repo.repository import Repository
 from engine.state import State
 
@@ -69,7 +69,7 @@ def run_copy(src: Backend, dst: Backend, state: State | None = None, events: Eve
 
     def copy_one(name: str) -> None:
         data = src.get(name)
-        if not named_by_content(name, data):
+        if not matches_name(name, data):
             with lock:
                 report.errors.append(f"{name} is damaged at {src.location}; not copied")
             return

@@ -27,9 +27,8 @@ from engine.clock import SYSTEM_CLOCK
 from engine.errors import BackendError, ObjectNotFound
 from engine.events import EventSink
 from engine.progress import Meter
-from engine.repo.crypto import named_by_content
 from engine.repo.index import PackInfo, encode_index, index_plain
-from engine.repo.pack import PackEntry
+from engine.repo.pack import PackEntry, matches_name
 from engine.session import Session
 from engine.units import format_bytes
 
@@ -93,7 +92,7 @@ def _expected(session: Session) -> dict[str, int | None]:
 
 def _intact(backend: Backend, name: str) -> bool:
     try:
-        return named_by_content(name, backend.get(name))
+        return matches_name(name, backend.get(name))
     except ObjectNotFound:
         return False
 
@@ -158,7 +157,7 @@ def _repair_from(drive: Backend, backend: Backend, bad: set[str], report: Reconc
             data = drive.get(name)
         except (ObjectNotFound, BackendError):
             continue
-        if not named_by_content(name, data):
+        if not matches_name(name, data):
             report.notes.append(f"{name} is damaged on the drive too")
             continue
         backend.put(name, data)

@@ -26,7 +26,7 @@ from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import BackbeatError, ObjectNotFound
 from engine.events import EventSink
 from engine.prune import PruneReport, read_plan, repack, rewrite_index, update_state
-from engine.repo.crypto import named_by_content, plain_hash
+from engine.repo.pack import holds_pack, matches_name
 from engine.repo.snapshot import delete_snapshot, load_snapshots, save_snapshot
 from engine.repo.walk import walk_trees
 from engine.rollback import remember_latest, remember_listing
@@ -72,17 +72,17 @@ def _from_mirrors(session: Session, mirrors: list[Backend], found: CheckReport, 
     damaged = {bytes.fromhex(h) for h in found.damaged_packs}
     for pack_id in sorted(damaged):
         name = pack_name(pack_id)
-        data = _good_copy(mirrors, name, lambda d, p=pack_id: plain_hash(d) == p)
+        data = _good_copy(mirrors, name, lambda d, p=pack_id: holds_pack(p, d))
         if data is not None:
             backend.put(name, data)
             report.restored.append(name)
             damaged.discard(pack_id)
     for name in found.damaged_objects:
         try:
-            intact = named_by_content(name, backend.get(name))
+            intact = matches_name(name, backend.get(name))
         except ObjectNotFound:
             continue
-        data = None if intact else _good_copy(mirrors, name, lambda d, n=name: named_by_content(n, d))
+        data = None if intact else _good_copy(mirrors, name, lambda d, n=name: matches_name(n, d))
         if data is not None:
             backend.put(name, data)
             report.restored.append(name)
@@ -150,8 +150,8 @@ def run_repair(
         index_files = rewrite_index(session, plan, new_packs)
         session.state.clear_journal(p.pack_id for p in new_packs)
         session.check_lock()
-        for pack_id in plan.repack:
-            try:
+        for pack_id in set(plan.repack) - {p.pack_id for p in new_packs}:  # a pack whose blobs were all intact
+            try:  # is written anew under its own name (format 2 names a pack by its blobs): it stays
                 session.repo.backend.delete(pack_name(pack_id))
             except ObjectNotFound:
                 pass

@@ -27,6 +27,7 @@ from engine.events import EventSink
 from engine.files import write_atomic
 from engine.progress import Meter
 from engine.repo.crypto import MasterKey, plain_hash
+from engine.repo.pack import matches_name
 from engine.repo.repository import Repository
 from engine.state import State
 from engine.units import format_bytes
@@ -200,13 +201,13 @@ def verify_drive(drive: LocalBackend, key: MasterKey | None, events: EventSink) 
     meter = Meter(SYSTEM_CLOCK, len(objects), sum(size for size, _ in objects.values()))
     for name, (size, digest) in sorted(objects.items()):
         try:
-            got = _digest(drive, name)
+            data = drive.get(name)
         except ObjectNotFound:
             report.missing.append(name)
             continue
         report.objects += 1
-        report.bytes_read += got[0]
-        if got != (size, digest) or (name != "config" and not name.endswith(digest)):
+        report.bytes_read += len(data)
+        if (len(data), plain_hash(data).hex()) != (size, digest) or (name != "config" and not matches_name(name, data)):
             report.corrupt.append(name)
         meter.add(size, files=1)
         events(meter.event("verifying"))

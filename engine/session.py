@@ -22,9 +22,9 @@ from engine.errors import BackendError, IntegrityError, RepositoryBusy, Unauthen
 from engine.home import app_dir
 from engine.memory import release_memory
 from engine.repo.blobstore import BlobStore
-from engine.repo.crypto import plain_hash
 from engine.repo.index import Index
 from engine.repo.lock import RepoLock
+from engine.repo.pack import holds_pack
 from engine.repo.repository import Repository
 from engine.state import State
 from engine.uploader import outbox_path
@@ -250,7 +250,7 @@ def _deliver_from_outbox(repo: Repository, pack_id: bytes) -> bool:
     """Put a finished pack left in the outbox; False when it is not there whole."""
     path = outbox_path(outbox_folder(repo.id), pack_id)
     try:
-        if plain_hash(path.read_bytes()) != pack_id:
+        if not holds_pack(pack_id, path.read_bytes()):
             raise IntegrityError(f"outbox pack {pack_id.hex()[:16]} is damaged")
     except (FileNotFoundError, IntegrityError):
         path.unlink(missing_ok=True)

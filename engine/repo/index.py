@@ -124,7 +124,7 @@ def read_pack_header(backend: Backend, key: MasterKey, pack_id: bytes) -> PackIn
     start, sealed = parse_trailer(tail, size)
     if sealed is None:
         sealed = backend.get(name, start, size - 4 - start)
-    return PackInfo(pack_id, size, decode_header(key, sealed, start))
+    return PackInfo(pack_id, size, decode_header(key, pack_id, sealed, start))
 
 
 class Index:

@@ -3,8 +3,11 @@
 Layout: sealed blobs back to back, then the sealed header, then the header's length (4 bytes,
 little-endian). The header lists, per blob: type, compression, id, offset, stored length and
 plaintext length. Because every pack carries its own header, the index can always be rebuilt
-from the packs alone. A pack's name is the (unkeyed) BLAKE3 of its bytes, so any destination
-can verify a pack without the key.
+from the packs alone. A pack's name is an unkeyed BLAKE3, so any destination can verify a pack
+without the key: in format 2 of the bytes before the sealed header, and the header is sealed
+with that name in its associated data, so a header opens only in the pack it describes (one
+grafted onto other bytes, or read from the tail of another object, does not); in format 1 of
+all the pack's bytes, with a constant associated data.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from typing import BinaryIO, NamedTuple
 
 from engine.errors import IntegrityError
 from engine.repo.blob import BlobType, Compression
-from engine.repo.crypto import MasterKey, plain_hasher
+from engine.repo.crypto import MasterKey, named_by_content, plain_hash, plain_hasher
 
-__all__ = ["PackEntry", "PackWriter", "parse_trailer", "decode_header", "HEADER_AAD", "TAIL_GUESS"]
+__all__ = ["PackEntry", "PackWriter", "parse_trailer", "decode_header", "holds_pack", "matches_name", "TAIL_GUESS"]
 
-HEADER_AAD = b"backbeat pack header v1"
+_HEADER_AAD_V1 = b"backbeat pack header v1"
+_HEADER_AAD = b"backbeat pack header v2"  # then the pack's 32-byte id
 _VERSION = 1
 _ENTRY = struct.Struct("<BB32sIII")
 _LEN = struct.Struct("<I")
@@ -39,7 +43,7 @@ class PackWriter:
     """Streams sealed blobs into `out` (a file in the outbox); `finish` appends the sealed header and names it.
 
     Nothing is held in memory but the entries: a pack costs no RAM however big it grows. Its name
-    (BLAKE3 of its bytes) is hashed as the bytes go out, which costs less than reading them back.
+    is hashed as the bytes go out, which costs less than reading them back.
     """
 
     def __init__(self, out: BinaryIO) -> None:
@@ -69,11 +73,16 @@ class PackWriter:
         header = bytearray([_VERSION])
         for e in self.entries:
             header += _ENTRY.pack(e.type, e.compression, e.blob_id, e.offset, e.length, e.raw_length)
-        sealed = key.seal(bytes(header), HEADER_AAD)
+        pack_id = self._hash.digest() if key.format >= 2 else None  # format 1: the name covers the header
+        sealed = key.seal(bytes(header), _header_aad(key, pack_id))
         self._write(sealed)
         self._write(_LEN.pack(len(sealed)))
         self.out.flush()
-        return self._hash.digest()
+        return pack_id or self._hash.digest()
+
+
+def _header_aad(key: MasterKey, pack_id: bytes | None) -> bytes:
+    return _HEADER_AAD_V1 if key.format == 1 else _HEADER_AAD + pack_id
 
 
 def parse_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes | None]:
@@ -89,8 +98,9 @@ def parse_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes | None]:
     return start, None
 
 
-def decode_header(key: MasterKey, sealed_header: bytes, header_offset: int) -> list[PackEntry]:
-    plain = key.open(sealed_header, HEADER_AAD, "pack header")
+def decode_header(key: MasterKey, pack_id: bytes, sealed_header: bytes, header_offset: int) -> list[PackEntry]:
+    """The entries of the header of the pack named `pack_id`."""
+    plain = key.open(sealed_header, _header_aad(key, pack_id), "pack header")
     if not plain or plain[0] != _VERSION or (len(plain) - 1) % _ENTRY.size:
         raise IntegrityError("pack header is malformed")
     entries = []
@@ -99,3 +109,21 @@ def decode_header(key: MasterKey, sealed_header: bytes, header_offset: int) -> l
             raise IntegrityError("pack header points past the blobs")
         entries.append(PackEntry(blob_id, BlobType(t), Compression(c), off, length, raw))
     return entries
+
+
+def holds_pack(pack_id: bytes, data: bytes | memoryview) -> bool:
+    """Whether `data` is the pack named `pack_id` (either format's naming: a hash collision apart,
+    no pack matches both)."""
+    if len(data) >= _LEN.size:
+        (hlen,) = _LEN.unpack(data[-_LEN.size :])
+        body = len(data) - _LEN.size - hlen
+        if 0 <= body and plain_hash(memoryview(data)[:body]) == pack_id:
+            return True
+    return plain_hash(data) == pack_id
+
+
+def matches_name(name: str, data: bytes | memoryview) -> bool:
+    """Whether `data` is the repository object `name` (a pack, or any object named by the hash of its bytes)."""
+    if name.startswith("data/"):
+        return holds_pack(bytes.fromhex(name.rsplit("/", 1)[-1]), data)
+    return named_by_content(name, data)

@@ -276,3 +276,34 @@ def test_an_index_file_this_computer_deleted_is_refused_when_it_comes_back(cli, 
     out = tmp_path / "out"
     cli("restore", "latest", "--target", str(out))
     assert (out / "src" / "new.bin").read_bytes() == (src / "new.bin").read_bytes()
+
+
+def test_a_pack_header_grafted_onto_other_bytes_indexes_nothing(cli, tmp_path):
+    """A server makes up a pack from a real pack's header and junk of the same size (under the
+    junk's own, valid name), loses the real pack and the index files: a computer rebuilding its
+    index from the packs' headers counted the real pack's blobs as stored in the junk, and its
+    backups deduplicated against them. A header now opens only in the pack it was written for."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}.bin").write_bytes(os.urandom(300_000))
+    cli("init", "--pack-size", "256K")
+    cli("backup", str(src))
+    packs = cli.repo / "data"
+    real = max(_files(packs), key=lambda name: os.path.getsize(packs / name))
+    data = (packs / real).read_bytes()
+    header = data[-4 - int.from_bytes(data[-4:], "little") :]
+    junk = os.urandom(len(data) - len(header))
+    name = plain_hash(junk).hex()
+    (packs / name[:2]).mkdir(exist_ok=True)
+    (packs / name[:2] / name).write_bytes(junk + header)
+    (packs / real).unlink()
+    for index_file in (cli.repo / "index").iterdir():
+        index_file.unlink()
+
+    fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
+    again = cli.json("backup", str(src), env=fresh)
+    assert again["bytes_added"] > 250_000  # the lost pack's data, sent again: not found in the junk
+    cli("restore", "latest", "--target", str(tmp_path / "out"), env=fresh)
+    for i in range(3):
+        assert (tmp_path / "out" / "src" / f"f{i}.bin").read_bytes() == (src / f"f{i}.bin").read_bytes()

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 from engine.backends import base
+from engine.backends.base import pack_name
 from engine.backends.local import LocalBackend
 from engine.repo import keys, repository
 from engine.repo.blob import MAX_BLOB
 from engine.repo.blobstore import PACK_MAX_BLOBS
 from engine.repo.repository import Repository
-from tests.conftest import PASSWORD
 from tests.fixtures.formats import PASSWORDS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "format.md"
-V1 = Path(__file__).resolve().parents[1] / "fixtures" / "format-v1"
+V1, V2 = (Path(__file__).resolve().parents[1] / "fixtures" / f"format-v{n}" for n in (1, 2))
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def doc() -> dict:
 
 
 def _repositories(tmp_path) -> list[Repository]:
-    new = Repository.create(LocalBackend(tmp_path / "v2"), PASSWORD)
+    shutil.copytree(V2, tmp_path / "v2")
+    new = Repository.open(LocalBackend(tmp_path / "v2"), PASSWORDS[2])
     shutil.copytree(V1, tmp_path / "v1")
     old = Repository.open(LocalBackend(tmp_path / "v1"), PASSWORDS[1])
     old.add_mac()  # the v1 recipe, as the first writer gives an older repository its MAC
@@ -52,6 +53,17 @@ def test_the_documented_sub_keys_and_config_mac_are_what_the_code_writes(doc, tm
         assert doc["tree_part_seed"](master, version) == repo.tree_seed, version
         for purpose in ("backbeat config", "seed manifest"):
             assert doc["subkey"](master, version, purpose, 32) == repo.key.subkey(purpose, 32)
+
+
+def test_the_documented_pack_names_and_header_binding_are_what_the_code_writes(doc, tmp_path):
+    for repo in _repositories(tmp_path):
+        version, packs = repo.config["version"], list(repo.pack_ids())
+        assert packs
+        for pack_id in packs:
+            data = repo.backend.get(pack_name(pack_id))
+            assert doc["pack_id"](data, version) == pack_id
+            sealed = data[len(data) - 4 - int.from_bytes(data[-4:], "little") : -4]
+            repo.key.open(sealed, doc["pack_header_aad"](pack_id, version))  # raises when the aad is not the one sealed
 
 
 def test_the_documented_limits_are_the_ones_enforced(doc):
