@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""200,000 small files: first and no-change backup times and peak RSS, beside restic, in one run.
+"""200,000 small files: first and no-change backup and restore times and peak RSS, beside restic
+(and beside another Backbeat checkout with --also), in one run.
 
-    python bench/scale.py [--files 200000] [--per-folder 500] [--seed 3]
+    python bench/scale.py [--files 200000] [--per-folder 500] [--seed 3] [--repeat 3] [--also DIR]
 
 The tree holds `--files` files of 100 B to 4 KiB (random bytes, so nothing compresses) in folders
-of `--per-folder`. Both tools back up to a fresh local encrypted repository: first backup, then a
-backup with nothing changed. Wall time, CPU and peak RSS come from wait4 (bench/compare_restic.py's
-`run`). Targets (the faults issue): no-change under 3 s, peak RSS under 300 MiB.
+of `--per-folder`. Every tool backs up to a fresh local encrypted repository: first backup, a
+backup with nothing changed, then a restore of it to a folder. Wall time, CPU and peak RSS come
+from wait4 (bench/compare_restic.py's `run`). Targets (the faults issue): no-change under 3 s, peak RSS under 300 MiB.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -36,37 +38,72 @@ def make_tree(root: Path, files: int, per_folder: int, seed: int) -> int:
     return total
 
 
+def _tools(work: Path, src: Path, also: list[Path]) -> dict[str, dict]:
+    """Per tool: its environment and commands (init, backup, restore to a folder)."""
+    tools = {}
+    for label, checkout in [("backbeat", HERE.parent)] + [(f"bb@{p.name}", p.resolve()) for p in also]:
+        repo, bb = work / f"repo-{label}", [sys.executable, "-m", "engine"]
+        env = tools_env(work / f"home-{label}", work / "restic-cache") | {"PYTHONPATH": str(checkout)}
+        tools[label] = {
+            "env": env,
+            "init": [*bb, "init", "--repo", str(repo)],
+            "backup": [*bb, "backup", "--repo", str(repo), "-q", str(src)],
+            "restore": [*bb, "restore", "latest", "--repo", str(repo), "-q", "--target"],
+        }
+    if shutil.which("restic"):
+        repo = str(work / "repo-restic")
+        tools["restic"] = {
+            "env": tools_env(work / "home-restic", work / "restic-cache"),
+            "init": ["restic", "init", "--repo", repo],
+            "backup": ["restic", "backup", "--repo", repo, "-q", str(src)],
+            "restore": ["restic", "restore", "latest", "--repo", repo, "-q", "--target"],
+        }
+    return tools
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=200_000)
     ap.add_argument("--per-folder", type=int, default=500)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=1, help="runs of every step; medians are printed")
+    ap.add_argument(
+        "--also", type=Path, action="append", default=[], metavar="CHECKOUT",
+        help="another Backbeat checkout (the commit before a change: `git worktree add`), timed beside this one",
+    )  # fmt: skip
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="backbeat-scale-"))
+    rows: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
     try:
         src = work / "src"
         size = make_tree(src, args.files, args.per_folder, args.seed)
         print(f"{args.files} files, {size / 1e6:.0f} MB, {args.files // args.per_folder} folders")
-        env = tools_env(work / "home", work / "restic-cache")
-        bb = [sys.executable, "-m", "engine"]
-        tools = {"backbeat": [*bb, "backup", "--repo", str(work / "bb"), "-q", str(src)]}
-        run([*bb, "init", "--repo", str(work / "bb")], env)
-        if shutil.which("restic"):
-            run(["restic", "init", "--repo", str(work / "restic")], env)
-            tools["restic"] = ["restic", "backup", "--repo", str(work / "restic"), "-q", str(src)]
-        rows = []
-        for step in ("first", "no-change"):
-            for tool, cmd in tools.items():
-                wall, cpu, rss = run(cmd, env)
-                rows.append((tool, step, wall, cpu, rss))
+        tools = _tools(work, src, args.also)
+        for _ in range(args.repeat):
+            for leftover in [*work.glob("repo-*"), *work.glob("home-*")]:  # "first" is a first backup
+                shutil.rmtree(leftover)
+            for tool in tools.values():
+                run(tool["init"], tool["env"])
+            for step in ("first", "no-change", "restore"):
+                for label, tool in tools.items():  # interleaved: both see the same page cache
+                    out = work / "out"
+                    cmd = [*tool["restore"], str(out)] if step == "restore" else tool["backup"]
+                    rows.setdefault((label, step), []).append(run(cmd, tool["env"]))
+                    shutil.rmtree(out, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{'tool':9} {'backup':10} {'wall s':>7} {'cpu s':>7} {'peak RSS MiB':>13}")
-    for tool, step, wall, cpu, rss in rows:
-        print(f"{tool:9} {step:10} {wall:7.1f} {cpu:7.1f} {rss:13}")
-    ours = {step: (wall, rss) for tool, step, wall, _, rss in rows if tool == "backbeat"}
-    peak = max(rss for _, rss in ours.values())
-    print(f"targets: no-change {ours['no-change'][0]:.1f} s (< 3 s), peak RSS {peak} MiB (< 300 MiB)")
+    print(f"medians of {args.repeat} run(s)")
+    print(f"{'tool':14} {'step':10} {'wall s':>7} {'cpu s':>7} {'peak RSS MiB':>13}")
+    for (tool, step), runs in rows.items():
+        wall, cpu, rss = (statistics.median(r[i] for r in runs) for i in range(3))
+        print(f"{tool:14} {step:10} {wall:7.1f} {cpu:7.1f} {rss:13.0f}")
+    for (tool, step), runs in rows.items():
+        if tool != "backbeat":
+            ours = statistics.median(r[0] for r in rows[("backbeat", step)])
+            print(f"backbeat / {tool} {step}: {ours / statistics.median(r[0] for r in runs):.2f}x")
+    no_change = statistics.median(r[0] for r in rows[("backbeat", "no-change")])
+    peak = max(r[2] for (tool, _), runs in rows.items() if tool == "backbeat" for r in runs)
+    print(f"targets: no-change {no_change:.1f} s (< 3 s), peak RSS {peak} MiB (< 300 MiB)")
 
 
 if __name__ == "__main__":
