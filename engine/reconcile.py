@@ -145,7 +145,8 @@ def run_reconcile(
         bad = {n for n in bad if not _intact(backend, n)}
     bad_packs = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in bad if n.startswith("data/")}
     if bad_packs:
-        _drop_packs(session, bad_packs, {n for n in report.corrupt if n.startswith("data/")}, report)
+        # only those still damaged: one put back from the drive stays (issue 26, D1)
+        _drop_packs(session, bad_packs, {n for n in report.corrupt if n in bad and n.startswith("data/")}, report)
     session.state.set_held(backend.location, {p: s for p, s in list_packs(backend).items() if p not in bad_packs})
     report.bytes_to_upload = sum(expected.get(pack_name(p)) or 0 for p in bad_packs)
     return report

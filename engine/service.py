@@ -468,9 +468,11 @@ class BackupService:
     def reconcile(self, drive_path: str | None = None, full: bool = False) -> ReconcileReport:
         """Compare this destination with what it should hold, mark what it holds, repair what it lost."""
         drive = open_drive(drive_path) if drive_path else None
-        recover(self.session)
-        with self._paced(self.backend):
-            report = run_reconcile(self.session, drive, full, self.events)
+        session = self.session
+        recover(session)
+        # it rewrites the index and deletes index files and packs: alone at the destination, as prune and repair
+        with self._paced(self.backend), self._locked(session, "reconcile", exclusive=True, wait=0):
+            report = run_reconcile(session, drive, full, self.events)
         latest, dests = self.status()
         report.percent_backed_up = next(d.percent for d in dests if d.location == self.location)
         return report

@@ -226,7 +226,7 @@ def test_kill9_at_five_moments_of_a_prune_to_s3(cli, tmp_path, backbeat_home, s3
 
 
 def test_a_backup_never_runs_beside_a_prune(cli, tmp_path):
-    """A prune holds the repository alone; a backup started meanwhile waits, then gives up clearly."""
+    """A prune holds the repository alone; a backup (or a reconcile) started meanwhile waits, then gives up clearly."""
     from engine.backup import RunOptions, run_backup, start_scan
     from engine.errors import RepositoryBusy
     from engine.events import LockWait
@@ -242,6 +242,9 @@ def test_a_backup_never_runs_beside_a_prune(cli, tmp_path):
             scanning = start_scan([str(tmp_path / "src")], [], heard.append)
             run_backup(service.session, scanning, heard.append, options=RunOptions(lock_wait=0.5))
         out = cli("prune", "--repo", str(tmp_path / "repo"), repo=False, ok=(1,))
+        # reconcile rewrites the index and deletes packs too: never beside another job (issue 25)
+        reconciling = cli("reconcile", "--repo", str(tmp_path / "repo"), repo=False, ok=(1,))
+    assert "the backup is in use" in reconciling.stderr
     assert "prune on " in str(err.value) and "started" in str(err.value)
     assert any(isinstance(e, LockWait) and e.holder.startswith("prune on ") for e in heard)
     assert "the backup is in use" in out.stderr and "unlock" in out.stderr

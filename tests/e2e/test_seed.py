@@ -137,3 +137,36 @@ def test_a_reconcile_killed_midway_is_finished_by_the_next(cli, s3_server, tmp_p
     fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
     cli("restore", "latest", "--target", str(tmp_path / "back"), "--repo", location, repo=False, env=fresh)
     assert_same_tree(src, tmp_path / "back" / src.name)
+
+
+def test_reconcile_keeps_a_pack_it_repaired_from_the_drive_while_dropping_one_the_drive_lacks(cli, tmp_path):
+    """Issue 26 (D1): a damaged pack the drive holds (P1) was put back from the drive, then deleted
+    with a damaged pack the drive lacks (P2): the index kept naming P1 and its files no longer
+    restored anywhere."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}").write_bytes(os.urandom(700_000))
+    drive = tmp_path / "drive"
+    cli("init", "--pack-size", "512K")
+    cli("seed", "export", "--drive", str(drive), str(src))
+    cli("seed", "load", "--drive", str(drive), "--repo", str(cli.repo), repo=False)
+    on_drive = {p.name for p in (drive / "data").glob("*/*")}
+    (src / "later").write_bytes(os.urandom(700_000))
+    cli("backup", str(src))
+    packs = {p.name: p for p in (cli.repo / "data").glob("*/*")}
+    p1 = max((packs[n] for n in on_drive), key=lambda p: p.stat().st_size)
+    p2 = max((packs[n] for n in set(packs) - on_drive), key=lambda p: p.stat().st_size)
+    for pack in (p1, p2):
+        data = bytearray(pack.read_bytes())
+        data[100] ^= 0xFF
+        pack.write_bytes(data)
+
+    report = cli.json("reconcile", "--drive", str(drive), "--full")
+    assert f"data/{p1.name[:2]}/{p1.name}" in report["corrupt"] and report["repaired_from_drive"] == 1
+    assert p1.exists() and not p2.exists()
+    cli("backup", str(src))  # sends P2's data again
+    fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
+    assert cli.json("check", "--read-data", env=fresh)["ok"]
+    cli("restore", "latest", "--target", str(tmp_path / "back"), env=fresh)
+    assert_same_tree(src, tmp_path / "back" / src.name)
