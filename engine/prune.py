@@ -301,7 +301,7 @@ def run_prune(
     new_packs = repack(session, plan, events, clock, report) if plan.repack else []
     index_files = rewrite_index(session, plan, new_packs)
     session.state.clear_journal(p.pack_id for p in new_packs)
-    doomed = sorted(plan.delete | set(plan.repack) - {p.pack_id for p in new_packs})  # one made anew has its name
+    doomed = sorted((plan.delete | set(plan.repack)) - {p.pack_id for p in new_packs})  # one made anew: same name
     session.check_lock()
     meter = Meter(clock, len(doomed), sum(plan.packs[p].info.size for p in doomed))
     for pack_id in doomed:
