@@ -280,8 +280,8 @@ class BackupService:
     def repair(self) -> RepairReport:
         """`check --repair` (engine.repair): alone at the destination, as it deletes damaged packs."""
         session = self.session
-        recover(session)
         with self._paced(self.backend), self._locked(session, "repair", exclusive=True, wait=0):
+            recover(session)  # a killed run's packs: paced, and under the lock, like everything this job sends
             return self._record("repair", lambda: run_repair(session, self._mirrors(session), self.events))
 
     def _mirrors(self, session: Session) -> tuple[Backend, ...]:
@@ -325,12 +325,12 @@ class BackupService:
 
         if missing := newest_missing(session):  # its data would look unused: never deleted on a server's word
             raise BackbeatError(missing, hint="Clean-up waits until this is explained, or a new backup has been made.")
-        recover(session)
 
         def job() -> PruneReport:
             return run_prune(session, load_settings().prune, dry_run, self.events)
 
         with self._paced(self.backend), self._locked(session, "prune", exclusive=True, wait=0):
+            recover(session)
             return job() if dry_run else self._record("prune", job)
 
     def clean_up(self) -> tuple[ForgetReport, PruneReport]:
@@ -469,9 +469,9 @@ class BackupService:
         """Compare this destination with what it should hold, mark what it holds, repair what it lost."""
         drive = open_drive(drive_path) if drive_path else None
         session = self.session
-        recover(session)
         # it rewrites the index and deletes index files and packs: alone at the destination, as prune and repair
         with self._paced(self.backend), self._locked(session, "reconcile", exclusive=True, wait=0):
+            recover(session)
             report = run_reconcile(session, drive, full, self.events)
         latest, dests = self.status()
         report.percent_backed_up = next(d.percent for d in dests if d.location == self.location)

@@ -339,15 +339,18 @@ def _recover(session: Session, journaled: bool) -> None:
     """Name a killed run's packs (and packs no index names) in an index file now, so the journal
     empties and the next open does not read their headers again. Under the repository lock: a
     prune must not delete a pack while it is being named; when one runs, this waits for the next open."""
-    lock: RepoLock | None = RepoLock(session.repo.backend, session.repo.key, exclusive=False, operation="recovery")
-    try:
-        lock.acquire()
-    except RepositoryBusy:  # a prune: packs rebuilt from headers just now may be on their way out
-        session.reload_index()
-        return
-    except BackendError:
-        lock = None  # a read-only destination: nothing can be written there, so no lock is needed
-    session.lock = lock
+    held = session.lock  # the job's own, when it called this under it (prune, repair, reconcile)
+    lock: RepoLock | None = None
+    if held is None:
+        lock = RepoLock(session.repo.backend, session.repo.key, exclusive=False, operation="recovery")
+        try:
+            lock.acquire()
+        except RepositoryBusy:  # a prune: packs rebuilt from headers just now may be on their way out
+            session.reload_index()
+            return
+        except BackendError:
+            lock = None  # a read-only destination: nothing can be written there, so no lock is needed
+        session.lock = lock
     try:
         if journaled:
             _recover_journal(session.repo, session.state, session.index)
@@ -356,7 +359,7 @@ def _recover(session: Session, journaled: bool) -> None:
     except BackendError:
         pass  # a read-only destination: the index serves this session from memory
     finally:
-        session.lock = None
+        session.lock = held
         if lock is not None:
             lock.release()
 
