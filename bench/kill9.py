@@ -177,7 +177,7 @@ def reconcile_trials(job: Job, server: S3Server, src: Path, trials: int, rnd: ra
         location, drive = loaded(n)
         kill_at = rnd.randint(1, max(1, totals[with_drive]))
         job.killed(kill_at, *reconcile(location, drive, with_drive))
-        job.bb(*reconcile(location, drive, with_drive))
+        job.bb(*reconcile(location, drive, with_drive), ok=(0, 3))  # 3: it dropped the lost packs
         job.bb("backup", "--repo", location, "-q", str(src), ok=(0, 3))
         check = json.loads(job.bb("check", "--repo", location, "--read-data", "--json", ok=(0, 1)).stdout)
         snaps = json.loads(job.bb("snapshots", "--repo", location, "--json").stdout)

@@ -528,9 +528,10 @@ def cmd_seed(args, printer) -> int:
 def cmd_reconcile(args, printer) -> int:
     r = _open(args, printer).reconcile(args.drive, args.full)
     printer.clear()
+    code = EXIT_WARNINGS if r.dropped else EXIT_OK  # packs lost there: as `check` would, not silently 0
     if args.json:
         print(json.dumps(r.to_json()))
-        return EXIT_OK
+        return code
     for n in r.missing:
         print(f"missing: {n}")
     for n in r.corrupt:
@@ -542,7 +543,7 @@ def cmd_reconcile(args, printer) -> int:
         f"({r.packs_verified} packs read); {format_bytes(r.bytes_to_upload)} still to upload; "
         f"{r.percent_backed_up:.1f}% backed up."
     )
-    return EXIT_OK
+    return code
 
 
 def cmd_forget(args, printer) -> int:
