@@ -211,10 +211,9 @@ def test_a_server_that_hides_the_newest_snapshot_is_noticed_and_prune_stops(cli,
     assert said not in cli("snapshots").stderr
 
 
-def test_a_pack_lost_at_the_destination_is_stored_again_by_the_next_backup(cli, tmp_path):
-    """The index still names it: a backup used to deduplicate against it, exit 0, and make a
-    snapshot pointing at data that is gone. Now the backup lists the destination, stores what the
-    pack held again, and the snapshot restores, on this computer and on a new one."""
+def _three_files_in_small_packs(cli, tmp_path):
+    """(the source folder, the path of the biggest pack: a data pack, not the trees') after a
+    backup of three 300 KB files in packs of 256 KB."""
     src = tmp_path / "src"
     src.mkdir()
     for i in range(3):
@@ -222,8 +221,15 @@ def test_a_pack_lost_at_the_destination_is_stored_again_by_the_next_backup(cli, 
     cli("init", "--pack-size", "256K")
     cli("backup", str(src))
     packs = cli.repo / "data"
-    lost = max(_files(packs), key=lambda name: os.path.getsize(packs / name))  # a data pack, not the trees'
-    (packs / lost).unlink()
+    return src, packs / max(_files(packs), key=lambda name: os.path.getsize(packs / name))
+
+
+def test_a_pack_lost_at_the_destination_is_stored_again_by_the_next_backup(cli, tmp_path):
+    """The index still names it: a backup used to deduplicate against it, exit 0, and make a
+    snapshot pointing at data that is gone. Now the backup lists the destination, stores what the
+    pack held again, and the snapshot restores, on this computer and on a new one."""
+    src, lost = _three_files_in_small_packs(cli, tmp_path)
+    lost.unlink()
     (src / "new.txt").write_text("new")
     again = cli("backup", str(src), "--json")
     assert "pack(s) this backup's index names are not at the destination" in again.stderr
@@ -283,21 +289,15 @@ def test_a_pack_header_grafted_onto_other_bytes_indexes_nothing(cli, tmp_path):
     junk's own, valid name), loses the real pack and the index files: a computer rebuilding its
     index from the packs' headers counted the real pack's blobs as stored in the junk, and its
     backups deduplicated against them. A header now opens only in the pack it was written for."""
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(3):
-        (src / f"f{i}.bin").write_bytes(os.urandom(300_000))
-    cli("init", "--pack-size", "256K")
-    cli("backup", str(src))
+    src, real = _three_files_in_small_packs(cli, tmp_path)
     packs = cli.repo / "data"
-    real = max(_files(packs), key=lambda name: os.path.getsize(packs / name))
-    data = (packs / real).read_bytes()
+    data = real.read_bytes()
     header = data[-4 - int.from_bytes(data[-4:], "little") :]
     junk = os.urandom(len(data) - len(header))
     name = plain_hash(junk).hex()
     (packs / name[:2]).mkdir(exist_ok=True)
     (packs / name[:2] / name).write_bytes(junk + header)
-    (packs / real).unlink()
+    real.unlink()
     for index_file in (cli.repo / "index").iterdir():
         index_file.unlink()
 

@@ -59,20 +59,33 @@ def test_damaged_local_state_is_rebuilt_and_nothing_is_sent_twice(tmp_path, how)
     service.close()
 
 
-def test_a_files_cache_from_before_tree_order_is_re_keyed_not_dropped(tmp_path):
-    """Schema 5 keyed the files cache by path; 6 keys it in tree order. Dropping it would make the
-    next backup read every file again (hours, for a home folder): it is re-keyed instead."""
+def _back_up_again(tmp_path, src):
+    service = BackupService(str(tmp_path / "repo"))
+    service.unlock(PASSWORD)
+    try:
+        return service.backup([str(src)])
+    finally:
+        service.close()
+
+
+def _backed_up(tmp_path, files: dict[str, bytes]):
     src = tmp_path / "src"
-    (src / "a").mkdir(parents=True)
-    for name in ("a/x", "a-b", "a.txt", "b"):
-        (src / name).write_bytes(name.encode() * 1000)
+    for name, body in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(body)
         os.utime(src / name, (1_700_000_000, 1_700_000_000))  # files changed in the last seconds are read again
     service = BackupService(str(tmp_path / "repo"))
     repo_id = service.init(PASSWORD)
     service.unlock(PASSWORD)
     service.backup([str(src)])
     service.close()
-    db = sqlite3.connect(state_path(repo_id))
+    return src, sqlite3.connect(state_path(repo_id))
+
+
+def test_a_files_cache_from_before_tree_order_is_re_keyed_not_dropped(tmp_path):
+    """Schema 5 keyed the files cache by path; 6 keys it in tree order. Dropping it would make the
+    next backup read every file again (hours, for a home folder): it is re-keyed instead."""
+    src, db = _backed_up(tmp_path, {name: name.encode() * 1000 for name in ("a/x", "a-b", "a.txt", "b")})
     rows = db.execute("SELECT key, record FROM files").fetchall()
     assert len(rows) == 4
     db.execute("DROP TABLE files")
@@ -86,25 +99,8 @@ def test_a_files_cache_from_before_tree_order_is_re_keyed_not_dropped(tmp_path):
     db.commit()
     db.close()
 
-    service = BackupService(str(tmp_path / "repo"))
-    service.unlock(PASSWORD)
-    again = service.backup([str(src)])
-    service.close()
+    again = _back_up_again(tmp_path, src)
     assert (again.files_unchanged, again.files_new, again.bytes_read) == (4, 0, 0)
-
-
-def _backed_up(tmp_path, files: dict[str, bytes]):
-    src = tmp_path / "src"
-    src.mkdir()
-    for name, body in files.items():
-        (src / name).write_bytes(body)
-        os.utime(src / name, (1_700_000_000, 1_700_000_000))  # files changed in the last seconds are read again
-    service = BackupService(str(tmp_path / "repo"))
-    repo_id = service.init(PASSWORD)
-    service.unlock(PASSWORD)
-    service.backup([str(src)])
-    service.close()
-    return src, sqlite3.connect(state_path(repo_id))
 
 
 def test_a_files_cache_record_altered_outside_backbeat_is_not_trusted(tmp_path, caplog):
@@ -163,8 +159,5 @@ def test_a_files_cache_from_before_its_macs_keeps_its_records(tmp_path):
     db.commit()
     db.close()
 
-    service = BackupService(str(tmp_path / "repo"))
-    service.unlock(PASSWORD)
-    again = service.backup([str(src)])
-    service.close()
+    again = _back_up_again(tmp_path, src)
     assert (again.files_unchanged, again.bytes_read) == (2, 0)
