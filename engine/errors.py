@@ -65,7 +65,13 @@ class BackbeatError(Exception):
         self.detail = detail
         if hint is not None:
             self.hint = hint
-        super().__init__(self.message if detail is None else f"{self.message}: {detail}")
+        if detail is None:
+            text = self.message
+        elif type(self) in (BackbeatError, UsageError):  # their messages only stand in for a missing detail:
+            text = detail  # a refusal is said as it is, not after "something went wrong:"
+        else:
+            text = f"{self.message}: {detail}"
+        super().__init__(text)
 
 
 class WrongPassphrase(BackbeatError):

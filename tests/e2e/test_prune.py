@@ -126,7 +126,8 @@ def test_prune_waits_while_a_seed_drive_is_on_its_way(cli, tmp_path):
     cli("init", "--repo", str(cloud), repo=False)
     cli("seed", "export", "--repo", str(cloud), "--drive", str(tmp_path / "drive"), str(tmp_path / "src"), repo=False)
     out = cli("prune", "--repo", str(cloud), repo=False, ok=(1,))
-    assert "seed drive" in out.stderr and "loaded" in out.stderr
+    # said as a refusal in plain words, not as a failure (issue 26: it read "something went wrong: …")
+    assert out.stderr.startswith(f"error: a seed drive for {cloud} has not been loaded yet\nhint: Clean-up waits")
 
 
 # -- kill -9 during prune -------------------------------------------------------------------------
