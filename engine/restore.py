@@ -289,8 +289,9 @@ def _move_across(staging: int, part: bytes, folder: int, name: bytes) -> None:
         try:
             while chunk := os.read(src, 1 << 20):
                 os.write(dst, chunk)
-            for attr in os.listxattr(src):
-                os.setxattr(dst, attr, os.getxattr(src, attr))
+            with contextlib.suppress(OSError, AttributeError):  # as _set_meta: contents matter most
+                for attr in os.listxattr(src):
+                    os.setxattr(dst, attr, os.getxattr(src, attr))
             os.fchmod(dst, stat.S_IMODE(st.st_mode))
             os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
         finally:
