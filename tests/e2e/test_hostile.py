@@ -8,7 +8,7 @@ from bench.datasets import assert_same_tree
 from engine.events import Progress
 from engine.restore import run_restore
 from engine.service import BackupService
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, small_tmpfs
 
 
 def test_a_symlinked_folder_in_the_restore_target_is_not_followed(tmp_path):
@@ -117,3 +117,24 @@ def test_a_folder_swapped_for_a_link_during_a_restore_gets_no_file_and_no_mode(t
     failed = {os.path.basename(s.path): s.reason for s in summary.failed}
     assert set(failed) == {"b0.bin", "b1.bin", "b2.bin"} and "replaced" in failed["b0.bin"]
     assert all((target / "src" / f"a{i}.bin").stat().st_size == 300_000 for i in range(3))
+
+
+def test_files_restored_into_another_file_system_mounted_in_the_target_are_whole(tmp_path):
+    """The staging folder is on the target's file system: a file for a folder that is another
+    one's mount point is copied across (a rename cannot), with its mode and time."""
+    src = tmp_path / "src"
+    (src / "mounted").mkdir(parents=True)
+    (src / "mounted" / "a.bin").write_bytes(os.urandom(300_000))
+    (src / "mounted" / "a.bin").chmod(0o640)
+    (src / "top.txt").write_text("top")
+    service = BackupService(str(tmp_path / "repo"))
+    service.init(PASSWORD)
+    service.unlock(PASSWORD)
+    service.backup([str(src)])
+    target = tmp_path / "target"
+    with small_tmpfs(target / "src" / "mounted", "16m"):
+        summary = service.restore("latest", str(target))
+        assert summary.failed == ()
+        assert_same_tree(src, target / "src")
+        assert not [p for p in target.iterdir() if p.name.startswith(".backbeat-restoring-")]
+    service.close()
