@@ -149,18 +149,28 @@ class _Folders:
         self._open: OrderedDict[bytes, int] = OrderedDict()
 
     def fd(self, rel: bytes) -> int:
-        """The folder `rel` (relative to the target, b"" for the target itself)."""
+        """The folder `rel` (relative to the target, b"" for the target itself): from the deepest
+        folder on its way that is open, one name at a time (a loop: any depth)."""
         if not rel:
             return self.root
         fd = self._open.get(rel)
         if fd is not None:
             self._open.move_to_end(rel)
             return fd
-        parent, _, name = rel.rpartition(b"/")
-        fd = os.open(name, _DIR, dir_fd=self.fd(parent))
-        self._open[rel] = fd
-        if len(self._open) > _KEEP_OPEN:
-            os.close(self._open.popitem(last=False)[1])
+        start, fd = 0, self.root
+        cut = len(rel)
+        while (cut := rel.rfind(b"/", 0, cut)) > 0:
+            if (held := self._open.get(rel[:cut])) is not None:
+                start, fd = cut + 1, held
+                break
+        while start <= len(rel):
+            end = rel.find(b"/", start)
+            end = len(rel) if end < 0 else end
+            fd = os.open(rel[start:end], _DIR, dir_fd=fd)
+            self._open[rel[:end]] = fd
+            if len(self._open) > _KEEP_OPEN:
+                os.close(self._open.popitem(last=False)[1])
+            start = end + 1
         return fd
 
     def at(self, rel: bytes) -> tuple[int, bytes]:

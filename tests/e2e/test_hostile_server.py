@@ -94,13 +94,11 @@ def test_copy_from_a_hostile_s3_source_writes_nothing_outside_the_destination(cl
     assert (tmp_path / "out" / "src" / "a.txt").read_text() == "a" * 10_000
 
 
-def test_a_folder_600_levels_deep_backs_up_checks_lists_and_restores(cli, tmp_path):
-    """The walks are loops over a stack: 520 levels used to end the whole backup in a RecursionError
-    (600 here: deeper, and Python's own os.walk and rmtree, which the test and its clean-up use, recurse)."""
-    src = tmp_path / "src"
-    src.mkdir()
-    fd = os.open(src, os.O_RDONLY)
-    for _ in range(600):  # by descriptor: the path is longer than a shell would like
+def _deep(root, levels: int) -> None:
+    """`levels` folders named d below `root`, bottom.txt at the bottom; by descriptor (the path is
+    longer than a shell would like)."""
+    fd = os.open(root, os.O_RDONLY)
+    for _ in range(levels):
         os.mkdir("d", dir_fd=fd)
         fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
         os.close(old)
@@ -108,13 +106,48 @@ def test_a_folder_600_levels_deep_backs_up_checks_lists_and_restores(cli, tmp_pa
     os.write(bottom, b"deep")
     os.close(bottom)
     os.close(fd)
-    cli("init")
-    assert cli.json("backup", str(src))["files_new"] == 1
-    assert cli.json("check", "--read-data")["ok"]
-    assert cli("ls", "latest").stdout.rstrip().endswith("/d/bottom.txt")
-    cli("restore", "latest", "--target", str(tmp_path / "out"))
-    found = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "out") for f in fs]
-    assert len(found) == 1 and found[0].count("/d") == 600 and open(found[0]).read() == "deep"
+
+
+def _bottom(root) -> tuple[int, bytes]:
+    """(how many folders named d lead down from `root`, what the bottom file holds)."""
+    fd, levels = os.open(root, os.O_RDONLY), 0
+    while "d" in os.listdir(fd):
+        fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(old)
+        levels += 1
+    with open(os.open("bottom.txt", os.O_RDONLY, dir_fd=fd), "rb", closefd=True) as f:
+        data = f.read()
+    os.close(fd)
+    return levels, data
+
+
+def _flatten(root) -> None:
+    """Remove a deep chain of d folders one level at a time: Python's rmtree (pytest's clean-up)
+    recurses, and fails past ~1,000 levels."""
+    while (root / "d").is_dir():
+        (root / "d").rename(root / "up")
+        for child in os.listdir(root / "up"):
+            (root / "up" / child).rename(root / child)
+        (root / "up").rmdir()
+
+
+def test_a_folder_1200_levels_deep_backs_up_checks_lists_and_restores(cli, tmp_path):
+    """The walks are loops over a stack: 520 levels used to end the whole backup in a
+    RecursionError; a restore opens its folders one name at a time, in a loop too."""
+    src = tmp_path / "src"
+    src.mkdir()
+    _deep(src, 1200)
+    try:
+        cli("init")
+        assert cli.json("backup", str(src))["files_new"] == 1
+        assert cli.json("check", "--read-data")["ok"]
+        assert cli("ls", "latest").stdout.rstrip().endswith("/d/bottom.txt")
+        cli("restore", "latest", "--target", str(tmp_path / "out"))
+        assert _bottom(tmp_path / "out" / "src") == (1200, b"deep")
+    finally:
+        for root in (src, tmp_path / "out" / "src"):
+            if root.exists():
+                _flatten(root)
 
 
 def test_a_planted_key_file_with_an_unbounded_cost_is_never_tried(cli):
