@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from engine.errors import BackbeatError, ObjectNotFound
+from engine.keep import Decision, evaluate, group_of
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot, delete_snapshot, load_snapshots
 from engine.repo.tree import Kind
 from engine.repo.walk import folder_entries
-from engine.retention import Decision, RetentionPolicy, evaluate, group_of
+from engine.retention import RetentionPolicy
 from engine.rollback import forget_seen
 from engine.session import Session
 

@@ -5,8 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from engine.keep import evaluate
 from engine.repo.snapshot import Snapshot
-from engine.retention import RetentionPolicy, evaluate
+from engine.retention import RetentionPolicy
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = ZoneInfo("UTC")
