@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.errors import BackbeatError
-from engine.events import Checkpoint, FileSkipped, LockWait, NetworkWait, Progress
-from engine.logs import log
+from engine.base.errors import BackbeatError
+from engine.base.events import Checkpoint, FileSkipped, LockWait, NetworkWait, Progress
+from engine.base.logs import log
+from engine.config.settings import Settings
 from engine.service import BackupService
-from engine.settings import Settings
 
 __all__ = ["EngineBridge", "Snapshot"]
 
@@ -31,7 +31,7 @@ class Snapshot:
 
 
 class EngineBridge(QObject):
-    progress = Signal(object)  # engine.events.Progress
+    progress = Signal(object)  # engine.base.events.Progress
     note = Signal(str)  # a file skipped, waiting for the network
     job_started = Signal(str)
     job_finished = Signal(str, object)  # kind, result

@@ -13,8 +13,8 @@ from app.icons import icon
 from app.setup import SetupDialog
 from app.tray import Tray
 from app.window import STYLE, MainWindow
-from engine.logs import setup_logging
-from engine.memory import tune_allocator
+from engine.base.logs import setup_logging
+from engine.base.memory import tune_allocator
 from engine.service import BackupService
 
 __all__ = ["main", "start"]

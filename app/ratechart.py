@@ -8,8 +8,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QWidget
 
-from engine.clock import SYSTEM_CLOCK
-from engine.units import format_rate
+from engine.base.clock import SYSTEM_CLOCK
+from engine.base.units import format_rate
 
 __all__ = ["RateChart"]
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.destination import DestinationForm
 from app.pages.common import hint, title
-from engine.passphrase_strength import is_weak, strength
+from engine.base.passphrase_strength import is_weak, strength
 from engine.service import BackupService
 
 __all__ = ["SetupDialog"]

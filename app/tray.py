@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.bridge import EngineBridge
 from app.icons import icon
-from engine.units import format_duration
+from engine.base.units import format_duration
 
 __all__ = ["Tray"]
 

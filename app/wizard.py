@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.bridge import EngineBridge
 from app.pages.common import hint
-from engine.units import format_bytes, format_duration
+from engine.base.units import format_bytes, format_duration
 
 __all__ = ["SeedWizard"]
 

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.bandwidth import BandwidthPolicy  # noqa: E402
-from engine.pacing import Pacer  # noqa: E402
-from engine.ratelimit import TokenBucket  # noqa: E402
-from engine.settings import Settings, save_settings  # noqa: E402
+from engine.backends.ratelimit import TokenBucket  # noqa: E402
+from engine.config.bandwidth import BandwidthPolicy  # noqa: E402
+from engine.config.settings import Settings, save_settings  # noqa: E402
+from engine.meter.pacing import Pacer  # noqa: E402
 
 
 def main() -> None:

@@ -29,10 +29,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from bench.datasets import generate  # noqa: E402
 from bench.homefolder import make_home  # noqa: E402
-from engine.events import Checkpoint, Progress  # noqa: E402
-from engine.priority import kind_of  # noqa: E402
+from engine.base.events import Checkpoint, Progress  # noqa: E402
+from engine.base.units import parse_size  # noqa: E402
+from engine.config.priority import kind_of  # noqa: E402
 from engine.service import BackupService  # noqa: E402
-from engine.units import parse_size  # noqa: E402
 from tests.s3server import S3Server  # noqa: E402
 
 PASSWORD = "long upload bench"

@@ -26,9 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from bench.datasets import compare, generate, mutate  # noqa: E402
+from engine.base.units import format_bytes  # noqa: E402
 from engine.repo.walk import walk_trees  # noqa: E402
 from engine.service import BackupService  # noqa: E402
-from engine.units import format_bytes  # noqa: E402
 from tests.s3server import S3Server  # noqa: E402
 
 PASSWORD = "bench prune passphrase"

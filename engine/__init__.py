@@ -1,6 +1,6 @@
 """Backbeat's backup engine: no Qt, importable and testable on its own.
 
-The public door is `engine.service` (with `engine.events`, `engine.errors` and `engine.units`);
+The public door is `engine.service` (with `engine.base.events`, `engine.base.errors` and `engine.base.units`);
 the CLI (`engine.cli`) and the desktop app both go through it and nothing else reaches inside.
 """
 

@@ -21,7 +21,7 @@ fi
 [ -d "$folder" ] || { echo "error: $folder is not a folder; give one that exists" >&2; exit 2; }
 bash scripts/setup.sh app
 bb=.venv/bin/backbeat
-repo="$(.venv/bin/python -c 'from engine.home import default_repository; print(default_repository())')"
+repo="$(.venv/bin/python -c 'from engine.base.home import default_repository; print(default_repository())')"
 if [ ! -f "$repo/config" ]; then
   echo "==> Creating the backup repository in $repo"
   $bb init

@@ -41,8 +41,8 @@ class Shots:
         from app.icons import icon
         from app.main import start
         from app.window import STYLE
+        from engine.config.settings import Settings
         from engine.service import BackupService
-        from engine.settings import Settings
 
         self.out = out
         self.work, src = _installation()

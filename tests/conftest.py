@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from bench.datasets import generate
-from engine.bandwidth import BandwidthPolicy
-from engine.priority import PrioritySettings
-from engine.retention import RetentionPolicy
-from engine.settings import CheckpointSettings, PruneSettings, Settings, WatchSettings
+from engine.config.bandwidth import BandwidthPolicy
+from engine.config.priority import PrioritySettings
+from engine.config.retention import RetentionPolicy
+from engine.config.settings import CheckpointSettings, PruneSettings, Settings, WatchSettings
 from tests.s3server import S3Server, SeaweedServer
 
 PASSWORD = "correct horse battery staple"

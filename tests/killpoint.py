@@ -17,7 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
-import engine.restore
+import engine.jobs.restore
 from engine.backends.local import LocalBackend
 from engine.backends.s3 import S3Backend
 from engine.cli.main import main
@@ -39,7 +39,7 @@ def _arm(kill_at: int, count_file: Path, restore: bool) -> None:
         return wrapper
 
     if restore:
-        engine.restore._put_in_place = counted(engine.restore._put_in_place)
+        engine.jobs.restore._put_in_place = counted(engine.jobs.restore._put_in_place)
         return
     for cls in (LocalBackend, S3Backend):
         for name in ("put", "put_file", "delete"):

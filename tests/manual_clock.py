@@ -2,7 +2,7 @@
 
 import threading
 
-from engine.clock import Clock
+from engine.base.clock import Clock
 
 
 class ManualClock(Clock):

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
+from engine.base.units import format_bytes
 from engine.repo.tree import Kind
-from engine.units import format_bytes
 
 __all__ = ["RestorePage"]
 

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 from app.bridge import EngineBridge
 from app.destination import DestinationForm
 from app.pages.common import Page, heading, hint
-from engine.bandwidth import BandwidthPolicy, parse_policy
-from engine.errors import BadSchedule
+from engine.base.errors import BadSchedule
+from engine.config.bandwidth import BandwidthPolicy, parse_policy
 
 __all__ = ["SettingsPage", "ScheduleEditor"]
 

@@ -7,8 +7,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
 from app.ratechart import RateChart
-from engine.progress import describe_upload
-from engine.units import format_bytes, format_duration, format_rate
+from engine.base.progress import describe_upload
+from engine.base.units import format_bytes, format_duration, format_rate
 
 __all__ = ["StatusPage"]
 

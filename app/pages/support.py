@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QHBoxLayout, QPushButto
 
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
-from engine.units import format_bytes
+from engine.base.units import format_bytes
 
 __all__ = ["SupportPage"]
 

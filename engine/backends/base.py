@@ -3,7 +3,7 @@
 Names are slash-separated (`config`, `keys/<id>`, `data/<2 hex>/<pack id>`, `index/<id>`,
 `snapshots/<id>`). A `put` is atomic: readers see the whole object or nothing, so an interrupted
 write never leaves a half object under a real name. Backends raise the errors of
-`engine.errors` (ObjectNotFound, DestinationFull, TransientBackendError, BackendError) so that
+`engine.base.errors` (ObjectNotFound, DestinationFull, TransientBackendError, BackendError) so that
 callers can tell a missing object from a full disk from a network blip.
 """
 
@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Protocol
 
-from engine.errors import ForeignName
+from engine.base.errors import ForeignName
 
 __all__ = [
     "Backend",

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from engine.backends.base import check_object_name, repository_names
-from engine.errors import BackendError, DestinationFull, ObjectNotFound
+from engine.base.errors import BackendError, DestinationFull, ObjectNotFound
 
 __all__ = ["LocalBackend"]
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 from engine.backends.base import Backend
 from engine.backends.local import LocalBackend
+from engine.backends.ratelimit import TokenBucket
 from engine.backends.retry import Retrying
-from engine.errors import TransientBackendError, UsageError
-from engine.ratelimit import TokenBucket
+from engine.base.errors import TransientBackendError, UsageError
 
 __all__ = ["is_s3", "parse_s3", "s3_location", "open_location", "plain_http_note"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.errors import TransientBackendError
+from engine.base.clock import SYSTEM_CLOCK, Clock
+from engine.base.errors import TransientBackendError
 
 __all__ = ["Retrying"]
 

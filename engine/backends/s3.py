@@ -6,7 +6,7 @@ of its body (SigV4). An upload counts as stored only once the bucket reports the
 full size. (A Content-MD5 on top cost 0.9 s of CPU per GiB and guarded against nothing more.)
 botocore's own retries are off: `engine.backends.retry` owns retrying, so that waiting for the
 network is visible to the user and never gives up while a backup runs. Errors map onto
-`engine.errors`: a missing object, a missing bucket, refused credentials (permanent, with what to
+`engine.base.errors`: a missing object, a missing bucket, refused credentials (permanent, with what to
 fix) and timeouts, resets and 5xx (transient). The only importer of `boto3` and `botocore`.
 """
 
@@ -22,7 +22,8 @@ import botocore.exceptions
 from botocore.config import Config
 
 from engine.backends.base import repository_names
-from engine.errors import (
+from engine.backends.ratelimit import Paused, TokenBucket
+from engine.base.errors import (
     AccessDenied,
     BackendError,
     CredentialsRefused,
@@ -32,7 +33,6 @@ from engine.errors import (
     TransientBackendError,
     WrongSecretKey,
 )
-from engine.ratelimit import Paused, TokenBucket
 
 __all__ = ["S3Location", "S3Backend", "S3Credentials"]
 

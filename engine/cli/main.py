@@ -1,4 +1,4 @@
-"""`backbeat`: argparse subcommands -> BackupService calls, exit codes from engine.errors.
+"""`backbeat`: argparse subcommands -> BackupService calls, exit codes from engine.base.errors.
 
 Exit codes: 0 success, 1 error, 3 finished with per-file warnings (some files were skipped).
 """
@@ -15,23 +15,24 @@ import sys
 from dataclasses import asdict, replace
 from datetime import datetime
 
-from engine import PRODUCT, __version__, keychain
-from engine.bandwidth import BandwidthPolicy, parse_policy
+from engine import PRODUCT, __version__
+from engine.base.clock import SYSTEM_CLOCK
+from engine.base.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain, UsageError
+from engine.base.events import Progress
+from engine.base.logs import log, setup_logging
+from engine.base.memory import tune_allocator
+from engine.base.progress import describe_upload
+from engine.base.units import format_bytes, format_duration, format_rate, parse_duration, parse_rate, parse_size
 from engine.cli.interrupt import EXIT_INTERRUPTED, Interrupt
 from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
 from engine.cli.progress import ProgressPrinter
-from engine.clock import SYSTEM_CLOCK
-from engine.continuous import WatchRun
-from engine.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError, NoKeychain, UsageError
-from engine.events import Progress
-from engine.forget import describe_decision
-from engine.logs import log, setup_logging
-from engine.memory import tune_allocator
-from engine.progress import describe_upload
-from engine.prune import PruneReport
+from engine.config.bandwidth import BandwidthPolicy, parse_policy
+from engine.jobs.continuous import WatchRun
+from engine.jobs.forget import describe_decision
+from engine.jobs.prune import PruneReport
+from engine.local import keychain
 from engine.repo.tree import Kind
 from engine.service import BackupService
-from engine.units import format_bytes, format_duration, format_rate, parse_duration, parse_rate, parse_size
 
 __all__ = ["main", "build_parser"]
 

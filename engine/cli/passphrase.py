@@ -7,10 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from engine import keychain
-from engine.errors import EmptyPassphrase, NoPassphrase, PassphraseMismatch, UsageError
-from engine.home import app_dir
-from engine.passphrase_strength import is_weak, strength
+from engine.base.errors import EmptyPassphrase, NoPassphrase, PassphraseMismatch, UsageError
+from engine.base.home import app_dir
+from engine.base.passphrase_strength import is_weak, strength
+from engine.local import keychain
 
 __all__ = ["find_passphrase", "new_passphrase", "keychain_name"]
 

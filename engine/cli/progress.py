@@ -6,9 +6,9 @@ import shutil
 import sys
 from typing import TextIO
 
-from engine.clock import SYSTEM_CLOCK
-from engine.events import Checkpoint, FileSkipped, LockWait, NetworkWait, Progress
-from engine.units import format_bytes, format_duration, format_rate
+from engine.base.clock import SYSTEM_CLOCK
+from engine.base.events import Checkpoint, FileSkipped, LockWait, NetworkWait, Progress
+from engine.base.units import format_bytes, format_duration, format_rate
 
 __all__ = ["ProgressPrinter", "progress_line"]
 

@@ -14,7 +14,7 @@ from enum import IntEnum
 
 import zstandard
 
-from engine.errors import IntegrityError
+from engine.base.errors import IntegrityError
 from engine.repo.crypto import MasterKey
 
 __all__ = ["BlobType", "Compression", "seal_blob", "open_blob", "ZSTD_LEVEL", "MAX_BLOB"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from engine.backends.base import Backend, pack_name
-from engine.errors import BackbeatError, IntegrityError, LocalDiskFull
+from engine.base.errors import BackbeatError, IntegrityError, LocalDiskFull
 from engine.repo.blob import BlobType, Compression, open_blob, seal_blob
 from engine.repo.crypto import MasterKey
 from engine.repo.index import Index, IndexEntry, PackInfo

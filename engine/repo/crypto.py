@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from engine.errors import IntegrityError
+from engine.base.errors import IntegrityError
 
 __all__ = [
     "NONCE_SIZE",
@@ -58,7 +58,7 @@ RECORD_MAC_SIZE = 16
 
 def record_mac(key: bytes, *parts: bytes) -> bytes:
     """A 16-byte keyed BLAKE3 over `parts` (each length-prefixed, so no two splits collide): a
-    local record this computer wrote, checked before it is trusted (engine.state)."""
+    local record this computer wrote, checked before it is trusted (engine.local.state)."""
     hasher = blake3.blake3(key=key, max_threads=1)
     for part in parts:
         hasher.update(len(part).to_bytes(4, "little"))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, KeysView
 from typing import NamedTuple
 
 from engine.backends.base import Backend, pack_name
-from engine.errors import IntegrityError
+from engine.base.errors import IntegrityError
 from engine.repo.blob import BlobType, Compression
 from engine.repo.crypto import MasterKey, plain_hash
 from engine.repo.pack import TAIL_GUESS, PackEntry, decode_header, parse_trailer

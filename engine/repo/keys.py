@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 
 from engine.backends.base import Backend, readable
-from engine.errors import IntegrityError, NotARepository, WrongPassphrase
+from engine.base.errors import IntegrityError, NotARepository, WrongPassphrase
 from engine.repo.crypto import MasterKey, derive_passphrase_key, named_by_content, open_with, plain_hash, seal_with
 
 __all__ = ["KdfParams", "DEFAULT_KDF", "create_key", "unlock", "damaged_keys"]

@@ -25,11 +25,11 @@ from dataclasses import asdict, dataclass
 import psutil
 
 from engine.backends.base import Backend, readable
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.errors import BackendError, IntegrityError, LockLost, ObjectNotFound, RepositoryBusy
-from engine.home import computer_id
+from engine.base.clock import SYSTEM_CLOCK, Clock
+from engine.base.errors import BackendError, IntegrityError, LockLost, ObjectNotFound, RepositoryBusy
+from engine.base.home import computer_id
+from engine.base.units import format_duration
 from engine.repo.crypto import MasterKey, plain_hash
-from engine.units import format_duration
 
 __all__ = ["LockInfo", "RepoLock", "read_locks", "is_stale", "remove_locks", "STALE_AFTER", "REFRESH_EVERY"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO, NamedTuple
 
-from engine.errors import IntegrityError
+from engine.base.errors import IntegrityError
 from engine.repo.blob import BlobType, Compression
 from engine.repo.crypto import MasterKey, named_by_content, plain_hash, plain_hasher
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from engine.backends.base import MOST, Backend, list_packs, pack_name, readable
-from engine.errors import (
+from engine.base.errors import (
     BackendError,
     IntegrityError,
     NotARepository,
@@ -57,7 +57,7 @@ class Repository:
         c = config["chunker"]
         self.chunker = ChunkerParams(c["min_size"], c["avg_size"], c["max_size"])
         self.pack_size: int = config["pack_size"]
-        #: index files never to be read again: this computer deleted them here (engine.session)
+        #: index files never to be read again: this computer deleted them here (engine.jobs.session)
         self.refused_index: set[str] = set()
         #: what the destination did that the user should hear of, said once (engine.service)
         self.notices: list[str] = []
@@ -106,7 +106,7 @@ class Repository:
     @property
     def authenticated(self) -> bool:
         """Whether `config` carries its MAC (repositories made before it existed do not; whoever
-        opens one decides whether to trust it: engine.session)."""
+        opens one decides whether to trust it: engine.jobs.session)."""
         return "mac" in self.config
 
     def add_mac(self) -> None:

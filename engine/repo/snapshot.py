@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from engine.backends.base import Backend, readable
-from engine.errors import IntegrityError, ObjectNotFound, SnapshotNotFound
+from engine.base.errors import IntegrityError, ObjectNotFound, SnapshotNotFound
 from engine.repo.crypto import MasterKey, named_by_content, plain_hash
 
 __all__ = ["Snapshot", "save_snapshot", "load_snapshots", "find_snapshot"]

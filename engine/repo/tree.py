@@ -19,7 +19,7 @@ from collections.abc import Callable, Container, Iterable
 from enum import IntEnum
 from typing import NamedTuple
 
-from engine.errors import IntegrityError
+from engine.base.errors import IntegrityError
 
 __all__ = [
     "Kind",

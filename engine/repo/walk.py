@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from engine.errors import BackbeatError, IntegrityError
+from engine.base.errors import BackbeatError, IntegrityError
 from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.tree import Kind, TreeEntry, decode_tree, split_parts

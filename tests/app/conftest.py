@@ -4,8 +4,8 @@ import os
 
 import pytest
 
+from engine.config.settings import Settings, save_settings
 from engine.service import BackupService
-from engine.settings import Settings, save_settings
 from tests.conftest import PASSWORD
 
 pytest.importorskip("PySide6")
@@ -39,7 +39,7 @@ def desktop_s3(qtbot, tmp_path, s3_repo):
     from PySide6.QtWidgets import QApplication
 
     from app.main import start
-    from engine.bandwidth import BandwidthPolicy
+    from engine.config.bandwidth import BandwidthPolicy
 
     src = tmp_path / "Videos"
     src.mkdir()

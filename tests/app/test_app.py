@@ -3,10 +3,10 @@
 import os
 import time
 
-from engine import control
-from engine.bandwidth import BandwidthPolicy
+from engine.config.bandwidth import BandwidthPolicy
+from engine.config.settings import Settings, load_settings, save_settings
+from engine.meter import control
 from engine.service import BackupService
-from engine.settings import Settings, load_settings, save_settings
 from tests.conftest import PASSWORD, everything_chosen
 
 
@@ -88,7 +88,7 @@ def test_saving_the_settings_page_unchanged_keeps_every_choice(qtbot, desktop):
 
 def test_the_schedule_editor_writes_a_timetable_the_engine_accepts(qtbot, desktop):
     from app.pages.settings import ScheduleEditor
-    from engine.bandwidth import parse_policy
+    from engine.config.bandwidth import parse_policy
 
     editor = ScheduleEditor("Mon-Fri 08:00,512k 18:00,256k 23:00,off")
     qtbot.addWidget(editor)

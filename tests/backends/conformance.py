@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from engine.errors import ObjectNotFound
+from engine.base.errors import ObjectNotFound
 
 #: names as a repository has them (a backend refuses others)
 PACK = "data/ab/ab" + "cd" * 31

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from engine.backends.local import LocalBackend
-from engine.errors import BackendError, DestinationFull
+from engine.base.errors import BackendError, DestinationFull
 from tests.backends.conformance import K1, PACK, run_conformance, run_put_file
 
 

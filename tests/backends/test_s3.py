@@ -2,7 +2,7 @@ import pytest
 
 from engine.backends.location import open_location, parse_s3
 from engine.backends.s3 import S3Backend, S3Credentials
-from engine.errors import CredentialsRefused, NoSuchBucket, TransientBackendError
+from engine.base.errors import CredentialsRefused, NoSuchBucket, TransientBackendError
 from tests.backends.conformance import run_conformance, run_put_file
 from tests.s3server import ACCESS_KEY
 

@@ -6,7 +6,7 @@ import time
 
 from engine.backends import s3
 from engine.backends.location import open_location
-from engine.ratelimit import TokenBucket
+from engine.backends.ratelimit import TokenBucket
 from tests.backends.conformance import PACK
 
 

@@ -3,14 +3,14 @@
 import os
 import stat
 
-import engine.restoreplan
+import engine.local.restoreplan
 from bench.datasets import assert_same_tree, mutate
 from engine.backends.local import LocalBackend
-from engine.backup import run_backup, start_scan
+from engine.jobs.backup import run_backup, start_scan
+from engine.jobs.restore import run_restore
+from engine.jobs.session import open_session
 from engine.repo.repository import Repository
 from engine.repo.snapshot import load_snapshots
-from engine.restore import run_restore
-from engine.session import open_session
 from tests.conftest import PASSWORD
 
 
@@ -154,7 +154,7 @@ def test_extended_attributes_survive_and_cached_files_keep_them(cli, tmp_path):
 
 def test_a_blob_shared_by_more_files_than_a_pack_job_takes_restores_into_all(tmp_path, monkeypatch, backbeat_home):
     """The plan hands a pack out in jobs of bounded size: one blob's places may span several."""
-    monkeypatch.setattr(engine.restoreplan, "PACK_JOB_PLACES", 4)
+    monkeypatch.setattr(engine.local.restoreplan, "PACK_JOB_PLACES", 4)
     src = tmp_path / "src"
     src.mkdir()
     for i in range(30):

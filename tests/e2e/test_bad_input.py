@@ -6,11 +6,11 @@ import socket
 import threading
 from pathlib import Path
 
-import engine.backup as backup
+import engine.jobs.backup as backup
 from engine.backends.local import LocalBackend
-from engine.backup import run_backup, start_scan
+from engine.jobs.backup import run_backup, start_scan
+from engine.jobs.session import open_session
 from engine.repo.repository import Repository
-from engine.session import open_session
 from tests.conftest import PASSWORD
 
 #: as root, permissions do not stop reads: drop the capabilities that bypass them.

@@ -14,11 +14,11 @@ import pytest
 
 from bench.datasets import assert_same_tree
 from engine.backends.local import LocalBackend
+from engine.jobs.session import open_session
 from engine.repo.blob import BlobType
 from engine.repo.snapshot import load_snapshots
 from engine.repo.tree import decode_tree, split_parts
 from engine.repo.walk import folder_entries
-from engine.session import open_session
 from tests.conftest import PASSWORD
 from tests.e2e.test_prune import keep_last
 
@@ -93,9 +93,9 @@ def test_a_big_folder_in_parts_re_sends_one_part_survives_prune_and_a_damaged_pa
 _MEASURE = """
 import json, sys, tracemalloc
 from engine.backends.local import LocalBackend
-from engine.backup import run_backup, start_scan
+from engine.jobs.backup import run_backup, start_scan
 from engine.repo.repository import Repository
-from engine.session import open_session
+from engine.jobs.session import open_session
 src, repo, password = sys.argv[1:]
 Repository.create(LocalBackend(repo), password)
 session = open_session(LocalBackend(repo), password)

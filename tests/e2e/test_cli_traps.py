@@ -9,8 +9,8 @@ import sys
 import time
 
 from bench.datasets import assert_same_tree
-from engine.bandwidth import BandwidthPolicy
-from engine.settings import Settings, load_settings, save_settings, settings_path
+from engine.config.bandwidth import BandwidthPolicy
+from engine.config.settings import Settings, load_settings, save_settings, settings_path
 from tests.conftest import everything_chosen
 
 

@@ -4,11 +4,11 @@ import os
 from pathlib import Path
 
 from engine.backends.local import LocalBackend
-from engine.backup import run_backup, start_scan
+from engine.jobs.backup import run_backup, start_scan
+from engine.jobs.restore import run_restore, walk_snapshot
+from engine.jobs.session import open_session
 from engine.repo.repository import ChunkerParams, Repository
 from engine.repo.snapshot import load_snapshots
-from engine.restore import run_restore, walk_snapshot
-from engine.session import open_session
 from tests.conftest import PASSWORD
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from bench.datasets import assert_same_tree
 from engine.backends.local import LocalBackend
-from engine.backup import run_backup, start_scan
+from engine.jobs.backup import run_backup, start_scan
+from engine.jobs.session import open_session
 from engine.repo.repository import Repository
 from engine.repo.snapshot import find_snapshot, load_snapshots
-from engine.session import open_session
 from tests.conftest import PASSWORD, small_tmpfs
 from tests.e2e.test_bad_input import NO_DAC
 from tests.manual_clock import ManualClock
@@ -91,8 +91,8 @@ def test_a_permission_taken_away_between_scan_and_read_skips_only_that_file(tmp_
         f"""
         import os
         from engine.backends.local import LocalBackend
-        from engine.backup import run_backup, start_scan
-        from engine.session import open_session
+        from engine.jobs.backup import run_backup, start_scan
+        from engine.jobs.session import open_session
         scanning = start_scan([{str(src)!r}])
         scanning.result()
         os.chmod({str(src / "soon-locked.txt")!r}, 0)

@@ -5,8 +5,8 @@ import os
 import stat
 
 from bench.datasets import assert_same_tree
-from engine.events import Progress
-from engine.restore import run_restore
+from engine.base.events import Progress
+from engine.jobs.restore import run_restore
 from engine.service import BackupService
 from tests.conftest import PASSWORD, small_tmpfs
 

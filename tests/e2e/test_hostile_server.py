@@ -11,7 +11,7 @@ import time
 import pytest
 
 from engine.backends.local import LocalBackend
-from engine.errors import ForeignName
+from engine.base.errors import ForeignName
 from engine.repo.crypto import plain_hash
 from tests.hostile_s3 import HostileS3
 

@@ -14,7 +14,7 @@ import pytest
 
 from bench.datasets import assert_same_tree, generate, mutate
 from bench.prune import only_dropped_bytes
-from engine.errors import BackbeatError
+from engine.base.errors import BackbeatError
 from engine.service import BackupService
 from tests.conftest import PASSWORD
 
@@ -101,8 +101,8 @@ def test_deleted_files_stay_restorable_for_the_days_chosen(tmp_path):
     (src / "gone.txt").unlink()
     (src / "keep.txt").write_text("stays, changed")
     last = service.backup([str(src)]).snapshot_id
-    from engine.forget import run_forget
-    from engine.retention import RetentionPolicy
+    from engine.config.retention import RetentionPolicy
+    from engine.jobs.forget import run_forget
 
     policy = RetentionPolicy(last=1, hourly=0, daily=0, weekly=0, monthly=0, yearly=0, deleted_days=90)
     deleted_at = service.snapshot(last).time_ns
@@ -228,9 +228,9 @@ def test_kill9_at_five_moments_of_a_prune_to_s3(cli, tmp_path, backbeat_home, s3
 
 def test_a_backup_never_runs_beside_a_prune(cli, tmp_path):
     """A prune holds the repository alone; a backup (or a reconcile) started meanwhile waits, then gives up clearly."""
-    from engine.backup import RunOptions, run_backup, start_scan
-    from engine.errors import RepositoryBusy
-    from engine.events import LockWait
+    from engine.base.errors import RepositoryBusy
+    from engine.base.events import LockWait
+    from engine.jobs.backup import RunOptions, run_backup, start_scan
 
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "a").write_text("a")
@@ -257,8 +257,8 @@ def test_a_backup_never_runs_beside_a_prune(cli, tmp_path):
 def test_a_backup_whose_lock_was_broken_saves_no_snapshot(tmp_path):
     """Its computer slept past the half hour and another one removed its lock: a prune may have run,
     so the run stops before it names anything."""
-    from engine.errors import LockLost
-    from engine.events import Progress
+    from engine.base.errors import LockLost
+    from engine.base.events import Progress
 
     src = tmp_path / "src"
     src.mkdir()
@@ -315,7 +315,7 @@ def test_a_long_running_app_sees_a_prune_made_by_another_process(cli, tmp_path):
 
 @pytest.mark.slow
 def test_prune_to_s3_keeps_to_its_upload_budget_and_finishes_later(cli, tmp_path, s3_repo):
-    from engine.settings import PruneSettings, Settings, save_settings
+    from engine.config.settings import PruneSettings, Settings, save_settings
 
     src = generate(tmp_path / "src", 8, 3)
     cli("init", "--pack-size", "512K", "--repo", s3_repo, repo=False)

@@ -10,7 +10,7 @@ from collections import Counter
 
 from bench.datasets import assert_same_tree
 from engine.backends.location import open_location
-from engine.session import open_session
+from engine.jobs.session import open_session
 from tests.conftest import PASSWORD
 
 

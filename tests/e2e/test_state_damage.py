@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from engine.events import FileSkipped
+from engine.base.events import FileSkipped
+from engine.jobs.session import state_path
 from engine.service import BackupService
-from engine.session import state_path
 from tests.conftest import PASSWORD
 
 _NO_INDEX_MACS = "UPDATE index_files SET plain = substr(plain, 1, length(plain) - 16)"  # as before schema 7

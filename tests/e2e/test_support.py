@@ -3,7 +3,7 @@
 import logging
 import zipfile
 
-from engine.logs import _Rotating
+from engine.base.logs import _Rotating
 from tests.conftest import PASSWORD
 from tests.s3server import SECRET_KEY
 

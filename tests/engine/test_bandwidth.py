@@ -2,8 +2,8 @@ from datetime import datetime
 
 import pytest
 
-from engine.bandwidth import parse_timetable
-from engine.errors import BadSchedule
+from engine.base.errors import BadSchedule
+from engine.config.bandwidth import parse_timetable
 
 K = 1024
 MON, FRI, SAT, SUN = 16, 20, 21, 22  # days of November 2026
@@ -52,7 +52,7 @@ def test_malformed_schedules_point_at_the_bad_token(schedule, pointer):
 
 
 def test_policies_from_what_a_user_types():
-    from engine.bandwidth import BandwidthPolicy, parse_policy
+    from engine.config.bandwidth import BandwidthPolicy, parse_policy
 
     assert parse_policy("off") == BandwidthPolicy("unlimited")
     assert parse_policy("auto") == BandwidthPolicy("automatic")

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from engine.errors import IntegrityError
+from engine.base.errors import IntegrityError
 from engine.repo.blob import BlobType, Compression, open_blob, seal_blob
 from engine.repo.crypto import MasterKey
 

@@ -2,7 +2,7 @@ import io
 import os
 import random
 
-from engine.chunker import Chunker
+from engine.repo.chunker import Chunker
 
 
 def test_compiled_chunker_is_used():

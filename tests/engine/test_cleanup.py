@@ -4,12 +4,12 @@ backups, and for a network destination only once the computer's network has been
 import threading
 import time
 
-from engine.netidle import LineIdle
-from engine.retention import RetentionPolicy
+from engine.config.retention import RetentionPolicy
+from engine.config.settings import PruneSettings, Settings, save_settings
+from engine.jobs.session import state_path
+from engine.local.state import State
+from engine.meter.netidle import LineIdle
 from engine.service import BackupService
-from engine.session import state_path
-from engine.settings import PruneSettings, Settings, save_settings
-from engine.state import State
 from tests.conftest import PASSWORD
 from tests.manual_clock import ManualClock
 

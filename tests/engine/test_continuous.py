@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from engine.continuous import ContinuousBackup
+from engine.config.settings import Settings, WatchSettings, save_settings
+from engine.jobs.continuous import ContinuousBackup
 from engine.repo.snapshot import load_snapshots
 from engine.repo.tree import Kind
 from engine.service import BackupService
-from engine.settings import Settings, WatchSettings, save_settings
 
 FAST = WatchSettings(quiet=0.3, max_wait=1.5, interval=0.0)
 

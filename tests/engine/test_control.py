@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from engine import control
+from engine.meter import control
 from tests.manual_clock import ManualClock
 
 
@@ -39,6 +39,6 @@ def test_activity_is_shown_only_while_its_process_lives_and_is_fresh(backbeat_ho
     clock.wall_time += 10
     assert control.read_activity(clock) is None  # stale: the job hung or stopped
     # written by a process that has exited
-    code = "from engine import control; control.publish_activity({'reason': 'x'})"
+    code = "from engine.meter import control; control.publish_activity({'reason': 'x'})"
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
     assert control.read_activity() is None

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.delaycontrol import TARGET, DelayController
+from engine.meter.delaycontrol import TARGET, DelayController
 
 BASE = 0.020  # 20 ms to the server and back with an empty queue
 

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from engine.bandwidth import parse_timetable
-from engine.forecast import Outlook, TailEstimate, UploadForecast, finish_in, sample_ratios
-from engine.priority import kind_of
+from engine.config.bandwidth import parse_timetable
+from engine.config.priority import kind_of
+from engine.meter.forecast import Outlook, TailEstimate, UploadForecast, finish_in, sample_ratios
 from tests.manual_clock import ManualClock
 
 MONDAY_9 = datetime(2026, 11, 23, 9, 0)  # a Monday

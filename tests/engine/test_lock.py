@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.backends.local import LocalBackend
-from engine.errors import LockLost, RepositoryBusy
+from engine.base.errors import LockLost, RepositoryBusy
 from engine.repo.crypto import MasterKey
 from engine.repo.lock import STALE_AFTER, RepoLock, read_locks, remove_locks
 from tests.manual_clock import ManualClock

@@ -5,11 +5,11 @@ from datetime import datetime
 
 import pytest
 
-from engine import control
-from engine.bandwidth import BandwidthPolicy
-from engine.pacing import Pacer
-from engine.ratelimit import TokenBucket
-from engine.settings import Settings, save_settings
+from engine.backends.ratelimit import TokenBucket
+from engine.config.bandwidth import BandwidthPolicy
+from engine.config.settings import Settings, save_settings
+from engine.meter import control
+from engine.meter.pacing import Pacer
 from tests.manual_clock import ManualClock
 
 

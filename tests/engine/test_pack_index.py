@@ -1,12 +1,12 @@
 import os
 
 from engine.backends.local import LocalBackend
+from engine.local.outbox import Uploader
+from engine.local.state import State
 from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.crypto import MasterKey
 from engine.repo.index import Index, decode_index, encode_index, read_pack_header
-from engine.state import State
-from engine.uploader import Uploader
 
 
 class _Store(BlobStore):

@@ -1,8 +1,8 @@
 """What a slow first upload sends first."""
 
-from engine.priority import PrioritySettings, kind_of, score
-from engine.spool import tree_key
-from engine.worklist import WorkList
+from engine.config.priority import PrioritySettings, kind_of, score
+from engine.local.spool import tree_key
+from engine.local.worklist import WorkList
 
 DAY = 86_400 * 10**9
 NOW = 1_800_000_000 * 10**9

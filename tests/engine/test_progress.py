@@ -1,8 +1,8 @@
 import io
 
+from engine.base.events import FileSkipped
+from engine.base.progress import Meter
 from engine.cli.progress import ProgressPrinter
-from engine.events import FileSkipped
-from engine.progress import Meter
 from tests.manual_clock import ManualClock
 
 
@@ -38,8 +38,8 @@ def test_the_printer_shows_every_new_phase_at_once():
     """A fast run changes phase within a tenth of a second: the new phase is drawn even so."""
     import io
 
+    from engine.base.events import Progress
     from engine.cli.progress import ProgressPrinter
-    from engine.events import Progress
 
     out = io.StringIO()
     printer = ProgressPrinter(out, live=True)

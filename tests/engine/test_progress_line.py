@@ -4,8 +4,8 @@ import re
 
 import pytest
 
+from engine.base.events import Progress
 from engine.cli.progress import progress_line
-from engine.events import Progress
 
 UPLOADING = Progress("uploading", 12, 400, 119_000_000, 306_000_000, rate=601_000, eta_seconds=507)
 NUMBER_CUT = re.compile(r"\d$|\d\.$")  # a line ending in a digit may be a number cut short

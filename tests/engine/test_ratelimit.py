@@ -1,6 +1,6 @@
 import threading
 
-from engine.ratelimit import SEGMENT, TokenBucket
+from engine.backends.ratelimit import SEGMENT, TokenBucket
 from tests.manual_clock import ManualClock
 
 
@@ -76,7 +76,7 @@ def test_pause_holds_senders_and_resume_releases_them():
 
 
 def test_a_sender_held_by_a_long_pause_gives_up_so_that_its_request_can_be_closed():
-    from engine.ratelimit import Paused
+    from engine.backends.ratelimit import Paused
 
     clock = ManualClock()
     bucket = TokenBucket(0, clock)  # paused from the start

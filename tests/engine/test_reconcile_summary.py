@@ -1,6 +1,6 @@
 """The words the app shows after "Check Online Storage"."""
 
-from engine.reconcile import ReconcileReport
+from engine.jobs.reconcile import ReconcileReport
 
 
 def test_a_seed_not_yet_loaded_says_to_wait():

@@ -2,9 +2,9 @@
 
 import tracemalloc
 
-import engine.restoreplan
+import engine.local.restoreplan
+from engine.local.restoreplan import RestorePlan
 from engine.repo.tree import Kind, TreeEntry
-from engine.restoreplan import RestorePlan
 
 PACK_A, PACK_B = b"\xaa" * 32, b"\x0b" * 32
 
@@ -14,7 +14,7 @@ def _file(name: bytes, size: int = 3) -> TreeEntry:
 
 
 def test_places_come_pack_by_pack_in_offset_order_grouped_by_blob_in_bounded_jobs(monkeypatch):
-    monkeypatch.setattr(engine.restoreplan, "PACK_JOB_PLACES", 3)
+    monkeypatch.setattr(engine.local.restoreplan, "PACK_JOB_PLACES", 3)
     shared = b"s" * 32
     expected = set()
     with RestorePlan() as plan:
@@ -75,5 +75,5 @@ def test_a_plan_of_40000_files_is_not_held_in_memory():
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert (places, files) == (40_000, 40_000) and jobs >= 40_000 // engine.restoreplan.PACK_JOB_PLACES
+    assert (places, files) == (40_000, 40_000) and jobs >= 40_000 // engine.local.restoreplan.PACK_JOB_PLACES
     assert peak < 12 << 20, f"{peak >> 20} MiB"

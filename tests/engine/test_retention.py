@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.keep import evaluate
+from engine.config.retention import RetentionPolicy
+from engine.jobs.keep import evaluate
 from engine.repo.snapshot import Snapshot
-from engine.retention import RetentionPolicy
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = ZoneInfo("UTC")

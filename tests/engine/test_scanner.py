@@ -2,8 +2,8 @@
 
 import os
 
-from engine.scanner import scan
-from engine.spool import Tag
+from engine.local.scanner import scan
+from engine.local.spool import Tag
 
 
 def _listing(found) -> dict[bytes, list[bytes]]:
@@ -66,9 +66,9 @@ def test_every_folder_lists_its_children_in_name_order_whatever_the_sources(tmp_
 
 def test_a_listing_bigger_than_a_run_is_merged_in_name_order(tmp_path, monkeypatch):
     """A huge folder is sorted in runs spilled to disk and merged, never held whole."""
-    import engine.scanner
+    import engine.local.scanner
 
-    monkeypatch.setattr(engine.scanner, "_RUN", 100)
+    monkeypatch.setattr(engine.local.scanner, "_RUN", 100)
     names = [f"{i * 7919 % 1000:03}-{'x' * (i % 5)}".encode() for i in range(1000)]
     for name in names:
         (tmp_path / "big" / os.fsdecode(name)).parent.mkdir(exist_ok=True)

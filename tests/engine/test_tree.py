@@ -1,6 +1,6 @@
 import pytest
 
-from engine.errors import IntegrityError
+from engine.base.errors import IntegrityError
 from engine.repo.tree import Kind, TreeEntry, decode_tree, encode_entry, encode_tree, ids_known
 
 ENTRIES = [

@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from engine.errors import IntegrityError
+from engine.base.errors import IntegrityError
 from engine.repo.blob import BlobType
 from engine.repo.crypto import MasterKey
 from engine.repo.tree import (

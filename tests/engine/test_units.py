@@ -1,6 +1,6 @@
 import pytest
 
-from engine.units import format_bytes, format_duration, parse_size
+from engine.base.units import format_bytes, format_duration, parse_size
 
 
 def test_sizes():

@@ -1,0 +1,698 @@
+"""One backup run: scan -> read and chunk -> store blobs -> trees -> index -> snapshot.
+
+Nothing is held per file: the scan is a spool on disk (`engine.local.spool`), read beside the files
+cache in the same order, and the files to read, with their records once read, are a work list on
+disk (`engine.local.worklist`). Files the files cache vouches for (same device, inode, size, mtime
+and ctime, and every blob still indexed) are not read. The rest are read, in the order of
+`engine.config.priority` (what protects most goes first), on a pool of threads: each reads, chunks
+and hashes a file; new chunks of large files are sealed (zstd + AES-GCM) on a second pool so both
+cores work even on one huge file. All of it runs in compiled code that releases the GIL. A file
+that changes while it is read is read once more, then skipped with a warning. During a long run,
+checkpoints make what has arrived restorable (`engine.jobs.checkpoint`); over a network, progress
+is counted in bytes sent against a forecast of what is left to send (`engine.meter.forecast`). The
+snapshot is written last, after every pack and the index it needs; the files cache after it.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import socket
+import stat
+import threading
+from array import array
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from engine.base.clock import SYSTEM_CLOCK, Clock
+from engine.base.errors import BackbeatError, UsageError
+from engine.base.events import BackupSummary, Checkpoint, EventSink, FileSkipped, LockWait, Progress
+from engine.base.home import app_dir, computer_id
+from engine.base.progress import Meter
+from engine.config.priority import PrioritySettings, kind_of
+from engine.config.settings import CheckpointSettings
+from engine.jobs.checkpoint import CheckpointTimer, OpenCheckpoints
+from engine.jobs.rollback import not_before_latest, remember_latest
+from engine.jobs.session import Session, forget_unlisted_packs, recover
+from engine.local.outbox import Uploader, streams_for
+from engine.local.scanner import Partial, Scan, read_xattrs, scan
+from engine.local.spool import META_SIZE, Entry, Tag, meta_mode, meta_mtime_ns, meta_size, pack_meta, tree_key
+from engine.local.state import State
+from engine.local.worklist import ToRead, WorkList
+from engine.meter.forecast import Line, TailEstimate, UploadForecast, sample_ratios
+from engine.repo.blob import BlobType, seal_blob
+from engine.repo.blobstore import BlobStore
+from engine.repo.chunker import Chunker
+from engine.repo.index import PackInfo
+from engine.repo.snapshot import Snapshot, save_snapshot
+from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry, entry_ids, ids_known
+from engine.repo.walk import folder_entries
+
+__all__ = ["Scanned", "start_scan", "run_backup", "RunOptions"]
+
+#: chunks at least this big are sealed on the seal pool; smaller ones inline.
+_POOL_SEAL_MIN = 512 * 1024
+_IN_FLIGHT = 2
+_RACY_NS = 2_000_000_000
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_TICK = 0.25  # seconds between progress events
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    checkpoints: CheckpointSettings | None = CheckpointSettings()
+    priority: PrioritySettings = PrioritySettings()
+    #: a network destination's line (None for a disk): progress then counts bytes sent
+    line: Line | None = None
+    #: seconds to wait for a prune (or another computer's exclusive job) to finish before giving up
+    lock_wait: float = 1800.0
+
+
+def entry_digest(record: bytes) -> bytes:
+    """What a files-cache record says of a file's content and metadata (its tree entry), in 16 bytes."""
+    return hashlib.blake2b(memoryview(record)[META_SIZE:], digest_size=16).digest()
+
+
+class _FileChanged(Exception):
+    pass
+
+
+class _Vanished(Exception):
+    """The file to read was deleted after the scan (not any other missing file: a pack's, say)."""
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_size, a.st_mtime_ns, a.st_ctime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ctime_ns, b.st_ino)
+
+
+class _Run:
+    def __init__(self, session: Session, events: EventSink, clock: Clock, workers: int, options: RunOptions) -> None:
+        self.session = session
+        self.events = events
+        self.clock = clock
+        self.workers = workers
+        self.options = options
+        self.skipped: list[FileSkipped] = []
+        line, threads = options.line, session.upload_threads
+        self.uploader = Uploader(
+            session.repo.backend,
+            session.state,
+            session.outbox,
+            self._stored,
+            threads,
+            (lambda: streams_for(line.outlook().limit, threads)) if line is not None else None,
+        )
+        self.store = BlobStore(
+            session.repo.key, session.index, session.repo.backend, self.uploader, session.repo.pack_size
+        )
+        self.seal_pool = ThreadPoolExecutor(workers, thread_name_prefix="backbeat-seal")
+        self._local = threading.local()
+        self.started_ns = clock.wall_ns()
+        #: the files to read and, once read, their records: the stat their content matches
+        #: (`pack_meta`), then their encoded tree entry. The files cache stores the same records.
+        self.work = WorkList(options.priority, self.started_ns)
+        self.sent0 = line.sent() if line is not None else 0
+        self.checkpoints: OpenCheckpoints | None = None  # set once the scan says which folders
+        self.reading_done = threading.Event()  # checkpoints end; progress to a disk ends
+        self.stopping = threading.Event()  # everything is at the destination: progress ends
+        self._count_lock = threading.Lock()
+        self.bytes_deduped = 0  # guarded by self._count_lock: bytes read that were stored already
+        self.bytes_read = 0  # guarded by self._count_lock: bytes of the files read whole
+        self.files_new = 0  # guarded by self._count_lock
+        self.files_changed = 0  # guarded by self._count_lock
+        self.files_same = 0  # guarded by self._count_lock: read again, found as the files cache had them
+
+    def _stored(self, info: PackInfo) -> None:
+        self.store.pack_stored(info)
+
+    def report(self, ev: FileSkipped) -> None:
+        self.skipped.append(ev)
+        self.events(ev)
+
+    def _chunker(self) -> Chunker:
+        if not hasattr(self._local, "chunker"):
+            c = self.session.repo.chunker
+            self._local.chunker = Chunker(c.min_size, c.avg_size, c.max_size, self.session.repo.chunker_seed)
+        return self._local.chunker
+
+    # -- one file ----------------------------------------------------------------------------
+    def _read_once(self, path: bytes, progress: Meter) -> bytes:
+        store = self.store
+        ids: list[bytes] = []
+        futures: deque[Future] = deque()
+        read = 0
+        try:  # never through a link, never blocked by a FIFO: both may have been swapped in since the scan
+            f = open(os.open(path, _READ_FLAGS), "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            raise _Vanished() from None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise _FileChanged("it is no longer a regular file") from None
+            raise
+        try:
+            with f:
+                before = os.fstat(f.fileno())
+                if not stat.S_ISREG(before.st_mode):
+                    raise _FileChanged("it is no longer a regular file")
+                for chunk in self._chunker().cut_file(f):
+                    blob_id = store.blob_id(chunk)
+                    ids.append(blob_id)
+                    read += len(chunk)
+                    progress.add(len(chunk))
+                    if not store.reserve(blob_id):
+                        with self._count_lock:
+                            self.bytes_deduped += len(chunk)
+                        continue
+                    if len(chunk) < _POOL_SEAL_MIN:
+                        store.add(store.seal(blob_id, BlobType.DATA, chunk))
+                        continue
+                    futures.append(self.seal_pool.submit(store.seal, blob_id, BlobType.DATA, bytes(chunk)))
+                    while len(futures) >= _IN_FLIGHT:
+                        store.add(futures.popleft().result())
+                after = os.fstat(f.fileno())
+        finally:
+            while futures:  # a reserved blob must always reach a pack, whatever happened
+                store.add(futures.popleft().result())
+        if not _same(before, after) or read != before.st_size:
+            progress.add(-read)
+            raise _FileChanged("it changed while being read")
+        with self._count_lock:
+            self.bytes_read += read
+        mode = stat.S_IMODE(before.st_mode)
+        entry = TreeEntry(
+            _name(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=read_xattrs(path), ids=tuple(ids)
+        )
+        return pack_meta(before) + encode_entry(entry)
+
+    def store_file(self, file: ToRead, progress: Meter) -> None:
+        name = os.fsdecode(file.path)
+        for attempt in (1, 2):
+            try:
+                record = self._read_once(file.path, progress)
+                self.work.done(file.no, record)
+                with self._count_lock:
+                    if file.cached is None:
+                        self.files_new += 1
+                    elif entry_digest(record) == file.cached:
+                        self.files_same += 1  # read again to be sure (see _RACY_NS), and the same
+                    else:
+                        self.files_changed += 1
+                break
+            except _FileChanged as e:
+                if attempt == 2:
+                    self.report(FileSkipped(name, f"{e}; it will be backed up next time", warning=True))
+            except _Vanished:
+                self.report(FileSkipped(name, "it was deleted before it could be read", warning=True))
+                break
+            except OSError as e:
+                self.report(FileSkipped(name, f"cannot read it ({e.strerror})", warning=True))
+                break
+        progress.add(0, files=1)
+
+    # -- the run -----------------------------------------------------------------------------
+    def classify(self, found: Scan) -> int:
+        """Put the files to read in the work list; the count of those the files cache vouches for
+        (same stat, and every blob still indexed: a prune may have removed some). The spool and
+        the cache are read side by side, both in tree order; what the cache holds under the paths
+        backed up but the scan did not find is noted as gone."""
+        known = self.session.index.ids()
+        work = self.work
+        roots = [(tree_key(p), tree_key(p.rstrip(b"/")) + b"\0") for p in found.paths]
+
+        def gone(key: bytes) -> None:
+            if any(key == root or key.startswith(under) for root, under in roots):
+                work.gone(key)
+
+        cache = _CacheCursor(self.session.state, passed=gone)
+        unchanged = 0
+        no = -1
+        file = Tag.FILE
+        for tag, path, meta, _ in found.spool:
+            if tag != file:
+                continue
+            no += 1
+            record = cache.seek(path.replace(b"/", b"\0"))  # tree_key, inline: once per file
+            if record is not None and record.startswith(meta) and ids_known(record, META_SIZE, known):
+                unchanged += 1
+                continue
+            work.add(no, path, meta_size(meta), meta_mtime_ns(meta), record and entry_digest(record))
+        cache.finish()
+        work.seal()
+        return unchanged
+
+    def read_all(self, progress: Meter) -> None:
+        """Worker threads pull files from the work list, in its order; the first error stops them all."""
+        order = self.work.order()
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            while not errors:
+                with lock:
+                    file = next(order, None)
+                if file is None:
+                    return
+                try:
+                    self.store_file(file, progress)
+                except BaseException as e:  # noqa: BLE001 - re-raised on the run's thread
+                    errors.append(e)
+
+        threads = [threading.Thread(target=worker, name=f"backbeat-read-{i}") for i in range(self.workers)]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                t.join()
+        except BaseException as e:  # Ctrl-C: the workers stop after the file they are reading
+            errors.append(e)
+            raise
+        if errors:
+            raise errors[0]
+        self.work.flush()
+
+    # -- progress and checkpoints, on threads of their own ------------------------------------
+    def sent(self) -> int:
+        line = self.options.line
+        return line.sent() - self.sent0 if line is not None else self.uploader.bytes_written
+
+    def start_helpers(self, found: Scan, progress: Meter) -> list[threading.Thread]:
+        """The progress reporter (first), and the checkpointer when checkpoints are on."""
+        forecast = None
+        if self.options.line is not None:
+            key = self.session.repo.key
+            files = self.work
+            ratio_of = sample_ratios(
+                files, lambda piece: len(seal_blob(key, key.blob_id(piece), BlobType.DATA, piece)[0]), kind_of
+            )
+            forecast = UploadForecast(self.clock, TailEstimate(files, ratio_of), progress.bytes_total)
+        helpers = [threading.Thread(target=self.report_progress, args=(progress, forecast), name="backbeat-progress")]
+        if self.options.checkpoints is not None:
+            timer = CheckpointTimer(self.options.checkpoints, self.clock)
+            helpers.append(
+                threading.Thread(target=self.keep_checkpoints, args=(found, timer), name="backbeat-checkpoint")
+            )
+        for t in helpers:
+            t.start()
+        return helpers
+
+    def report_progress(self, progress: Meter, forecast: UploadForecast | None) -> None:
+        """Over a network, bytes sent against the forecast; to a disk, bytes read."""
+        line = self.options.line
+        while True:
+            if forecast is None or line is None:
+                self.events(progress.event("backing up"))
+            else:
+                outlook = line.outlook()
+                accounted = self.store.data_raw + self.bytes_deduped  # read, and packed or found stored
+                forecast.update(accounted, self.store.bytes_packed, self.sent(), outlook.limit, self.bytes_deduped)
+                eta = forecast.eta(outlook, datetime.fromtimestamp(self.clock.wall()))
+                self.events(
+                    Progress(
+                        "uploading",
+                        progress.files_done,
+                        progress.files_total,
+                        forecast.sent,
+                        forecast.total,
+                        rate=forecast.rate,
+                        eta_seconds=eta,
+                        held=outlook.reason if outlook.limit == 0 else "",
+                    )
+                )
+            if self.stopping.wait(_TICK) or (line is None and self.reading_done.is_set()):
+                return  # over a network, the last packs' upload is shown to its end
+
+    def keep_checkpoints(self, found: Scan, timer: CheckpointTimer) -> None:
+        while not self.reading_done.wait(1.0):
+            if not timer.due(self.uploader.bytes_written):
+                continue
+            try:
+                self.checkpoint(found)
+            except BackbeatError as e:  # the run itself meets the same trouble and says so
+                self.events(FileSkipped("(checkpoint)", f"a checkpoint could not be written: {e}", warning=False))
+            timer.done(self.uploader.bytes_written)
+
+    def checkpoint(self, found: Scan) -> None:
+        """Make every file whose blobs the destination holds restorable now: send the open packs,
+        list the files whose blobs are all there or in packs on their way, send those trees, and
+        once the destination confirms every pack handed over so far, save the snapshot."""
+        self.store.flush()
+        self.work.flush()
+        vouched = array("q")
+        coming = self.store.on_the_way()
+        tree_id, _dirs, files = self.tree(found, vouched, coming=coming)
+        self.store.flush()
+        known = self.session.index
+        self.uploader.drain()  # raises if a pack did not make it: then no checkpoint names it
+        while not all(b in known for b in coming):  # a pack finished just before the mark, handed over just after
+            self.clock.sleep(0.05)
+            self.uploader.drain()
+        self.session.write_index()
+        summary = {
+            "files": files,
+            "bytes_sent": self.sent(),
+            "selection_files": found.spool.files,  # what the whole run backs up: `status` says what is left
+            "selection_bytes": found.spool.bytes,
+        }
+        snap = self.snapshot(found, tree_id, summary, checkpoint=True)
+        self.session.check_lock()
+        snapshot_id = save_snapshot(self.session.repo.backend, self.session.repo.key, snap)
+        self.open_checkpoints(found).wrote(snapshot_id)
+        self.remember(vouched)  # what the destination holds need not be read again if this run is interrupted
+        self.events(Checkpoint(snapshot_id, files, self.sent()))
+
+    def remember(self, vouched: array, unsure: array | None = None) -> None:
+        """Files the cache vouches for from now on; and the `unsure` ones (changed in the run's last
+        moments: they may change again within the same mtime) with a blank stat, so the next run
+        reads them again, and finds them the same when they are (see store_file)."""
+        rows = self.work.paths_and_records(vouched)
+        self.session.state.remember_files((tree_key(path), record) for path, record in rows)
+        blank = bytes(META_SIZE)
+        rows = self.work.paths_and_records(unsure or ())
+        self.session.state.remember_files((tree_key(path), blank + record[META_SIZE:]) for path, record in rows)
+
+    def snapshot(self, found: Scan, tree_id: bytes, summary: dict, checkpoint: bool = False) -> Snapshot:
+        return Snapshot(
+            time_ns=self.clock.wall_ns() if checkpoint else self.started_ns,
+            host=socket.gethostname(),
+            computer_id=computer_id(),
+            base=os.fsdecode(found.base),
+            paths=[os.fsdecode(p) for p in found.paths],
+            tree=tree_id.hex(),
+            summary=summary,
+            skipped=[(s.path, s.reason) for s in self.skipped[:1000]],
+            checkpoint=checkpoint,
+        )
+
+    def open_checkpoints(self, found: Scan) -> OpenCheckpoints:
+        if self.checkpoints is None:
+            paths = [os.fsdecode(p) for p in found.paths]
+            self.checkpoints = OpenCheckpoints(self.session.state, self.session.repo.backend, paths)
+        return self.checkpoints
+
+    def tree(
+        self, found: Scan, vouched: array, coming: frozenset[bytes] | None = None, unsure: array | None = None
+    ) -> tuple[bytes, int, int]:
+        """Store the trees of the scan bottom-up, part by part, in one pass over the spool beside
+        the files read (the work list) and the files cache (the others), all in tree order;
+        returns (root tree id, folders, files), and adds the numbers of the files read this run
+        that the files cache may vouch for to `vouched`. With `coming` (a checkpoint), only files
+        whose every blob is indexed or in those."""
+        known = self.session.index
+        state = self.session.state
+        seed = self.session.repo.tree_seed
+
+        def put(part: bytes) -> bytes:
+            return self.store.put(BlobType.TREE, part)
+
+        records = _Records(self.work, state)
+        racy = self.started_ns - _RACY_NS  # one changed in the last moments may change again within the same mtime
+        folders: list[_Folder] = []
+        root = (b"", 0, 0)
+        no = -1
+        for entry in found.spool:
+            tag = entry.tag
+            if tag == Tag.FILE:
+                no += 1
+                record, fresh = records.of(no, entry.path)
+                if record is None:
+                    if not fresh:
+                        why = "its record left the files cache during the backup; it will be backed up next time"
+                        self.report(FileSkipped(os.fsdecode(entry.path), why, warning=True))
+                    continue  # a file to read that was not read (yet), or could not be
+                if fresh:
+                    if coming is not None and not all(i in known or i in coming for i in entry_ids(record, META_SIZE)):
+                        continue  # part of it is not even packed yet
+                    if meta_mtime_ns(record) < racy:
+                        vouched.append(no)
+                    elif unsure is not None:
+                        unsure.append(no)
+                folder = folders[-1]
+                folder.files += 1
+                folder.splitter.add(_name(entry.path), record[META_SIZE:])
+            elif tag == Tag.ENTER:
+                folders.append(_Folder(entry, TreeSplitter(seed, put)))
+            elif tag == Tag.LEAVE:
+                done = folders.pop()
+                tree_id = done.splitter.finish()
+                if not folders:
+                    root = (tree_id, done.dirs, done.files)
+                    continue
+                folder = folders[-1]
+                folder.dirs += done.dirs
+                folder.files += done.files
+                folder.add_folder(done.entry, tree_id)
+            elif tag == Tag.KEPT:
+                folders[-1].add_folder(entry, entry.extra)
+            else:
+                name = _name(entry.path)
+                link = TreeEntry(
+                    name, Kind.SYMLINK, meta_mode(entry.meta), meta_mtime_ns(entry.meta), target=entry.extra
+                )
+                folders[-1].splitter.add(name, encode_entry(link))
+        return root
+
+
+def _name(path: bytes) -> bytes:
+    return path[path.rfind(b"/") + 1 :] or path
+
+
+class _CacheCursor:
+    """The files cache read beside the spool, both in tree order: a file's record is a step
+    forward, not a lookup. `passed` hears of each key stepped over (held, but not asked for)."""
+
+    def __init__(self, state: State, passed: Callable[[bytes], None] | None = None) -> None:
+        self._rows = state.cached_files()
+        self._row = next(self._rows, None)
+        self._passed = passed
+
+    def seek(self, key: bytes) -> bytes | None:
+        """The record of `key`, None when the cache has none; keys must increase."""
+        row = self._row
+        while row is not None and row[0] < key:
+            if self._passed is not None:
+                self._passed(row[0])
+            row = next(self._rows, None)
+        if row is not None and row[0] == key:
+            self._row = next(self._rows, None)
+            return row[1]
+        self._row = row
+        return None
+
+    def finish(self) -> None:
+        """Step over the rest."""
+        while self._row is not None:
+            if self._passed is not None:
+                self._passed(self._row[0])
+            self._row = next(self._rows, None)
+
+
+class _Records:
+    """Each file's record, asked for in spool order: a file to read from the work list, any other
+    from the files cache, both read beside the spool."""
+
+    def __init__(self, work: WorkList, state: State) -> None:
+        self._state = state
+        self._to_read = work.numbers()
+        self._next_to_read = next(self._to_read, None)
+        self._fresh = work.records()
+        self._read = next(self._fresh, None)
+        self._cache = _CacheCursor(state)
+
+    def of(self, no: int, path: bytes) -> tuple[bytes | None, bool]:
+        """(the record of file number `no`, whether it is one to read); None for a file to read
+        that has not been read (yet)."""
+        if no == self._next_to_read:
+            self._next_to_read = next(self._to_read, None)
+            while self._read is not None and self._read[0] < no:
+                self._read = next(self._fresh, None)
+            return (self._read[1] if self._read is not None and self._read[0] == no else None), True
+        key = tree_key(path)
+        record = self._cache.seek(key)
+        return (record if record is not None else self._state.cached_file(key)), False
+
+
+class _Folder:
+    """A folder whose tree is being built: its spool entry, its parts so far, and counts under it."""
+
+    __slots__ = ("entry", "splitter", "dirs", "files")
+
+    def __init__(self, entry: Entry, splitter: TreeSplitter) -> None:
+        self.entry = entry
+        self.splitter = splitter
+        self.dirs = 1
+        self.files = 0
+
+    def add_folder(self, entry: Entry, tree_id: bytes) -> None:
+        name = _name(entry.path)
+        meta = entry.meta
+        folder = TreeEntry(
+            name, Kind.DIR, meta_mode(meta), meta_mtime_ns(meta), xattrs=read_xattrs(entry.path), ids=(tree_id,)
+        )
+        self.splitter.add(name, encode_entry(folder))
+
+
+@dataclass
+class Scanned:
+    scan: Scan
+    skipped: list[FileSkipped]
+    #: only changed folders were listed (the rest comes from the previous snapshot)
+    partial: bool = False
+
+
+def previous_trees(session: Session, snap: Snapshot) -> Callable[[bytes], bytes | None]:
+    """path -> the tree id of that folder in `snap` (None when it had no such folder), for partial scans."""
+    folders: dict[bytes, bytes | None] = {snap.base_bytes: snap.tree_id}
+    listings: dict[bytes, dict[bytes, bytes]] = {}
+
+    def lookup(path: bytes) -> bytes | None:
+        if path not in folders:
+            parent = os.path.dirname(path)
+            parent_id = lookup(parent) if parent != path and path.startswith(snap.base_bytes) else None
+            if parent_id is not None and parent_id not in listings:
+                entries = folder_entries(session.reader, parent_id)
+                listings[parent_id] = {e.name: e.subtree for e in entries if e.kind == Kind.DIR}
+            folders[path] = listings[parent_id].get(os.path.basename(path)) if parent_id is not None else None
+        return folders[path]
+
+    return lookup
+
+
+def start_scan(
+    sources: list[str],
+    excludes: list[str] = (),
+    events: EventSink = lambda ev: None,
+    partial: Partial | None = None,
+) -> Future[Scanned]:
+    """Scan on a thread of its own: it needs no key, so it runs while the key is being derived."""
+    result: Future[Scanned] = Future()
+
+    def work() -> None:
+        skipped: list[FileSkipped] = []
+
+        def report(ev: FileSkipped) -> None:
+            skipped.append(ev)
+            events(ev)
+
+        try:
+            events(Progress("scanning", 0, 0, 0, 0))
+            found = scan(list(sources), list(excludes), [os.fsencode(app_dir())], report, partial)
+            result.set_result(Scanned(found, skipped, partial is not None))
+        except BaseException as e:  # noqa: BLE001 - handed to the run's thread
+            result.set_exception(e)
+
+    threading.Thread(target=work, name="backbeat-scan", daemon=True).start()
+    return result
+
+
+def run_backup(
+    session: Session,
+    scanning: Future[Scanned],
+    events: EventSink = lambda ev: None,
+    clock: Clock = SYSTEM_CLOCK,
+    workers: int | None = None,
+    options: RunOptions = RunOptions(),
+) -> BackupSummary:
+    def waiting(who: str, seconds: float) -> None:
+        events(LockWait(session.repo.backend.location, who, seconds))
+
+    with session.one_backup(waiting):
+        recover(session)
+        with session.running(), session.locked("backup", wait=options.lock_wait, on_wait=waiting):
+            lost, forgotten = forget_unlisted_packs(session)  # never deduplicate against what is gone
+            if lost:
+                events(
+                    FileSkipped(
+                        session.repo.backend.location,
+                        f"{lost} pack(s) this backup's index names are not at the destination (lost there, or an "
+                        f"old index put back): {forgotten} piece(s) of data they held are stored again by this "
+                        "backup. `backbeat check --repair` tidies the index.",
+                    )
+                )
+            return _run_backup(session, scanning, events, clock, workers, options)
+
+
+def _run_backup(
+    session: Session,
+    scanning: Future[Scanned],
+    events: EventSink,
+    clock: Clock,
+    workers: int | None,
+    options: RunOptions,
+) -> BackupSummary:
+    t0 = clock.monotonic()
+    run = _Run(session, events, clock, workers or min(4, os.cpu_count() or 2), options)
+    try:
+        return _backup(run, scanning, t0)
+    finally:
+        run.work.close()
+
+
+def _backup(run: _Run, scanning: Future[Scanned], t0: float) -> BackupSummary:
+    session, clock, events = run.session, run.clock, run.events
+    helpers: list[threading.Thread] = []
+    scanned: Scanned | None = None
+    try:
+        scanned = scanning.result()  # inside: a failed scan still closes the uploader
+        found = scanned.scan
+        run.skipped.extend(scanned.skipped)
+        if not found.paths:
+            raise UsageError("none of the paths to back up could be read", hint="Check the paths and try again.")
+        altered = session.state.altered
+        unchanged = run.classify(found)
+        if session.state.altered > altered:
+            why = "file record(s) were changed by something other than Backbeat: those files were read again"
+            run.report(FileSkipped(str(session.state.path), f"{session.state.altered - altered} {why}", warning=True))
+        progress = Meter(clock, found.spool.files, run.work.bytes, files_done=unchanged)
+        helpers = run.start_helpers(found, progress)
+        run.read_all(progress)
+        run.reading_done.set()
+        for t in helpers[1:]:
+            t.join()  # a checkpoint under way ends before the final trees are built
+        events(progress.event("finishing"))
+        vouched, unsure = array("q"), array("q")
+        root, dirs, _files = run.tree(found, vouched, unsure=unsure)
+        run.store.flush()
+    finally:
+        run.reading_done.set()
+        for t in helpers[1:]:
+            if t.is_alive():
+                t.join()
+        run.seal_pool.shutdown()
+        try:
+            run.uploader.close()
+        finally:
+            run.stopping.set()
+            if helpers and helpers[0].is_alive():
+                helpers[0].join()
+            if scanned is not None:
+                scanned.scan.spool.close()
+    session.write_index()
+    summary = BackupSummary(
+        snapshot_id="",
+        files_new=run.files_new,
+        files_changed=run.files_changed,
+        files_unchanged=unchanged + run.files_same,
+        dirs=dirs,
+        bytes_read=run.bytes_read,
+        bytes_added=run.uploader.bytes_written,
+        blobs_added=run.store.new_blobs,
+        duration=clock.monotonic() - t0,
+        warnings=sum(1 for s in run.skipped if s.warning),
+        skipped=tuple(run.skipped),
+    )
+    snap = run.snapshot(
+        found, root, {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}
+    )
+    snap.time_ns = not_before_latest(session, snap.time_ns)
+    session.check_lock()
+    snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
+    run.open_checkpoints(found).fold()  # the final snapshot holds all they did
+    remember_latest(session, snap)
+    run.remember(vouched, unsure)
+    if not scanned.partial:  # a partial scan saw only the changed folders: the files it did not see are not gone
+        session.state.forget_files(run.work.unseen())
+    return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)

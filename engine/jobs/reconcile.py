@@ -1,0 +1,190 @@
+"""Reconcile: what a destination really holds, against what this machine expects there, and the repair.
+
+Expected at the destination: every object of a seed exported for it, every pack the repository's
+index names (everything uploaded since included), and the index files this machine has loaded.
+One listing says which are present at the right size; the content of a sample of packs (all with
+`full`) and of every index file and snapshot is read and checked against its name. Present and
+verified packs become what this machine knows the destination holds, so "% backed up" is exact
+at once. Missing or damaged objects are then repaired:
+
+- from the seed drive when it is attached (copied and verified, object by object);
+- otherwise the index is rewritten without the lost packs (one new index file first, then the
+  old ones deleted: a crash in between leaves duplicates, never a gap), damaged packs are
+  deleted, and the files whose blobs were lost are read again from the source by the next
+  backup (the files cache vouches only for files whose every blob is indexed).
+
+A seed that has not reached the destination yet (most of it absent) is not "repaired" away: the
+report says it is still awaited, and nothing is changed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from engine.backends.base import Backend, list_packs, pack_name
+from engine.base.clock import SYSTEM_CLOCK
+from engine.base.errors import BackendError, ObjectNotFound
+from engine.base.events import EventSink
+from engine.base.progress import Meter
+from engine.base.units import format_bytes
+from engine.jobs.session import Session
+from engine.repo.index import PackInfo, encode_index, index_plain
+from engine.repo.pack import PackEntry, matches_name
+
+__all__ = ["ReconcileReport", "run_reconcile"]
+
+_SAMPLE = 16  # packs whose content is read without `full`
+_SEED_ARRIVED = 0.5  # share of a seed's objects present for it to count as loaded
+
+
+@dataclass
+class ReconcileReport:
+    destination: str
+    objects_present: int = 0
+    missing: list[str] = field(default_factory=list)
+    corrupt: list[str] = field(default_factory=list)
+    packs_verified: int = 0
+    #: objects copied from the seed drive
+    repaired_from_drive: int = 0
+    #: packs dropped from the index: their files are read again from the source by the next backup
+    dropped: int = 0
+    bytes_to_upload: int = 0
+    seed_waiting: bool = False
+    percent_backed_up: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+    def summary(self) -> str:
+        """What a home user needs to hear after "Check Online Storage"."""
+        if self.seed_waiting:
+            return (
+                "Your provider has not loaded the seed drive yet. Backbeat keeps uploading only what is not on "
+                "the drive; check again once the provider says the drive is loaded."
+            )
+        said = f"Online storage checked: {self.percent_backed_up:.1f}% of your files are backed up online."
+        lost = len(self.missing) + len(self.corrupt) - self.repaired_from_drive
+        if self.repaired_from_drive:
+            said += f" {self.repaired_from_drive} missing or damaged piece(s) were copied from the seed drive."
+        if lost > 0:
+            said += (
+                f" {lost} piece(s) were missing or damaged: the next backup uploads "
+                f"{format_bytes(self.bytes_to_upload)} again to replace them."
+            )
+        elif not self.repaired_from_drive:
+            said += " Everything this computer sent or seeded is there."
+        return said
+
+
+def _expected(session: Session) -> dict[str, int | None]:
+    """name -> size (None when unknown) of every object this machine expects at the destination."""
+    out: dict[str, int | None] = {}
+    seed = session.state.pending_seed(session.repo.backend.location)
+    if seed is not None:
+        out.update({name: size for name, (size, _h) in seed["objects"].items() if name != "config"})
+    out.update({pack_name(p): size for p, size in session.index.pack_sizes.items()})
+    for name in session.state.loaded_index_files():
+        out.setdefault(name, None)
+    return out
+
+
+def _intact(backend: Backend, name: str) -> bool:
+    try:
+        return matches_name(name, backend.get(name))
+    except ObjectNotFound:
+        return False
+
+
+def run_reconcile(
+    session: Session, drive: Backend | None = None, full: bool = False, events: EventSink = lambda ev: None
+) -> ReconcileReport:
+    backend = session.repo.backend
+    report = ReconcileReport(backend.location)
+    expected = _expected(session)
+    there: dict[str, int] = {}
+    for prefix in ("keys/", "data/", "index/", "snapshots/"):
+        there.update(backend.list_sizes(prefix))
+    seed = session.state.pending_seed(backend.location)
+    if seed is not None:
+        arrived = sum(1 for n in seed["objects"] if n in there)
+        if arrived < _SEED_ARRIVED * len(seed["objects"]):
+            report.seed_waiting = True
+            report.notes.append(
+                f"waiting for the seed drive: {arrived} of its {len(seed['objects'])} objects are at the destination; "
+                "run reconcile again once the provider has loaded it"
+            )
+            report.bytes_to_upload = sum(size or 0 for n, size in expected.items() if n not in there)
+            return report
+        # arrived: from now on the listing is the truth. Said before anything is changed there: a
+        # reconcile killed after deleting an index file would otherwise find fewer of the seed's
+        # objects next time, wait for the drive forever, and keep trusting the packs it lost.
+        session.state.clear_seed(backend.location)
+
+    missing = sorted(n for n, size in expected.items() if n not in there)
+    wrong_size = sorted(n for n, size in expected.items() if n in there and size is not None and there[n] != size)
+    present = [n for n in expected if n in there and n not in wrong_size]
+    packs = [n for n in present if n.startswith("data/")]
+    sample = packs if full else random.sample(packs, min(_SAMPLE, len(packs)))
+    others = [n for n in present if not n.startswith("data/")]
+    meter = Meter(SYSTEM_CLOCK, len(sample) + len(others), sum(there[n] for n in sample))
+    damaged = []
+    for name in [*others, *sample]:
+        if not _intact(backend, name):
+            damaged.append(name)
+        meter.add(there[name] if name.startswith("data/") else 0, files=1)
+        events(meter.event("verifying"))
+    report.packs_verified = len(sample)
+    report.missing, report.corrupt = missing, sorted(wrong_size + damaged)
+    bad = set(report.missing) | set(report.corrupt)
+    report.objects_present = len(present) - len(damaged)
+
+    if bad and drive is not None:
+        _repair_from(drive, backend, bad, report)
+        bad = {n for n in bad if not _intact(backend, n)}
+    bad_packs = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in bad if n.startswith("data/")}
+    if bad_packs:
+        # only those still damaged: one put back from the drive stays (issue 26, D1)
+        _drop_packs(session, bad_packs, {n for n in report.corrupt if n in bad and n.startswith("data/")}, report)
+    session.state.set_held(backend.location, {p: s for p, s in list_packs(backend).items() if p not in bad_packs})
+    report.bytes_to_upload = sum(expected.get(pack_name(p)) or 0 for p in bad_packs)
+    return report
+
+
+def _repair_from(drive: Backend, backend: Backend, bad: set[str], report: ReconcileReport) -> None:
+    for name in sorted(bad):
+        try:
+            data = drive.get(name)
+        except (ObjectNotFound, BackendError):
+            continue
+        if not matches_name(name, data):
+            report.notes.append(f"{name} is damaged on the drive too")
+            continue
+        backend.put(name, data)
+        report.repaired_from_drive += 1
+
+
+def _drop_packs(session: Session, bad: set[bytes], corrupt: set[str], report: ReconcileReport) -> None:
+    """Rewrite the index without `bad`; the next backup stores their blobs again from the source."""
+    repo, state = session.repo, session.state
+    keep = [
+        PackInfo(pack_id, session.index.pack_sizes.get(pack_id, 0), [PackEntry(b, *e[1:]) for b, e in blobs])
+        for pack_id, blobs in session.index.packs().items()
+        if pack_id not in bad
+    ]
+    old = repo.index_names()
+    plain = index_plain(keep)
+    name, data = encode_index(repo.key, plain)
+    repo.backend.put(name, data)
+    session.delete_index_files([stale for stale in old if stale != name])
+    for pack in corrupt:
+        repo.backend.delete(pack)  # unreadable, and named by no index any more
+    state.reset_index_cache()
+    state.cache_index_file(name, plain)
+    session.index.drop_packs(bad)
+    report.dropped = len(bad)
+    report.notes.append(
+        f"{len(bad)} pack(s) are lost at the destination: the next backup reads the files that used them again; "
+        "versions of those files that have changed since cannot be restored from this destination any more"
+    )

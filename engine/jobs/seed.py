@@ -1,0 +1,230 @@
+"""Seed drive: the first upload travels on a disk, and the online backup carries on from it.
+
+`export` makes the drive a copy of the cloud destination's repository (same config, keys and
+object names: a pack's name is the BLAKE3 of its bytes, so the provider can load the drive as
+it is) and backs up into it at disk speed, then writes a manifest (every object's name, size and
+BLAKE3, authenticated with a key derived from the repository's master key) and a README for
+whoever loads it. This machine records the seed as pending for the cloud destination: until
+`reconcile` confirms it there, backups to the cloud count the drive's blobs as stored and send
+only what is not on it ("waiting for seed"). `verify` reads the drive back against its manifest;
+`load` (the provider's side, no passphrase) copies it into the bucket, verifying each object.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from engine.backends.base import Backend, list_packs
+from engine.backends.local import LocalBackend
+from engine.base.clock import SYSTEM_CLOCK
+from engine.base.errors import BackbeatError, DestinationFull, IntegrityError, ObjectNotFound, OtherRepositoryThere
+from engine.base.events import EventSink
+from engine.base.files import write_atomic
+from engine.base.progress import Meter
+from engine.base.units import format_bytes
+from engine.jobs.copy import CopyReport, run_copy
+from engine.local.state import State
+from engine.repo.crypto import MasterKey, plain_hash
+from engine.repo.pack import matches_name
+from engine.repo.repository import Repository
+
+__all__ = [
+    "MANIFEST",
+    "DriveMissing",
+    "SeedVerifyReport",
+    "open_drive",
+    "prepare_drive",
+    "check_space",
+    "write_manifest",
+    "read_manifest",
+    "verify_drive",
+    "load_drive",
+]
+
+MANIFEST = "backbeat-seed-manifest.json"
+README = "README-BACKBEAT-SEED.txt"
+_PREFIXES = ("keys/", "data/", "index/", "snapshots/")
+_MAC_PURPOSE = "seed manifest"
+#: room kept free on the drive beyond the estimate: file-system overhead, index files, snapshots
+_SLACK = 64 << 20
+
+_README_TEXT = """This drive holds a Backbeat backup repository (a seed), exported {created}.
+
+Everything in it is encrypted; nothing on it can be read without the owner's passphrase.
+
+To load it into the owner's storage, from a machine with Backbeat installed:
+
+    backbeat seed verify --drive THIS_FOLDER
+    backbeat seed load --drive THIS_FOLDER --repo s3://BUCKET/PREFIX
+
+`load` copies every object, verifying each against its name and against {manifest};
+it can be stopped and run again at any time (it resumes, and never copies an object twice).
+It refuses a bucket that holds another repository. Repository id: {repo_id}.
+"""
+
+
+class DriveMissing(BackbeatError):
+    message = "the seed drive is not attached"
+    hint = "Plug the drive in (or check the folder's path), then run the command again: it resumes."
+
+
+@dataclass
+class SeedVerifyReport:
+    objects: int = 0
+    bytes_read: int = 0
+    missing: list[str] = field(default_factory=list)
+    corrupt: list[str] = field(default_factory=list)
+    #: True/False when the manifest's authenticity was checked (it needs the passphrase), None when not
+    authentic: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.corrupt and self.authentic is not False
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__) | {"ok": self.ok}
+
+
+def open_drive(path: str, *, for_export: bool = False) -> LocalBackend:
+    """The drive's folder; an export may create it, but only on a drive that is there."""
+    folder = Path(path).expanduser().absolute()
+    if for_export and not folder.exists() and folder.parent.is_dir():
+        folder.mkdir()
+    if not folder.is_dir():
+        raise DriveMissing(f"there is no folder at {folder}")
+    if not for_export and not (folder / MANIFEST).is_file():
+        raise DriveMissing(
+            f"{folder} holds no seed (no {MANIFEST})",
+            hint="Point --drive at the folder `backbeat seed export` wrote to.",
+        )
+    return LocalBackend(folder)
+
+
+def prepare_drive(cloud: Backend, drive: Backend) -> dict:
+    """Make the drive the same repository as the cloud destination: its config and its keys."""
+    config = Repository.read_config(cloud)
+    if drive.exists():
+        if Repository.read_config(drive)["id"] != config["id"]:
+            raise OtherRepositoryThere(
+                f"{drive.location} holds another repository",
+                hint="Export to an empty folder, or to the folder of an earlier export of this backup.",
+            )
+    else:
+        drive.put("config", cloud.get("config"))
+    for name in cloud.list("keys/"):
+        if name not in drive.list("keys/"):
+            drive.put(name, cloud.get(name))
+    return config
+
+
+def check_space(drive: LocalBackend, selection_bytes: int) -> int:
+    """Refuse to start an export that will not fit; returns the bytes it needs (an upper bound:
+    compression and dedup only make it smaller)."""
+    already = sum(list_packs(drive).values())
+    needed = max(0, selection_bytes - already) + _SLACK
+    free = shutil.disk_usage(drive.root).free
+    if needed > free:
+        raise DestinationFull(
+            f"{drive.location} has {format_bytes(free)} free; the export needs up to {format_bytes(needed)}",
+            hint="Use a bigger drive, or free some space on it, then run the command again.",
+        )
+    return needed
+
+
+def _digest(backend: Backend, name: str) -> tuple[int, str]:
+    data = backend.get(name)
+    return len(data), plain_hash(data).hex()
+
+
+def _objects(backend: Backend) -> list[str]:
+    names = ["config"] if backend.exists() else []
+    for prefix in _PREFIXES:
+        names.extend(backend.list(prefix))
+    return names
+
+
+def _mac(key: MasterKey, doc: dict) -> str:
+    body = json.dumps({k: v for k, v in doc.items() if k != "mac"}, sort_keys=True).encode()
+    return key.mac(_MAC_PURPOSE, body).hex()
+
+
+def write_manifest(drive: LocalBackend, key: MasterKey, source: str, events: EventSink) -> dict:
+    """Read every object back from the drive (what landed, not what was meant to) into the manifest."""
+    names = _objects(drive)
+    meter = Meter(SYSTEM_CLOCK, len(names), sum(drive.list_sizes("data/").values()))
+    objects = {}
+    for name in names:
+        size, digest = _digest(drive, name)
+        objects[name] = [size, digest]
+        meter.add(size if name.startswith("data/") else 0, files=1)
+        events(meter.event("writing the manifest"))
+    created = SYSTEM_CLOCK.wall()
+    repo_id = Repository.read_config(drive)["id"]
+    doc = {"format": 1, "repository": repo_id, "source": source, "created": created, "objects": objects}
+    doc["mac"] = _mac(key, doc)
+    write_atomic(drive.root / MANIFEST, json.dumps(doc, indent=1, sort_keys=True), durable=True, mode=0o644)
+    when = _iso(created)
+    readme = _README_TEXT.format(created=when, manifest=MANIFEST, repo_id=repo_id)
+    write_atomic(drive.root / README, readme, durable=True, mode=0o644)  # for the provider's staff
+    return doc
+
+
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall).isoformat(timespec="seconds")
+
+
+def read_manifest(drive: LocalBackend) -> dict:
+    try:
+        doc = json.loads((drive.root / MANIFEST).read_text())
+        if not isinstance(doc.get("objects"), dict):
+            raise ValueError("no objects")
+        return doc
+    except (OSError, ValueError) as e:
+        raise IntegrityError(
+            f"the seed manifest on {drive.location} is unreadable ({e})",
+            hint="Run `backbeat seed export` again with this drive attached: it rewrites the manifest.",
+        ) from None
+
+
+def verify_drive(drive: LocalBackend, key: MasterKey | None, events: EventSink) -> SeedVerifyReport:
+    """Read everything on the drive and check it against the manifest (and the manifest against its
+    MAC when the passphrase is at hand)."""
+    doc = read_manifest(drive)
+    report = SeedVerifyReport()
+    if key is not None:
+        report.authentic = doc.get("mac") == _mac(key, doc)
+    objects = doc["objects"]
+    meter = Meter(SYSTEM_CLOCK, len(objects), sum(size for size, _ in objects.values()))
+    for name, (size, digest) in sorted(objects.items()):
+        try:
+            data = drive.get(name)
+        except ObjectNotFound:
+            report.missing.append(name)
+            continue
+        report.objects += 1
+        report.bytes_read += len(data)
+        if (len(data), plain_hash(data).hex()) != (size, digest) or (name != "config" and not matches_name(name, data)):
+            report.corrupt.append(name)
+        meter.add(size, files=1)
+        events(meter.event("verifying"))
+    return report
+
+
+def load_drive(drive: LocalBackend, cloud: Backend, state: State | None, events: EventSink) -> CopyReport:
+    """Copy the drive into the cloud destination (refusing another repository's), then confirm that
+    every object of the manifest is there at its size. Idempotent: run it again to resume."""
+    doc = read_manifest(drive)
+    if Repository.read_config(drive)["id"] != doc.get("repository"):
+        raise IntegrityError(f"the manifest on {drive.location} belongs to another repository")
+    report = run_copy(drive, cloud, state, events)
+    there = {}
+    for prefix in _PREFIXES:
+        there.update(cloud.list_sizes(prefix))
+    for name, (size, _digest_hex) in sorted(doc["objects"].items()):
+        if name != "config" and there.get(name) != size:
+            report.errors.append(f"{name} is not at {cloud.location} after the copy")
+    return report

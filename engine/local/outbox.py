@@ -1,0 +1,183 @@
+"""The outbox: where packs are written as they fill, and the threads that move them to the destination.
+
+A pack is written straight into a file in this machine's outbox folder (no pack is held in
+memory), then handed to the writer threads (one for a disk, a few for a network destination)
+through a small bounded queue; a writer fsyncs it, renames it to its id and journals it in the
+local state before it travels. When the destination is slower than the pipeline the queue fills
+and the pipeline waits (backpressure), so the outbox stays small. Only once the destination
+holds the whole pack does the blob store learn its blobs. After a crash, a journaled pack still
+in the outbox is delivered by the next run; one already at the destination is recovered from
+its own header (see engine.jobs.session).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from engine.backends.base import Backend, pack_name
+from engine.local.state import State
+from engine.repo.index import PackInfo
+from engine.repo.pack import PackEntry
+
+__all__ = ["Uploader", "outbox_path", "streams_for"]
+
+_STOP = object()
+#: one upload in flight per 4 MiB/s allowed: a single stream fills a slower line (a pack takes
+#: seconds to send, the pause between two requests is one round trip)
+_STREAM_RATE = 4 << 20
+
+
+def streams_for(limit: float | None, most: int) -> int:
+    """Uploads to run at once under `limit` (bytes/s, None unlimited): one fills a slow line, and
+    an interruption then wastes one part-sent pack instead of `most`."""
+    if limit is None:
+        return most
+    return max(1, min(most, int(limit // _STREAM_RATE) + 1))
+
+
+def outbox_path(folder: Path, pack_id: bytes) -> Path:
+    return folder / f"{pack_id.hex()}.pack"
+
+
+class Uploader:
+    def __init__(
+        self,
+        backend: Backend,
+        state: State,
+        folder: Path,
+        on_stored: Callable[[PackInfo], None],
+        threads: int = 1,
+        concurrency: Callable[[], int] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.state = state
+        self.folder = folder
+        self.on_stored = on_stored
+        self.packs_written = 0
+        self.bytes_written = 0
+        folder.mkdir(parents=True, exist_ok=True)
+        self._counts = threading.Lock()
+        self._parts: set[str] = set()  # guarded by self._counts: this run's packs still being written
+        #: a finished pack waits here for a free writer; the queue is as deep as there are writers
+        self._queue: queue.Queue = queue.Queue(maxsize=threads)
+        self._error: BaseException | None = None
+        #: how many writers may send at once, asked before each pack (a slow line wants one: an
+        #: interrupted upload then loses one part-sent pack, not four)
+        self._concurrency = concurrency or (lambda: threads)
+        self._sending = 0  # guarded by self._flow
+        self._seq = 0  # guarded by self._flow: packs handed over so far
+        self._unfinished: set[int] = set()  # guarded by self._flow
+        self._at_gate: set[int] = set()  # guarded by self._flow: packs waiting for their turn to send
+        self._tickets = 0  # guarded by self._flow
+        self._waiting: set[int] = set()  # guarded by self._flow: callers waiting to hand a pack over
+        self._flow = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"backbeat-uploader-{i}", daemon=True) for i in range(threads)
+        ]
+        for t in self._threads:
+            t.start()
+
+    # -- PackOutbox --------------------------------------------------------------------------
+    def new_pack(self) -> BinaryIO:
+        fd, name = tempfile.mkstemp(dir=self.folder, suffix=".part")
+        os.close(fd)
+        with self._counts:
+            self._parts.add(name)
+        return open(name, "wb", buffering=0)  # noqa: SIM115 - closed by the writer thread
+
+    def pack_finished(self, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
+        """Blocks while the queue is full; raises the writer's error if it has failed."""
+        if self._error is not None:
+            raise self._error
+        with self._flow:  # at most two packs per allowed upload at once (one sending, one ready), first come first in
+            self._tickets += 1
+            ticket = self._tickets
+            self._waiting.add(ticket)
+            while self._error is None and (
+                len(self._unfinished) >= 2 * max(1, self._concurrency()) or ticket != min(self._waiting)
+            ):
+                self._flow.wait(0.5)
+            self._waiting.discard(ticket)
+            self._seq += 1
+            self._unfinished.add(self._seq)
+            seq = self._seq
+            self._flow.notify_all()
+        self._queue.put((seq, out, pack_id, entries))
+
+    def drain(self) -> None:
+        """Wait until every pack handed over so far is at the destination (a checkpoint needs it)."""
+        with self._flow:
+            mark = self._seq
+            self._flow.wait_for(lambda: self._error is not None or not any(s <= mark for s in self._unfinished))
+        if self._error is not None:
+            raise self._error
+
+    # -- the writer thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            seq, out, pack_id, entries = item
+            try:
+                if self._error is None:
+                    self._deliver(seq, out, pack_id, entries)
+                else:
+                    out.close()  # drain: the run has failed; what is in the outbox goes next time
+            except BaseException as e:  # noqa: BLE001 - handed to the pipeline's thread
+                self._error = e
+            finally:
+                with self._flow:
+                    self._unfinished.discard(seq)
+                    self._flow.notify_all()
+
+    def _deliver(self, seq: int, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
+        path = self._seal(out, pack_id)
+        size = path.stat().st_size
+        with self._flow:  # in the order handed over: a checkpoint waits for the oldest packs
+            self._at_gate.add(seq)
+            while self._sending >= max(1, self._concurrency()) or seq != min(self._at_gate):
+                self._flow.wait(0.5)  # the allowed number follows the rate in force
+            self._at_gate.discard(seq)
+            self._sending += 1
+            self._flow.notify_all()
+        try:
+            self.backend.put_file(pack_name(pack_id), str(path))
+        finally:
+            with self._flow:
+                self._sending -= 1
+                self._flow.notify_all()
+        path.unlink(missing_ok=True)
+        with self._counts:
+            self.packs_written += 1
+            self.bytes_written += size
+        self.state.record_held(self.backend.location, pack_id, size)
+        self.on_stored(PackInfo(pack_id, size, entries))
+
+    def _seal(self, out: BinaryIO, pack_id: bytes) -> Path:
+        """Make the finished pack durable under its own name, and journal it, before it travels."""
+        os.fsync(out.fileno())
+        out.close()
+        path = outbox_path(self.folder, pack_id)
+        os.replace(out.name, path)
+        with self._counts:
+            self._parts.discard(out.name)
+        self.state.journal_pack(pack_id)
+        return path
+
+    def close(self) -> None:
+        """Wait until every finished pack is at the destination; raise the first error."""
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        for t in self._threads:
+            t.join()
+        for leftover in self._parts:  # packs this run never finished (another run's are its own)
+            Path(leftover).unlink(missing_ok=True)
+        if self._error is not None:
+            raise self._error

@@ -1,0 +1,179 @@
+"""A backup run's work list: the files it must read, in reading order, and the records of those read.
+
+Held in memory it cost a few hundred bytes a file (the node, its record, a place in the order); a
+first backup of a million files held them all. Here it is a private SQLite database in this
+computer's temporary folder (unlinked by SQLite as soon as it is opened: nothing is left behind,
+even after kill -9). Files are numbered by their place in the scan's spool, so the trees are
+built by reading the spool beside these tables, all in the same order.
+
+The reading order is `engine.config.priority`'s, across the whole selection: the table is read from
+both ends of its score index, a page at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from engine.config.priority import PrioritySettings, interleave, score
+from engine.local.state import disk_full_said, scratch_db
+
+__all__ = ["WorkList", "ToRead"]
+
+_SCHEMA = """
+CREATE TABLE todo (no INTEGER PRIMARY KEY, path BLOB, size INTEGER, rank INTEGER, cached BLOB);
+CREATE TABLE fresh (no INTEGER PRIMARY KEY, record BLOB);
+CREATE TABLE unseen (key BLOB);
+"""
+_PAGE = 2048
+_BATCH = 10_000
+
+
+def _rank(score: float, no: int) -> int:
+    """The score (to a millionth; it lies within -6..76) then the number, as one integer: a page
+    of the order is then one index range (with two columns, a page of equal scores was found by
+    scanning every row of that score before it: quadratic in a big folder of like files)."""
+    return round((score + 64) * (1 << 20)) << 32 | no
+
+
+class ToRead(NamedTuple):
+    no: int
+    path: bytes
+    size: int
+    #: the files cache had it (changed, not new)
+    #: a digest of the tree entry the files cache held for it (engine.jobs.backup.entry_digest), None when
+    #: it held none: the file is new
+    cached: bytes | None
+
+
+def _disk() -> contextlib.AbstractContextManager[None]:
+    return disk_full_said(
+        "there is no room for the backup's list of files to read in the temporary folder",
+        hint="Free some space on this computer's disk (the list needs about 300 bytes a file) and back up again.",
+    )
+
+
+class WorkList:
+    """Filled by one thread (`add`, `gone`, then `seal`); then read by the run's threads at once."""
+
+    def __init__(self, priority: PrioritySettings, now_ns: int) -> None:
+        self._priority = priority
+        self._now_ns = now_ns
+        self._lock = threading.Lock()
+        self._db = scratch_db()
+        self._db.executescript(_SCHEMA)
+        self._todo: list[tuple] = []
+        self._unseen: list[tuple[bytes]] = []
+        self._fresh: list[tuple[int, bytes]] = []
+        self.count = 0
+        self.bytes = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, rows: list[tuple]) -> None:
+        with self._lock, _disk(), self._db:
+            self._db.executemany(sql, rows)
+        rows.clear()
+
+    def _page(self, sql: str, params: tuple) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # -- filling -----------------------------------------------------------------------------
+    def add(self, no: int, path: bytes, size: int, mtime_ns: int, cached: bytes | None) -> None:
+        """File number `no` (its place among the spool's files) is to be read."""
+        p = self._priority
+        rank = no if p.order == "path" else _rank(score(path, size, mtime_ns, self._now_ns, p.recent_days), no)
+        self._todo.append((no, path, size, rank, cached))
+        self.count += 1
+        self.bytes += size
+        if len(self._todo) >= _BATCH:
+            self._write("INSERT INTO todo VALUES (?, ?, ?, ?, ?)", self._todo)
+
+    def gone(self, key: bytes) -> None:
+        """The files cache holds `key`, under the paths backed up, and the scan did not find it."""
+        self._unseen.append((key,))
+        if len(self._unseen) >= _BATCH:
+            self._write("INSERT INTO unseen VALUES (?)", self._unseen)
+
+    def seal(self) -> None:
+        self._write("INSERT INTO todo VALUES (?, ?, ?, ?, ?)", self._todo)
+        self._write("INSERT INTO unseen VALUES (?)", self._unseen)
+        with self._lock, _disk():
+            self._db.execute("CREATE INDEX todo_order ON todo (rank)")
+
+    # -- reading -----------------------------------------------------------------------------
+    def _ranked(self, descending: bool) -> Iterator[ToRead]:
+        cmp, order = ("<", "DESC") if descending else (">", "ASC")
+        sql = f"SELECT no, path, size, cached, rank FROM todo WHERE rank {cmp} ? ORDER BY rank {order} LIMIT {_PAGE}"
+        after = 1 << 62 if descending else -1
+        while page := self._page(sql, (after,)):
+            for no, path, size, cached, _ in page:
+                yield ToRead(no, path, size, cached)
+            after = page[-1][4]
+
+    def order(self) -> Iterator[ToRead]:
+        """The files to read, in reading order (`engine.config.priority`); not thread-safe itself."""
+        wait = self._priority.wait_bytes if self._priority.order != "path" else float("inf")
+        return interleave(self._ranked(False), self._ranked(True), self.count, lambda f: f.size, wait)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        """(path, size) in reading order: what the forecast walks."""
+        return ((f.path, f.size) for f in self.order())
+
+    def numbers(self) -> Iterator[int]:
+        """The numbers of the files to read, in spool order."""
+        after = -1
+        while page := self._page(f"SELECT no FROM todo WHERE no > ? ORDER BY no LIMIT {_PAGE}", (after,)):
+            for (no,) in page:
+                yield no
+            after = page[-1][0]
+
+    # -- records of the files read -------------------------------------------------------------
+    def done(self, no: int, record: bytes) -> None:
+        """File `no` was read: its record (kept in memory until `flush`, a few at a time)."""
+        with self._lock:
+            self._fresh.append((no, record))
+            full = len(self._fresh) >= 1000
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._fresh = self._fresh, []
+        self._write("INSERT OR REPLACE INTO fresh VALUES (?, ?)", batch)
+
+    def records(self) -> Iterator[tuple[int, bytes]]:
+        """(number, record) of the files read so far (up to the last `flush`), in spool order."""
+        after = -1
+        sql = f"SELECT no, record FROM fresh WHERE no > ? ORDER BY no LIMIT {_PAGE}"
+        while page := self._page(sql, (after,)):
+            yield from page
+            after = page[-1][0]
+
+    def paths_and_records(self, numbers: Iterable[int]) -> Iterator[tuple[bytes, bytes]]:
+        """(path, record) of the files read with these numbers."""
+        batch: list[int] = []
+        sql = "SELECT t.path, f.record FROM fresh f JOIN todo t ON t.no = f.no WHERE f.no IN ({})"
+        for no in numbers:
+            batch.append(no)
+            if len(batch) == 500:
+                yield from self._page(sql.format(",".join("?" * len(batch))), tuple(batch))
+                batch = []
+        if batch:
+            yield from self._page(sql.format(",".join("?" * len(batch))), tuple(batch))
+
+    def unseen(self) -> Iterator[bytes]:
+        after = 0
+        sql = f"SELECT rowid, key FROM unseen WHERE rowid > ? ORDER BY rowid LIMIT {_PAGE}"
+        while page := self._page(sql, (after,)):
+            for _, key in page:
+                yield key
+            after = page[-1][0]

@@ -1,0 +1,143 @@
+"""The round-trip time through the household's line right now: the automatic limit's only sensor.
+
+The queue our upload builds in the modem shows up as extra round-trip time on every packet that
+crosses it. A TCP handshake with the server our uploads are talking to measures it freshly and
+without privileges: the server's kernel answers the SYN at once, so no application delay is in
+it, and the probe follows the uploads' own path (the same address, even behind a service with
+many). It costs three small packets (SYN, ACK, RST: no FIN exchange, no TIME_WAIT; 194 bytes), about 0.6%
+of a 1.3 Mbit/s line at five probes a second, and runs only while an upload is under way.
+
+The uploads' own smoothed RTT (TCP_INFO) was tried first: it costs nothing, but it is averaged
+over ACKs, and once the rate has been cut there are few ACKs, so it reported a queue long gone
+for seconds and drove the rate to the floor (see docs/architecture.md). TCP_INFO still tells
+which connections are uploading, and to whom.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from engine.base.clock import SYSTEM_CLOCK, Clock
+
+__all__ = ["upload_peer", "handshake_rtt", "LinkProbe"]
+
+_LINUX_TCP_INFO = 11  # not in Python's socket module on every version
+_MACOS_TCP_CONNECTION_INFO = 0x106
+_ACTIVE_MS = 1000  # a connection that sent data this recently is uploading
+
+
+def _linux_sending(sock: socket.socket) -> bool:
+    info = sock.getsockopt(socket.IPPROTO_TCP, _LINUX_TCP_INFO, 104)
+    (unacked,) = struct.unpack_from("I", info, 24)
+    (last_data_sent,) = struct.unpack_from("I", info, 44)
+    return info[0] == 1 and (unacked > 0 or last_data_sent <= _ACTIVE_MS)  # 1: TCP_ESTABLISHED
+
+
+def _macos_sending(sock: socket.socket) -> bool:
+    info = sock.getsockopt(socket.IPPROTO_TCP, _MACOS_TCP_CONNECTION_INFO, 52)
+    (in_send_buffer,) = struct.unpack_from("I", info, 36)  # tcpi_snd_sbbytes, including data in flight
+    return info[0] == 4 and in_send_buffer > 0  # 4: TCPS_ESTABLISHED
+
+
+_SENDING = _macos_sending if sys.platform == "darwin" else _linux_sending
+
+
+def _tcp_sockets() -> list[int]:
+    """This process's descriptors that are sockets (TCP or not: reading TCP_INFO tells)."""
+    out = []
+    for name in os.listdir("/dev/fd"):
+        try:
+            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
+                out.append(int(name))
+        except OSError:
+            continue  # the listing's own descriptor, or one closed meanwhile
+    return out
+
+
+def upload_peer() -> tuple[str, int] | None:
+    """(address, port) of a server this process is uploading to now, or None."""
+    for fd in _tcp_sockets():
+        try:
+            dup = os.dup(fd)
+        except OSError:
+            continue  # closed since it was listed
+        try:
+            with socket.socket(fileno=dup) as sock:  # closing the duplicate leaves the connection alone
+                if sock.type != socket.SOCK_STREAM or sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                if _SENDING(sock):
+                    return sock.getpeername()[:2]
+        except (OSError, struct.error):
+            continue  # not a connected TCP socket (a listener, or a descriptor reused meanwhile)
+    return None
+
+
+def handshake_rtt(peer: tuple[str, int], timeout: float = 3.0) -> float | None:
+    """Seconds for a TCP handshake with `peer` (`timeout` if it takes that long: a badly full queue)."""
+    family = socket.AF_INET6 if ":" in peer[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+        sock.settimeout(timeout)
+        start = time.perf_counter()
+        try:
+            sock.connect(peer)
+        except TimeoutError:
+            return timeout
+        except OSError:
+            return None  # refused or unreachable: no reading
+        return time.perf_counter() - start
+
+
+class LinkProbe:
+    """Handshakes with the upload's server a few times a second, in a thread of its own (a handshake
+    through a full queue takes as long as the queue); the pacer collects the samples."""
+
+    def __init__(
+        self,
+        interval: float = 0.2,
+        peer: Callable[[], tuple[str, int] | None] = upload_peer,
+        measure: Callable[[tuple[str, int]], float | None] = handshake_rtt,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.interval = interval
+        self.clock = clock
+        #: measure only while True (the automatic limit is in force and not paused)
+        self.wanted = False
+        self._peer = peer
+        self._measure = measure
+        self._lock = threading.Lock()
+        self._samples: list[tuple[float, float]] = []  # guarded by self._lock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def take(self) -> list[tuple[float, float]]:
+        """(monotonic time, seconds) of the samples since the last call."""
+        with self._lock:
+            samples, self._samples = self._samples, []
+        return samples
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="backbeat-linkprobe", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            peer = self._peer() if self.wanted else None
+            rtt = self._measure(peer) if peer is not None else None
+            if rtt is not None:
+                with self._lock:
+                    self._samples.append((self.clock.monotonic(), rtt))

@@ -1,0 +1,228 @@
+"""Pacer: decides ten times a second how fast uploads may go, and tells the token bucket.
+
+What is in force, first match wins: a pause the user asked for (`engine.meter.control`), battery power
+(when that setting is on), a limit given for this run (`backup --limit`), then the policy in the
+backup set's settings: unlimited, a fixed limit, the schedule's entry for this moment, or the
+automatic controller (`engine.meter.delaycontrol`) fed with the round-trip time of our own uploads
+(`engine.meter.linkrtt`). Every decision carries its reason in plain words ("schedule: 256 KB/s until
+23:00", "automatic: 118 KB/s, link delay +9 ms") and, with the measured upload rate, is
+published for other processes once a second. Settings are re-read when their file changes, so a
+new limit applies to a backup already under way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import psutil
+
+from engine.backends.ratelimit import TokenBucket
+from engine.base.clock import SYSTEM_CLOCK, Clock
+from engine.base.units import format_rate
+from engine.config.settings import load_settings, settings_path
+from engine.meter.control import clear_activity, current_pause, publish_activity
+from engine.meter.delaycontrol import DelayController
+from engine.meter.forecast import Outlook
+from engine.meter.linkrtt import LinkProbe
+
+__all__ = ["Pacer", "Decision", "BandwidthStatus", "on_battery"]
+
+STEP = 0.1
+_PUBLISH_EVERY = 1.0
+_BATTERY_EVERY = 10.0
+_RATE_WINDOW = 5.0  # seconds over which the shown upload rate is measured
+_USED_WINDOW = 0.5  # seconds over which the controller sees what uploads used of their allowance
+_RETUNE = 0.02  # the automatic rate is passed on when it moved by more than this share
+
+
+@dataclass(frozen=True)
+class Decision:
+    #: bytes per second: None unlimited, 0 paused
+    rate: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class BandwidthStatus:
+    #: the user's choice, in the words of the settings page
+    policy: str
+    limit: float | None
+    reason: str
+    paused: bool
+    #: bytes per second actually sent, over the last few seconds (0 when nothing runs)
+    upload_rate: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def on_battery() -> bool:
+    battery = psutil.sensors_battery()  # None on a desktop
+    return battery is not None and battery.power_plugged is False
+
+
+class Pacer:
+    def __init__(
+        self,
+        bucket: TokenBucket,
+        clock: Clock = SYSTEM_CLOCK,
+        probe: LinkProbe | None = None,
+        battery: Callable[[], bool] = on_battery,
+        publish: bool = True,
+    ) -> None:
+        self.bucket = bucket
+        self.clock = clock
+        self.override: float | None = None  # a limit for this run only
+        self.probe = probe or LinkProbe(clock=clock)
+        self._battery = battery
+        self._publish = publish
+        self._settings = load_settings()
+        self._settings_stamp = self._stamp()
+        self._controller: DelayController | None = None
+        self._on_battery: bool | None = None
+        self._battery_checked = float("-inf")
+        self._sent: deque[tuple[float, int]] = deque()
+        self.decision = Decision(None, "unlimited")
+        #: the running upload's progress (bytes sent, to send, rate, finish), published with the rest
+        self.upload: dict | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- deciding ------------------------------------------------------------------------------
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = settings_path().stat()
+            return st.st_mtime_ns, st.st_size
+        except FileNotFoundError:
+            return None
+
+    def _reload_settings(self) -> None:
+        stamp = self._stamp()
+        if stamp != self._settings_stamp:
+            self._settings_stamp = stamp
+            self._settings = load_settings()
+
+    def _battery_now(self, now: float) -> bool:
+        if now - self._battery_checked >= _BATTERY_EVERY:
+            self._battery_checked = now
+            self._on_battery = self._battery()
+        return bool(self._on_battery)
+
+    def _rate_over(self, window: float) -> float:
+        if len(self._sent) < 2:
+            return 0.0
+        t_end, s_end = self._sent[-1]
+        for t, s in self._sent:
+            if t_end - t <= window:
+                return (s_end - s) / (t_end - t) if t_end > t else 0.0
+        return 0.0
+
+    def decide(self) -> Decision:
+        now = self.clock.monotonic()
+        self._sent.append((now, self.bucket.sent))
+        while self._sent and now - self._sent[0][0] > _RATE_WINDOW:
+            self._sent.popleft()
+        paused = current_pause(self.clock)
+        if paused is not None:
+            until = f" until {datetime.fromtimestamp(paused.until):%H:%M}" if paused.until else ""
+            return Decision(0, f"paused by you{until}")
+        if self._settings.pause_on_battery and self._battery_now(now):
+            return Decision(0, "paused: the computer is running on battery")
+        if self.override is not None:
+            return Decision(self.override, f"limit for this run: {format_rate(self.override)}")
+        policy = self._settings.bandwidth
+        if policy.mode != "automatic":
+            self._controller = None
+        if policy.mode == "unlimited":
+            return Decision(None, "unlimited")
+        if policy.mode == "fixed":
+            return Decision(policy.rate, f"fixed limit: {format_rate(policy.rate or 0)}")
+        if policy.mode == "schedule":
+            table, when = policy.timetable(), datetime.fromtimestamp(self.clock.wall())
+            return Decision(table.limit_at(when), f"schedule: {table.describe_at(when)}")
+        return self._automatic(now)
+
+    def _automatic(self, now: float) -> Decision:
+        if not self.active:
+            return Decision(None, "automatic: finds the line's speed while uploading")
+        if self._controller is None:
+            self._controller = DelayController()
+        for when, rtt in self.probe.take():
+            self._controller.update(when, rtt, self._rate_over(_USED_WINDOW))
+        c = self._controller
+        if c.extra_delay is None:
+            return Decision(c.rate, f"automatic: {format_rate(c.rate)}, finding the line's speed")
+        return Decision(c.rate, f"automatic: {format_rate(c.rate)}, link delay +{c.extra_delay * 1000:.0f} ms")
+
+    def step(self) -> Decision:
+        """Decide, and pass the rate to the bucket when it changed (the bucket empties on a change)."""
+        self._reload_settings()
+        decision = self.decide()
+        self.probe.wanted = self.active and self._controller is not None and decision.rate != 0
+        old, new = self.bucket.rate, decision.rate
+        if old is None or new is None or new == 0 or old == 0:
+            changed = old != new
+        else:
+            changed = abs(new - old) > _RETUNE * old
+        if changed:
+            self.bucket.set_rate(new)
+        self.decision = decision
+        return decision
+
+    def status(self) -> BandwidthStatus:
+        if not self.active:
+            self._reload_settings()  # asked between jobs: the settings may have changed since
+        d = self.decision if self.active else self.decide()
+        return BandwidthStatus(self._settings.bandwidth.describe(), d.rate, d.reason, d.rate == 0, self.upload_rate)
+
+    def sent(self) -> int:
+        return self.bucket.sent
+
+    def outlook(self) -> Outlook:
+        """What governs the line from now on, for the upload's finish time."""
+        policy = self._settings.bandwidth
+        scheduled = policy.mode == "schedule" and self.override is None and self.decision.reason.startswith("schedule")
+        return Outlook(self.decision.rate, policy.timetable() if scheduled else None, self.decision.reason)
+
+    @property
+    def active(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def upload_rate(self) -> float:
+        return self._rate_over(_RATE_WINDOW) if self.active else 0.0
+
+    # -- running -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Pace uploads while the block runs (a network job)."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="backbeat-pacer", daemon=True)
+        self.step()
+        self._thread.start()
+        self.probe.start()
+        try:
+            yield
+        finally:
+            self.probe.stop()
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            self.upload = None
+            if self._publish:
+                clear_activity()
+
+    def _run(self) -> None:
+        last_publish = float("-inf")
+        while not self._stop.wait(STEP):
+            self.step()
+            now = self.clock.monotonic()
+            if self._publish and now - last_publish >= _PUBLISH_EVERY:
+                last_publish = now
+                doc = self.status().to_json() | {"sent": self.bucket.sent, "upload": self.upload}
+                publish_activity(doc, self.clock)
