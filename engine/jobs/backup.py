@@ -30,14 +30,15 @@ from datetime import datetime
 
 from engine.base.clock import SYSTEM_CLOCK, Clock
 from engine.base.errors import BackbeatError, UsageError
-from engine.base.events import BackupSummary, Checkpoint, EventSink, FileSkipped, LockWait, Progress
+from engine.base.events import BackupSummary, Checkpoint, EventSink, FileSkipped, Progress
 from engine.base.home import app_dir, computer_id
 from engine.base.progress import Meter
 from engine.config.priority import PrioritySettings, kind_of
 from engine.config.settings import CheckpointSettings
 from engine.jobs.checkpoint import CheckpointTimer, OpenCheckpoints
+from engine.jobs.needs import Needs, require
 from engine.jobs.rollback import not_before_latest, remember_latest
-from engine.jobs.session import Session, forget_unlisted_packs, recover
+from engine.jobs.session import Session, forget_unlisted_packs
 from engine.local.outbox import Uploader, streams_for
 from engine.local.scanner import Partial, Scan, read_xattrs, scan
 from engine.local.spool import META_SIZE, Entry, Tag, meta_mode, meta_mtime_ns, meta_size, pack_meta, tree_key
@@ -52,7 +53,7 @@ from engine.repo.snapshot import Snapshot, save_snapshot
 from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry, entry_ids, ids_known
 from engine.repo.walk import folder_entries
 
-__all__ = ["Scanned", "start_scan", "run_backup", "RunOptions"]
+__all__ = ["NEEDS", "Scanned", "start_scan", "run_backup", "RunOptions"]
 
 #: chunks at least this big are sealed on the seal pool; smaller ones inline.
 _POOL_SEAL_MIN = 512 * 1024
@@ -62,14 +63,16 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 _TICK = 0.25  # seconds between progress events
 
 
+#: waits half an hour for a prune (or another computer's exclusive job) before giving up
+NEEDS = Needs("backup", lock="shared", lock_wait=1800.0, writes=True, paced=True, recorded=True, queued=True)
+
+
 @dataclass(frozen=True)
 class RunOptions:
     checkpoints: CheckpointSettings | None = CheckpointSettings()
     priority: PrioritySettings = PrioritySettings()
     #: a network destination's line (None for a disk): progress then counts bytes sent
     line: Line | None = None
-    #: seconds to wait for a prune (or another computer's exclusive job) to finish before giving up
-    lock_wait: float = 1800.0
 
 
 def entry_digest(record: bytes) -> bytes:
@@ -596,23 +599,20 @@ def run_backup(
     workers: int | None = None,
     options: RunOptions = RunOptions(),
 ) -> BackupSummary:
-    def waiting(who: str, seconds: float) -> None:
-        events(LockWait(session.repo.backend.location, who, seconds))
-
-    with session.one_backup(waiting):
-        recover(session)
-        with session.running(), session.locked("backup", wait=options.lock_wait, on_wait=waiting):
-            lost, forgotten = forget_unlisted_packs(session)  # never deduplicate against what is gone
-            if lost:
-                events(
-                    FileSkipped(
-                        session.repo.backend.location,
-                        f"{lost} pack(s) this backup's index names are not at the destination (lost there, or an "
-                        f"old index put back): {forgotten} piece(s) of data they held are stored again by this "
-                        "backup. `backbeat check --repair` tidies the index.",
-                    )
-                )
-            return _run_backup(session, scanning, events, clock, workers, options)
+    """Call through the runner (`NEEDS`): one backup of a repository at a time on this computer,
+    a killed run's outbox delivered first, beside other backups but never beside a prune."""
+    require(session, NEEDS)
+    lost, forgotten = forget_unlisted_packs(session)  # never deduplicate against what is gone
+    if lost:
+        events(
+            FileSkipped(
+                session.repo.backend.location,
+                f"{lost} pack(s) this backup's index names are not at the destination (lost there, or an "
+                f"old index put back): {forgotten} piece(s) of data they held are stored again by this "
+                "backup. `backbeat check --repair` tidies the index.",
+            )
+        )
+    return _run_backup(session, scanning, events, clock, workers, options)
 
 
 def _run_backup(

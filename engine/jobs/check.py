@@ -17,6 +17,7 @@ from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import BackbeatError, IntegrityError, ObjectNotFound
 from engine.base.events import EventSink
 from engine.base.progress import Meter
+from engine.jobs.needs import Needs, require
 from engine.jobs.rollback import snapshot_warnings
 from engine.jobs.session import Session
 from engine.repo.blob import open_blob
@@ -28,7 +29,10 @@ from engine.repo.repository import Repository
 from engine.repo.snapshot import load_snapshots
 from engine.repo.walk import walk_trees
 
-__all__ = ["CheckReport", "run_check"]
+__all__ = ["NEEDS", "CheckReport", "run_check"]
+
+#: beside backups; where no lock can be written (a read-only drive) it reads without one
+NEEDS = Needs("check", lock="shared")
 
 
 @dataclass
@@ -111,6 +115,7 @@ def _check_metadata(repo: Repository, report: CheckReport) -> None:
 
 
 def run_check(session: Session, read_data: bool = False, events: EventSink = lambda ev: None) -> CheckReport:
+    require(session, NEEDS)
     report = CheckReport()
     repo, index = session.repo, session.index
     present = list_packs(repo.backend)

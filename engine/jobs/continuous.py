@@ -57,6 +57,7 @@ class ContinuousBackup:
         session: Session,
         paths: list[str],
         excludes: list[str],
+        through: Callable[[Session, Callable[[], BackupSummary]], BackupSummary],
         settings: WatchSettings = WatchSettings(),
         events: EventSink = lambda ev: None,
         clock: Clock = SYSTEM_CLOCK,
@@ -65,6 +66,8 @@ class ContinuousBackup:
         idle: Callable[[], None] = lambda: None,
     ) -> None:
         self.session = session
+        #: runs one backup with what `engine.jobs.backup.NEEDS` declares (the service's runner)
+        self.through = through
         #: called about once a second while nothing is due: work that waits for a quiet moment
         self.idle = idle
         self.options = options
@@ -133,7 +136,8 @@ class ContinuousBackup:
         partial = None if full else Partial([os.fsencode(p) for p in changed], previous_trees(self.session, self.last))
         started = self.clock.monotonic()
         scanning = start_scan(self.paths, self.excludes, self.events, partial)
-        summary = run_backup(self.session, scanning, self.events, options=self.options)
+        session = self.session
+        summary = self.through(session, lambda: run_backup(session, scanning, self.events, options=self.options))
         if full:
             self._last_full = started
             repo = self.session.repo

@@ -18,11 +18,15 @@ from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import OtherRepositoryThere
 from engine.base.events import EventSink
 from engine.base.progress import Meter
+from engine.jobs.needs import Needs
 from engine.local.state import State
 from engine.repo.pack import matches_name
 from engine.repo.repository import Repository
 
-__all__ = ["CopyReport", "run_copy"]
+__all__ = ["NEEDS", "CopyReport", "run_copy"]
+
+#: no lock: it only adds objects the target lacks, and reads no key; paced to the target
+NEEDS = Needs("copy", paced=True)
 
 _ORDER = ("keys/", "data/", "index/", "snapshots/")
 

@@ -17,6 +17,7 @@ from datetime import datetime, tzinfo
 from engine.base.errors import BackbeatError, ObjectNotFound
 from engine.config.retention import RetentionPolicy
 from engine.jobs.keep import Decision, evaluate, group_of
+from engine.jobs.needs import Needs, require
 from engine.jobs.rollback import forget_seen
 from engine.jobs.session import Session
 from engine.repo.blobstore import BlobStore
@@ -24,7 +25,10 @@ from engine.repo.snapshot import Snapshot, delete_snapshot, load_snapshots
 from engine.repo.tree import Kind
 from engine.repo.walk import folder_entries
 
-__all__ = ["ForgetReport", "run_forget", "deleted_file_pins", "describe_decision"]
+__all__ = ["NEEDS", "ForgetReport", "run_forget", "deleted_file_pins", "describe_decision"]
+
+#: beside backups: it deletes snapshots only, never data
+NEEDS = Needs("forget", lock="shared")
 
 _DAY_NS = 86400 * 10**9
 
@@ -116,6 +120,7 @@ def deleted_file_pins(
 def run_forget(
     session: Session, policy: RetentionPolicy, now_ns: int, dry_run: bool = False, tz: tzinfo | None = None
 ) -> ForgetReport:
+    require(session, NEEDS)
     repo = session.repo
     snaps = load_snapshots(repo.backend, repo.key)
     pins = deleted_file_pins(session.reader, snaps, policy, now_ns, tz)

@@ -28,6 +28,7 @@ from engine.base.errors import BackbeatError, IntegrityError, ObjectNotFound
 from engine.base.events import EventSink
 from engine.base.progress import Meter
 from engine.config.settings import PruneSettings
+from engine.jobs.needs import Needs, require
 from engine.jobs.session import Session
 from engine.local.outbox import Uploader
 from engine.repo.blob import open_blob
@@ -37,7 +38,10 @@ from engine.repo.pack import PackEntry
 from engine.repo.snapshot import load_snapshots
 from engine.repo.walk import walk_trees
 
-__all__ = ["PruneReport", "PruneStopped", "run_prune", "read_plan", "repack", "rewrite_index", "update_state"]
+__all__ = ["NEEDS", "PruneReport", "PruneStopped", "run_prune", "read_plan", "repack", "rewrite_index", "update_state"]
+
+#: alone at the destination: it deletes packs and index files
+NEEDS = Needs("prune", lock="exclusive", lock_wait=0.0, writes=True, paced=True, recorded=True)
 
 
 class PruneStopped(BackbeatError):
@@ -280,7 +284,8 @@ def run_prune(
     events: EventSink = lambda ev: None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> PruneReport:
-    """Call with the repository locked exclusively (`Session.locked`)."""
+    """Call through the runner (`NEEDS`): alone at the destination."""
+    require(session, NEEDS)
     started = clock.monotonic()
     repo = session.repo
     report = PruneReport(dry_run)

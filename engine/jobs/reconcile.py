@@ -28,11 +28,16 @@ from engine.base.errors import BackendError, ObjectNotFound
 from engine.base.events import EventSink
 from engine.base.progress import Meter
 from engine.base.units import format_bytes
+from engine.jobs.needs import Needs, require
 from engine.jobs.session import Session
 from engine.repo.index import PackInfo, encode_index, index_plain
 from engine.repo.pack import PackEntry, matches_name
 
-__all__ = ["ReconcileReport", "run_reconcile"]
+__all__ = ["NEEDS", "ReconcileReport", "run_reconcile"]
+
+#: alone at the destination, as prune and repair: it rewrites the index, deletes index files and
+#: packs. Started by hand after a load, it waits for a backup under way (the app's) to finish.
+NEEDS = Needs("reconcile", lock="exclusive", lock_wait=600.0, writes=True, paced=True)
 
 _SAMPLE = 16  # packs whose content is read without `full`
 _SEED_ARRIVED = 0.5  # share of a seed's objects present for it to count as loaded
@@ -100,6 +105,7 @@ def _intact(backend: Backend, name: str) -> bool:
 def run_reconcile(
     session: Session, drive: Backend | None = None, full: bool = False, events: EventSink = lambda ev: None
 ) -> ReconcileReport:
+    require(session, NEEDS)
     backend = session.repo.backend
     report = ReconcileReport(backend.location)
     expected = _expected(session)

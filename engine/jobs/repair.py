@@ -25,6 +25,7 @@ from engine.base.clock import SYSTEM_CLOCK, Clock
 from engine.base.errors import BackbeatError, ObjectNotFound
 from engine.base.events import EventSink
 from engine.jobs.check import CheckReport, run_check
+from engine.jobs.needs import Needs, require
 from engine.jobs.prune import PruneReport, read_plan, repack, rewrite_index, update_state
 from engine.jobs.rollback import remember_latest, remember_listing
 from engine.jobs.session import Session
@@ -32,7 +33,10 @@ from engine.repo.pack import holds_pack, matches_name
 from engine.repo.snapshot import delete_snapshot, load_snapshots, save_snapshot
 from engine.repo.walk import walk_trees
 
-__all__ = ["RepairReport", "run_repair"]
+__all__ = ["NEEDS", "RepairReport", "run_repair"]
+
+#: alone at the destination: it deletes damaged packs and rewrites the index
+NEEDS = Needs("repair", lock="exclusive", lock_wait=0.0, writes=True, paced=True, recorded=True)
 
 
 @dataclass
@@ -131,7 +135,8 @@ def run_repair(
     events: EventSink = lambda ev: None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> RepairReport:
-    """Call with the repository locked exclusively (`Session.locked`): packs are deleted."""
+    """Call through the runner (`NEEDS`): packs are deleted."""
+    require(session, NEEDS)
     found = run_check(session, read_data=True, events=events)
     report = RepairReport(problems_found=len(found.errors))
     if found.ok:

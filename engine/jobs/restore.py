@@ -42,6 +42,7 @@ from engine.base.clock import SYSTEM_CLOCK, Clock
 from engine.base.errors import IntegrityError
 from engine.base.events import EventSink, FileSkipped, RestoreSummary
 from engine.base.progress import Meter
+from engine.jobs.needs import Needs, require
 from engine.jobs.session import Session
 from engine.local.restoreplan import Place, RestorePlan
 from engine.repo.blobstore import BlobStore
@@ -49,7 +50,10 @@ from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind, TreeEntry
 from engine.repo.walk import folder_entries
 
-__all__ = ["run_restore", "walk_snapshot", "normalize_include"]
+__all__ = ["NEEDS", "run_restore", "walk_snapshot", "normalize_include"]
+
+#: beside backups, never beside a prune (the packs it reads could go)
+NEEDS = Needs("restore", lock="shared", recorded=True)
 
 
 def normalize_include(snap: Snapshot, path: str) -> bytes:
@@ -564,6 +568,7 @@ def run_restore(
     mirrors: tuple[Backend, ...] = (),
 ) -> RestoreSummary:
     """`mirrors`: other destinations of this repository, read for the data that fails here."""
+    require(session, NEEDS)
     t0 = clock.monotonic()
     dest = os.path.abspath(os.fsencode(os.path.expanduser(target)))
     os.makedirs(dest, exist_ok=True)

@@ -82,6 +82,8 @@ class Session:
     index_files: set[str] = field(default_factory=set)
     #: the repository lock this session's job holds, if any
     lock: RepoLock | None = None
+    #: no lock can be written there (a read-only drive, read-only keys): readers go on without one
+    lock_unwritable: bool = False
     #: what opening mended in the index, said once (`check` reports it)
     healed: str | None = None
     #: whether a killed run's packs were delivered and named (engine.jobs.session.recover)

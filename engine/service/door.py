@@ -8,8 +8,6 @@ problems arrive through the `events` callback as frozen dataclasses from `engine
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import platform
 import threading
@@ -23,13 +21,12 @@ from engine.backends.location import open_location, plain_http_note
 from engine.backends.ratelimit import TokenBucket
 from engine.backends.retry import Retrying
 from engine.base.clock import SYSTEM_CLOCK
-from engine.base.errors import BackbeatError, BackendError, BadRestoreTarget, PathNotInSnapshot
+from engine.base.errors import BackbeatError, BadRestoreTarget, PathNotInSnapshot
 from engine.base.events import (
     BackupSummary,
     Checkpoint,
     EventSink,
     FileSkipped,
-    LockWait,
     NetworkWait,
     Progress,
     RestoreSummary,
@@ -39,14 +36,22 @@ from engine.base.logs import log, redact
 from engine.base.units import format_bytes
 from engine.config.retention import RetentionPolicy
 from engine.config.settings import CheckpointSettings, Settings, load_settings, save_settings, update_settings
+from engine.jobs.backup import NEEDS as BACKUP
 from engine.jobs.backup import RunOptions, run_backup, start_scan
+from engine.jobs.check import NEEDS as CHECK
 from engine.jobs.check import CheckReport, run_check
 from engine.jobs.continuous import ContinuousBackup, WatchRun
+from engine.jobs.copy import NEEDS as COPY
 from engine.jobs.copy import CopyReport, run_copy
+from engine.jobs.forget import NEEDS as FORGET
 from engine.jobs.forget import ForgetReport, run_forget
+from engine.jobs.prune import NEEDS as PRUNE
 from engine.jobs.prune import PruneReport, run_prune
+from engine.jobs.reconcile import NEEDS as RECONCILE
 from engine.jobs.reconcile import ReconcileReport, run_reconcile
+from engine.jobs.repair import NEEDS as REPAIR
 from engine.jobs.repair import RepairReport, run_repair
+from engine.jobs.restore import NEEDS as RESTORE
 from engine.jobs.restore import normalize_include, run_restore, walk_snapshot
 from engine.jobs.rollback import newest_missing, snapshot_warnings
 from engine.jobs.seed import (
@@ -58,7 +63,7 @@ from engine.jobs.seed import (
     verify_drive,
     write_manifest,
 )
-from engine.jobs.session import Session, forget_unlisted_packs, open_session, recover, reload_session, state_path
+from engine.jobs.session import Session, forget_unlisted_packs, open_session, reload_session, state_path
 from engine.jobs.status import DestinationStatus, destination_status, status_basis
 from engine.jobs.support import BundleReport, write_bundle
 from engine.local import keychain
@@ -73,6 +78,7 @@ from engine.repo.lock import LockInfo, remove_locks
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
 from engine.repo.tree import TreeEntry
+from engine.service.runner import Runner
 
 __all__ = ["BackupService"]
 
@@ -84,6 +90,7 @@ class BackupService:
         #: one budget for every byte this process sends to a network destination
         self.bucket = TokenBucket(None)
         self.pacer = Pacer(self.bucket)
+        self.runner = Runner(self.pacer, self.events)
         credentials = s3_credentials(given)
         redact(credentials.secret_access_key if credentials else os.environ.get("AWS_SECRET_ACCESS_KEY"))
         self.backend = open_location(given, credentials, self._network_wait, self.bucket)
@@ -217,10 +224,6 @@ class BackupService:
         line = self.pacer if self.backend.is_network else None
         return RunOptions(settings.checkpoints, settings.priority, line)
 
-    def _paced(self, backend) -> contextlib.AbstractContextManager:
-        """Uploads to a network destination run under the pacer; a disk is never throttled."""
-        return self.pacer.running() if backend.is_network else contextlib.nullcontext()
-
     def _network_wait(self, seconds: float, err: BackbeatError) -> None:
         self.events(NetworkWait(self.location, str(err), seconds))
 
@@ -241,16 +244,17 @@ class BackupService:
         """`checkpoint_every` (seconds, 0 for none) and `order` override the settings for this run."""
         scanning = start_scan(paths, excludes, self.events)
         session = self.session  # opening (Argon2id) overlaps the scan
-        with self._paced(self.backend):
-            options = self._run_options()
-            if checkpoint_every is not None:
-                every = replace(options.checkpoints or CheckpointSettings(), every=checkpoint_every)
-                options = replace(options, checkpoints=every if checkpoint_every > 0 else None)
-            if order is not None:
-                options = replace(options, priority=replace(options.priority, order=order))
-            for warning in snapshot_warnings(session):
-                self.events(FileSkipped(self.location, warning))
-            return self._record("backup", lambda: run_backup(session, scanning, self.events, options=options))
+        options = self._run_options()
+        if checkpoint_every is not None:
+            every = replace(options.checkpoints or CheckpointSettings(), every=checkpoint_every)
+            options = replace(options, checkpoints=every if checkpoint_every > 0 else None)
+        if order is not None:
+            options = replace(options, priority=replace(options.priority, order=order))
+        for warning in snapshot_warnings(session):
+            self.events(FileSkipped(self.location, warning))
+        return self.runner.run(
+            BACKUP, lambda: run_backup(session, scanning, self.events, options=options), session=session
+        )
 
     def restore(self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False) -> RestoreSummary:
         if os.path.lexists(target) and not os.path.isdir(target):
@@ -270,49 +274,32 @@ class BackupService:
                 session, snap, target, list(includes), overwrite, self.events, mirrors=self._mirrors(session)
             )
 
-        with self._locked(session, "restore"):
-            return self._record("restore", job)
+        return self.runner.run(RESTORE, job, session=session)
 
     def check(self, read_data: bool = False) -> CheckReport:
         session = self.session
-        with self._locked(session, "check"):
-            return run_check(session, read_data, self.events)
+        return self.runner.run(CHECK, lambda: run_check(session, read_data, self.events), session=session)
 
     def repair(self) -> RepairReport:
         """`check --repair` (engine.jobs.repair): alone at the destination, as it deletes damaged packs."""
         session = self.session
-        with self._paced(self.backend), self._locked(session, "repair", exclusive=True, wait=0):
-            recover(session)  # a killed run's packs: paced, and under the lock, like everything this job sends
-            return self._record("repair", lambda: run_repair(session, self._mirrors(session), self.events))
+        return self.runner.run(
+            REPAIR, lambda: run_repair(session, self._mirrors(session), self.events), session=session
+        )
 
     def _mirrors(self, session: Session) -> tuple[Backend, ...]:
         """The other destinations this computer has written this repository to (copies, seed drives)."""
         others = [loc for loc in session.state.destinations() if loc != session.repo.backend.location]
         return tuple(open_location(loc, s3_credentials(loc), self._network_wait, self.bucket) for loc in others)
 
-    @contextlib.contextmanager
-    def _locked(self, session: Session, operation: str, exclusive: bool = False, wait: float = 600.0) -> Iterator[None]:
-        """The repository lock for a job. A reader (check, restore) goes on without one where none
-        can be written (a read-only drive or read-only keys): nothing can change there by us."""
-
-        def waiting(who: str, seconds: float) -> None:
-            self.events(LockWait(self.location, who, seconds))
-
-        with contextlib.ExitStack() as held:
-            try:
-                held.enter_context(session.locked(operation, exclusive=exclusive, wait=wait, on_wait=waiting))
-            except BackendError:
-                if exclusive:
-                    raise
-            yield
-
     # -- retention ---------------------------------------------------------------------------
     def forget(self, policy: RetentionPolicy | None = None, dry_run: bool = False) -> ForgetReport:
         """Apply the retention policy (the settings' when None): snapshots it drops are removed."""
         session = self.session
         policy = policy or load_settings().retention
-        with self._locked(session, "forget"):
-            return run_forget(session, policy, SYSTEM_CLOCK.wall_ns(), dry_run)
+        return self.runner.run(
+            FORGET, lambda: run_forget(session, policy, SYSTEM_CLOCK.wall_ns(), dry_run), session=session
+        )
 
     def prune(self, dry_run: bool = False) -> PruneReport:
         """Remove data no snapshot needs (engine.jobs.prune); never beside a backup (an exclusive lock)."""
@@ -327,12 +314,10 @@ class BackupService:
         if missing := newest_missing(session):  # its data would look unused: never deleted on a server's word
             raise BackbeatError(missing, hint="Clean-up waits until this is explained, or a new backup has been made.")
 
-        def job() -> PruneReport:
-            return run_prune(session, load_settings().prune, dry_run, self.events)
-
-        with self._paced(self.backend), self._locked(session, "prune", exclusive=True, wait=0):
-            recover(session)
-            return job() if dry_run else self._record("prune", job)
+        needs = replace(PRUNE, recorded=not dry_run)
+        return self.runner.run(
+            needs, lambda: run_prune(session, load_settings().prune, dry_run, self.events), session=session
+        )
 
     def clean_up(self) -> tuple[ForgetReport, PruneReport]:
         """The scheduled job: forget by the policy, then prune."""
@@ -384,8 +369,7 @@ class BackupService:
         dst = open_location(target, s3_credentials(target), self._network_wait, self.bucket)
         state = State(state_path(self.repository_id()))
         try:
-            with self._paced(dst):
-                return run_copy(self.backend, dst, state, self.events)
+            return self.runner.run(COPY, lambda: run_copy(self.backend, dst, state, self.events), backend=dst)
         finally:
             state.close()
 
@@ -416,17 +400,22 @@ class BackupService:
 
         settings = load_settings().watch
         line = LineIdle()
+
+        def through(session: Session, job: Callable[[], BackupSummary]) -> BackupSummary:
+            return self.runner.run(BACKUP, job, session=session)
+
         continuous = ContinuousBackup(
             self.session,
             paths,
             excludes,
+            through,
             settings,
             self.events,
             reload=reload,
             options=self._run_options(),
             idle=lambda: self._clean_up_when_quiet(line),
         )
-        with self._paced(self.backend):
+        with self.runner.paced(self.backend):  # one pacer for the whole watch: its probe keeps its baseline
             continuous.run(stop, on_run, on_error)
 
     # -- seed drive ----------------------------------------------------------------------------
@@ -442,8 +431,10 @@ class BackupService:
             selection = scanning.result().scan.spool.bytes
             check_space(drive, selection)
             once = RunOptions(checkpoints=None)  # the drive is filled in one go, at disk speed
-            summary = self._record(
-                "seed export", lambda: run_backup(session, scanning, self.events, options=once), session.state
+            summary = self.runner.run(
+                replace(BACKUP, name="seed export"),
+                lambda: run_backup(session, scanning, self.events, options=once),
+                session=session,
             )
             doc = write_manifest(drive, session.repo.key, self.location, self.events)
             session.state.record_seed(self.location, drive.location, doc["created"], doc["objects"])
@@ -470,32 +461,10 @@ class BackupService:
         """Compare this destination with what it should hold, mark what it holds, repair what it lost."""
         drive = open_drive(drive_path) if drive_path else None
         session = self.session
-        # it rewrites the index and deletes index files and packs: alone at the destination, as prune and repair
-        with self._paced(self.backend), self._locked(session, "reconcile", exclusive=True, wait=0):
-            recover(session)
-            report = run_reconcile(session, drive, full, self.events)
+        report = self.runner.run(RECONCILE, lambda: run_reconcile(session, drive, full, self.events), session=session)
         latest, dests = self.status()
         report.percent_backed_up = next(d.percent for d in dests if d.location == self.location)
         return report
-
-    def _record(self, kind: str, job, state: State | None = None):
-        """Run a job and keep it in the history (for the app's charts and support bundles)."""
-        state = state or self.session.state
-        run_id = state.start_run(kind, SYSTEM_CLOCK.wall_ns())
-        try:
-            result = job()
-        except BaseException as e:
-            hint = getattr(e, "hint", None)
-            said = (str(e) or type(e).__name__) + (f" — {hint}" if hint else "")
-            state.finish_run(run_id, SYSTEM_CLOCK.wall_ns(), "failed", None, {}, said)
-            log.error("%s at %s failed: %s", kind, self.location, said)
-            raise
-        doc = result.to_json()
-        status = "warnings" if doc.get("warnings") or doc.get("failed") else "ok"
-        brief = {k: v for k, v in doc.items() if k not in ("skipped", "failed")}
-        log.info("%s at %s: %s %s", kind, self.location, status, json.dumps(brief, sort_keys=True))
-        state.finish_run(run_id, SYSTEM_CLOCK.wall_ns(), status, doc.get("snapshot_id"), doc, None)
-        return result
 
     def support_bundle(self, output: str) -> BundleReport:
         """The .zip a support desk asks for (engine.jobs.support); works even when the repository will not open."""

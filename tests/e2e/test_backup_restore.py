@@ -6,12 +6,12 @@ import stat
 import engine.local.restoreplan
 from bench.datasets import assert_same_tree, mutate
 from engine.backends.local import LocalBackend
-from engine.jobs.backup import run_backup, start_scan
-from engine.jobs.restore import run_restore
+from engine.jobs.backup import start_scan
 from engine.jobs.session import open_session
 from engine.repo.repository import Repository
 from engine.repo.snapshot import load_snapshots
 from tests.conftest import PASSWORD
+from tests.jobs import run_backup, run_restore
 
 
 def test_backup_mutate_backup_restore_both(cli, dataset64, dataset_copy, tmp_path):

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import engine.jobs.backup as backup
 from engine.backends.local import LocalBackend
-from engine.jobs.backup import run_backup, start_scan
+from engine.jobs.backup import start_scan
 from engine.jobs.session import open_session
 from engine.repo.repository import Repository
 from tests.conftest import PASSWORD
+from tests.jobs import run_backup
 
 #: as root, permissions do not stop reads: drop the capabilities that bypass them.
 NO_DAC = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()

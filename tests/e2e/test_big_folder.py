@@ -93,7 +93,8 @@ def test_a_big_folder_in_parts_re_sends_one_part_survives_prune_and_a_damaged_pa
 _MEASURE = """
 import json, sys, tracemalloc
 from engine.backends.local import LocalBackend
-from engine.jobs.backup import run_backup, start_scan
+from engine.jobs.backup import start_scan
+from tests.jobs import run_backup
 from engine.repo.repository import Repository
 from engine.jobs.session import open_session
 src, repo, password = sys.argv[1:]

@@ -4,12 +4,13 @@ import os
 from pathlib import Path
 
 from engine.backends.local import LocalBackend
-from engine.jobs.backup import run_backup, start_scan
-from engine.jobs.restore import run_restore, walk_snapshot
+from engine.jobs.backup import start_scan
+from engine.jobs.restore import walk_snapshot
 from engine.jobs.session import open_session
 from engine.repo.repository import ChunkerParams, Repository
 from engine.repo.snapshot import load_snapshots
 from tests.conftest import PASSWORD
+from tests.jobs import run_backup, run_restore
 
 
 def _pack_holding(repo: Path, needle_size: int) -> Path:

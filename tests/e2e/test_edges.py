@@ -10,12 +10,13 @@ from pathlib import Path
 
 from bench.datasets import assert_same_tree
 from engine.backends.local import LocalBackend
-from engine.jobs.backup import run_backup, start_scan
+from engine.jobs.backup import start_scan
 from engine.jobs.session import open_session
 from engine.repo.repository import Repository
 from engine.repo.snapshot import find_snapshot, load_snapshots
 from tests.conftest import PASSWORD, small_tmpfs
 from tests.e2e.test_bad_input import NO_DAC
+from tests.jobs import run_backup
 from tests.manual_clock import ManualClock
 
 GIB = 1 << 30
@@ -91,7 +92,8 @@ def test_a_permission_taken_away_between_scan_and_read_skips_only_that_file(tmp_
         f"""
         import os
         from engine.backends.local import LocalBackend
-        from engine.jobs.backup import run_backup, start_scan
+        from engine.jobs.backup import start_scan
+        from tests.jobs import run_backup
         from engine.jobs.session import open_session
         scanning = start_scan([{str(src)!r}])
         scanning.result()

@@ -6,9 +6,9 @@ import stat
 
 from bench.datasets import assert_same_tree
 from engine.base.events import Progress
-from engine.jobs.restore import run_restore
 from engine.service import BackupService
 from tests.conftest import PASSWORD, small_tmpfs
+from tests.jobs import run_restore
 
 
 def test_a_symlinked_folder_in_the_restore_target_is_not_followed(tmp_path):

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,7 @@ def test_deleted_files_stay_restorable_for_the_days_chosen(tmp_path):
     (src / "keep.txt").write_text("stays, changed")
     last = service.backup([str(src)]).snapshot_id
     from engine.config.retention import RetentionPolicy
-    from engine.jobs.forget import run_forget
+    from tests.jobs import run_forget
 
     policy = RetentionPolicy(last=1, hourly=0, daily=0, weekly=0, monthly=0, yearly=0, deleted_days=90)
     deleted_at = service.snapshot(last).time_ns
@@ -227,10 +228,12 @@ def test_kill9_at_five_moments_of_a_prune_to_s3(cli, tmp_path, backbeat_home, s3
 
 
 def test_a_backup_never_runs_beside_a_prune(cli, tmp_path):
-    """A prune holds the repository alone; a backup (or a reconcile) started meanwhile waits, then gives up clearly."""
+    """A prune holds the repository alone: a backup started meanwhile waits, then gives up clearly;
+    a reconcile waits for it, then runs."""
     from engine.base.errors import RepositoryBusy
     from engine.base.events import LockWait
-    from engine.jobs.backup import RunOptions, run_backup, start_scan
+    from engine.jobs import backup
+    from engine.service.runner import Runner
 
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "a").write_text("a")
@@ -240,12 +243,17 @@ def test_a_backup_never_runs_beside_a_prune(cli, tmp_path):
     heard = []
     with service.session.locked("prune", exclusive=True):
         with pytest.raises(RepositoryBusy) as err:
-            scanning = start_scan([str(tmp_path / "src")], [], heard.append)
-            run_backup(service.session, scanning, heard.append, options=RunOptions(lock_wait=0.5))
+            scanning = backup.start_scan([str(tmp_path / "src")], [], heard.append)
+            job = lambda: backup.run_backup(service.session, scanning, heard.append)  # noqa: E731
+            Runner(events=heard.append).run(replace(backup.NEEDS, lock_wait=0.5), job, session=service.session)
         out = cli("prune", "--repo", str(tmp_path / "repo"), repo=False, ok=(1,))
-        # reconcile rewrites the index and deletes packs too: never beside another job (issue 25)
-        reconciling = cli("reconcile", "--repo", str(tmp_path / "repo"), repo=False, ok=(1,))
-    assert "the backup is in use" in reconciling.stderr
+        # reconcile rewrites the index and deletes packs too: never beside another job; it waits (issue 25)
+        cmd = [sys.executable, "-m", "engine", "reconcile", "--repo", str(tmp_path / "repo")]
+        reconciling = subprocess.Popen(cmd, env=cli.env, stderr=subprocess.PIPE, text=True)
+        said = reconciling.stderr.readline()
+        assert "waiting for the prune on " in said, said
+        assert reconciling.poll() is None
+    assert reconciling.wait(timeout=60) == 0, reconciling.stderr.read()
     assert "prune on " in str(err.value) and "started" in str(err.value)
     assert any(isinstance(e, LockWait) and e.holder.startswith("prune on ") for e in heard)
     assert "the backup is in use" in out.stderr and "unlock" in out.stderr

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from engine.config.settings import Settings, WatchSettings, save_settings
+from engine.jobs import backup
 from engine.jobs.continuous import ContinuousBackup
 from engine.repo.snapshot import load_snapshots
 from engine.repo.tree import Kind
@@ -146,7 +147,12 @@ def test_a_folder_that_cannot_be_watched_is_said_and_scanned_on_a_timer(tmp_path
     service.unlock("pw")
     (tmp_path / "here").mkdir()
     seen = []
-    cb = ContinuousBackup(service.session, [str(tmp_path / "here"), str(tmp_path / "gone")], [], FAST, seen.append)
+    folders = [str(tmp_path / "here"), str(tmp_path / "gone")]
+
+    def through(session, job):
+        return service.runner.run(backup.NEEDS, job, session=session)
+
+    cb = ContinuousBackup(service.session, folders, [], through, FAST, seen.append)
     stop = threading.Event()
     runs = []
     t = threading.Thread(target=cb.run, args=(stop, runs.append))
