@@ -33,14 +33,13 @@ from engine.base.events import (
 )
 from engine.base.home import app_dir, computer_id, default_repository, log_dir
 from engine.base.logs import log, redact
-from engine.base.units import format_bytes
 from engine.config.retention import RetentionPolicy
 from engine.config.settings import CheckpointSettings, Settings, load_settings, save_settings, update_settings
 from engine.jobs.backup import NEEDS as BACKUP
 from engine.jobs.backup import RunOptions, run_backup, start_scan
 from engine.jobs.check import NEEDS as CHECK
 from engine.jobs.check import CheckReport, run_check
-from engine.jobs.continuous import ContinuousBackup, WatchRun
+from engine.jobs.continuous import WatchRun
 from engine.jobs.copy import NEEDS as COPY
 from engine.jobs.copy import CopyReport, run_copy
 from engine.jobs.forget import NEEDS as FORGET
@@ -63,7 +62,7 @@ from engine.jobs.seed import (
     verify_drive,
     write_manifest,
 )
-from engine.jobs.session import Session, forget_unlisted_packs, open_session, reload_session, state_path
+from engine.jobs.session import Session, forget_unlisted_packs, open_session, state_path
 from engine.jobs.status import DestinationStatus, destination_status, status_basis
 from engine.jobs.support import BundleReport, write_bundle
 from engine.local import keychain
@@ -72,13 +71,13 @@ from engine.local.state import State
 from engine.meter.control import Pause, current_pause, read_activity
 from engine.meter.control import pause as pause_uploads
 from engine.meter.control import resume as resume_uploads
-from engine.meter.netidle import LineIdle
 from engine.meter.pacing import BandwidthStatus, Pacer
 from engine.repo.lock import LockInfo, remove_locks
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
 from engine.repo.tree import TreeEntry
 from engine.service.runner import Runner
+from engine.service.schedule import Scheduler
 
 __all__ = ["BackupService"]
 
@@ -101,7 +100,6 @@ class BackupService:
         self._passphrase: str | None = None
         self._trust_config = False
         self._opening = threading.Lock()
-        self._cleanup_retry = float("-inf")  # monotonic time before which the clean-up is not tried again
 
     def events(self, ev: object) -> None:
         """Every engine event goes to the caller; warnings and waits also to the log."""
@@ -219,7 +217,7 @@ class BackupService:
             return BandwidthStatus(**{k: live[k] for k in BandwidthStatus.__dataclass_fields__})
         return self.pacer.status()
 
-    def _run_options(self) -> RunOptions:
+    def run_options(self) -> RunOptions:
         settings = load_settings()
         line = self.pacer if self.backend.is_network else None
         return RunOptions(settings.checkpoints, settings.priority, line)
@@ -244,7 +242,7 @@ class BackupService:
         """`checkpoint_every` (seconds, 0 for none) and `order` override the settings for this run."""
         scanning = start_scan(paths, excludes, self.events)
         session = self.session  # opening (Argon2id) overlaps the scan
-        options = self._run_options()
+        options = self.run_options()
         if checkpoint_every is not None:
             every = replace(options.checkpoints or CheckpointSettings(), every=checkpoint_every)
             options = replace(options, checkpoints=every if checkpoint_every > 0 else None)
@@ -324,42 +322,6 @@ class BackupService:
         forgot = self.forget()
         return forgot, self.prune()
 
-    def clean_up_due(self) -> bool:
-        """Whether the automatic clean-up is due (every `prune.every_days`, counted from the first look)."""
-        every = load_settings().prune.every_days
-        state = self.session.state
-        last = state.last_cleanup()
-        if last is None:
-            state.set_last_cleanup(SYSTEM_CLOCK.wall())
-            return False
-        now = SYSTEM_CLOCK.wall()
-        if now < last:  # the clock was set back: count from now, or the clean-up would wait for it
-            state.set_last_cleanup(now)
-            return False
-        return every > 0 and now - last >= every * 86400
-
-    def _clean_up_when_quiet(self, line: LineIdle) -> None:
-        """Between continuous backups: the scheduled clean-up, once it is due and, for a network
-        destination, once the computer's network has been quiet for a minute."""
-        line.sample()
-        if SYSTEM_CLOCK.monotonic() < self._cleanup_retry:
-            return
-        if not self.clean_up_due() or (self.backend.is_network and not line.idle()):
-            return
-        try:
-            forgot, pruned = self.clean_up()
-        except BackbeatError as e:  # another computer's backup, a seed on its way: try again in an hour
-            self._cleanup_retry = SYSTEM_CLOCK.monotonic() + 3600
-            log.warning("clean-up at %s postponed: %s", self.location, e)
-            return
-        self.session.state.set_last_cleanup(SYSTEM_CLOCK.wall())
-        log.info(
-            "clean-up at %s: %d snapshot(s) removed, %s freed",
-            self.location,
-            len(forgot.dropped),
-            format_bytes(pruned.bytes_freed),
-        )
-
     def remove_locks(self, everything: bool = False) -> list[LockInfo]:
         """Remove stale locks (their process is gone, or silent for 30 minutes); all with `everything`."""
         return remove_locks(self.backend, self.session.repo.key, everything=everything)
@@ -382,6 +344,16 @@ class BackupService:
         locations = sorted(set(session.state.destinations()) | {self.location})
         return latest, [destination_status(session, latest, loc) for loc in locations]
 
+    def scheduler(
+        self,
+        paths: list[str],
+        excludes: list[str],
+        on_run: Callable[[WatchRun], None] = lambda r: None,
+        on_error: Callable[[BackbeatError], None] = lambda e: None,
+    ) -> Scheduler:
+        """Continuous protection of these folders (engine.service.schedule): `start` and `stop` it."""
+        return Scheduler(self, paths, excludes, on_run, on_error)
+
     def watch(
         self,
         paths: list[str],
@@ -390,33 +362,17 @@ class BackupService:
         on_run: Callable[[WatchRun], None] = lambda r: None,
         on_error: Callable[[BackbeatError], None] = lambda e: None,
     ) -> None:
-        """Continuous backup until `stop` is set (engine.jobs.continuous); the app runs it on a thread."""
+        """Continuous protection until `stop` is set, in this thread (the command line)."""
+        self.scheduler(paths, excludes, on_run, on_error).run(stop)
 
-        def reload(repo: Repository) -> Session:
-            with self._opening:  # a thread asking for the session meanwhile waits for this one
-                self._session = None
-                self._session = reload_session(repo)
-                return self._session
-
-        settings = load_settings().watch
-        line = LineIdle()
-
-        def through(session: Session, job: Callable[[], BackupSummary]) -> BackupSummary:
-            return self.runner.run(BACKUP, job, session=session)
-
-        continuous = ContinuousBackup(
-            self.session,
-            paths,
-            excludes,
-            through,
-            settings,
-            self.events,
-            reload=reload,
-            options=self._run_options(),
-            idle=lambda: self._clean_up_when_quiet(line),
-        )
-        with self.runner.paced(self.backend):  # one pacer for the whole watch: its probe keeps its baseline
-            continuous.run(stop, on_run, on_error)
+    def replace_session(self, make: Callable[[], Session]) -> Session:
+        """Swap the session for a fresh one (after a watcher's full run: its index compact again);
+        a thread asking for the session meanwhile waits. The old one is dropped, not closed:
+        another thread (the app asking for status) may still hold it."""
+        with self._opening:
+            self._session = None
+            self._session = make()
+            return self._session
 
     # -- seed drive ----------------------------------------------------------------------------
     def seed_export(self, drive_path: str, paths: list[str], excludes: list[str] = ()) -> BackupSummary:

@@ -10,6 +10,7 @@ from engine.jobs.session import state_path
 from engine.local.state import State
 from engine.meter.netidle import LineIdle
 from engine.service import BackupService
+from engine.service.schedule import clean_up_due
 from tests.conftest import PASSWORD
 from tests.manual_clock import ManualClock
 
@@ -48,12 +49,12 @@ def test_watch_cleans_up_when_due_between_backups(tmp_path):
         (src / "a").write_text(text)
     policy = RetentionPolicy(last=1, hourly=0, daily=0, weekly=0, monthly=0, yearly=0, deleted_days=0)
     save_settings(Settings(retention=policy, prune=PruneSettings(every_days=7)))
-    assert not service.clean_up_due()  # the first look starts the count
+    assert not clean_up_due(service.session.state, 7)  # the first look starts the count
     service.session.state.set_last_cleanup(time.time() + 86400 * 365)  # the clock went back a year since
-    assert not service.clean_up_due()
+    assert not clean_up_due(service.session.state, 7)
     assert service.session.state.last_cleanup() <= time.time()  # counted from now: due in a week, not a year
     service.session.state.set_last_cleanup(1.0)  # a week and more ago
-    assert service.clean_up_due()
+    assert clean_up_due(service.session.state, 7)
 
     stop = threading.Event()
     runs = []
@@ -67,7 +68,7 @@ def test_watch_cleans_up_when_due_between_backups(tmp_path):
     state.close()
     stop.set()
     thread.join(10)
-    assert not service.clean_up_due() and runs
+    assert not clean_up_due(service.session.state, 7) and runs
     assert [s.id for s in service.snapshots()] == [runs[-1].summary.snapshot_id]
     assert service.history(1)[0]["kind"] == "prune"
     service.close()

@@ -7,20 +7,23 @@ import time
 
 import pytest
 
+from engine.base.clock import SYSTEM_CLOCK, Clock
 from engine.config.settings import Settings, WatchSettings, save_settings
 from engine.jobs import backup
 from engine.jobs.continuous import ContinuousBackup
 from engine.repo.snapshot import load_snapshots
 from engine.repo.tree import Kind
 from engine.service import BackupService
+from engine.service.schedule import Scheduler
 
 FAST = WatchSettings(quiet=0.3, max_wait=1.5, interval=0.0)
 
 
 class Running:
-    """The service's continuous backup on a thread (as the app runs it); its runs arrive on a queue."""
+    """The scheduler protecting a folder on its own thread, started and stopped as the app does;
+    its runs (and errors) arrive on a queue."""
 
-    def __init__(self, tmp_path, settings=FAST, excludes=()):
+    def __init__(self, tmp_path, settings=FAST, excludes=(), clock=SYSTEM_CLOCK):
         self.src = tmp_path / "src"
         self.src.mkdir()
         save_settings(Settings(watch=settings))
@@ -28,10 +31,10 @@ class Running:
         self.service.init("pw")
         self.service.unlock("pw")
         self.runs: queue.Queue = queue.Queue()
-        self.stop = threading.Event()
-        args = ([str(self.src)], list(excludes), self.stop, self.runs.put, self.runs.put)
-        self.thread = threading.Thread(target=self.service.watch, args=args)
-        self.thread.start()
+        self.scheduler = Scheduler(self.service, [str(self.src)], list(excludes), self.runs.put, self.runs.put, clock)
+        began = time.monotonic()
+        self.scheduler.start()
+        assert time.monotonic() - began < 0.5  # the caller (a GUI thread) is not held
         assert self.next().reason == "start"
 
     def next(self, timeout=10.0):
@@ -48,8 +51,7 @@ class Running:
         return {p: e.size for p, e in self.service.list_files(run.summary.snapshot_id) if e.kind == Kind.FILE}
 
     def close(self):
-        self.stop.set()
-        self.thread.join(10)
+        assert self.scheduler.stop(10)
         self.service.close()
 
 
@@ -174,3 +176,38 @@ def test_a_session_another_thread_holds_keeps_working_when_a_full_run_replaces_i
     assert running.next().reason == "lost events"
     assert running.service.session is not held
     assert held.state.loaded_index_files()  # not "Cannot operate on a closed database"
+
+
+class _SleepyClock(Clock):
+    """The system's clocks, with a wall clock a test can move ahead, as a night asleep does."""
+
+    slept = 0.0
+
+    def wall(self) -> float:
+        return time.time() + self.slept
+
+
+def test_after_sleep_everything_is_looked_at_again(tmp_path):
+    clock = _SleepyClock()
+    r = Running(tmp_path, clock=clock)
+    try:
+        assert r.nothing_within(1.5)
+        clock.slept = 8 * 3600.0  # the lid was shut for the night
+        run = r.next()
+        assert run.reason == "lost events"  # a full scan, not a partial one
+        assert r.scheduler.running
+    finally:
+        r.close()
+    assert not r.scheduler.running
+
+
+def test_the_scheduler_starts_again_after_a_stop(tmp_path):
+    r = Running(tmp_path)
+    try:
+        assert r.scheduler.stop(10) and not r.scheduler.running
+        (r.src / "while-stopped.txt").write_text("made while nothing watched")
+        r.scheduler.start()
+        run = r.next()
+        assert run.reason == "start" and "src/while-stopped.txt" in r.files(run)
+    finally:
+        r.close()
