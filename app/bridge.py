@@ -3,7 +3,8 @@
 Widgets ask for jobs (back up now, restore, seed export…) and read state; the bridge runs one job
 at a time on a worker thread through `engine.service.BackupService` and reports back with Qt
 signals (delivered on the GUI thread), so the window never freezes. Pause and resume are instant
-(a file the engine checks ten times a second). Errors arrive as plain words with what to do.
+(a file the engine checks ten times a second). Errors arrive as `Problem` objects: what
+happened and what to do, in plain words.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.base.errors import BackbeatError
+from engine.base.errors import BackbeatError, Problem
 from engine.base.events import Checkpoint, FileSkipped, LockWait, NetworkWait, Progress
 from engine.base.logs import log
 from engine.config.settings import Settings
@@ -28,6 +29,8 @@ class Snapshot:
     id: str
     time: str
     paths: list[str]
+    #: the folder the snapshot's paths are relative to: where "original location" restores
+    base: str
 
 
 class EngineBridge(QObject):
@@ -35,7 +38,7 @@ class EngineBridge(QObject):
     note = Signal(str)  # a file skipped, waiting for the network
     job_started = Signal(str)
     job_finished = Signal(str, object)  # kind, result
-    job_failed = Signal(str, str)  # kind, plain words (with what to do)
+    job_failed = Signal(str, object)  # kind, engine.base.errors.Problem (what happened, what to do)
     status_changed = Signal(object)  # dict, see refresh_status
     answered = Signal(str, object)  # a read-only question's name and answer
     #: worker threads post here; the bridge (living on the GUI thread) re-emits, so every public
@@ -101,13 +104,13 @@ class EngineBridge(QObject):
         try:
             result = work(self.service)
         except BackbeatError as e:
-            log.error("%s failed: %s%s", kind, e, f" — {e.hint}" if e.hint else "")
-            self._post.emit("job_failed", (kind, f"{e}" + (f"\n{e.hint}" if e.hint else "")))
+            log.error("%s failed: %s", kind, Problem.of(e))
+            self._post.emit("job_failed", (kind, Problem.of(e)))
             return
         except Exception as e:  # noqa: BLE001 - shown to the user, never a crash of the app
             log.exception("%s failed", kind)
             if not self._closed:
-                self._post.emit("job_failed", (kind, f"{type(e).__name__}: {e}"))
+                self._post.emit("job_failed", (kind, Problem.of(e)))
             return
         self._post.emit(done, (kind, result))
 
@@ -121,7 +124,7 @@ class EngineBridge(QObject):
     def backup_now(self) -> bool:
         settings = self.service.settings()
         if not settings.folders:
-            self.job_failed.emit("backup", "No folders are chosen yet.\nAdd them in Settings.")
+            self.job_failed.emit("backup", Problem("No folders are chosen yet.", "Add them in Settings.", "usage"))
             return False
         return self.run_job("backup", lambda s: s.backup(list(settings.folders), list(settings.excludes)))
 
@@ -150,7 +153,7 @@ class EngineBridge(QObject):
     def ask_snapshots(self) -> None:
         self.ask(
             "snapshots",
-            lambda s: [Snapshot(x.id, f"{x.time:%Y-%m-%d %H:%M}", x.paths) for x in reversed(s.snapshots())],
+            lambda s: [Snapshot(x.id, f"{x.time:%Y-%m-%d %H:%M}", x.paths, x.base) for x in reversed(s.snapshots())],
         )
 
     def close(self) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QWidget
 
-from engine.backends.location import is_s3, parse_s3, s3_location
-from engine.service import BackupService
+from engine.config.destination import is_s3, parse_s3, s3_location
+from engine.service.setup import save_s3_keys
 
 __all__ = ["DestinationForm"]
 
@@ -106,7 +106,7 @@ class DestinationForm:
             return None
         if self.kind.currentIndex() == 0:
             return "Keys are only for an S3 destination."
-        if not BackupService.save_s3_keys(self.location() or "", key, secret):
+        if not save_s3_keys(self.location() or "", key, secret):
             return (
                 "This computer has no keychain to keep the keys in: set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY for Backbeat instead."

@@ -16,6 +16,7 @@ from app.window import STYLE, MainWindow
 from engine.base.logs import setup_logging
 from engine.base.memory import tune_allocator
 from engine.service import BackupService
+from engine.service.setup import remembered_passphrase
 
 __all__ = ["main", "start"]
 
@@ -27,7 +28,7 @@ def _passphrase() -> str | None:
         if not service.backend.exists():
             setup = SetupDialog()
             return setup.passphrase_value if setup.exec() else None
-        found = service.saved_passphrase()
+        found = remembered_passphrase(service.repository_id())
         if found is not None:
             return found
         text, ok = QInputDialog.getText(None, "Backbeat", "Passphrase of your backup:", QLineEdit.Password)

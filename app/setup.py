@@ -3,8 +3,10 @@ up, and what; or connect to a backup that exists."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -21,15 +23,22 @@ from PySide6.QtWidgets import (
 
 from app.destination import DestinationForm
 from app.pages.common import hint, title
+from engine.base.errors import Problem
 from engine.base.passphrase_strength import is_weak, strength
-from engine.service import BackupService
+from engine.service.setup import set_up
 
 __all__ = ["SetupDialog"]
 
 
 class SetupDialog(QDialog):
+    #: the set-up has ended (accepted, or a problem is shown)
+    settled = Signal()
+    _done = Signal(object)  # from the worker thread: a Problem, or None
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._words = ""
+        self._done.connect(self._settle)
         self.setWindowTitle("Welcome to Backbeat")
         self.setMinimumWidth(560)
         self.passphrase_value: str | None = None
@@ -99,33 +108,39 @@ class SetupDialog(QDialog):
             self.folder.setText(folder)
 
     def finish(self) -> None:
-        """Create the repository (or connect to the one there), save the settings, remember the passphrase."""
+        """Check what was typed, then create the backup (or connect to the one there), remember the
+        passphrase and save the choices on a worker thread: deriving the key takes a second or more,
+        and the dialog stays alive meanwhile. `settled` is emitted when that is over."""
         words = self.passphrase.text()
         problem = self.destination.problem() or self._passphrase_problem(words) or self.destination.store_keys()
         if problem:
             self.error.setText(problem)
             return
-        where = self.destination.location()
-        service = BackupService(where)
-        try:
-            there = service.backend.exists()
-            if self.existing.isChecked() and not there:
-                self.error.setText("There is no Backbeat backup there. Check the place, or start a new backup.")
-                return
-            if there:
-                service.unlock(words)  # a backup is there: the passphrase must open it, and nothing is replaced
+        folder = self.folder.text().strip()
+        where, existing = self.destination.location(), self.existing.isChecked()
+        self.ok.setEnabled(False)
+        self.error.setText("Opening the backup…" if existing else "Setting up your backup…")
+
+        def work() -> None:
+            try:
+                set_up(where, words, (folder,) if folder else (), existing=existing)
+            except Exception as e:  # noqa: BLE001 - said in the dialog
+                self._done.emit(Problem.of(e))
             else:
-                service.init(words)
-            service.remember_passphrase(words)
-            folder = self.folder.text().strip()
-            BackupService.update_settings(folders=(folder,) if folder else (), destination=where)
-        except Exception as e:  # noqa: BLE001 - said in the dialog
-            self.error.setText(f"{e}\n{getattr(e, 'hint', '') or ''}".strip())
-            return
-        finally:
-            service.close()
-        self.passphrase_value = words
-        self.accept()
+                self._done.emit(None)
+
+        threading.Thread(target=work, name="app-setup", daemon=True).start()
+        self._words = words
+
+    def _settle(self, problem: Problem | None) -> None:
+        self.ok.setEnabled(True)
+        if problem is not None:
+            self.error.setText(str(problem))
+        else:
+            self.error.setText("")
+            self.passphrase_value = self._words
+            self.accept()
+        self.settled.emit()
 
     def _passphrase_problem(self, words: str) -> str | None:
         if self.existing.isChecked():

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.bridge import EngineBridge
 from app.icons import icon
+from engine.base.errors import Problem
 from engine.base.units import format_duration
 
 __all__ = ["Tray"]
@@ -80,9 +81,9 @@ class Tray(QObject):
         if kind == "backup":
             self._set("idle", "Up to date")
 
-    def _failed(self, kind: str, message: str) -> None:
-        self.problem = message
-        self._set("attention", message.splitlines()[0][:80])
+    def _failed(self, kind: str, problem: Problem) -> None:
+        self.problem = str(problem)
+        self._set("attention", problem.message[:80])
 
     def _status(self, st: dict) -> None:
         paused = st["paused"]

@@ -20,23 +20,12 @@ from PySide6.QtWidgets import (
 
 from app.bridge import EngineBridge
 from app.pages.common import hint
+from engine.base.errors import Problem
 from engine.base.units import format_bytes, format_duration
 
 __all__ = ["SeedWizard"]
 
 _TYPICAL_UPLOAD = 1_300_000 / 8 * 0.8  # bytes per second when nothing was measured yet: a DSL line
-
-
-def selection_bytes(folders: list[str]) -> int:
-    total = 0
-    for folder in folders:
-        for root, _dirs, files in os.walk(folder):
-            for f in files:
-                try:
-                    total += os.lstat(os.path.join(root, f)).st_size
-                except OSError:
-                    continue
-    return total
 
 
 def volumes() -> list[tuple[str, int]]:
@@ -69,7 +58,9 @@ class IntroPage(QWizardPage):
         layout.addWidget(self.estimate)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
-        self.w.bridge.ask("seed-size", lambda s: selection_bytes(list(s.settings().folders)))
+        self.w.bridge.ask(
+            "seed-size", lambda s: s.selection_bytes(list(s.settings().folders), list(s.settings().excludes))
+        )
 
     def show_estimate(self, size: int, rate: float) -> None:
         days = size / rate / 86400
@@ -246,8 +237,8 @@ class SeedWizard(QWizard):
         elif kind == "seed-verify":
             self.verify.finished(result)
 
-    def _failed(self, kind: str, message: str) -> None:
+    def _failed(self, kind: str, problem: Problem) -> None:
         if kind == "seed-export":
-            self.export.label.setText(message)
+            self.export.label.setText(str(problem))
         elif kind == "seed-verify":
-            self.verify.label.setText(message)
+            self.verify.label.setText(str(problem))

@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
+from engine.base.errors import Problem
 from engine.base.units import format_bytes
-from engine.repo.tree import Kind
+from engine.service import Kind
 
 __all__ = ["RestorePage"]
 
@@ -135,8 +136,7 @@ class RestorePage(Page):
             return
         snap = next(s for s in self.snapshots if s.id == ref)
         target = self.target_dir if not self.original.isChecked() and self.target_dir else None
-        base = os.path.dirname(snap.paths[0]) if len(snap.paths) == 1 else os.path.commonpath(snap.paths)
-        where = target or base
+        where = target or snap.base  # the folder it was backed up from: the engine's rule, as `backbeat restore`
         overwrite = self.overwrite.isChecked()
         self.result.setText(f"Restoring {len(paths)} item(s) to {where}…")
         self.bridge.run_job("restore", lambda s: s.restore(ref, where, paths, overwrite))
@@ -155,7 +155,7 @@ class RestorePage(Page):
         there = f" {r.already_there} file(s) were already there, the same." if r.already_there else ""
         self.result.setText(f"Restored {r.files} file(s), {format_bytes(r.bytes)}.{there}{failed}")
 
-    def _failed(self, kind: str, message: str) -> None:
+    def _failed(self, kind: str, problem: Problem) -> None:
         if kind in ("restore", "tree", "snapshots"):
             self.progress.hide()
-            self.result.setText(message)
+            self.result.setText(str(problem))

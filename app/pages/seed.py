@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton
 
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
+from engine.base.errors import Problem
 
 __all__ = ["SeedPage"]
 
@@ -62,7 +63,7 @@ class SeedPage(Page):
             self.checked.setText(r.summary())
             self.bridge.ask("status", lambda s: (s.status(), s.last_problem()))
 
-    def _failed(self, kind: str, message: str) -> None:
+    def _failed(self, kind: str, problem: Problem) -> None:
         if kind == "reconcile":
             self.check.setEnabled(True)
-            self.checked.setText(message.replace("\n", " "))
+            self.checked.setText(str(problem))

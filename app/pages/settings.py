@@ -29,11 +29,16 @@ from app.bridge import EngineBridge
 from app.destination import DestinationForm
 from app.pages.common import Page, heading, hint
 from engine.base.errors import BadSchedule
-from engine.config.bandwidth import BandwidthPolicy, parse_policy
+from engine.config.bandwidth import (
+    SCHEDULE_DAYS,
+    BandwidthPolicy,
+    ScheduleRow,
+    parse_policy,
+    schedule_rows,
+    schedule_text,
+)
 
 __all__ = ["SettingsPage", "ScheduleEditor"]
-
-_DAYS = ["Every day", "Mon-Fri", "Sat-Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 class ScheduleEditor(QDialog):
@@ -66,7 +71,9 @@ class ScheduleEditor(QDialog):
         row = self.table.rowCount()
         self.table.insertRow(row)
         combo = QComboBox()
-        combo.addItems(_DAYS)
+        combo.addItems(SCHEDULE_DAYS)
+        if days not in SCHEDULE_DAYS:
+            combo.addItem(days)  # a range typed elsewhere ("Fri-Mon") is kept as it is
         combo.setCurrentText(days)
         clock = QTimeEdit(when)
         clock.setDisplayFormat("HH:mm")
@@ -77,30 +84,20 @@ class ScheduleEditor(QDialog):
             self.table.setCellWidget(row, col, w)
 
     def _load(self, text: str) -> None:
-        days = "Every day"
-        for token in (text or "").split():
-            if "," not in token:
-                days = token if token in _DAYS else days
-                continue
-            when, rate = token.split(",", 1)
-            h, m = (int(x) for x in when.split(":")[-2:])
-            kbs = 0 if rate.lower() == "off" else int(parse_policy(rate).rate // 1024)
-            self.add_row(days, QTime(h, m), kbs)
+        for row in schedule_rows(text or ""):
+            self.add_row(row.days, QTime(row.hour, row.minute), 0 if row.rate is None else round(row.rate / 1024))
         if self.table.rowCount() == 0:
             self.add_row("Mon-Fri", QTime(8, 0), 512)
             self.add_row("Mon-Fri", QTime(23, 0), 0)
 
     def text(self) -> str:
-        parts, current = [], None
+        rows = []
         for row in range(self.table.rowCount()):
-            days = self.table.cellWidget(row, 0).currentText()
-            when = self.table.cellWidget(row, 1).time().toString("HH:mm")
+            when = self.table.cellWidget(row, 1).time()
             kbs = self.table.cellWidget(row, 2).value()
-            if days != current and days != "Every day":
-                parts.append(days)
-            current = days
-            parts.append(f"{when},{kbs}k" if kbs else f"{when},off")
-        return " ".join(parts)
+            days = self.table.cellWidget(row, 0).currentText()
+            rows.append(ScheduleRow(days, when.hour(), when.minute(), kbs * 1024 if kbs else None))
+        return schedule_text(rows)
 
 
 class SettingsPage(Page):

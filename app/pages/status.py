@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
 from app.ratechart import RateChart
+from engine.base.errors import Problem
 from engine.base.progress import describe_upload
 from engine.base.units import format_bytes, format_duration, format_rate
 
@@ -116,7 +117,6 @@ class StatusPage(Page):
         self._show_problem(None)
         self.refresh()
 
-    def _failed(self, kind: str, message: str) -> None:
+    def _failed(self, kind: str, problem: Problem) -> None:
         self.progress.hide()
-        first, _, rest = message.partition("\n")
-        self._show_problem(f"{first} — {rest}" if rest else first)
+        self._show_problem(str(problem))

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QHBoxLayout, QPushButto
 
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
+from engine.base.errors import Problem
 from engine.base.units import format_bytes
 
 __all__ = ["SupportPage"]
@@ -54,6 +55,6 @@ class SupportPage(Page):
         if kind == "support-bundle":
             self.result.setText(f"Saved {r.path} ({format_bytes(r.bytes)}). Send it to your support contact.")
 
-    def _failed(self, kind: str, message: str) -> None:
+    def _failed(self, kind: str, problem: Problem) -> None:
         if kind == "support-bundle":
-            self.result.setText(message)
+            self.result.setText(str(problem))

@@ -33,24 +33,14 @@ from engine.base.errors import (
     TransientBackendError,
     WrongSecretKey,
 )
+from engine.config.destination import S3Location
 
-__all__ = ["S3Location", "S3Backend", "S3Credentials"]
+__all__ = ["S3Backend", "S3Credentials"]
 
 _TRANSIENT_CODES = {"RequestTimeout", "RequestTimeTooSkewed", "SlowDown", "InternalError", "ServiceUnavailable"}
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 #: an upload paused longer than this closes its request; S3 itself drops a silent one after about 20 s
 _HOLD_WHILE_PAUSED = 15.0
-
-
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    prefix: str = ""
-    endpoint: str | None = None  # None: AWS, region from the usual AWS configuration
-
-    def __str__(self) -> str:
-        path = f"{self.bucket}/{self.prefix}".rstrip("/")
-        return f"s3:{self.endpoint}/{path}" if self.endpoint else f"s3://{path}"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ silently. Per-file problems during a run are *reported* as events and skipped, n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 __all__ = [
+    "Problem",
     "EXIT_OK",
     "EXIT_ERROR",
     "EXIT_USAGE",
@@ -243,3 +246,25 @@ class RepositoryBusy(BackbeatError):
 class LockLost(BackbeatError):
     message = "this run's lock on the backup was removed by another computer (it looked abandoned)"
     hint = "Nothing was lost: run it again. A computer that sleeps for over half an hour mid-run can cause this."
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An error as a front end shows it, an object and never a string to parse again: what
+    happened, what to do about it, and its kind ("permanent", "transient", "integrity", "usage",
+    or "internal" for a fault of ours, whose type name is kept for support)."""
+
+    message: str
+    hint: str = ""
+    kind: str = "permanent"
+
+    @classmethod
+    def of(cls, error: BaseException) -> Problem:
+        if isinstance(error, UsageError):
+            return cls(str(error), error.hint, "usage")
+        if isinstance(error, BackbeatError):
+            return cls(str(error), error.hint, error.kind)
+        return cls(f"{type(error).__name__}: {error}", "", "internal")
+
+    def __str__(self) -> str:
+        return f"{self.message} — {self.hint}" if self.hint else self.message

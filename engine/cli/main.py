@@ -24,15 +24,11 @@ from engine.base.memory import tune_allocator
 from engine.base.progress import describe_upload
 from engine.base.units import format_bytes, format_duration, format_rate, parse_duration, parse_rate, parse_size
 from engine.cli.interrupt import EXIT_INTERRUPTED, Interrupt
-from engine.cli.passphrase import find_passphrase, keychain_name, new_passphrase
+from engine.cli.passphrase import find_passphrase, new_passphrase
 from engine.cli.progress import ProgressPrinter
 from engine.config.bandwidth import BandwidthPolicy, parse_policy
-from engine.jobs.continuous import WatchRun
-from engine.jobs.forget import describe_decision
-from engine.jobs.prune import PruneReport
-from engine.local import keychain
-from engine.repo.tree import Kind
-from engine.service import BackupService
+from engine.service import BackupService, Kind, PruneReport, WatchRun, describe_decision
+from engine.service.setup import keychain_available, remember_passphrase, save_s3_keys
 
 __all__ = ["main", "build_parser"]
 
@@ -223,7 +219,7 @@ def cmd_init(args, printer) -> int:
     service = BackupService(args.repo, printer)
     passphrase = new_passphrase(args.password_file)
     repo_id = service.init(passphrase, pack_size=args.pack_size)
-    stored = _may_keep(args) and keychain.set_secret(keychain_name(repo_id), passphrase)
+    stored = _may_keep(args) and remember_passphrase(repo_id, passphrase)
     if args.json:
         print(json.dumps({"repository": service.location, "id": repo_id, "keychain": stored}))
     else:
@@ -237,7 +233,7 @@ def cmd_init(args, printer) -> int:
 def _may_keep(args) -> bool:
     """The passphrase goes to the keychain when asked (--save-passphrase) or, on a terminal, when
     the user says yes: never behind their back."""
-    if not keychain.available():
+    if not keychain_available():
         return False
     if args.save_passphrase:
         return True
@@ -623,11 +619,11 @@ def cmd_support_bundle(args, printer) -> int:
 
 
 def cmd_login(args, printer) -> int:
-    if not keychain.available():
+    if not keychain_available():
         raise NoKeychain()
     access = input("Access key id: ").strip()
     secret = getpass.getpass("Secret access key: ")
-    keychain.save_s3_credentials(args.location, access, secret)
+    save_s3_keys(args.location, access, secret)
     print("Saved in your keychain.")
     return EXIT_OK
 

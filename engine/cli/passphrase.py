@@ -10,12 +10,9 @@ from pathlib import Path
 from engine.base.errors import EmptyPassphrase, NoPassphrase, PassphraseMismatch, UsageError
 from engine.base.home import app_dir
 from engine.base.passphrase_strength import is_weak, strength
-from engine.local import keychain
+from engine.service.setup import keychain_available, remembered_from_keychain
 
-__all__ = ["find_passphrase", "new_passphrase", "keychain_name"]
-
-
-keychain_name = keychain.passphrase_entry
+__all__ = ["find_passphrase", "new_passphrase"]
 
 
 def _note_no_keychain() -> None:
@@ -44,8 +41,8 @@ def find_passphrase(password_file: str | None, repo_id: str | None, prompt: bool
     if password_file:
         return _from_file(password_file)
     if repo_id is not None:
-        if keychain.available():
-            found = keychain.get_secret(keychain_name(repo_id))
+        if keychain_available():
+            found = remembered_from_keychain(repo_id)
             if found is not None:
                 return found
         else:

@@ -26,7 +26,16 @@ from typing import Literal
 from engine.base.errors import BadSchedule
 from engine.base.units import format_rate, parse_rate
 
-__all__ = ["Timetable", "parse_timetable", "BandwidthPolicy", "parse_policy"]
+__all__ = [
+    "Timetable",
+    "parse_timetable",
+    "BandwidthPolicy",
+    "parse_policy",
+    "SCHEDULE_DAYS",
+    "ScheduleRow",
+    "schedule_rows",
+    "schedule_text",
+]
 
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _DAY = r"(mon|tue|wed|thu|fri|sat|sun)[a-z]*"
@@ -156,3 +165,57 @@ def parse_policy(text: str) -> BandwidthPolicy:
         rate = table.entries[0][1]
         return BandwidthPolicy("fixed", rate) if rate is not None else BandwidthPolicy("unlimited")
     return BandwidthPolicy("schedule", schedule=" ".join(text.split()))
+
+
+#: the day groups a schedule editor offers, spelled as the timetable text spells them
+SCHEDULE_DAYS = ("Every day", "Mon-Fri", "Sat-Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One row of a schedule editor: from `hour:minute` on these days, at most `rate` bytes/s."""
+
+    days: str
+    hour: int
+    minute: int
+    #: bytes per second; None for unlimited
+    rate: float | None
+
+
+def schedule_rows(text: str) -> list[ScheduleRow]:
+    """A schedule as the rows an editor shows (checked first: a malformed one raises BadSchedule)."""
+    if not text.strip():
+        return []
+    table = parse_timetable(text)
+    if "," not in text:  # one rate all week
+        return [ScheduleRow("Every day", 0, 0, table.entries[0][1])]
+    rows, days = [], "Every day"
+    for token in text.split():
+        if "," not in token:
+            days = _day_group(token)
+            continue
+        when, rate = token.split(",", 1)
+        hour, minute = (int(x) for x in when.split(":")[-2:])
+        rows.append(ScheduleRow(days, hour, minute, _rate(rate, token, len(rows) + 1)))
+    return rows
+
+
+def _day_group(token: str) -> str:
+    """A day range as the editor names it: "monday-friday" is "Mon-Fri", every day "Every day"."""
+    days = _days(token)
+    if len(days) == 7:
+        return "Every day"
+    first, last = _DAYS[days[0]].title(), _DAYS[days[-1]].title()
+    return first if len(days) == 1 else f"{first}-{last}"
+
+
+def schedule_text(rows: list[ScheduleRow]) -> str:
+    """The timetable text for an editor's rows (`schedule_rows` reads it back)."""
+    parts, current = [], "Every day"
+    for row in rows:
+        if row.days != current:
+            parts.append(row.days if row.days != "Every day" else "Mon-Sun")
+        current = row.days
+        rate = "off" if row.rate is None else f"{max(1, round(row.rate / 1024))}k"
+        parts.append(f"{row.hour:02d}:{row.minute:02d},{rate}")
+    return " ".join(parts)

@@ -61,14 +61,14 @@ def passphrase_entry(repo_id: str) -> str:
 
 
 def _s3_entry(location: str) -> str:
-    from engine.backends.location import parse_s3
+    from engine.config.destination import parse_s3
 
     return f"s3 {parse_s3(location).endpoint or 'aws'}"
 
 
 def s3_credentials(location: str):
     """Keys saved for this S3 service, unless the environment names its own (AWS_* variables, profiles)."""
-    from engine.backends.location import is_s3
+    from engine.config.destination import is_s3
 
     if not is_s3(location) or "AWS_ACCESS_KEY_ID" in os.environ or "AWS_PROFILE" in os.environ:
         return None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from engine import PRODUCT, __version__
 from engine.backends.base import Backend, list_packs
-from engine.backends.location import open_location, plain_http_note
+from engine.backends.location import open_location
 from engine.backends.ratelimit import TokenBucket
 from engine.backends.retry import Retrying
 from engine.base.clock import SYSTEM_CLOCK
@@ -33,6 +33,7 @@ from engine.base.events import (
 )
 from engine.base.home import app_dir, computer_id, default_repository, log_dir
 from engine.base.logs import log, redact
+from engine.config.destination import plain_http_note
 from engine.config.retention import RetentionPolicy
 from engine.config.settings import CheckpointSettings, Settings, load_settings, save_settings, update_settings
 from engine.jobs.backup import NEEDS as BACKUP
@@ -65,7 +66,6 @@ from engine.jobs.seed import (
 from engine.jobs.session import Session, forget_unlisted_packs, open_session, state_path
 from engine.jobs.status import DestinationStatus, destination_status, status_basis
 from engine.jobs.support import BundleReport, write_bundle
-from engine.local import keychain
 from engine.local.keychain import s3_credentials
 from engine.local.state import State
 from engine.meter.control import Pause, current_pause, read_activity
@@ -125,21 +125,6 @@ class BackupService:
         state.set_config_seen("mac")  # made here, with its MAC: one that goes missing was removed
         state.close()
         return repo.id
-
-    @staticmethod
-    def save_s3_keys(location: str, access_key_id: str, secret_access_key: str) -> bool:
-        """Keep a bucket's keys in the OS keychain (never in a file); False where there is none."""
-        return keychain.available() and keychain.save_s3_credentials(location, access_key_id, secret_access_key)
-
-    def remember_passphrase(self, passphrase: str) -> bool:
-        """Keep the passphrase in the OS keychain; False where there is none."""
-        return keychain.set_secret(keychain.passphrase_entry(self.repository_id()), passphrase)
-
-    def saved_passphrase(self) -> str | None:
-        """From BACKBEAT_PASSWORD or the OS keychain, None when neither has it."""
-        if "BACKBEAT_PASSWORD" in os.environ:
-            return os.environ["BACKBEAT_PASSWORD"]
-        return keychain.get_secret(keychain.passphrase_entry(self.repository_id())) if keychain.available() else None
 
     def unlock(self, passphrase: str, *, defer: bool = False, trust_config: bool = False) -> None:
         """Open the repository now, or with `defer` on first use (a backup scans while the key is
@@ -445,6 +430,14 @@ class BackupService:
             "App data": str(app_dir()),
             "Logs": str(log_dir()),
         }
+
+    def selection_bytes(self, paths: list[str], excludes: list[str] = ()) -> int:
+        """What a backup of these folders would read, excludes honoured (the same scan as a backup's)."""
+        scanned = start_scan(paths, excludes).result()  # a question: its skipped files are the backup's to say
+        try:
+            return scanned.scan.spool.bytes
+        finally:
+            scanned.scan.spool.close()
 
     def snapshots(self) -> list[Snapshot]:
         """Every snapshot; a note when the newest this computer made there is not among them."""

@@ -94,6 +94,10 @@ def test_the_schedule_editor_writes_a_timetable_the_engine_accepts(qtbot, deskto
     qtbot.addWidget(editor)
     assert editor.text() == "Mon-Fri 08:00,512k 18:00,256k 23:00,off"
     assert parse_policy(editor.text()).mode == "schedule"
+    typed = ScheduleEditor("Fri-Mon 22:00,off sat 09:00,1M")  # as a user may type it on the command line
+    qtbot.addWidget(typed)
+    assert typed.table.cellWidget(0, 0).currentText() == "Fri-Mon"
+    assert typed.text() == "Fri-Mon 22:00,off Sat 09:00,1024k"
 
 
 def test_the_restore_page_restores_a_ticked_file(qtbot, desktop, tmp_path):
@@ -121,6 +125,11 @@ def test_the_restore_page_restores_a_ticked_file(qtbot, desktop, tmp_path):
     with qtbot.waitSignal(bridge.job_finished, timeout=30000):
         page.restore_button.click()  # again: the file is there already, and the page says so
     assert "1 file(s) were already there" in page.result.text()
+    (src / "letter.txt").unlink()
+    page.original.setChecked(True)  # back where it was backed up from: the snapshot's own base
+    with qtbot.waitSignal(bridge.job_finished, timeout=30000):
+        page.restore_button.click()
+    assert (src / "letter.txt").exists() and "Restored 1 file" in page.result.text()
 
 
 def test_the_seed_wizard_runs_end_to_end_onto_a_drive(qtbot, desktop, tmp_path):
@@ -234,7 +243,9 @@ def test_first_run_makes_a_backup_in_a_folder_and_refuses_a_wrong_passphrase_to_
     dialog.finish()
     assert "differ" in dialog.error.text()
     dialog.again.setText("four words are plenty")
-    dialog.finish()
+    with qtbot.waitSignal(dialog.settled, timeout=30000):
+        dialog.finish()
+        assert not dialog.ok.isEnabled()  # the key is derived off the GUI thread
     assert dialog.result() and dialog.passphrase_value == "four words are plenty"
     saved = load_settings()
     assert saved.destination == str(repo) and saved.folders == (str(docs),)
@@ -246,17 +257,19 @@ def test_first_run_makes_a_backup_in_a_folder_and_refuses_a_wrong_passphrase_to_
     assert again.again.isHidden() and again.ok.text() == "Connect"
     again.destination.folder.setText(str(repo))
     again.passphrase.setText("not the passphrase")
-    again.finish()
+    with qtbot.waitSignal(again.settled, timeout=30000):
+        again.finish()
     assert "passphrase" in again.error.text().lower() and not again.result()
     again.destination.folder.setText(str(tmp_path / "nothing-here"))
     again.passphrase.setText("four words are plenty")
-    again.finish()
+    with qtbot.waitSignal(again.settled, timeout=30000):
+        again.finish()
     assert "no Backbeat backup there" in again.error.text()
 
 
 def test_first_run_connects_to_a_backup_in_a_bucket_of_the_real_s3_server(qtbot, s3_repo):
     from app.setup import SetupDialog
-    from engine.backends.location import parse_s3
+    from engine.config.destination import parse_s3
 
     made = BackupService(s3_repo)
     made.init(PASSWORD)
@@ -272,7 +285,8 @@ def test_first_run_connects_to_a_backup_in_a_bucket_of_the_real_s3_server(qtbot,
     dialog.destination.endpoint.setText(where.endpoint)
     dialog.destination.prefix.setText(where.prefix)
     dialog.passphrase.setText(PASSWORD)
-    dialog.finish()
+    with qtbot.waitSignal(dialog.settled, timeout=30000):
+        dialog.finish()
     assert dialog.result(), dialog.error.text()
     assert load_settings().destination == dialog.destination.location()
     assert BackupService(load_settings().destination).repository_id() == BackupService(s3_repo).repository_id()

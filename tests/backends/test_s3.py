@@ -1,8 +1,9 @@
 import pytest
 
-from engine.backends.location import open_location, parse_s3
+from engine.backends.location import open_location
 from engine.backends.s3 import S3Backend, S3Credentials
 from engine.base.errors import CredentialsRefused, NoSuchBucket, TransientBackendError
+from engine.config.destination import parse_s3
 from tests.backends.conformance import run_conformance, run_put_file
 from tests.s3server import ACCESS_KEY
 
@@ -53,7 +54,7 @@ def test_credentials_never_show(s3_server):
 
 
 def test_s3_locations_from_the_apps_fields_read_back():
-    from engine.backends.location import parse_s3, s3_location
+    from engine.config.destination import parse_s3, s3_location
 
     for bucket, prefix, endpoint in (("b", "", None), ("b", "a/c", None), ("b", "x", "https://h:9000")):
         loc = parse_s3(s3_location(bucket, prefix, endpoint))
@@ -61,7 +62,7 @@ def test_s3_locations_from_the_apps_fields_read_back():
 
 
 def test_plain_http_beyond_this_computer_is_said():
-    from engine.backends.location import plain_http_note
+    from engine.config.destination import plain_http_note
 
     assert "plain http" in plain_http_note("s3:http://nas.home.arpa:9000/bucket/repo")
     assert "plain http" in plain_http_note("s3:http://192.0.2.7/bucket")

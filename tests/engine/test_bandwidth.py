@@ -75,3 +75,31 @@ def test_the_schedule_says_until_when_an_entry_holds():
     assert table.describe_at(datetime(2026, 11, 27, 23, 30)) == "unlimited until Mon 08:00"  # Friday night
     assert table.describe_at(datetime(2026, 11, 24, 7, 0)) == "unlimited until 08:00"
     assert parse_timetable("512k").describe_at(datetime(2026, 11, 24, 7, 0)) == "512 KB/s"
+
+
+@pytest.mark.parametrize(
+    "typed, rows_text",
+    [
+        ("Mon-Fri 08:00,512k 18:00,256k 23:00,off", "Mon-Fri 08:00,512k 18:00,256k 23:00,off"),
+        ("monday-friday 08:00,1M", "Mon-Fri 08:00,1024k"),
+        ("Mon-Fri 08:00,512k Mon-Sun 20:00,off", "Mon-Fri 08:00,512k Mon-Sun 20:00,off"),
+        ("Fri-Mon 10:00,2M", "Fri-Mon 10:00,2048k"),
+        ("512k", "00:00,512k"),
+    ],
+)
+def test_a_schedule_as_an_editors_rows_reads_back_to_the_same_limits(typed, rows_text):
+    from engine.config.bandwidth import schedule_rows, schedule_text
+
+    rows = schedule_rows(typed)
+    assert schedule_text(rows) == rows_text
+    assert schedule_rows(rows_text) == rows
+    for when in (datetime(2026, 12, d, h, 30) for d in range(7, 14) for h in (0, 9, 19, 21, 23)):
+        assert parse_timetable(rows_text).limit_at(when) == parse_timetable(typed).limit_at(when)
+
+
+def test_schedule_rows_refuse_what_the_engine_refuses():
+    from engine.config.bandwidth import schedule_rows
+
+    assert schedule_rows("") == []
+    with pytest.raises(BadSchedule):
+        schedule_rows("Mon-Fri 8h,512k")
