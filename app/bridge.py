@@ -18,8 +18,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from engine.base.errors import BackbeatError, Problem
 from engine.base.events import Checkpoint, FileSkipped, LockWait, NetworkWait, Progress
 from engine.base.logs import log
-from engine.config.settings import Settings
+from engine.config.settings import Settings, load_settings, save_settings
 from engine.service import BackupService
+from engine.service.controls import pause, paused, resume
 
 __all__ = ["EngineBridge", "Snapshot"]
 
@@ -122,24 +123,24 @@ class EngineBridge(QObject):
         ).start()
 
     def backup_now(self) -> bool:
-        settings = self.service.settings()
+        settings = load_settings()
         if not settings.folders:
             self.job_failed.emit("backup", Problem("No folders are chosen yet.", "Add them in Settings.", "usage"))
             return False
         return self.run_job("backup", lambda s: s.backup(list(settings.folders), list(settings.excludes)))
 
     def pause(self) -> None:
-        self.service.pause()
+        pause()
         self.refresh_status()
 
     def resume(self) -> None:
-        self.service.resume()
+        resume()
         self.refresh_status()
 
     def save_settings(self, settings: Settings) -> None:
         """The destination may have changed: the service is opened again for the next job."""
-        before = self.service.settings().destination
-        self.service.save_settings(settings)
+        before = load_settings().destination
+        save_settings(settings)
         if settings.destination != before and not self.busy:
             self.service.close()
             self.service = self._open()
@@ -148,7 +149,7 @@ class EngineBridge(QObject):
     # -- state for the pages ---------------------------------------------------------------------
     def refresh_status(self) -> None:
         bw = self.service.bandwidth()
-        self.status_changed.emit({"bandwidth": bw, "busy": self.busy, "paused": self.service.paused() is not None})
+        self.status_changed.emit({"bandwidth": bw, "busy": self.busy, "paused": paused() is not None})
 
     def ask_snapshots(self) -> None:
         self.ask(

@@ -14,6 +14,7 @@ from app.bridge import EngineBridge
 from app.icons import icon
 from engine.base.errors import Problem
 from engine.base.units import format_duration
+from engine.service.controls import paused
 
 __all__ = ["Tray"]
 
@@ -58,7 +59,7 @@ class Tray(QObject):
         bridge.status_changed.connect(self._status)
 
     def _toggle_pause(self) -> None:
-        if self.bridge.service.paused() is not None:
+        if paused() is not None:
             self.bridge.resume()
         else:
             self.bridge.pause()

@@ -22,6 +22,7 @@ from app.bridge import EngineBridge
 from app.pages.common import hint
 from engine.base.errors import Problem
 from engine.base.units import format_bytes, format_duration
+from engine.config.settings import load_settings
 
 __all__ = ["SeedWizard"]
 
@@ -59,7 +60,7 @@ class IntroPage(QWizardPage):
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         self.w.bridge.ask(
-            "seed-size", lambda s: s.selection_bytes(list(s.settings().folders), list(s.settings().excludes))
+            "seed-size", lambda s: s.selection_bytes(list(load_settings().folders), list(load_settings().excludes))
         )
 
     def show_estimate(self, size: int, rate: float) -> None:
@@ -135,11 +136,11 @@ class ExportPage(QWizardPage):
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         self.done = False
-        folders = list(self.w.bridge.service.settings().folders)
-        excludes = list(self.w.bridge.service.settings().excludes)
+        folders = list(load_settings().folders)
+        excludes = list(load_settings().excludes)
         drive = self.w.drive
         self.label.setText(f"Backing up to {drive}…")
-        self.w.bridge.run_job("seed-export", lambda s: s.seed_export(drive, folders, excludes))
+        self.w.bridge.run_job("seed-export", lambda s: s.seed.export(drive, folders, excludes))
 
     def progress_event(self, ev) -> None:
         if ev.bytes_total:
@@ -170,7 +171,7 @@ class VerifyPage(QWizardPage):
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         drive = self.w.drive
-        self.w.bridge.run_job("seed-verify", lambda s: s.seed_verify(drive))
+        self.w.bridge.run_job("seed-verify", lambda s: s.seed.verify(drive))
 
     def finished(self, report) -> None:
         self.ok = report.ok

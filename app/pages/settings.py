@@ -37,6 +37,7 @@ from engine.config.bandwidth import (
     schedule_rows,
     schedule_text,
 )
+from engine.config.settings import load_settings
 
 __all__ = ["SettingsPage", "ScheduleEditor"]
 
@@ -199,7 +200,7 @@ class SettingsPage(Page):
             self.scheduled.setChecked(True)
 
     def load(self) -> None:
-        s = self.bridge.service.settings()
+        s = load_settings()
         self.folders.clear()
         self.folders.addItems(list(s.folders))
         self.excludes.setText(", ".join(s.excludes))
@@ -236,7 +237,7 @@ class SettingsPage(Page):
         if problem:
             self.error.setText(problem)
             return False
-        old = self.bridge.service.settings()
+        old = load_settings()
         new = replace(
             old,
             retention=replace(old.retention, deleted_days=self.deleted_days.value()),

@@ -27,7 +27,9 @@ from engine.cli.interrupt import EXIT_INTERRUPTED, Interrupt
 from engine.cli.passphrase import find_passphrase, new_passphrase
 from engine.cli.progress import ProgressPrinter
 from engine.config.bandwidth import BandwidthPolicy, parse_policy
+from engine.config.settings import load_settings, update_settings
 from engine.service import BackupService, Kind, PruneReport, WatchRun, describe_decision
+from engine.service.controls import pause, resume
 from engine.service.setup import keychain_available, remember_passphrase, save_s3_keys
 
 __all__ = ["main", "build_parser"]
@@ -432,7 +434,7 @@ def _print_bandwidth(service: BackupService, as_json: bool) -> None:
 
 
 def cmd_limit(args, printer) -> int:
-    settings = BackupService.settings()
+    settings = load_settings()
     policy = settings.bandwidth
     if args.kbit is not None:
         policy = BandwidthPolicy("fixed", args.kbit * 1000 / 8)
@@ -440,7 +442,7 @@ def cmd_limit(args, printer) -> int:
         policy = parse_policy(args.policy)
     battery = settings.pause_on_battery if args.on_battery is None else args.on_battery == "pause"
     if (policy, battery) != (settings.bandwidth, settings.pause_on_battery):
-        BackupService.update_settings(bandwidth=policy, pause_on_battery=battery)
+        update_settings(bandwidth=policy, pause_on_battery=battery)
     _print_bandwidth(BackupService(args.repo, printer), args.json)
     if not args.json and battery:
         print("Uploads pause while the computer runs on battery.")
@@ -448,20 +450,20 @@ def cmd_limit(args, printer) -> int:
 
 
 def cmd_pause(args, printer) -> int:
-    p = BackupService.pause(args.duration)
+    p = pause(args.duration)
     until = f" until {datetime.fromtimestamp(p.until):%Y-%m-%d %H:%M}" if p.until else " until `backbeat resume`"
     print(json.dumps({"paused": True, "until": p.until}) if args.json else f"Uploads paused{until}.")
     return EXIT_OK
 
 
 def cmd_resume(args, printer) -> int:
-    was = BackupService.resume()
+    was = resume()
     print(json.dumps({"resumed": was}) if args.json else ("Uploads resumed." if was else "Uploads were not paused."))
     return EXIT_OK
 
 
 def cmd_watch(args, printer) -> int:
-    settings = BackupService.settings()
+    settings = load_settings()
     paths = args.paths or list(settings.folders)
     if not paths:
         raise UsageError("no folders to watch", hint="Name them: `backbeat watch ~/Documents ~/Pictures`.")
@@ -495,7 +497,7 @@ def cmd_watch(args, printer) -> int:
 def cmd_seed(args, printer) -> int:
     if args.seed_command == "export":
         service = _open(args, printer, defer=True)
-        s = service.seed_export(args.drive, args.paths, args.exclude)
+        s = service.seed.export(args.drive, args.paths, args.exclude)
         lines = [
             f"Seed written to {args.drive} in {format_duration(s.duration)}: {s.files_new + s.files_changed} files, "
             f"{format_bytes(s.bytes_added)} added. Until the drive is loaded, backups to {service.location} send "
@@ -508,7 +510,7 @@ def cmd_seed(args, printer) -> int:
             service.unlock(find_passphrase(args.password_file, service.repository_id(), prompt=False), defer=True)
         except BackbeatError:
             pass  # no passphrase (the provider), or no seed there (seed_verify says so): objects checked, not the MAC
-        r = service.seed_verify(args.drive)
+        r = service.seed.verify(args.drive)
         lines = [f"missing: {n}" for n in r.missing] + [f"damaged: {n}" for n in r.corrupt]
         if r.authentic is False:
             lines.append("the manifest was altered: it does not match its authentication code")
@@ -518,7 +520,7 @@ def cmd_seed(args, printer) -> int:
         printer.clear()
         print(json.dumps(r.to_json()) if args.json else "\n".join(lines))
         return EXIT_OK if r.ok else EXIT_ERROR
-    report = BackupService(args.repo, printer).seed_load(args.drive)
+    report = BackupService(args.repo, printer).seed.load(args.drive)
     return _copied(args, printer, report, f"Loaded {{}} into {args.repo}")
 
 
@@ -545,7 +547,7 @@ def cmd_reconcile(args, printer) -> int:
 
 def cmd_forget(args, printer) -> int:
     service = _open(args, printer)
-    policy = service.settings().retention
+    policy = load_settings().retention
     overrides = {
         rule: getattr(args, f"keep_{rule}")
         for rule in ("last", "hourly", "daily", "weekly", "monthly", "yearly")

@@ -37,7 +37,7 @@ from engine.config.priority import PrioritySettings, kind_of
 from engine.config.settings import CheckpointSettings
 from engine.jobs.checkpoint import CheckpointTimer, OpenCheckpoints
 from engine.jobs.needs import Needs, require
-from engine.jobs.rollback import not_before_latest, remember_latest
+from engine.jobs.rollback import not_before_latest, remember_latest, snapshot_warnings
 from engine.jobs.session import Session, forget_unlisted_packs
 from engine.local.outbox import Uploader, streams_for
 from engine.local.scanner import Partial, Scan, read_xattrs, scan
@@ -602,6 +602,8 @@ def run_backup(
     """Call through the runner (`NEEDS`): one backup of a repository at a time on this computer,
     a killed run's outbox delivered first, beside other backups but never beside a prune."""
     require(session, NEEDS)
+    for warning in snapshot_warnings(session):
+        events(FileSkipped(session.repo.backend.location, warning))
     lost, forgotten = forget_unlisted_packs(session)  # never deduplicate against what is gone
     if lost:
         events(

@@ -29,6 +29,7 @@ from engine.base.events import EventSink
 from engine.base.progress import Meter
 from engine.config.settings import PruneSettings
 from engine.jobs.needs import Needs, require
+from engine.jobs.rollback import newest_missing
 from engine.jobs.session import Session
 from engine.local.outbox import Uploader
 from engine.repo.blob import open_blob
@@ -284,8 +285,18 @@ def run_prune(
     events: EventSink = lambda ev: None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> PruneReport:
-    """Call through the runner (`NEEDS`): alone at the destination."""
+    """Call through the runner (`NEEDS`): alone at the destination. Refused while a seed drive is
+    on its way, or while this computer's newest snapshot is missing there: data either needs
+    would look unused, and nothing is deleted on a server's word."""
     require(session, NEEDS)
+    location = session.repo.backend.location
+    if session.state.pending_seed(location) is not None:
+        raise BackbeatError(
+            f"a seed drive for {location} has not been loaded yet",
+            hint="Clean-up waits until the provider has loaded the drive and `backbeat reconcile` has checked it.",
+        )
+    if missing := newest_missing(session):
+        raise BackbeatError(missing, hint="Clean-up waits until this is explained, or a new backup has been made.")
     started = clock.monotonic()
     repo = session.repo
     report = PruneReport(dry_run)

@@ -39,18 +39,18 @@ from itertools import islice
 
 from engine.backends.base import Backend
 from engine.base.clock import SYSTEM_CLOCK, Clock
-from engine.base.errors import IntegrityError
+from engine.base.errors import BadRestoreTarget, IntegrityError, PathNotInSnapshot
 from engine.base.events import EventSink, FileSkipped, RestoreSummary
 from engine.base.progress import Meter
 from engine.jobs.needs import Needs, require
-from engine.jobs.session import Session
+from engine.jobs.session import Session, forget_unlisted_packs
 from engine.local.restoreplan import Place, RestorePlan
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind, TreeEntry
 from engine.repo.walk import folder_entries
 
-__all__ = ["NEEDS", "run_restore", "walk_snapshot", "normalize_include"]
+__all__ = ["NEEDS", "check_request", "entries_under", "not_in", "run_restore", "walk_snapshot", "normalize_include"]
 
 #: beside backups, never beside a prune (the packs it reads could go)
 NEEDS = Needs("restore", lock="shared", recorded=True)
@@ -67,6 +67,32 @@ def normalize_include(snap: Snapshot, path: str) -> bytes:
             return raw  # will match nothing; reported by the caller
         raw = raw[len(base) + 1 :]
     return os.path.normpath(raw) if raw else b""
+
+
+def entries_under(store: BlobStore, snap: Snapshot, path: str | None) -> Iterator[tuple[bytes, TreeEntry]]:
+    """Entries at or under `path` (everything when None), without the folders leading to it."""
+    inc = normalize_include(snap, path) if path else b""
+    for rel, entry in walk_snapshot(store, snap.tree_id, [inc] if inc else []):
+        if not inc or rel == inc or rel.startswith(inc + b"/"):
+            yield rel, entry
+
+
+def check_request(session: Session, snap: Snapshot, target: str, includes: list[str]) -> None:
+    """Refuse, before anything starts, a target that is a file or an --include the snapshot lacks."""
+    if os.path.lexists(target) and not os.path.isdir(target):
+        raise BadRestoreTarget(
+            f"{target} is a file, not a folder",
+            hint="Give --target a folder (it is created when missing), or move that file out of the way.",
+        )
+    for inc in includes:
+        if not any(True for _ in entries_under(session.reader, snap, inc)):
+            raise not_in(snap, inc)
+
+
+def not_in(snap: Snapshot, path: str) -> PathNotInSnapshot:
+    return PathNotInSnapshot(
+        f"{path} is not in snapshot {snap.short_id}", hint=f"List what it holds with `backbeat ls {snap.short_id}`."
+    )
 
 
 def _wanted(rel: bytes, includes: list[bytes]) -> str:
@@ -569,6 +595,7 @@ def run_restore(
 ) -> RestoreSummary:
     """`mirrors`: other destinations of this repository, read for the data that fails here."""
     require(session, NEEDS)
+    forget_unlisted_packs(session, keep_unplaced=True)  # a blob stored again after its pack was lost: its new place
     t0 = clock.monotonic()
     dest = os.path.abspath(os.fsencode(os.path.expanduser(target)))
     os.makedirs(dest, exist_ok=True)

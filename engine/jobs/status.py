@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from engine.backends.base import list_packs
 from engine.base.errors import BackendError, IntegrityError
 from engine.jobs.session import Session
 from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind
 from engine.repo.walk import folder_entries
 
-__all__ = ["DestinationStatus", "destination_status", "selection_files", "status_basis"]
+__all__ = ["overview", "DestinationStatus", "destination_status", "selection_files", "status_basis"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,16 @@ def destination_status(session: Session, snap: Snapshot | None, location: str) -
     snap_id = snap.id if snap is not None else None
     checkpoint = snap is not None and snap.checkpoint
     return DestinationStatus(location, len(held), sum(held.values()), safe, total, exported, snap_id, checkpoint)
+
+
+def overview(session: Session, snapshots: list[Snapshot]) -> tuple[Snapshot | None, list[DestinationStatus]]:
+    """Per destination this computer knows: what it holds, and the % of the latest selection it
+    has. The destination of the session is listed afresh (one LIST)."""
+    location = session.repo.backend.location
+    session.state.set_held(location, list_packs(session.repo.backend))
+    latest = status_basis(snapshots)
+    locations = sorted(set(session.state.destinations()) | {location})
+    return latest, [destination_status(session, latest, loc) for loc in locations]
 
 
 def status_basis(snapshots: list[Snapshot]) -> Snapshot | None:

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import io
 import json
+import platform
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine import PRODUCT, __version__
 from engine.base.clock import SYSTEM_CLOCK
-from engine.base.home import log_dir
+from engine.base.home import app_dir, computer_id, log_dir
 from engine.base.logs import LOG_NAME, scrub
 from engine.config.settings import settings_path
 
-__all__ = ["BundleReport", "write_bundle"]
+__all__ = ["BundleReport", "about", "write_bundle"]
 
 _LOG_CAP = 2 << 20  # bytes of logs in a bundle at most
 _DAY = 86400
@@ -37,6 +39,19 @@ class BundleReport:
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
+
+
+def about(location: str) -> dict[str, str]:
+    """What a support desk asks for first (the app adds its Qt version)."""
+    return {
+        "Product": f"{PRODUCT} {__version__}",
+        "Computer ID": computer_id(),
+        "Python": platform.python_version(),
+        "Operating system": platform.platform(),
+        "Destination": location,
+        "App data": str(app_dir()),
+        "Logs": str(log_dir()),
+    }
 
 
 def _recent_logs(days: int) -> list[Path]:

@@ -394,6 +394,15 @@ class State:
                 (finished_ns, status, snapshot, json.dumps(summary), error, run_id),
             )
 
+    def last_problem(self) -> str | None:
+        """The error of the latest run, in plain words with what to do, unless a run succeeded since."""
+        for run in self.runs(20):
+            if run["status"] == "failed":
+                return run["error"]
+            if run["status"] in ("ok", "warnings"):
+                return None
+        return None
+
     def runs(self, limit: int = 50) -> Iterator[dict]:
         cur = self._read(
             "SELECT id, kind, started_ns, finished_ns, status, snapshot, summary, error FROM runs "

@@ -9,19 +9,17 @@ problems arrive through the `events` callback as frozen dataclasses from `engine
 from __future__ import annotations
 
 import os
-import platform
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from engine import PRODUCT, __version__
-from engine.backends.base import Backend, list_packs
+from engine.backends.base import Backend
 from engine.backends.location import open_location
 from engine.backends.ratelimit import TokenBucket
 from engine.backends.retry import Retrying
 from engine.base.clock import SYSTEM_CLOCK
-from engine.base.errors import BackbeatError, BadRestoreTarget, PathNotInSnapshot
+from engine.base.errors import BackbeatError
 from engine.base.events import (
     BackupSummary,
     Checkpoint,
@@ -31,53 +29,39 @@ from engine.base.events import (
     Progress,
     RestoreSummary,
 )
-from engine.base.home import app_dir, computer_id, default_repository, log_dir
+from engine.base.home import default_repository
 from engine.base.logs import log, redact
 from engine.config.destination import plain_http_note
 from engine.config.retention import RetentionPolicy
-from engine.config.settings import CheckpointSettings, Settings, load_settings, save_settings, update_settings
-from engine.jobs.backup import NEEDS as BACKUP
-from engine.jobs.backup import RunOptions, run_backup, start_scan
-from engine.jobs.check import NEEDS as CHECK
-from engine.jobs.check import CheckReport, run_check
+from engine.config.settings import CheckpointSettings, load_settings
+from engine.jobs import backup, check, copy, forget, prune, reconcile, repair, restore, status, support
+from engine.jobs.backup import RunOptions
+from engine.jobs.check import CheckReport
 from engine.jobs.continuous import WatchRun
-from engine.jobs.copy import NEEDS as COPY
-from engine.jobs.copy import CopyReport, run_copy
-from engine.jobs.forget import NEEDS as FORGET
-from engine.jobs.forget import ForgetReport, run_forget
-from engine.jobs.prune import NEEDS as PRUNE
-from engine.jobs.prune import PruneReport, run_prune
-from engine.jobs.reconcile import NEEDS as RECONCILE
-from engine.jobs.reconcile import ReconcileReport, run_reconcile
-from engine.jobs.repair import NEEDS as REPAIR
-from engine.jobs.repair import RepairReport, run_repair
-from engine.jobs.restore import NEEDS as RESTORE
-from engine.jobs.restore import normalize_include, run_restore, walk_snapshot
-from engine.jobs.rollback import newest_missing, snapshot_warnings
+from engine.jobs.copy import CopyReport
+from engine.jobs.forget import ForgetReport
+from engine.jobs.prune import PruneReport
+from engine.jobs.reconcile import ReconcileReport
+from engine.jobs.repair import RepairReport
+from engine.jobs.rollback import newest_missing
 from engine.jobs.seed import (
-    SeedVerifyReport,
-    check_space,
-    load_drive,
     open_drive,
-    prepare_drive,
-    verify_drive,
-    write_manifest,
 )
-from engine.jobs.session import Session, forget_unlisted_packs, open_session, state_path
-from engine.jobs.status import DestinationStatus, destination_status, status_basis
-from engine.jobs.support import BundleReport, write_bundle
+from engine.jobs.session import Session, open_session, state_path
+from engine.jobs.status import DestinationStatus
+from engine.jobs.support import BundleReport
 from engine.local.keychain import s3_credentials
 from engine.local.state import State
-from engine.meter.control import Pause, current_pause, read_activity
-from engine.meter.control import pause as pause_uploads
-from engine.meter.control import resume as resume_uploads
+from engine.meter.control import read_activity
 from engine.meter.pacing import BandwidthStatus, Pacer
+from engine.repo.keys import MasterKey
 from engine.repo.lock import LockInfo, remove_locks
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, find_snapshot, load_snapshots
 from engine.repo.tree import TreeEntry
 from engine.service.runner import Runner
 from engine.service.schedule import Scheduler
+from engine.service.seeding import SeedDrives
 
 __all__ = ["BackupService"]
 
@@ -90,6 +74,8 @@ class BackupService:
         self.bucket = TokenBucket(None)
         self.pacer = Pacer(self.bucket)
         self.runner = Runner(self.pacer, self.events)
+        #: seed drives of this destination: export, verify, load (engine.service.seeding)
+        self.seed = SeedDrives(self)
         credentials = s3_credentials(given)
         redact(credentials.secret_access_key if credentials else os.environ.get("AWS_SECRET_ACCESS_KEY"))
         self.backend = open_location(given, credentials, self._network_wait, self.bucket)
@@ -158,38 +144,21 @@ class BackupService:
                 self.backend.patient = True  # the destination answered: from now on, wait out outages
         return self._session
 
+    def session_at(self, backend: Backend) -> Session:
+        """A session on another copy of this repository (a seed drive), opened with this one's passphrase."""
+        if self._passphrase is None:
+            raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
+        return open_session(backend, self._passphrase)
+
+    def key_at(self, backend: Backend) -> MasterKey | None:
+        """The key of another copy of this repository, when this one is unlocked (None otherwise)."""
+        return Repository.open(backend, self._passphrase).key if self._passphrase is not None else None
+
     def set_limit(self, bytes_per_second: float | None) -> None:
         """A limit for this service's runs only, over the settings' policy (None: the policy again)."""
         self.pacer.override = bytes_per_second
 
     # -- bandwidth -----------------------------------------------------------------------------
-    @staticmethod
-    def settings() -> Settings:
-        return load_settings()
-
-    @staticmethod
-    def save_settings(settings: Settings) -> None:
-        """Running jobs, in this process or another, pick the change up within a second."""
-        save_settings(settings)
-
-    @staticmethod
-    def update_settings(**changes: object) -> Settings:
-        """Change only the named settings; every other choice stays (engine.config.settings.update_settings)."""
-        return update_settings(**changes)
-
-    @staticmethod
-    def pause(seconds: float | None = None) -> Pause:
-        """Pause uploads of every job of this installation (None: until resume)."""
-        return pause_uploads(seconds)
-
-    @staticmethod
-    def resume() -> bool:
-        return resume_uploads()
-
-    @staticmethod
-    def paused() -> Pause | None:
-        return current_pause()
-
     def upload_progress(self) -> Progress | None:
         """The upload under way (bytes sent of the forecast, rate, finish), here or in another process."""
         doc = self.pacer.upload if self.pacer.active else (read_activity() or {}).get("upload")
@@ -225,7 +194,7 @@ class BackupService:
         order: str | None = None,
     ) -> BackupSummary:
         """`checkpoint_every` (seconds, 0 for none) and `order` override the settings for this run."""
-        scanning = start_scan(paths, excludes, self.events)
+        scanning = backup.start_scan(paths, excludes, self.events)
         session = self.session  # opening (Argon2id) overlaps the scan
         options = self.run_options()
         if checkpoint_every is not None:
@@ -233,41 +202,31 @@ class BackupService:
             options = replace(options, checkpoints=every if checkpoint_every > 0 else None)
         if order is not None:
             options = replace(options, priority=replace(options.priority, order=order))
-        for warning in snapshot_warnings(session):
-            self.events(FileSkipped(self.location, warning))
         return self.runner.run(
-            BACKUP, lambda: run_backup(session, scanning, self.events, options=options), session=session
+            backup.NEEDS, lambda: backup.run_backup(session, scanning, self.events, options=options), session=session
         )
 
     def restore(self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False) -> RestoreSummary:
-        if os.path.lexists(target) and not os.path.isdir(target):
-            raise BadRestoreTarget(
-                f"{target} is a file, not a folder",
-                hint="Give --target a folder (it is created when missing), or move that file out of the way.",
-            )
         snap = self.snapshot(ref)
-        for inc in includes:
-            if not any(True for _ in self._select(snap, inc)):
-                raise _not_in(snap, inc)
         session = self.session
-        forget_unlisted_packs(session, keep_unplaced=True)  # a blob stored again after its pack was lost: its new place
+        restore.check_request(session, snap, target, includes)  # said before any wait for a lock
 
         def job() -> RestoreSummary:
-            return run_restore(
+            return restore.run_restore(
                 session, snap, target, list(includes), overwrite, self.events, mirrors=self._mirrors(session)
             )
 
-        return self.runner.run(RESTORE, job, session=session)
+        return self.runner.run(restore.NEEDS, job, session=session)
 
     def check(self, read_data: bool = False) -> CheckReport:
         session = self.session
-        return self.runner.run(CHECK, lambda: run_check(session, read_data, self.events), session=session)
+        return self.runner.run(check.NEEDS, lambda: check.run_check(session, read_data, self.events), session=session)
 
     def repair(self) -> RepairReport:
         """`check --repair` (engine.jobs.repair): alone at the destination, as it deletes damaged packs."""
         session = self.session
         return self.runner.run(
-            REPAIR, lambda: run_repair(session, self._mirrors(session), self.events), session=session
+            repair.NEEDS, lambda: repair.run_repair(session, self._mirrors(session), self.events), session=session
         )
 
     def _mirrors(self, session: Session) -> tuple[Backend, ...]:
@@ -281,25 +240,15 @@ class BackupService:
         session = self.session
         policy = policy or load_settings().retention
         return self.runner.run(
-            FORGET, lambda: run_forget(session, policy, SYSTEM_CLOCK.wall_ns(), dry_run), session=session
+            forget.NEEDS, lambda: forget.run_forget(session, policy, SYSTEM_CLOCK.wall_ns(), dry_run), session=session
         )
 
     def prune(self, dry_run: bool = False) -> PruneReport:
         """Remove data no snapshot needs (engine.jobs.prune); never beside a backup (an exclusive lock)."""
         session = self.session
-        seed = session.state.pending_seed(self.location)
-        if seed is not None:
-            raise BackbeatError(
-                f"a seed drive for {self.location} has not been loaded yet",
-                hint="Clean-up waits until the provider has loaded the drive and `backbeat reconcile` has checked it.",
-            )
-
-        if missing := newest_missing(session):  # its data would look unused: never deleted on a server's word
-            raise BackbeatError(missing, hint="Clean-up waits until this is explained, or a new backup has been made.")
-
-        needs = replace(PRUNE, recorded=not dry_run)
+        needs = replace(prune.NEEDS, recorded=not dry_run)
         return self.runner.run(
-            needs, lambda: run_prune(session, load_settings().prune, dry_run, self.events), session=session
+            needs, lambda: prune.run_prune(session, load_settings().prune, dry_run, self.events), session=session
         )
 
     def clean_up(self) -> tuple[ForgetReport, PruneReport]:
@@ -316,18 +265,16 @@ class BackupService:
         dst = open_location(target, s3_credentials(target), self._network_wait, self.bucket)
         state = State(state_path(self.repository_id()))
         try:
-            return self.runner.run(COPY, lambda: run_copy(self.backend, dst, state, self.events), backend=dst)
+            return self.runner.run(
+                copy.NEEDS, lambda: copy.run_copy(self.backend, dst, state, self.events), backend=dst
+            )
         finally:
             state.close()
 
     def status(self) -> tuple[Snapshot | None, list[DestinationStatus]]:
         """Per destination this machine knows: what it holds, and % of the latest selection it has.
         The snapshot returned is the latest, or the checkpoint of a run interrupted since (engine.jobs.status)."""
-        session = self.session
-        session.state.set_held(self.location, list_packs(self.backend))
-        latest = status_basis(self.snapshots())
-        locations = sorted(set(session.state.destinations()) | {self.location})
-        return latest, [destination_status(session, latest, loc) for loc in locations]
+        return status.overview(self.session, self.snapshots())
 
     def scheduler(
         self,
@@ -359,50 +306,13 @@ class BackupService:
             self._session = make()
             return self._session
 
-    # -- seed drive ----------------------------------------------------------------------------
-    def seed_export(self, drive_path: str, paths: list[str], excludes: list[str] = ()) -> BackupSummary:
-        """Back up into a seed drive for this (cloud) destination, at disk speed; see engine.jobs.seed."""
-        drive = open_drive(drive_path, for_export=True)
-        prepare_drive(self.backend, drive)
-        scanning = start_scan(paths, excludes, self.events)
-        if self._passphrase is None:
-            raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
-        session = open_session(drive, self._passphrase)
-        try:
-            selection = scanning.result().scan.spool.bytes
-            check_space(drive, selection)
-            once = RunOptions(checkpoints=None)  # the drive is filled in one go, at disk speed
-            summary = self.runner.run(
-                replace(BACKUP, name="seed export"),
-                lambda: run_backup(session, scanning, self.events, options=once),
-                session=session,
-            )
-            doc = write_manifest(drive, session.repo.key, self.location, self.events)
-            session.state.record_seed(self.location, drive.location, doc["created"], doc["objects"])
-            return summary
-        finally:
-            session.close()
-
-    def seed_verify(self, drive_path: str) -> SeedVerifyReport:
-        """Read the whole drive against its manifest; its authenticity too once unlocked."""
-        drive = open_drive(drive_path)
-        key = Repository.open(drive, self._passphrase).key if self._passphrase is not None else None
-        return verify_drive(drive, key, self.events)
-
-    def seed_load(self, drive_path: str) -> CopyReport:
-        """The provider's side: copy the drive into this destination, at full speed (no passphrase)."""
-        drive = open_drive(drive_path)
-        state = State(state_path(Repository.read_config(drive)["id"]))
-        try:
-            return load_drive(drive, self.backend, state, self.events)
-        finally:
-            state.close()
-
     def reconcile(self, drive_path: str | None = None, full: bool = False) -> ReconcileReport:
         """Compare this destination with what it should hold, mark what it holds, repair what it lost."""
         drive = open_drive(drive_path) if drive_path else None
         session = self.session
-        report = self.runner.run(RECONCILE, lambda: run_reconcile(session, drive, full, self.events), session=session)
+        report = self.runner.run(
+            reconcile.NEEDS, lambda: reconcile.run_reconcile(session, drive, full, self.events), session=session
+        )
         latest, dests = self.status()
         report.percent_backed_up = next(d.percent for d in dests if d.location == self.location)
         return report
@@ -416,24 +326,16 @@ class BackupService:
             lines = [f"{self.location}: {'no problems found' if report.ok else 'PROBLEMS FOUND'}"]
             return "\n".join(lines + [f"error: {e}" for e in report.errors] + [f"note: {n}" for n in report.notes])
 
-        return write_bundle(Path(output), self.about(), where, lambda: self.history(100), check)
+        return support.write_bundle(Path(output), self.about(), where, lambda: self.history(100), check)
 
     # -- questions ---------------------------------------------------------------------------
     def about(self) -> dict[str, str]:
         """What a support desk asks for first (the app adds its Qt version)."""
-        return {
-            "Product": f"{PRODUCT} {__version__}",
-            "Computer ID": computer_id(),
-            "Python": platform.python_version(),
-            "Operating system": platform.platform(),
-            "Destination": self.location,
-            "App data": str(app_dir()),
-            "Logs": str(log_dir()),
-        }
+        return support.about(self.location)
 
     def selection_bytes(self, paths: list[str], excludes: list[str] = ()) -> int:
         """What a backup of these folders would read, excludes honoured (the same scan as a backup's)."""
-        scanned = start_scan(paths, excludes).result()  # a question: its skipped files are the backup's to say
+        scanned = backup.start_scan(paths, excludes).result()  # a question: its skipped files are the backup's to say
         try:
             return scanned.scan.spool.bytes
         finally:
@@ -449,25 +351,14 @@ class BackupService:
     def snapshot(self, ref: str) -> Snapshot:
         return find_snapshot(self.snapshots(), ref)
 
-    def _walk(self, snap: Snapshot, includes: list[bytes]) -> Iterator[tuple[bytes, TreeEntry]]:
-        s = self.session
-        return walk_snapshot(s.reader, snap.tree_id, includes)
-
-    def _select(self, snap: Snapshot, path: str | None) -> Iterator[tuple[bytes, TreeEntry]]:
-        """Entries at or under `path` (everything when None), without the folders leading to it."""
-        inc = normalize_include(snap, path) if path else b""
-        for rel, entry in self._walk(snap, [inc] if inc else []):
-            if not inc or rel == inc or rel.startswith(inc + b"/"):
-                yield rel, entry
-
     def list_files(self, ref: str, path: str | None = None) -> Iterator[tuple[str, TreeEntry]]:
         """(path relative to the snapshot's folder, entry) for everything at or under `path`;
         PathNotInSnapshot, before anything is yielded, when `path` is not there."""
         snap = self.snapshot(ref)
-        entries = self._select(snap, path)
+        entries = restore.entries_under(self.session.reader, snap, path)
         first = next(entries, None)
         if first is None and path:
-            raise _not_in(snap, path)
+            raise restore.not_in(snap, path)
         if first is not None:
             yield os.fsdecode(first[0]), first[1]
         for rel, entry in entries:
@@ -478,15 +369,4 @@ class BackupService:
 
     def last_problem(self) -> str | None:
         """The error of the latest run, in plain words with what to do, unless a run succeeded since."""
-        for run in self.history(20):
-            if run["status"] == "failed":
-                return run["error"]
-            if run["status"] in ("ok", "warnings"):
-                return None
-        return None
-
-
-def _not_in(snap: Snapshot, path: str) -> PathNotInSnapshot:
-    return PathNotInSnapshot(
-        f"{path} is not in snapshot {snap.short_id}", hint=f"List what it holds with `backbeat ls {snap.short_id}`."
-    )
+        return self.session.state.last_problem()

@@ -79,7 +79,7 @@ def test_settings_round_trip_to_the_engines_configuration(qtbot, desktop):
 def test_saving_the_settings_page_unchanged_keeps_every_choice(qtbot, desktop):
     """The page shows some settings; saving it must keep the others (watch timing, checkpoints, order, retention)."""
     bridge, tray, window, src = desktop
-    full = everything_chosen(destination=bridge.service.settings().destination)
+    full = everything_chosen(destination=load_settings().destination)
     save_settings(full)
     window.settings.load()
     assert window.settings.save()
@@ -153,7 +153,7 @@ def test_the_seed_wizard_runs_end_to_end_onto_a_drive(qtbot, desktop, tmp_path):
     qtbot.waitUntil(lambda: "on its way" in seed.state.text(), timeout=10000)
     seed.check.click()
     qtbot.waitUntil(lambda: "not loaded the seed drive yet" in seed.checked.text(), timeout=30000)
-    BackupService(bridge.service.location).seed_load(str(drive / "Backbeat"))  # the provider's side
+    BackupService(bridge.service.location).seed.load(str(drive / "Backbeat"))  # the provider's side
     seed.check.click()
     qtbot.waitUntil(lambda: "Online storage checked: 100.0%" in seed.checked.text(), timeout=30000)
     qtbot.waitUntil(lambda: "No seed drive is on its way" in seed.state.text(), timeout=10000)
@@ -175,7 +175,7 @@ def test_the_window_stays_responsive_during_a_long_backup(qtbot, desktop, datase
 
     bridge, tray, window, src = desktop
     window.show()
-    bridge.service.save_settings(Settings(folders=(str(dataset64),), destination=bridge.service.settings().destination))
+    save_settings(Settings(folders=(str(dataset64),), destination=load_settings().destination))
     stalls, last = [], [time.monotonic()]
 
     def tick():

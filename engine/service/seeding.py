@@ -1,0 +1,74 @@
+"""Seed drives of one destination: the first backup carried on a disk instead of the slow line.
+
+`export` backs up onto a drive at disk speed and writes its manifest; `verify` reads the drive
+against it; `load` is the provider's side (or the user's, at a faster line): copy the drive into
+the destination. What happens when the drive has arrived is `BackupService.reconcile`. The
+rules of the hand-over are in `engine.jobs.seed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from engine.base.events import BackupSummary
+from engine.jobs.backup import NEEDS as BACKUP
+from engine.jobs.backup import RunOptions, run_backup, start_scan
+from engine.jobs.copy import CopyReport
+from engine.jobs.seed import (
+    SeedVerifyReport,
+    check_space,
+    load_drive,
+    open_drive,
+    prepare_drive,
+    verify_drive,
+    write_manifest,
+)
+from engine.jobs.session import state_path
+from engine.local.state import State
+from engine.repo.repository import Repository
+
+if TYPE_CHECKING:
+    from engine.service.door import BackupService
+
+__all__ = ["SeedDrives"]
+
+
+class SeedDrives:
+    def __init__(self, service: BackupService) -> None:
+        self.service = service
+
+    def export(self, drive_path: str, paths: list[str], excludes: list[str] = ()) -> BackupSummary:
+        """Back up into a seed drive for this (cloud) destination, at disk speed."""
+        service = self.service
+        drive = open_drive(drive_path, for_export=True)
+        prepare_drive(service.backend, drive)
+        scanning = start_scan(paths, excludes, service.events)
+        session = service.session_at(drive)
+        try:
+            check_space(drive, scanning.result().scan.spool.bytes)
+            once = RunOptions(checkpoints=None)  # the drive is filled in one go, at disk speed
+            summary = service.runner.run(
+                replace(BACKUP, name="seed export"),
+                lambda: run_backup(session, scanning, service.events, options=once),
+                session=session,
+            )
+            doc = write_manifest(drive, session.repo.key, service.location, service.events)
+            session.state.record_seed(service.location, drive.location, doc["created"], doc["objects"])
+            return summary
+        finally:
+            session.close()
+
+    def verify(self, drive_path: str) -> SeedVerifyReport:
+        """Read the whole drive against its manifest; its authenticity too once unlocked."""
+        drive = open_drive(drive_path)
+        return verify_drive(drive, self.service.key_at(drive), self.service.events)
+
+    def load(self, drive_path: str) -> CopyReport:
+        """Copy the drive into this destination, at full speed (no passphrase needed)."""
+        drive = open_drive(drive_path)
+        state = State(state_path(Repository.read_config(drive)["id"]))
+        try:
+            return load_drive(drive, self.service.backend, state, self.service.events)
+        finally:
+            state.close()
