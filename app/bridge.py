@@ -1,5 +1,9 @@
 """EngineBridge: the app's only contact with the engine, keeping every engine call off the GUI thread.
 
+Protection runs by itself: once a backup is set up, the engine's scheduler backs up the chosen
+folders at start, within seconds of each change, and cleans up when due; its runs arrive as
+`backup` jobs (started, finished, failed) like the ones the user starts.
+
 Widgets ask for jobs (back up now, restore, seed export…) and read state; the bridge runs one job
 at a time on a worker thread through `engine.service.BackupService` and reports back with Qt
 signals (delivered on the GUI thread), so the window never freezes. Pause and resume are instant
@@ -19,7 +23,7 @@ from engine.base.errors import BackbeatError, Problem
 from engine.base.events import Checkpoint, FileSkipped, LockWait, NetworkWait, Progress
 from engine.base.logs import log
 from engine.config.settings import Settings, load_settings, save_settings
-from engine.service import BackupService
+from engine.service import BackupService, Scheduler
 from engine.service.controls import pause, paused, resume
 
 __all__ = ["EngineBridge", "Snapshot"]
@@ -51,6 +55,7 @@ class EngineBridge(QObject):
         self._passphrase = passphrase
         self._job_kind: str | None = None  # the job running, set and cleared on the GUI thread
         self._threads: list[threading.Thread] = []  # joined before the engine is closed
+        self.scheduler: Scheduler | None = None
         self.service = self._open()
         self._closed = False
         self._post.connect(self._deliver)
@@ -86,7 +91,28 @@ class EngineBridge(QObject):
     # -- jobs ----------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._job_kind is not None
+        return self._job_kind is not None or (self.scheduler is not None and self.scheduler.backing_up)
+
+    # -- protection: the scheduler runs on its own thread; what it says is posted here ------------
+    def start_protection(self) -> bool:
+        """Protect the chosen folders from now on; False when none are chosen yet."""
+        settings = load_settings()
+        if not settings.folders or self._closed:
+            return False
+        if self.scheduler is None or not self.scheduler.running:
+            self.scheduler = self.service.scheduler(
+                list(settings.folders),
+                list(settings.excludes),
+                on_run=lambda run: self._post.emit("job_finished", ("backup", run.summary)),
+                on_error=lambda e: self._post.emit("job_failed", ("backup", Problem.of(e))),
+                on_start=lambda reason: self._post.emit("job_started", ("backup",)),
+            )
+            self.scheduler.start()
+        return True
+
+    def stop_protection(self, timeout: float = 10.0) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop(timeout)
 
     def run_job(self, kind: str, work: Callable[[BackupService], object]) -> bool:
         """Start `work` on a worker thread; False when another job is running (call from the GUI thread)."""
@@ -123,7 +149,11 @@ class EngineBridge(QObject):
         ).start()
 
     def backup_now(self) -> bool:
+        """With protection running, it looks at everything now; else a backup job."""
         settings = load_settings()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.back_up_now()
+            return True
         if not settings.folders:
             self.job_failed.emit("backup", Problem("No folders are chosen yet.", "Add them in Settings.", "usage"))
             return False
@@ -142,8 +172,13 @@ class EngineBridge(QObject):
         before = load_settings().destination
         save_settings(settings)
         if settings.destination != before and not self.busy:
+            self.stop_protection()  # idle: it ends within a second
             self.service.close()
             self.service = self._open()
+        elif self.scheduler is not None:  # the folders may have changed: protect what is chosen now
+            self.scheduler.stop(timeout=0)  # a run under way ends by itself; the next waits for it
+            self.scheduler = None
+        self.start_protection()
         self.refresh_status()
 
     # -- state for the pages ---------------------------------------------------------------------
@@ -163,7 +198,8 @@ class EngineBridge(QObject):
         next run resumes it."""
         self._closed = True
         self._timer.stop()
+        self.stop_protection(5)
         for t in self._threads:
             t.join(timeout=5)
-        if not any(t.is_alive() for t in self._threads):
+        if not any(t.is_alive() for t in self._threads) and not (self.scheduler and self.scheduler.running):
             self.service.close()

@@ -13,6 +13,7 @@ from app.icons import icon
 from app.setup import SetupDialog
 from app.tray import Tray
 from app.window import STYLE, MainWindow
+from engine.base.errors import BackbeatError, RepositoryNotFound
 from engine.base.logs import setup_logging
 from engine.base.memory import tune_allocator
 from engine.service import BackupService
@@ -22,13 +23,19 @@ __all__ = ["main", "start"]
 
 
 def _passphrase() -> str | None:
-    """From the keychain (or BACKBEAT_PASSWORD); the first run sets up a backup; else ask."""
+    """From the keychain (or BACKBEAT_PASSWORD); the first run sets up a backup; else ask. Works
+    with the destination out of reach (a laptop at login before its Wi-Fi): the repository is
+    the one this computer last saw there."""
     service = BackupService()
     try:
-        if not service.backend.exists():
+        try:
+            repo_id: str | None = service.repository_id()
+        except RepositoryNotFound:
             setup = SetupDialog()
             return setup.passphrase_value if setup.exec() else None
-        found = remembered_passphrase(service.repository_id())
+        except BackbeatError:
+            repo_id = None  # out of reach and never seen from here: the passphrase is asked for
+        found = remembered_passphrase(repo_id) if repo_id else None
         if found is not None:
             return found
         text, ok = QInputDialog.getText(None, "Backbeat", "Passphrase of your backup:", QLineEdit.Password)
@@ -37,10 +44,13 @@ def _passphrase() -> str | None:
         service.close()
 
 
-def start(app: QApplication, passphrase: str) -> tuple[EngineBridge, Tray, MainWindow]:
+def start(app: QApplication, passphrase: str, protect: bool = True) -> tuple[EngineBridge, Tray, MainWindow]:
+    """The app up: tray, window and, with `protect`, continuous protection of the chosen folders."""
     bridge = EngineBridge(passphrase)
     tray = Tray(bridge)
     window = MainWindow(bridge)
+    if protect:
+        bridge.start_protection()
 
     def show_window() -> None:
         window.show()

@@ -1,7 +1,9 @@
 """The menu-bar (tray) icon and its menu: status line, Back up now, Pause / Resume, Open Backbeat…, Quit.
 
 The menu is an ordinary QMenu, so it works (and is tested) where no system tray exists; the icon
-shows the state: idle, backing up, paused, needs attention.
+shows the state: idle (protected), busy (backing up, restoring…), paused, needs attention. The
+status line says only what is known: "Not backed up yet" until a backup has finished here,
+"Protected — last backup 2 minutes ago" after, and what a running job is doing.
 """
 
 from __future__ import annotations
@@ -12,11 +14,22 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.bridge import EngineBridge
 from app.icons import icon
+from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import Problem
-from engine.base.units import format_duration
+from engine.base.units import format_ago, format_duration
 from engine.service.controls import paused
 
 __all__ = ["Tray"]
+
+#: the status line while a job runs, by the bridge's name for it
+_DOING = {
+    "backup": "Backing up…",
+    "restore": "Restoring…",
+    "seed-export": "Writing the seed drive…",
+    "seed-verify": "Checking the seed drive…",
+    "reconcile": "Checking what the seed drive delivered…",
+    "support-bundle": "Gathering the support bundle…",
+}
 
 
 class Tray(QObject):
@@ -28,8 +41,10 @@ class Tray(QObject):
         self.bridge = bridge
         self.state = "idle"
         self.problem: str | None = None
+        #: wall time of the last backup this app saw finish (None: none yet since it started)
+        self.last_backup: float | None = None
         self.menu = QMenu()
-        self.status_action = QAction("Up to date", self.menu)
+        self.status_action = QAction("Not backed up yet", self.menu)
         self.status_action.setEnabled(False)
         self.backup_action = QAction("Back Up Now", self.menu)
         self.pause_action = QAction("Pause Backups", self.menu)
@@ -53,7 +68,7 @@ class Tray(QObject):
             self.icon.setToolTip("Backbeat")
             self.icon.show()
         bridge.progress.connect(self._progress)
-        bridge.job_started.connect(lambda kind: self._set("busy", "Backing up…"))
+        bridge.job_started.connect(lambda kind: self._set("busy", _DOING.get(kind, "Working…")))
         bridge.job_finished.connect(self._finished)
         bridge.job_failed.connect(self._failed)
         bridge.status_changed.connect(self._status)
@@ -78,9 +93,22 @@ class Tray(QObject):
             self._set("busy", f"Backing up: {pct:.0f}%{left}")
 
     def _finished(self, kind: str, result) -> None:
+        if kind != "backup":
+            self._set("attention" if self.problem else "idle", self.problem or self._idle_line())
+            return
         self.problem = None
-        if kind == "backup":
-            self._set("idle", "Up to date")
+        self.last_backup = SYSTEM_CLOCK.wall()
+        if result.skipped:
+            n = len(result.skipped)
+            self.problem = f"The last backup left out {n} item{'' if n == 1 else 's'}: open Backbeat to see which"
+            self._set("attention", self.problem)
+        else:
+            self._set("idle", self._idle_line())
+
+    def _idle_line(self) -> str:
+        if self.last_backup is None:
+            return "Not backed up yet"
+        return f"Protected — last backup {format_ago(SYSTEM_CLOCK.wall() - self.last_backup)}"
 
     def _failed(self, kind: str, problem: Problem) -> None:
         self.problem = str(problem)
@@ -93,4 +121,6 @@ class Tray(QObject):
             reason = st["bandwidth"].reason  # "paused by you until 14:00", "paused: the computer is on battery"
             self._set("paused", reason.replace("paused by you", "Paused").replace("paused:", "Paused:"))
         elif self.state == "paused":
-            self._set("busy" if st["busy"] else "idle", "Backing up…" if st["busy"] else "Up to date")
+            self._set("busy" if st["busy"] else "idle", "Backing up…" if st["busy"] else self._idle_line())
+        elif self.state == "idle":
+            self._set("idle", self._idle_line())  # "2 minutes ago" moves on

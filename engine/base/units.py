@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["format_bytes", "format_rate", "format_duration", "parse_size", "parse_rate", "parse_duration"]
+__all__ = ["format_bytes", "format_rate", "format_duration", "format_ago", "parse_size", "parse_rate", "parse_duration"]
 
 _UNITS = ["B", "KB", "MB", "GB", "TB", "PB"]
 
@@ -38,6 +38,16 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes} min {secs} s"
     return f"{secs} s"
+
+
+def format_ago(seconds: float) -> str:
+    """How long ago, as a person says it: "just now", "2 minutes ago", "3 hours ago", "5 days ago"."""
+    s = max(0, int(seconds))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if s >= size:
+            n = s // size
+            return f"{n} {unit}{'' if n == 1 else 's'} ago"
+    return "just now"
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)

@@ -10,7 +10,8 @@ still gains at most twelve snapshots an hour.
 
 The safety net is the full scan: at start, whenever the watcher reports lost events (an inotify
 queue overflow, a folder it could not watch), and periodically (daily by default). Nothing is
-read when nothing changes: the loop sleeps on the change set.
+read when nothing changes: the loop sleeps on the change set. While `held` (the user paused
+backups) no run starts; the changes wait, and the first run after is as complete as ever.
 """
 
 from __future__ import annotations
@@ -64,8 +65,14 @@ class ContinuousBackup:
         reload: Callable[[Repository], Session] = reload_session,
         options: RunOptions = RunOptions(),
         idle: Callable[[], None] = lambda: None,
+        held: Callable[[], bool] = lambda: False,
+        starting: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.session = session
+        #: while true (the user paused backups), no run starts; changes wait, none is lost
+        self.held = held
+        #: told the reason as each run starts ("start", "changes", "lost events", "periodic")
+        self.starting = starting
         #: runs one backup with what `engine.jobs.backup.NEEDS` declares (the service's runner)
         self.through = through
         #: called about once a second while nothing is due: work that waits for a quiet moment
@@ -99,8 +106,15 @@ class ContinuousBackup:
             reason = f"cannot watch it for changes ({why}); it is scanned every 15 minutes instead"
             self.events(FileSkipped(root, reason, warning=True))
         try:
-            self._attempt(set(), "start", on_run, on_error, stop)
+            started = False
             while not stop.is_set():
+                if self.held():
+                    stop.wait(_IDLE_TICK)
+                    continue
+                if not started:
+                    started = True
+                    self._attempt(set(), "start", on_run, on_error, stop)
+                    continue
                 if self.clock.monotonic() - self._last_full >= rescan_every:
                     self.changes.take()
                     self._attempt(set(), "periodic", on_run, on_error, stop)
@@ -122,6 +136,7 @@ class ContinuousBackup:
             on_error(e)
 
     def _attempt(self, changed: set[str], reason: str, on_run, on_error, stop: threading.Event) -> None:
+        self.starting(reason)
         try:
             run = self._backup(changed, reason)
             release_memory()  # the run's buffers: the process lives on, idle

@@ -50,6 +50,7 @@ from engine.jobs.seed import (
 from engine.jobs.session import Session, open_session, state_path
 from engine.jobs.status import DestinationStatus
 from engine.jobs.support import BundleReport
+from engine.local.destinations import remember_repository, remembered_repository
 from engine.local.keychain import s3_credentials
 from engine.local.state import State
 from engine.meter.control import read_activity
@@ -101,8 +102,17 @@ class BackupService:
 
     # -- repository ------------------------------------------------------------------------
     def repository_id(self) -> str:
-        """Readable without the passphrase (the keychain entry is keyed by it)."""
-        return Repository.read_config(self.backend)["id"]
+        """Readable without the passphrase (the keychain entry is keyed by it); when the destination
+        cannot be reached, the id it held when this computer last reached it."""
+        try:
+            repo_id = Repository.read_config(self.backend)["id"]
+        except BackbeatError:
+            known = remembered_repository(self.location)
+            if known is None:
+                raise
+            return known
+        remember_repository(self.location, repo_id)
+        return repo_id
 
     def init(self, passphrase: str, pack_size: int | None = None) -> str:
         redact(passphrase)
@@ -110,6 +120,7 @@ class BackupService:
         state = State(state_path(repo.id))
         state.set_config_seen("mac")  # made here, with its MAC: one that goes missing was removed
         state.close()
+        remember_repository(self.location, repo.id)
         return repo.id
 
     def unlock(self, passphrase: str, *, defer: bool = False, trust_config: bool = False) -> None:
@@ -282,9 +293,10 @@ class BackupService:
         excludes: list[str],
         on_run: Callable[[WatchRun], None] = lambda r: None,
         on_error: Callable[[BackbeatError], None] = lambda e: None,
+        on_start: Callable[[str], None] = lambda reason: None,
     ) -> Scheduler:
         """Continuous protection of these folders (engine.service.schedule): `start` and `stop` it."""
-        return Scheduler(self, paths, excludes, on_run, on_error)
+        return Scheduler(self, paths, excludes, on_run, on_error, on_start=on_start)
 
     def watch(
         self,

@@ -28,6 +28,7 @@ from engine.jobs.backup import NEEDS as BACKUP
 from engine.jobs.continuous import ContinuousBackup, WatchRun
 from engine.jobs.session import Session, reload_session
 from engine.local.state import State
+from engine.meter.control import current_pause
 from engine.meter.netidle import LineIdle
 from engine.repo.repository import Repository
 
@@ -38,6 +39,8 @@ __all__ = ["Scheduler", "clean_up_due"]
 
 #: a jump of the wall clock past the monotonic one larger than this is a sleep (seconds)
 _SLEPT = 60.0
+#: a destination that could not be opened is tried again after (seconds)
+_OPEN_RETRY = 30.0
 #: a clean-up that could not run (another computer's backup, a seed on its way) is tried again after
 _CLEANUP_RETRY = 3600.0
 
@@ -61,12 +64,16 @@ class Scheduler:
         on_run: Callable[[WatchRun], None] = lambda r: None,
         on_error: Callable[[BackbeatError], None] = lambda e: None,
         clock: Clock = SYSTEM_CLOCK,
+        on_start: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.service = service
         self.paths, self.excludes = list(paths), list(excludes)
-        self.on_run, self.on_error = on_run, on_error
+        self.on_run, self.on_error, self.on_start = on_run, on_error, on_start
+        #: a run is under way (set as it starts, cleared when it ends or fails)
+        self.backing_up = False
         self.clock = clock
         self._stop = threading.Event()
+        self._wake = threading.Event()  # the user asked for a backup while the destination was away
         self._thread: threading.Thread | None = None
         self._line = LineIdle()
         self._cleanup_retry = float("-inf")  # monotonic time before which the clean-up is not tried again
@@ -93,11 +100,34 @@ class Scheduler:
             self._thread.join(timeout)
         return not self.running
 
+    def back_up_now(self) -> None:
+        """Look at everything now (the user asked), not at the next periodic rescan."""
+        if self._continuous is not None:
+            self._continuous.changes.rescan("asked for by the user")
+        else:
+            self._wake.set()  # not protecting yet (the destination was away): try to open it now
+
     def run(self, stop: threading.Event) -> None:
-        """Protect until `stop` is set (blocking)."""
+        """Protect until `stop` is set (blocking). A destination that cannot be opened yet (a laptop
+        at login before its Wi-Fi, a drive not plugged in) is said through `on_error` and tried
+        again every half minute: protection starts as soon as it can."""
+        while not stop.is_set():
+            try:
+                session = self.service.session
+            except BackbeatError as e:
+                self.on_error(e)
+                self._wake.clear()
+                deadline = self.clock.monotonic() + _OPEN_RETRY
+                while not (stop.wait(0.5) or self._wake.is_set()) and self.clock.monotonic() < deadline:
+                    pass
+                continue
+            self._protect(session, stop)
+            return
+
+    def _protect(self, session: Session, stop: threading.Event) -> None:
         service = self.service
         self._continuous = ContinuousBackup(
-            service.session,
+            session,
             self.paths,
             self.excludes,
             self._backup,
@@ -106,9 +136,23 @@ class Scheduler:
             reload=self._reload,
             options=service.run_options(),
             idle=self._idle,
+            held=lambda: current_pause() is not None,
+            starting=self._starting,
         )
         with service.runner.paced(service.backend):  # one pacer for the whole watch: its probe keeps its baseline
-            self._continuous.run(stop, self.on_run, self.on_error)
+            self._continuous.run(stop, self._ran, self._failed)
+
+    def _starting(self, reason: str) -> None:
+        self.backing_up = True
+        self.on_start(reason)
+
+    def _ran(self, run: WatchRun) -> None:
+        self.backing_up = False
+        self.on_run(run)
+
+    def _failed(self, error: BackbeatError) -> None:
+        self.backing_up = False
+        self.on_error(error)
 
     def _backup(self, session: Session, job: Callable[[], object]):
         return self.service.runner.run(BACKUP, job, session=session)
@@ -117,10 +161,11 @@ class Scheduler:
         return self.service.replace_session(lambda: reload_session(repo))
 
     def _idle(self) -> None:
-        """About once a second while nothing is due."""
+        """About once a second while nothing is due (and not while paused: nothing runs then)."""
         self._line.sample()
         self._catch_up_after_sleep()
-        self._clean_up_when_quiet()
+        if current_pause() is None:
+            self._clean_up_when_quiet()
 
     def _catch_up_after_sleep(self) -> None:
         offset = self.clock.wall() - self.clock.monotonic()

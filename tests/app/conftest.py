@@ -13,7 +13,9 @@ pytest.importorskip("PySide6")
 
 @pytest.fixture
 def desktop(qtbot, tmp_path):
-    """(bridge, tray, window) of the running app, with `src` (two files) and a repository set up."""
+    """(bridge, tray, window) of the running app, with `src` (two files) and a repository set up;
+    protection is not started, so each test drives the jobs it is about (tests/app/test_protection.py
+    starts it)."""
     from PySide6.QtWidgets import QApplication
 
     from app.main import start
@@ -27,7 +29,7 @@ def desktop(qtbot, tmp_path):
     service.init(PASSWORD)
     service.close()
     save_settings(Settings(folders=(str(src),), destination=str(repo)))
-    bridge, tray, window = start(QApplication.instance(), PASSWORD)
+    bridge, tray, window = start(QApplication.instance(), PASSWORD, protect=False)  # the pages, one job at a time
     qtbot.addWidget(window)
     yield bridge, tray, window, src
     bridge.close()
@@ -48,7 +50,7 @@ def desktop_s3(qtbot, tmp_path, s3_repo):
     service.init(PASSWORD)
     service.close()
     save_settings(Settings(BandwidthPolicy("fixed", 256 * 1024), folders=(str(src),), destination=s3_repo))
-    bridge, tray, window = start(QApplication.instance(), PASSWORD)
+    bridge, tray, window = start(QApplication.instance(), PASSWORD, protect=False)  # the pages, one job at a time
     qtbot.addWidget(window)
     yield bridge, tray, window, src
     bridge.close()

@@ -22,7 +22,7 @@ def test_back_up_now_from_the_tray_menu_makes_a_snapshot(qtbot, desktop):
         tray.backup_action.trigger()
     kind, summary = done.args
     assert kind == "backup" and summary.files_new == 2
-    assert tray.state == "idle" and tray.status_action.text() == "Up to date"
+    assert tray.state == "idle" and tray.status_action.text() == "Protected — last backup just now"
     assert len(bridge.service.snapshots()) == 1
 
 
