@@ -159,8 +159,9 @@ class EngineBridge(QObject):
             return False
         return self.run_job("backup", lambda s: s.backup(list(settings.folders), list(settings.excludes)))
 
-    def pause(self) -> None:
-        pause()
+    def pause(self, seconds: float | None = None) -> None:
+        """Every upload and every scheduled run holds (None: until resumed)."""
+        pause(seconds)
         self.refresh_status()
 
     def resume(self) -> None:

@@ -11,6 +11,7 @@ from app import loginitem
 from app.bridge import EngineBridge
 from app.icons import icon
 from app.setup import SetupDialog
+from app.single import SingleInstance
 from app.tray import Tray
 from app.window import STYLE, MainWindow
 from engine.base.errors import BackbeatError, RepositoryNotFound
@@ -52,16 +53,11 @@ def start(app: QApplication, passphrase: str, protect: bool = True) -> tuple[Eng
     if protect:
         bridge.start_protection()
 
-    def show_window() -> None:
-        window.show()
-        window.raise_()
-        window.activateWindow()
-
-    tray.open_window.connect(show_window)
+    tray.open_window.connect(window.show_in_front)
     tray.quit_requested.connect(app.quit)
     app.aboutToQuit.connect(bridge.close)
     if not QSystemTrayIcon.isSystemTrayAvailable():
-        show_window()
+        window.show_in_front()
     return bridge, tray, window
 
 
@@ -78,10 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     app.setQuitOnLastWindowClosed(False)
     app.setStyleSheet(STYLE)
     app.setWindowIcon(icon("backbeat"))
+    single = SingleInstance()
+    if not single.first:
+        return 0  # the copy already running shows its window
     passphrase = _passphrase()
     if passphrase is None:
         return 0
     parts = start(app, passphrase)
+    single.activated.connect(parts[2].show_in_front)
+    app.aboutToQuit.connect(single.release)
     if "--startup-time" in (argv or sys.argv):  # bench/app_startup.py: up and drawn, then gone
         QTimer.singleShot(0, lambda: (sys.stdout.write("ready\n"), sys.stdout.flush(), app.quit()))
     code = app.exec()

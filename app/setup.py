@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import loginitem
 from app.destination import DestinationForm
 from app.pages.common import hint, title
 from engine.base.errors import Problem
@@ -53,6 +55,21 @@ class SetupDialog(QDialog):
         layout.addWidget(self.existing)
         self.explain = hint("")
         layout.addWidget(self.explain)
+        self._form = self._fields()
+        layout.addLayout(self._form)
+        self.error = hint("")
+        self.error.setObjectName("problem")
+        layout.addWidget(self.error)
+        layout.addStretch(1)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.ok = buttons.button(QDialogButtonBox.Ok)
+        buttons.accepted.connect(self.finish)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.existing.toggled.connect(self._mode)
+        self._mode()
+
+    def _fields(self) -> QFormLayout:
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         self.destination = DestinationForm(form, self, "empty: Backbeat's folder on this computer")
@@ -73,19 +90,10 @@ class SetupDialog(QDialog):
         row.addWidget(self.folder)
         row.addWidget(choose)
         form.addRow("Back up this folder:", row)
-        self._form = form
-        layout.addLayout(form)
-        self.error = hint("")
-        self.error.setObjectName("problem")
-        layout.addWidget(self.error)
-        layout.addStretch(1)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        self.ok = buttons.button(QDialogButtonBox.Ok)
-        buttons.accepted.connect(self.finish)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.existing.toggled.connect(self._mode)
-        self._mode()
+        self.at_login = QCheckBox("Start Backbeat when I log in, so my files stay protected")
+        self.at_login.setChecked(True)
+        form.addRow("", self.at_login)
+        return form
 
     def _mode(self) -> None:
         new = self.new.isChecked()
@@ -139,6 +147,8 @@ class SetupDialog(QDialog):
         else:
             self.error.setText("")
             self.passphrase_value = self._words
+            if self.at_login.isChecked():
+                loginitem.install()
             self.accept()
         self.settled.emit()
 

@@ -8,6 +8,10 @@ status line says only what is known: "Not backed up yet" until a backup has fini
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from datetime import time as dt_time
+from pathlib import Path
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
@@ -16,7 +20,9 @@ from app.bridge import EngineBridge
 from app.icons import icon
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import Problem
+from engine.base.home import app_dir
 from engine.base.units import format_ago, format_duration
+from engine.config.settings import load_settings
 from engine.service.controls import paused
 
 __all__ = ["Tray"]
@@ -48,6 +54,15 @@ class Tray(QObject):
         self.status_action.setEnabled(False)
         self.backup_action = QAction("Back Up Now", self.menu)
         self.pause_action = QAction("Pause Backups", self.menu)
+        self.pause_menu = QMenu("Pause Backups", self.menu)
+        for text, seconds in (
+            ("For 1 Hour", lambda: 3600.0),
+            ("Until Tomorrow", _until_tomorrow),
+            ("Until I Resume", lambda: None),
+        ):
+            action = self.pause_menu.addAction(text)
+            action.triggered.connect(lambda _=False, s=seconds: self.bridge.pause(s()))
+        self.pause_action.setMenu(self.pause_menu)
         self.open_action = QAction("Open Backbeat…", self.menu)
         self.quit_action = QAction("Quit Backbeat", self.menu)
         self.menu.addAction(self.status_action)
@@ -59,6 +74,8 @@ class Tray(QObject):
         self.menu.addAction(self.quit_action)
         self.backup_action.triggered.connect(bridge.backup_now)
         self.pause_action.triggered.connect(self._toggle_pause)
+        #: problems already notified, so one that lasts is said once, not on every retry
+        self._told: set[str] = set()
         self.open_action.triggered.connect(self.open_window)
         self.quit_action.triggered.connect(self.quit_requested)
         self.icon: QSystemTrayIcon | None = None
@@ -74,10 +91,19 @@ class Tray(QObject):
         bridge.status_changed.connect(self._status)
 
     def _toggle_pause(self) -> None:
+        """The item itself: resume when paused, else pause until resumed (its submenu offers durations)."""
         if paused() is not None:
             self.bridge.resume()
         else:
             self.bridge.pause()
+
+    def notify(self, title: str, text: str, problem: bool = False) -> bool:
+        """A notification of the platform's own (through the tray icon), unless turned off in Settings."""
+        if self.icon is None or not load_settings().notify:
+            return False
+        kind = QSystemTrayIcon.Warning if problem else QSystemTrayIcon.Information
+        self.icon.showMessage(title, text, kind, 10000)
+        return True
 
     def _set(self, state: str, line: str) -> None:
         self.state = state
@@ -97,6 +123,10 @@ class Tray(QObject):
             self._set("attention" if self.problem else "idle", self.problem or self._idle_line())
             return
         self.problem = None
+        self._told.clear()
+        if self.last_backup is None and not _protected_before():
+            self.notify("Your files are protected", "Backbeat finished your first backup; it now follows every change.")
+            _mark_protected()
         self.last_backup = SYSTEM_CLOCK.wall()
         if result.skipped:
             n = len(result.skipped)
@@ -113,10 +143,14 @@ class Tray(QObject):
     def _failed(self, kind: str, problem: Problem) -> None:
         self.problem = str(problem)
         self._set("attention", problem.message[:80])
+        if kind == "backup" and problem.message not in self._told:
+            self._told.add(problem.message)
+            self.notify("Backbeat needs your attention", str(problem), problem=True)
 
     def _status(self, st: dict) -> None:
         paused = st["paused"]
         self.pause_action.setText("Resume Backups" if paused else "Pause Backups")
+        self.pause_action.setMenu(None if paused else self.pause_menu)  # paused: the item resumes
         if paused:
             reason = st["bandwidth"].reason  # "paused by you until 14:00", "paused: the computer is on battery"
             self._set("paused", reason.replace("paused by you", "Paused").replace("paused:", "Paused:"))
@@ -124,3 +158,23 @@ class Tray(QObject):
             self._set("busy" if st["busy"] else "idle", "Backing up…" if st["busy"] else self._idle_line())
         elif self.state == "idle":
             self._set("idle", self._idle_line())  # "2 minutes ago" moves on
+
+
+def _until_tomorrow() -> float:
+    """Seconds until 6:00 tomorrow, local time."""
+    now = datetime.now()
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), dt_time(6, 0))
+    return (tomorrow - now).total_seconds()
+
+
+def _flag() -> Path:
+    return app_dir() / "first-backup-notified"
+
+
+def _protected_before() -> bool:
+    """The first-protection notification is said once per installation, not once per app start."""
+    return _flag().exists()
+
+
+def _mark_protected() -> None:
+    _flag().touch()

@@ -70,6 +70,12 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(body)
         self.wizard: SeedWizard | None = None
 
+    def show_in_front(self) -> None:
+        """Asked for from the menu, or by a second start of the app."""
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
     def show_page(self, name: str) -> None:
         names = [self.sidebar.item(i).text() for i in range(self.sidebar.count())]
         self.sidebar.setCurrentRow(names.index(name))

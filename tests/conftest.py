@@ -43,6 +43,7 @@ def backbeat_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("BACKBEAT_HOME", str(home))
     monkeypatch.setenv("BACKBEAT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))  # a login item the app writes lands here
     for key, value in S3Server.env().items():
         monkeypatch.setenv(key, value)
     return home
@@ -142,4 +143,5 @@ def everything_chosen(destination: str = "s3:https://s3.example.org/bucket/al") 
         priority=PrioritySettings(order="path"),
         retention=RetentionPolicy(last=3, daily=9, deleted_days=45),
         prune=PruneSettings(every_days=3.0),
+        notify=False,
     )

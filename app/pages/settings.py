@@ -170,6 +170,8 @@ class SettingsPage(Page):
         self.layout_.addLayout(sched_row)
         self.battery = QCheckBox("Pause uploads while the computer runs on battery")
         self.layout_.addWidget(self.battery)
+        self.notify = QCheckBox("Tell me when my first backup is complete, and when something needs me")
+        self.layout_.addWidget(self.notify)
 
     def _versions_section(self) -> None:
         self.layout_.addWidget(heading("Versions kept"))
@@ -213,6 +215,7 @@ class SettingsPage(Page):
         self.fixed_kbs.setValue(int((policy.rate or 512 * 1024) // 1024))
         self.schedule_text = policy.schedule or ""
         self.battery.setChecked(s.pause_on_battery)
+        self.notify.setChecked(s.notify)
         self.versions.setText(s.retention.describe())
         self.deleted_days.setValue(s.retention.deleted_days)
         self.cleanup_days.setValue(round(s.prune.every_days))
@@ -244,6 +247,7 @@ class SettingsPage(Page):
             prune=replace(old.prune, every_days=float(self.cleanup_days.value())),
             bandwidth=policy,
             pause_on_battery=self.battery.isChecked(),
+            notify=self.notify.isChecked(),
             folders=tuple(self.folders.item(i).text() for i in range(self.folders.count())),
             excludes=tuple(x.strip() for x in self.excludes.text().split(",") if x.strip()),
             destination=self.destination.location(),

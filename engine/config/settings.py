@@ -137,6 +137,8 @@ class Settings:
     #: which versions are kept (engine.config.retention)
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     prune: PruneSettings = field(default_factory=PruneSettings)
+    #: the app's notifications: first protection complete, a problem that needs the user
+    notify: bool = True
 
     def to_json(self) -> dict:
         return {
@@ -150,6 +152,7 @@ class Settings:
             "priority": self.priority.to_json(),
             "retention": self.retention.to_json(),
             "prune": asdict(self.prune),
+            "notify": self.notify,
         }
 
     @classmethod
@@ -165,6 +168,7 @@ class Settings:
             PrioritySettings.from_json(doc.get("priority") or {}),
             RetentionPolicy.from_json(doc.get("retention") or {}),
             PruneSettings.from_json(doc.get("prune") or {}),
+            bool(doc.get("notify", True)),
         )
 
 

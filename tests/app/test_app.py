@@ -35,6 +35,18 @@ def test_pause_and_resume_from_the_tray_menu(qtbot, desktop):
     tray.pause_action.trigger()
     assert control.current_pause() is None
     qtbot.waitUntil(lambda: tray.pause_action.text() == "Pause Backups", timeout=3000)
+    assert tray.pause_action.menu() is tray.pause_menu  # durations offered while not paused
+    hour = next(a for a in tray.pause_menu.actions() if a.text() == "For 1 Hour")
+    hour.trigger()
+    until = control.current_pause().until
+    assert until is not None and 3590 < until - time.time() <= 3600
+    qtbot.waitUntil(lambda: tray.state == "paused", timeout=3000)
+    assert tray.pause_action.menu() is None  # paused: the item itself resumes
+    tray.pause_action.trigger()
+    tomorrow = next(a for a in tray.pause_menu.actions() if a.text() == "Until Tomorrow")
+    tomorrow.trigger()
+    assert 0 < control.current_pause().until - time.time() <= 30 * 3600
+    control.resume()
 
 
 def test_settings_round_trip_to_the_engines_configuration(qtbot, desktop):
@@ -247,6 +259,9 @@ def test_first_run_makes_a_backup_in_a_folder_and_refuses_a_wrong_passphrase_to_
         dialog.finish()
         assert not dialog.ok.isEnabled()  # the key is derived off the GUI thread
     assert dialog.result() and dialog.passphrase_value == "four words are plenty"
+    from app.loginitem import installed
+
+    assert dialog.at_login.isChecked() and installed()  # on by default: protection survives a restart
     saved = load_settings()
     assert saved.destination == str(repo) and saved.folders == (str(docs),)
     assert BackupService(str(repo)).backend.exists()

@@ -123,3 +123,22 @@ def test_the_app_starts_while_the_destination_is_unreachable_and_says_so(qtbot, 
     finally:
         bridge.close()
         window.close()
+
+
+def test_a_second_start_of_the_app_shows_the_first_one_and_ends(qtbot, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from app.single import SingleInstance
+
+    first = SingleInstance()
+    assert first.first
+    code = "from app.main import main; print(main(['backbeat-app']))"  # what the Dock, a login item or a user starts
+    env = os.environ | {"PYTHONPATH": os.getcwd(), "QT_QPA_PLATFORM": "offscreen"}
+    with qtbot.waitSignal(first.activated, timeout=20000):
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and out.strip() == "0"  # it ended at once, with no window of its own
+    first.release()
+    assert SingleInstance().first  # once the first copy is gone, a start runs

@@ -35,10 +35,16 @@ def test_install_and_remove_the_login_item_on_macos(tmp_path):
     assert not agent_path(tmp_path).exists()
 
 
-@pytest.mark.skipif(sys.platform == "darwin", reason="the message for systems without launchd")
-def test_elsewhere_the_login_item_options_say_what_to_do_instead():
-    out = subprocess.run([sys.executable, "-m", "app", "--install-login-item"], capture_output=True, text=True)
-    assert out.returncode == 0 and "autostart" in out.stdout
+@pytest.mark.skipif(sys.platform == "darwin", reason="XDG autostart: the desktops other than macOS")
+def test_elsewhere_the_login_item_is_an_xdg_autostart_entry_that_starts_the_app(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "XDG_CONFIG_HOME"} | {"HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "app", "--install-login-item"], capture_output=True, text=True, env=env)
+    entry = tmp_path / ".config" / "autostart" / "app.backbeat.Backbeat.desktop"
+    assert out.returncode == 0 and str(entry) in out.stdout
+    fields = dict(line.split("=", 1) for line in entry.read_text().splitlines() if "=" in line)
+    assert fields["Type"] == "Application" and fields["Exec"] == f"{sys.executable} -m app"
+    out = subprocess.run([sys.executable, "-m", "app", "--remove-login-item"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and not entry.exists()
 
 
 @pytest.mark.slow
