@@ -26,6 +26,19 @@ def _files(location: str) -> dict[str, bytes]:
         service.close()
 
 
+def _set_up(tmp_path):
+    """A backup set up as the first run leaves it: a repository, a folder chosen, short watch timings."""
+    src = tmp_path / "Documents"
+    src.mkdir()
+    (src / "letter.txt").write_text("Dear friend\n")
+    repo = tmp_path / "repo"
+    made = BackupService(str(repo))
+    made.init(PASSWORD)
+    made.close()
+    save_settings(Settings(folders=(str(src),), destination=str(repo), watch=QUICK))
+    return src, repo
+
+
 def _app(qtbot):
     from PySide6.QtWidgets import QApplication
 
@@ -37,14 +50,7 @@ def _app(qtbot):
 
 
 def test_the_app_backs_up_by_itself_follows_changes_pauses_and_survives_a_restart(qtbot, tmp_path):
-    src = tmp_path / "Documents"
-    src.mkdir()
-    (src / "letter.txt").write_text("Dear friend\n")
-    repo = tmp_path / "repo"
-    made = BackupService(str(repo))
-    made.init(PASSWORD)
-    made.close()
-    save_settings(Settings(folders=(str(src),), destination=str(repo), watch=QUICK))
+    src, repo = _set_up(tmp_path)
 
     bridge, tray, window = _app(qtbot)
     try:
@@ -96,14 +102,7 @@ def test_the_app_backs_up_by_itself_follows_changes_pauses_and_survives_a_restar
 def test_the_app_starts_while_the_destination_is_unreachable_and_says_so(qtbot, tmp_path):
     """A laptop at login before its Wi-Fi, or a backup drive not plugged in: no crash, no blank
     window; the problem is shown, and protection starts once the destination is back."""
-    src = tmp_path / "Documents"
-    src.mkdir()
-    (src / "letter.txt").write_text("Dear friend\n")
-    repo = tmp_path / "repo"
-    made = BackupService(str(repo))
-    made.init(PASSWORD)
-    made.close()
-    save_settings(Settings(folders=(str(src),), destination=str(repo), watch=QUICK))
+    src, repo = _set_up(tmp_path)
     repo.rename(tmp_path / "unplugged")
     from app.main import _passphrase
 

@@ -35,15 +35,9 @@ def _latest(session):
 
 
 @pytest.fixture
-def backed_up(tmp_path):
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "a.txt").write_text("a file to keep")
-    service = BackupService(str(tmp_path / "repo"))
-    service.init(PASSWORD)
-    service.unlock(PASSWORD)
+def backed_up(service, tmp_path):
     service.backup([str(tmp_path / "src")])
-    yield service
-    service.close()
+    return service
 
 
 @pytest.mark.parametrize("job", sorted(UNLOCKED_CALLS))

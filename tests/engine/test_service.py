@@ -1,21 +1,5 @@
 """The service: run history, and one service object serving several jobs in a row (as the app does)."""
 
-import pytest
-
-from engine.service import BackupService
-from tests.conftest import PASSWORD
-
-
-@pytest.fixture
-def service(tmp_path):
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "a.txt").write_text("a")
-    service = BackupService(str(tmp_path / "repo"))
-    service.init(PASSWORD)
-    service.unlock(PASSWORD)
-    yield service
-    service.close()
-
 
 def test_runs_are_recorded_with_their_outcome(service, tmp_path):
     summary = service.backup([str(tmp_path / "src")])
