@@ -16,7 +16,6 @@ snapshot is written last, after every pack and the index it needs; the files cac
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import socket
 import stat
@@ -39,9 +38,10 @@ from engine.jobs.checkpoint import CheckpointTimer, OpenCheckpoints
 from engine.jobs.needs import Needs, require
 from engine.jobs.rollback import not_before_latest, remember_latest, snapshot_warnings
 from engine.jobs.session import Session, forget_unlisted_packs
+from engine.local import filerecord
 from engine.local.outbox import Uploader, streams_for
 from engine.local.scanner import Partial, Scan, read_xattrs, scan
-from engine.local.spool import META_SIZE, Entry, Tag, meta_mode, meta_mtime_ns, meta_size, pack_meta, tree_key
+from engine.local.spool import Entry, Tag, meta_mode, meta_mtime_ns, meta_size, tree_key
 from engine.local.state import State
 from engine.local.worklist import ToRead, WorkList
 from engine.meter.forecast import Line, TailEstimate, UploadForecast, sample_ratios
@@ -50,7 +50,7 @@ from engine.repo.blobstore import BlobStore
 from engine.repo.chunker import Chunker
 from engine.repo.index import PackInfo
 from engine.repo.snapshot import Snapshot, save_snapshot
-from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry, entry_ids, ids_known
+from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry
 from engine.repo.walk import folder_entries
 
 __all__ = ["NEEDS", "Scanned", "start_scan", "run_backup", "RunOptions"]
@@ -73,11 +73,6 @@ class RunOptions:
     priority: PrioritySettings = PrioritySettings()
     #: a network destination's line (None for a disk): progress then counts bytes sent
     line: Line | None = None
-
-
-def entry_digest(record: bytes) -> bytes:
-    """What a files-cache record says of a file's content and metadata (its tree entry), in 16 bytes."""
-    return hashlib.blake2b(memoryview(record)[META_SIZE:], digest_size=16).digest()
 
 
 class _FileChanged(Exception):
@@ -189,7 +184,7 @@ class _Run:
         entry = TreeEntry(
             _name(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=read_xattrs(path), ids=tuple(ids)
         )
-        return pack_meta(before) + encode_entry(entry)
+        return filerecord.make(before, entry)
 
     def store_file(self, file: ToRead, progress: Meter) -> None:
         name = os.fsdecode(file.path)
@@ -200,7 +195,7 @@ class _Run:
                 with self._count_lock:
                     if file.cached is None:
                         self.files_new += 1
-                    elif entry_digest(record) == file.cached:
+                    elif filerecord.digest(record) == file.cached:
                         self.files_same += 1  # read again to be sure (see _RACY_NS), and the same
                     else:
                         self.files_changed += 1
@@ -239,10 +234,10 @@ class _Run:
                 continue
             no += 1
             record = cache.seek(path.replace(b"/", b"\0"))  # tree_key, inline: once per file
-            if record is not None and record.startswith(meta) and ids_known(record, META_SIZE, known):
+            if filerecord.vouches(record, meta, known):
                 unchanged += 1
                 continue
-            work.add(no, path, meta_size(meta), meta_mtime_ns(meta), record and entry_digest(record))
+            work.add(no, path, meta_size(meta), meta_mtime_ns(meta), record and filerecord.digest(record))
         cache.finish()
         work.seal()
         return unchanged
@@ -373,9 +368,8 @@ class _Run:
         reads them again, and finds them the same when they are (see store_file)."""
         rows = self.work.paths_and_records(vouched)
         self.session.state.remember_files((tree_key(path), record) for path, record in rows)
-        blank = bytes(META_SIZE)
         rows = self.work.paths_and_records(unsure or ())
-        self.session.state.remember_files((tree_key(path), blank + record[META_SIZE:]) for path, record in rows)
+        self.session.state.remember_files((tree_key(path), filerecord.unvouched(record)) for path, record in rows)
 
     def snapshot(self, found: Scan, tree_id: bytes, summary: dict, checkpoint: bool = False) -> Snapshot:
         return Snapshot(
@@ -427,15 +421,15 @@ class _Run:
                         self.report(FileSkipped(os.fsdecode(entry.path), why, warning=True))
                     continue  # a file to read that was not read (yet), or could not be
                 if fresh:
-                    if coming is not None and not all(i in known or i in coming for i in entry_ids(record, META_SIZE)):
+                    if coming is not None and not all(i in known or i in coming for i in filerecord.blob_ids(record)):
                         continue  # part of it is not even packed yet
-                    if meta_mtime_ns(record) < racy:
+                    if filerecord.mtime_ns(record) < racy:
                         vouched.append(no)
                     elif unsure is not None:
                         unsure.append(no)
                 folder = folders[-1]
                 folder.files += 1
-                folder.splitter.add(_name(entry.path), record[META_SIZE:])
+                folder.splitter.add(_name(entry.path), filerecord.entry_of(record))
             elif tag == Tag.ENTER:
                 folders.append(_Folder(entry, TreeSplitter(seed, put)))
             elif tag == Tag.LEAVE:

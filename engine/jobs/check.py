@@ -20,11 +20,10 @@ from engine.base.progress import Meter
 from engine.jobs.needs import Needs, require
 from engine.jobs.rollback import snapshot_warnings
 from engine.jobs.session import Session
-from engine.repo.blob import open_blob
 from engine.repo.crypto import named_by_content
 from engine.repo.index import decode_index
 from engine.repo.keys import damaged_keys
-from engine.repo.pack import decode_header, holds_pack, parse_trailer
+from engine.repo.pack import decode_header, holds_pack, open_span, parse_trailer
 from engine.repo.repository import Repository
 from engine.repo.snapshot import load_snapshots
 from engine.repo.walk import walk_trees
@@ -74,22 +73,14 @@ def _read_pack(session: Session, pack_id: bytes, blobs: list, report: CheckRepor
     except IntegrityError as e:
         report.errors.append(f"pack {pack_id.hex()[:16]}: {e}")
         header = {}
-    for blob_id, entry in blobs:
+    for blob_id, _entry, _sealed, opened in open_span(key, pack_id, data, 0, blobs):
         if header and header.get(blob_id, None) is None:
             report.errors.append(f"pack {pack_id.hex()[:16]} header lacks blob {blob_id.hex()[:16]}")
-        try:
-            open_blob(
-                key,
-                blob_id,
-                entry.type,
-                entry.compression,
-                data[entry.offset : entry.offset + entry.length],
-                entry.raw_length,
-            )
-            report.blobs += 1
-        except IntegrityError as e:
+        if isinstance(opened, IntegrityError):
             damaged.add(blob_id)
-            report.errors.append(f"pack {pack_id.hex()[:16]}: {e}")
+            report.errors.append(f"pack {pack_id.hex()[:16]}: {opened}")
+        else:
+            report.blobs += 1
     if len(report.errors) > errors and pack_id.hex() not in report.damaged_packs:
         report.damaged_packs.append(pack_id.hex())
     return damaged

@@ -32,10 +32,9 @@ from engine.jobs.needs import Needs, require
 from engine.jobs.rollback import newest_missing
 from engine.jobs.session import Session
 from engine.local.outbox import Uploader
-from engine.repo.blob import open_blob
 from engine.repo.blobstore import BlobStore, Sealed
-from engine.repo.index import Index, PackInfo, index_plain, parse_index
-from engine.repo.pack import PackEntry
+from engine.repo.index import Index, PackInfo, parse_index
+from engine.repo.pack import PackEntry, open_span
 from engine.repo.snapshot import load_snapshots
 from engine.repo.walk import walk_trees
 
@@ -238,17 +237,14 @@ def repack(
                 if lost is None:
                     raise
                 span = b""  # truncated past every blob, or gone: nothing to salvage
-            for blob_id, e in wanted:
-                piece = span[e.offset - start : e.offset - start + e.length]
-                try:
-                    if len(piece) != e.length:
-                        raise IntegrityError(f"pack {pack_id.hex()[:16]} is truncated")
-                    open_blob(repo.key, blob_id, e.type, e.compression, piece, e.raw_length)
-                except IntegrityError as err:
+            for blob_id, e, piece, opened in open_span(repo.key, pack_id, span, start, wanted):
+                if isinstance(opened, IntegrityError):
                     if lost is not None:
                         lost.add(blob_id)
                         continue
-                    report.warnings.append(f"pack {pack_id.hex()[:16]} kept: {err} (see `backbeat check --read-data`)")
+                    report.warnings.append(
+                        f"pack {pack_id.hex()[:16]} kept: {opened} (see `backbeat check --read-data`)"
+                    )
                     plan.repack.remove(pack_id)
                     break
                 if store.reserve(blob_id):
@@ -263,19 +259,15 @@ def repack(
 
 
 def rewrite_index(session: Session, plan: _Plan, new_packs: list[PackInfo]) -> dict[str, list[PackInfo]]:
-    """Write one index file for every pack that stays but whose old index file goes; then delete
-    those old files. Returns the index files now at the destination and what they name."""
+    """One index file for every pack that stays but whose old index file goes (and the packs made
+    anew); then those old files, and the damaged ones, are deleted."""
     gone = plan.delete | set(plan.repack) | plan.missing
     affected = {n for n, infos in plan.files.items() if any(i.pack_id in gone for i in infos)}
     kept = {n: infos for n, infos in plan.files.items() if n not in affected}
     named = {i.pack_id for infos in kept.values() for i in infos}
     stays = [p.info for pid, p in plan.packs.items() if pid not in gone and pid not in named]
     stays += [i for i in new_packs if i.pack_id not in named]
-    session.check_lock()
-    if stays:
-        kept[session.repo.write_index(index_plain(stays))] = stays
-    session.delete_index_files(sorted(affected) + plan.damaged_files)
-    return kept
+    return session.rewrite_index(kept, stays, sorted(affected) + plan.damaged_files)
 
 
 def run_prune(
@@ -336,9 +328,6 @@ def run_prune(
 
 def update_state(session: Session, index_files: dict[str, list[PackInfo]]) -> None:
     """What this machine believes the destination holds, from what prune left there."""
-    state = session.state
-    state.reset_index_cache()
-    for name, infos in index_files.items():
-        state.cache_index_file(name, index_plain(infos))
-    state.set_held(session.repo.backend.location, list_packs(session.repo.backend))
+    session.cache_index(index_files)
+    session.state.set_held(session.repo.backend.location, list_packs(session.repo.backend))
     session.reload_index()

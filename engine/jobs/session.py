@@ -24,7 +24,7 @@ from engine.base.memory import release_memory
 from engine.local.outbox import outbox_path
 from engine.local.state import State
 from engine.repo.blobstore import BlobStore
-from engine.repo.index import Index
+from engine.repo.index import Index, PackInfo, index_plain
 from engine.repo.lock import RepoLock
 from engine.repo.pack import holds_pack
 from engine.repo.repository import Repository
@@ -118,6 +118,26 @@ class Session:
         self.state.clear_journal(pending.pack_ids)
         self.index_files.add(name)
         return name
+
+    def rewrite_index(
+        self, kept: dict[str, list[PackInfo]], stays: list[PackInfo], drop: list[str]
+    ) -> dict[str, list[PackInfo]]:
+        """The one way the index is rewritten (prune, repair, reconcile), under the exclusive lock:
+        one new index file naming `stays` is written first, then the index files in `drop` are
+        deleted (a crash between leaves packs named twice, never none). Returns the index files
+        now at the destination and what each names; `cache_index` makes them the local cache."""
+        self.check_lock()
+        now = dict(kept)
+        if stays:
+            now[self.repo.write_index(index_plain(stays))] = stays
+        self.delete_index_files(sorted(n for n in drop if n not in now))
+        return now
+
+    def cache_index(self, files: dict[str, list[PackInfo]]) -> None:
+        """The local index cache becomes exactly these index files (after a rewrite)."""
+        self.state.reset_index_cache()
+        for name, infos in files.items():
+            self.state.cache_index_file(name, index_plain(infos))
 
     def delete_index_files(self, names: list[str]) -> None:
         """Index files replaced (prune, repair, reconcile): gone, and never read again here if the

@@ -43,7 +43,7 @@ class ToRead(NamedTuple):
     path: bytes
     size: int
     #: the files cache had it (changed, not new)
-    #: a digest of the tree entry the files cache held for it (engine.jobs.backup.entry_digest), None when
+    #: a digest of the tree entry the files cache held for it (engine.local.filerecord.digest), None when
     #: it held none: the file is new
     cached: bytes | None
 

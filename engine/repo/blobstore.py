@@ -19,10 +19,10 @@ from typing import BinaryIO, Protocol
 
 from engine.backends.base import Backend, pack_name
 from engine.base.errors import BackbeatError, IntegrityError, LocalDiskFull
-from engine.repo.blob import BlobType, Compression, open_blob, seal_blob
+from engine.repo.blob import BlobType, Compression, seal_blob
 from engine.repo.crypto import MasterKey
 from engine.repo.index import Index, IndexEntry, PackInfo
-from engine.repo.pack import PackEntry, PackWriter
+from engine.repo.pack import PackEntry, PackWriter, open_span
 
 __all__ = ["Sealed", "BlobStore", "PackOutbox", "DEFAULT_PACK_SIZE", "PACK_MAX_BLOBS"]
 
@@ -243,11 +243,5 @@ class BlobStore:
             failure = IntegrityError(f"pack {pack_id.hex()[:16]} cannot be read at {backend.location} ({e})")
             yield from ((blob_id, failure) for blob_id, _ in wanted)
             return
-        for blob_id, e in wanted:
-            piece = span[e.offset - start : e.offset - start + e.length]
-            try:
-                if len(piece) != e.length:
-                    raise IntegrityError(f"pack {pack_id.hex()[:16]} is truncated")
-                yield blob_id, open_blob(self.key, blob_id, e.type, e.compression, piece, e.raw_length)
-            except IntegrityError as err:
-                yield blob_id, err
+        for blob_id, _entry, _sealed, opened in open_span(self.key, pack_id, span, start, wanted):
+            yield blob_id, opened

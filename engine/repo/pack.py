@@ -13,13 +13,23 @@ all the pack's bytes, with a constant associated data.
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, NamedTuple, Protocol
 
 from engine.base.errors import IntegrityError
-from engine.repo.blob import BlobType, Compression
+from engine.repo.blob import BlobType, Compression, open_blob
 from engine.repo.crypto import MasterKey, named_by_content, plain_hash, plain_hasher
 
-__all__ = ["PackEntry", "PackWriter", "parse_trailer", "decode_header", "holds_pack", "matches_name", "TAIL_GUESS"]
+__all__ = [
+    "PackEntry",
+    "PackWriter",
+    "open_span",
+    "parse_trailer",
+    "decode_header",
+    "holds_pack",
+    "matches_name",
+    "TAIL_GUESS",
+]
 
 _HEADER_AAD_V1 = b"backbeat pack header v1"
 _HEADER_AAD = b"backbeat pack header v2"  # then the pack's 32-byte id
@@ -83,6 +93,33 @@ class PackWriter:
 
 def _header_aad(key: MasterKey, pack_id: bytes | None) -> bytes:
     return _HEADER_AAD_V1 if key.format == 1 else _HEADER_AAD + pack_id
+
+
+class Located(Protocol):
+    """Where a blob lies in its pack and how it was sealed (an index entry, or a header's)."""
+
+    type: BlobType
+    compression: Compression
+    offset: int
+    length: int
+    raw_length: int
+
+
+def open_span(
+    key: MasterKey, pack_id: bytes, span: bytes | memoryview, start: int, wanted: Iterable[tuple[bytes, Located]]
+) -> Iterator[tuple[bytes, Located, bytes | memoryview, bytes | IntegrityError]]:
+    """The wanted blobs of one read of a pack (its bytes from offset `start`), each with its sealed
+    bytes and its plaintext, verified, or the error that says why not (cut short, damaged). The
+    one place a pack is read into blobs: restore, prune's repacking and check all come here."""
+    for blob_id, e in wanted:
+        piece = span[e.offset - start : e.offset - start + e.length]
+        try:
+            if len(piece) != e.length:
+                raise IntegrityError(f"pack {pack_id.hex()[:16]} is truncated")
+            opened: bytes | IntegrityError = open_blob(key, blob_id, e.type, e.compression, piece, e.raw_length)
+        except IntegrityError as err:
+            opened = err
+        yield blob_id, e, piece, opened
 
 
 def parse_trailer(tail: bytes, pack_size: int) -> tuple[int, bytes | None]:
