@@ -28,6 +28,7 @@ from engine.base.home import app_dir
 from engine.base.memory import release_memory
 from engine.config.settings import WatchSettings
 from engine.jobs.backup import RunOptions, previous_trees, run_backup, start_scan
+from engine.jobs.rollback import forget_seen
 from engine.jobs.session import Session, reload_session
 from engine.local.scanner import Partial
 from engine.local.watcher import ChangeSet, Watcher
@@ -165,6 +166,7 @@ class ContinuousBackup:
         replaced = None
         if previous is not None and started - self._kept_since < self.settings.interval:
             delete_snapshot(repo.backend, previous.id)  # the new one holds all it did, newer
+            forget_seen(self.session, {previous.id})  # gone on purpose: no warning of a missing snapshot
             replaced = previous.id
         else:
             self._kept_since = started

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from engine.base.clock import SYSTEM_CLOCK, Clock
+from engine.base.events import FileSkipped
 from engine.config.settings import Settings, WatchSettings, save_settings
 from engine.jobs import backup
 from engine.jobs.continuous import ContinuousBackup
@@ -27,7 +28,8 @@ class Running:
         self.src = tmp_path / "src"
         self.src.mkdir()
         save_settings(Settings(watch=settings))
-        self.service = BackupService(str(tmp_path / "repo"))
+        self.heard: list[object] = []  # the service's events: warnings among them
+        self.service = BackupService(str(tmp_path / "repo"), events=self.heard.append)
         self.service.init("pw")
         self.service.unlock("pw")
         self.runs: queue.Queue = queue.Queue()
@@ -139,6 +141,8 @@ def test_a_file_written_without_pause_is_protected_within_the_maximum_wait_and_k
         assert len(snaps) == 1  # one interval, one snapshot: each run replaced the last
         final = {p: e.size for p, e in r.service.list_files(snaps[0].id) if e.kind == Kind.FILE}
         assert final["src/recording.wav"] == log.stat().st_size
+        warnings = [e.reason for e in r.heard if isinstance(e, FileSkipped) and e.warning]
+        assert not [w for w in warnings if "are gone" in w]  # replaced on purpose: not a snapshot gone missing
     finally:
         r.close()
 
