@@ -29,7 +29,7 @@ __all__ = [
 
 #: every name a repository holds: anything else a destination lists is not ours, and a name from a
 #: destination is never used (as a local path, say) before it is checked against this
-_NAME = re.compile(r"config|(?:keys|index|snapshots|locks)/[0-9a-f]{64}|data/([0-9a-f]{2})/\1[0-9a-f]{62}")
+_NAME = re.compile(r"config|(?:keys|index|snapshots|locks|seeds)/[0-9a-f]{64}|data/([0-9a-f]{2})/\1[0-9a-f]{62}")
 _log = logging.getLogger(f"backbeat.{__name__}")  # under the product's log: its file, its redaction
 
 

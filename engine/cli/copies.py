@@ -29,6 +29,11 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
     sv.add_argument("--drive", required=True, metavar="DIR")
     sl = seed_sub.add_parser("load", parents=[common], help="copy a seed drive into the --repo destination")
     sl.add_argument("--drive", required=True, metavar="DIR")
+    seed_sub.add_parser(
+        "abandon",
+        parents=[common],
+        help="give up a seed drive that will not arrive (lost, damaged): its data is then uploaded over the line",
+    )
 
 
 def _copied(args, printer, report, what: str) -> int:
@@ -77,6 +82,14 @@ def cmd_seed(args, printer) -> int:
         printer.clear()
         print(json.dumps(r.to_json()) if args.json else "\n".join(lines))
         return EXIT_OK if r.ok else EXIT_ERROR
+    if args.seed_command == "abandon":
+        service = open_service(args, printer)
+        left = service.seed.abandon()
+        lines = [
+            f"The seed drive for {service.location} is given up. The next backups upload what it held "
+            f"and the destination lacks ({format_bytes(left)}) over your connection."
+        ]
+        return finish(args, printer, {"destination": service.location, "bytes_to_upload": left}, lines, False)
     report = BackupService(args.repo, printer).seed.load(args.drive)
     return _copied(args, printer, report, f"Loaded {{}} into {args.repo}")
 

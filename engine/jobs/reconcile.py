@@ -13,8 +13,9 @@ at once. Missing or damaged objects are then repaired:
   deleted, and the files whose blobs were lost are read again from the source by the next
   backup (the files cache vouches only for files whose every blob is indexed).
 
-A seed that has not reached the destination yet (most of it absent) is not "repaired" away: the
-report says it is still awaited, and nothing is changed.
+A seed that is not loaded yet (engine.jobs.seed: shipping, or loading with some of its objects
+listed and no receipt of a finished load) is never "repaired" away: the report says where it
+stands, what has arrived counts as held, and nothing else is changed.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from engine.base.events import EventSink
 from engine.base.progress import Meter
 from engine.base.units import format_bytes
 from engine.jobs.needs import Needs, require
+from engine.jobs.seed import read_receipts, seed_progress
 from engine.jobs.session import Session
-from engine.repo.index import PackInfo, encode_index, index_plain
+from engine.repo.index import PackInfo
 from engine.repo.pack import PackEntry, matches_name
 
 __all__ = ["NEEDS", "ReconcileReport", "run_reconcile"]
@@ -40,7 +42,6 @@ __all__ = ["NEEDS", "ReconcileReport", "run_reconcile"]
 NEEDS = Needs("reconcile", lock="exclusive", lock_wait=600.0, writes=True, paced=True)
 
 _SAMPLE = 16  # packs whose content is read without `full`
-_SEED_ARRIVED = 0.5  # share of a seed's objects present for it to count as loaded
 
 
 @dataclass
@@ -56,6 +57,8 @@ class ReconcileReport:
     dropped: int = 0
     bytes_to_upload: int = 0
     seed_waiting: bool = False
+    #: where a seed drive for this destination stands: "shipping", "loading", "loaded", or "" for none
+    seed_state: str = ""
     percent_backed_up: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -65,8 +68,9 @@ class ReconcileReport:
     def summary(self) -> str:
         """What a home user needs to hear after "Check Online Storage"."""
         if self.seed_waiting:
+            where = "has not started loading" if self.seed_state == "shipping" else "is still loading"
             return (
-                "Your provider has not loaded the seed drive yet. Backbeat keeps uploading only what is not on "
+                f"Your provider {where} the seed drive. Backbeat keeps uploading only what is not on "
                 "the drive; check again once the provider says the drive is loaded."
             )
         said = f"Online storage checked: {self.percent_backed_up:.1f}% of your files are backed up online."
@@ -114,16 +118,18 @@ def run_reconcile(
         there.update(backend.list_sizes(prefix))
     seed = session.state.pending_seed(backend.location)
     if seed is not None:
-        arrived = sum(1 for n in seed["objects"] if n in there)
-        if arrived < _SEED_ARRIVED * len(seed["objects"]):
+        progress = seed_progress(seed, there, read_receipts(backend))
+        report.seed_state = progress.state
+        if progress.state != "loaded":
             report.seed_waiting = True
-            report.notes.append(
-                f"waiting for the seed drive: {arrived} of its {len(seed['objects'])} objects are at the destination; "
-                "run reconcile again once the provider has loaded it"
+            report.notes.append(f"{progress.describe()}; run reconcile again once the load has finished")
+            session.state.set_held(backend.location, list_packs(backend))  # what has arrived is there
+            coming = set(seed["objects"])  # the provider's to bring, not this computer's to send
+            report.bytes_to_upload = sum(
+                size or 0 for n, size in expected.items() if n not in there and n not in coming
             )
-            report.bytes_to_upload = sum(size or 0 for n, size in expected.items() if n not in there)
             return report
-        # arrived: from now on the listing is the truth. Said before anything is changed there: a
+        # loaded: from now on the listing is the truth. Said before anything is changed there: a
         # reconcile killed after deleting an index file would otherwise find fewer of the seed's
         # objects next time, wait for the drive forever, and keep trusting the packs it lost.
         session.state.clear_seed(backend.location)
@@ -173,21 +179,16 @@ def _repair_from(drive: Backend, backend: Backend, bad: set[str], report: Reconc
 
 def _drop_packs(session: Session, bad: set[bytes], corrupt: set[str], report: ReconcileReport) -> None:
     """Rewrite the index without `bad`; the next backup stores their blobs again from the source."""
-    repo, state = session.repo, session.state
+    repo = session.repo
     keep = [
         PackInfo(pack_id, session.index.pack_sizes.get(pack_id, 0), [PackEntry(b, *e[1:]) for b, e in blobs])
         for pack_id, blobs in session.index.packs().items()
         if pack_id not in bad
     ]
-    old = repo.index_names()
-    plain = index_plain(keep)
-    name, data = encode_index(repo.key, plain)
-    repo.backend.put(name, data)
-    session.delete_index_files([stale for stale in old if stale != name])
+    now = session.rewrite_index({}, keep, repo.index_names())
     for pack in corrupt:
         repo.backend.delete(pack)  # unreadable, and named by no index any more
-    state.reset_index_cache()
-    state.cache_index_file(name, plain)
+    session.cache_index(now)
     session.index.drop_packs(bad)
     report.dropped = len(bad)
     report.notes.append(

@@ -7,7 +7,15 @@ BLAKE3, authenticated with a key derived from the repository's master key) and a
 whoever loads it. This machine records the seed as pending for the cloud destination: until
 `reconcile` confirms it there, backups to the cloud count the drive's blobs as stored and send
 only what is not on it ("waiting for seed"). `verify` reads the drive back against its manifest;
-`load` (the provider's side, no passphrase) copies it into the bucket, verifying each object.
+`load` (the provider's side, no passphrase) copies it into the bucket, verifying each object,
+and ends by leaving a receipt there (`seeds/<id>`) once every object of the manifest is in place.
+
+A seed moves through states, computed from one listing of the destination, never guessed:
+shipping (none of its objects there yet), loading (some), loaded (every object of the manifest
+there at its size, or the load's receipt there: what is missing after a finished load is lost),
+and abandoned (the user declared the drive lost: `seed abandon`; only then is its data sent over
+the line). Until loaded, nothing the seed brings is counted lost, and backups send only what the
+drive does not hold.
 """
 
 from __future__ import annotations
@@ -43,11 +51,15 @@ __all__ = [
     "read_manifest",
     "verify_drive",
     "load_drive",
+    "SeedProgress",
+    "seed_progress",
+    "read_receipts",
 ]
 
 MANIFEST = "backbeat-seed-manifest.json"
 README = "README-BACKBEAT-SEED.txt"
 _PREFIXES = ("keys/", "data/", "index/", "snapshots/")
+_RECEIPTS = "seeds/"
 _MAC_PURPOSE = "seed manifest"
 #: room kept free on the drive beyond the estimate: file-system overhead, index files, snapshots
 _SLACK = 64 << 20
@@ -227,4 +239,71 @@ def load_drive(drive: LocalBackend, cloud: Backend, state: State | None, events:
     for name, (size, _digest_hex) in sorted(doc["objects"].items()):
         if name != "config" and there.get(name) != size:
             report.errors.append(f"{name} is not at {cloud.location} after the copy")
+    if not report.errors:
+        _leave_receipt(cloud, doc)
     return report
+
+
+def _leave_receipt(cloud: Backend, doc: dict) -> str:
+    """The load is finished: every object of the manifest is at the destination. Named by the hash
+    of its bytes like every record; it holds nothing secret (the provider has no key)."""
+    objects = doc["objects"]
+    receipt = {
+        "format": 1,
+        "repository": doc["repository"],
+        "seed_created": doc["created"],
+        "objects": len(objects),
+        "bytes": sum(size for size, _ in objects.values()),
+        "loaded": SYSTEM_CLOCK.wall(),
+    }
+    body = json.dumps(receipt, sort_keys=True).encode()
+    name = _RECEIPTS + plain_hash(body).hex()
+    cloud.put(name, body)
+    return name
+
+
+def read_receipts(backend: Backend) -> list[dict]:
+    """The receipts of finished loads at a destination (one that does not match its name, or does
+    not parse, is left out: a receipt only ever lets reconcile count as lost what a load left out)."""
+    out = []
+    for name in backend.list(_RECEIPTS):
+        try:
+            body = backend.get(name)
+            if plain_hash(body).hex() == name.removeprefix(_RECEIPTS):
+                out.append(json.loads(body))
+        except (ObjectNotFound, ValueError):
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class SeedProgress:
+    #: "shipping", "loading" or "loaded"
+    state: str
+    objects: int
+    objects_there: int
+    bytes: int
+    bytes_there: int
+
+    def describe(self) -> str:
+        if self.state == "shipping":
+            return "the seed drive is on its way: none of it is at the destination yet"
+        done = f"{self.objects_there} of its {self.objects} objects ({format_bytes(self.bytes_there)} of " + (
+            f"{format_bytes(self.bytes)}) are at the destination"
+        )
+        return (
+            f"the seed drive is being loaded: {done}"
+            if self.state == "loading"
+            else f"the seed drive is loaded: {done}"
+        )
+
+
+def seed_progress(seed: dict, there: dict[str, int], receipts: list[dict]) -> SeedProgress:
+    """Where a pending seed stands, from one listing of its destination (name -> size) and the
+    receipts found there."""
+    # `config` is never listed, and the keys were the destination's own before the export
+    objects = {n: size for n, (size, _h) in seed["objects"].items() if n != "config" and not n.startswith("keys/")}
+    arrived = {n: size for n, size in objects.items() if there.get(n) == size}
+    receipt = any(r.get("seed_created") == seed["created"] for r in receipts)
+    state = "loaded" if receipt or len(arrived) == len(objects) else "loading" if arrived else "shipping"
+    return SeedProgress(state, len(objects), len(arrived), sum(objects.values()), sum(arrived.values()))

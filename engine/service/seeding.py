@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from engine.base.errors import BackbeatError
 from engine.base.events import BackupSummary
 from engine.jobs.backup import NEEDS as BACKUP
 from engine.jobs.backup import RunOptions, run_backup, start_scan
@@ -63,6 +64,18 @@ class SeedDrives:
         """Read the whole drive against its manifest; its authenticity too once unlocked."""
         drive = open_drive(drive_path)
         return verify_drive(drive, self.service.key_at(drive), self.service.events)
+
+    def abandon(self) -> int:
+        """The user declares the drive lost: from now on nothing is expected from it, and backups
+        send what it held over the line. Returns the bytes of the seed not at the destination."""
+        service = self.service
+        state = service.session.state
+        seed = state.pending_seed(service.location)
+        if seed is None:
+            raise BackbeatError(f"no seed drive is on its way to {service.location}")
+        there = service.backend.list_sizes("data/")
+        state.clear_seed(service.location)
+        return sum(size for name, (size, _h) in seed["objects"].items() if there.get(name) != size and name != "config")
 
     def load(self, drive_path: str) -> CopyReport:
         """Copy the drive into this destination, at full speed (no passphrase needed)."""

@@ -4,8 +4,10 @@ from engine.jobs.reconcile import ReconcileReport
 
 
 def test_a_seed_not_yet_loaded_says_to_wait():
-    said = ReconcileReport("s3://b/p", seed_waiting=True).summary()
-    assert "not loaded the seed drive yet" in said and "%" not in said
+    shipping = ReconcileReport("s3://b/p", seed_waiting=True, seed_state="shipping").summary()
+    assert "has not started loading the seed drive" in shipping and "%" not in shipping
+    loading = ReconcileReport("s3://b/p", seed_waiting=True, seed_state="loading").summary()
+    assert "is still loading the seed drive" in loading and "%" not in loading
 
 
 def test_everything_there():

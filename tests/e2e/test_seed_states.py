@@ -1,0 +1,79 @@
+"""A seed drive's states at a real S3 server: shipping, loading (a load stopped part way), loaded
+(every object there, and the load's receipt), abandoned. Nothing the drive brings is counted lost
+before it is loaded, so nothing is sent twice over the household line."""
+
+import os
+import shutil
+
+from tests.e2e.test_seed import _bucket_bytes
+
+
+def _exported(cli, s3_server, tmp_path, name: str):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(6):
+        (src / f"photo-{i}.jpg").write_bytes(os.urandom(600_000))
+    bucket = s3_server.bucket(name)
+    location, drive = s3_server.location(bucket), tmp_path / "drive"
+    cli("init", "--pack-size", "512K", "--repo", location, repo=False)
+    cli("limit", "off", repo=False)
+    exported = cli.json("seed", "export", "--repo", location, "--drive", str(drive), str(src), repo=False)
+    return src, bucket, location, drive, exported
+
+
+def test_a_load_stopped_part_way_is_waited_for_and_nothing_is_sent_twice(cli, s3_server, tmp_path):
+    src, bucket, location, drive, exported = _exported(cli, s3_server, tmp_path, "seed-partial")
+    shipping = cli.json("reconcile", "--repo", location, repo=False)
+    assert shipping["seed_state"] == "shipping" and shipping["seed_waiting"] and shipping["dropped"] == 0
+
+    # the provider's load stops at about 60% of the data packs (a copy of the drive missing the rest)
+    partial = tmp_path / "partial"
+    shutil.copytree(drive, partial)
+    packs = sorted(p for p in (partial / "data").rglob("*") if p.is_file())
+    for p in packs[: len(packs) * 2 // 5]:
+        p.unlink()
+    cli("seed", "load", "--drive", str(partial), "--repo", location, repo=False, ok=(1,))  # says what is not there
+
+    loading = cli.json("reconcile", "--repo", location, repo=False)
+    assert loading["seed_state"] == "loading" and loading["seed_waiting"]
+    assert loading["dropped"] == 0 and loading["bytes_to_upload"] == 0  # the rest is the provider's to bring
+    assert "the seed drive is being loaded" in loading["notes"][0]
+
+    before = _bucket_bytes(s3_server, bucket)
+    cli("backup", str(src), "--repo", location, repo=False)  # nothing changed: nothing of the drive is re-sent
+    assert _bucket_bytes(s3_server, bucket) - before < 64 << 10
+
+    cli("seed", "load", "--drive", str(drive), "--repo", location, repo=False)  # the load finishes
+    loaded = cli.json("reconcile", "--repo", location, repo=False)
+    assert loaded["seed_state"] == "loaded" and not loaded["seed_waiting"]
+    assert loaded["missing"] == [] and loaded["dropped"] == 0 and loaded["percent_backed_up"] == 100
+    fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
+    cli("restore", "latest", "--target", str(tmp_path / "back"), "--repo", location, repo=False, env=fresh)
+    assert sorted(p.name for p in (tmp_path / "back" / "src").iterdir()) == sorted(p.name for p in src.iterdir())
+
+
+def test_after_a_finished_load_what_is_missing_is_lost_and_sent_again(cli, s3_server, tmp_path):
+    src, bucket, location, drive, exported = _exported(cli, s3_server, tmp_path, "seed-receipt")
+    cli("seed", "load", "--drive", str(drive), "--repo", location, repo=False)
+    receipts = [n for n in s3_server.objects(bucket) if n.startswith("repo/seeds/")]
+    assert len(receipts) == 1  # the load's receipt
+    data = sorted(n for n in s3_server.objects(bucket) if n.startswith("repo/data/"))
+    s3_server.delete(bucket, data[0])  # lost by the provider after the load
+    report = cli.json("reconcile", "--repo", location, repo=False, ok=(3,))
+    assert report["seed_state"] == "loaded" and report["missing"] == [data[0].removeprefix("repo/")]
+    assert report["dropped"] == 1
+
+
+def test_an_abandoned_seed_is_sent_over_the_line(cli, s3_server, tmp_path):
+    src, bucket, location, drive, exported = _exported(cli, s3_server, tmp_path, "seed-abandon")
+    before = _bucket_bytes(s3_server, bucket)
+    cli("backup", str(src), "--repo", location, repo=False)
+    assert _bucket_bytes(s3_server, bucket) - before < 64 << 10  # while shipping: the drive has it all
+    said = cli.json("seed", "abandon", "--repo", location, repo=False)
+    assert said["bytes_to_upload"] >= exported["bytes_added"] * 0.9
+    cli("backup", str(src), "--repo", location, repo=False)
+    assert _bucket_bytes(s3_server, bucket) - before >= exported["bytes_added"] * 0.9
+    assert "waiting for seed" not in cli("status", "--repo", location, repo=False).stdout
+    fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
+    cli("restore", "latest", "--target", str(tmp_path / "back"), "--repo", location, repo=False, env=fresh)
+    assert sorted(p.name for p in (tmp_path / "back" / "src").iterdir()) == sorted(p.name for p in src.iterdir())
