@@ -82,7 +82,14 @@ def repository_names(names: dict[str, int], location: str) -> dict[str, int]:
 
 #: the most an object of each kind holds (packs are read in verified spans, never whole): one that
 #: is bigger is damage or planted junk, never read into memory (a 2 GiB "snapshot" was)
-MOST = {"config": 1 << 20, "keys/": 1 << 20, "locks/": 1 << 20, "snapshots/": 64 << 20, "index/": 1 << 30}
+MOST = {
+    "config": 1 << 20,
+    "keys/": 1 << 20,
+    "locks/": 1 << 20,
+    "seeds/": 1 << 20,
+    "snapshots/": 64 << 20,
+    "index/": 1 << 30,
+}
 
 
 def readable(backend: Backend, prefix: str, too_big: Callable[[str, int], None] | None = None) -> list[str]:

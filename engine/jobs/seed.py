@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from engine.backends.base import Backend, list_packs
+from engine.backends.base import Backend, list_packs, readable
 from engine.backends.local import LocalBackend
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import BackbeatError, DestinationFull, IntegrityError, ObjectNotFound, OtherRepositoryThere
@@ -266,13 +266,14 @@ def read_receipts(backend: Backend) -> list[dict]:
     """The receipts of finished loads at a destination (one that does not match its name, or does
     not parse, is left out: a receipt only ever lets reconcile count as lost what a load left out)."""
     out = []
-    for name in backend.list(_RECEIPTS):
+    for name in readable(backend, _RECEIPTS):  # names checked, and nothing bigger than a receipt read
         try:
             body = backend.get(name)
-            if plain_hash(body).hex() == name.removeprefix(_RECEIPTS):
-                out.append(json.loads(body))
+            doc = json.loads(body) if plain_hash(body).hex() == name.removeprefix(_RECEIPTS) else None
         except (ObjectNotFound, ValueError):
             continue
+        if isinstance(doc, dict):
+            out.append(doc)
     return out
 
 
