@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from engine.backends.base import Backend, list_packs, readable
+from engine.backends.base import Backend, list_packs, pack_name, readable
 from engine.backends.local import LocalBackend
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import BackbeatError, DestinationFull, IntegrityError, ObjectNotFound, OtherRepositoryThere
@@ -35,6 +35,7 @@ from engine.base.files import write_atomic
 from engine.base.progress import Meter
 from engine.base.units import format_bytes
 from engine.jobs.copy import CopyReport, run_copy
+from engine.jobs.session import Session
 from engine.local.state import State
 from engine.repo.crypto import MasterKey, plain_hash
 from engine.repo.pack import matches_name
@@ -54,6 +55,7 @@ __all__ = [
     "SeedProgress",
     "seed_progress",
     "read_receipts",
+    "on_the_way",
 ]
 
 MANIFEST = "backbeat-seed-manifest.json"
@@ -297,6 +299,21 @@ class SeedProgress:
             if self.state == "loading"
             else f"the seed drive is loaded: {done}"
         )
+
+
+def on_the_way(session: Session, present: dict[bytes, int]) -> set[bytes]:
+    """Packs a seed drive not loaded yet is to bring to the session's destination and that are not
+    there yet (`present`: the destination's listing of packs). Empty once it is loaded: from then on
+    a missing pack is lost."""
+    location = session.repo.backend.location
+    seed = session.state.pending_seed(location)
+    if seed is None:
+        return set()
+    there = {pack_name(p): size for p, size in present.items()}
+    if seed_progress(seed, there, read_receipts(session.repo.backend)).state == "loaded":
+        return set()
+    packs = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in seed["objects"] if n.startswith("data/")}
+    return packs - present.keys()
 
 
 def seed_progress(seed: dict, there: dict[str, int], receipts: list[dict]) -> SeedProgress:

@@ -10,7 +10,7 @@ every path in order, or every path once per place it appears. All of them read a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 
 from engine.base.errors import BackbeatError, IntegrityError
 from engine.repo.blob import BlobType
@@ -67,12 +67,14 @@ def walk_trees(
     uses: Callable[[bytes, bytes], None],
     failed: Callable[[bytes, BackbeatError], None],
     rel: bytes = b"",
+    skip: Container[bytes] = frozenset(),
 ) -> None:
     """Visit `tree_id` and every tree under it not yet in `seen` (each, and each part of a folder
     stored as parts, is added to it; None: every tree in every place it appears); `uses(blob_id,
     path)` for every content blob of a file; `failed(path, error)` for a folder whose tree cannot
     be read (it may raise to stop the walk; a damaged part of a folder is reported and the rest of
-    the folder visited). Depth first with a stack, not recursion: any depth is walked."""
+    the folder visited). Folders whose tree is in `skip` are not entered (their data is known to be
+    elsewhere: on a seed drive on its way). Depth first with a stack, not recursion."""
 
     def listing(tree: bytes, path: bytes) -> Iterator[TreeEntry]:
         if seen is not None:
@@ -85,7 +87,7 @@ def walk_trees(
         for entry in entries:
             path = rel + b"/" + entry.name if rel else entry.name
             if entry.kind == Kind.DIR:
-                if seen is None or entry.subtree not in seen:
+                if entry.subtree not in skip and (seen is None or entry.subtree not in seen):
                     stack.append((path, listing(entry.subtree, path)))
                     break
             elif entry.kind == Kind.FILE:

@@ -77,3 +77,20 @@ def test_an_abandoned_seed_is_sent_over_the_line(cli, s3_server, tmp_path):
     fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
     cli("restore", "latest", "--target", str(tmp_path / "back"), "--repo", location, repo=False, env=fresh)
     assert sorted(p.name for p in (tmp_path / "back" / "src").iterdir()) == sorted(p.name for p in src.iterdir())
+
+
+def test_check_while_the_drive_ships_says_what_is_expected_and_repair_marks_nothing(cli, s3_server, tmp_path):
+    src, bucket, location, drive, exported = _exported(cli, s3_server, tmp_path, "seed-check")
+    (src / "written-while-shipping.txt").write_text("new since the export\n")
+    cli("backup", str(src), "--repo", location, repo=False)  # its snapshot's folders live on the drive too
+    checked = cli.json("check", "--repo", location, repo=False)
+    assert checked["ok"], checked["errors"]
+    assert any("expected from the seed drive" in n for n in checked["notes"])
+    repaired = cli("check", "--repair", "--repo", location, repo=False)  # nothing to repair: nothing is lost
+    assert "damaged" not in repaired.stdout.lower(), repaired.stdout
+
+    cli("seed", "load", "--drive", str(drive), "--repo", location, repo=False)
+    cli("reconcile", "--repo", location, repo=False)
+    final = cli.json("check", "--read-data", "--repo", location, repo=False)
+    assert final["ok"] and final["damaged_files"] == [], final["errors"]
+    assert not any("marked damaged" in n or "expected from the seed" in n for n in final["notes"])
