@@ -164,7 +164,7 @@ def test_the_seed_wizard_runs_end_to_end_onto_a_drive(qtbot, desktop, tmp_path):
     seed = window.seed  # later: has the provider loaded it?
     qtbot.waitUntil(lambda: "on its way" in seed.state.text(), timeout=10000)
     seed.check.click()
-    qtbot.waitUntil(lambda: "not loaded the seed drive yet" in seed.checked.text(), timeout=30000)
+    qtbot.waitUntil(lambda: "has not started loading the seed drive" in seed.checked.text(), timeout=30000)
     BackupService(bridge.service.location).seed.load(str(drive / "Backbeat"))  # the provider's side
     seed.check.click()
     qtbot.waitUntil(lambda: "Online storage checked: 100.0%" in seed.checked.text(), timeout=30000)
