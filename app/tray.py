@@ -116,7 +116,8 @@ class Tray(QObject):
         if ev.bytes_total and self.state != "paused":
             pct = 100 * ev.bytes_done / ev.bytes_total
             left = f" — {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""
-            self._set("busy", f"Backing up: {pct:.0f}%{left}")
+            doing = "Writing the seed drive" if ev.job == "seed export" else "Backing up"
+            self._set("busy", f"{doing}: {pct:.0f}%{left}")
 
     def _finished(self, kind: str, result) -> None:
         if kind != "backup":

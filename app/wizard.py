@@ -229,7 +229,7 @@ class SeedWizard(QWizard):
             self.intro.show_estimate(answer, rate)
 
     def _progress(self, ev) -> None:
-        if self.currentPage() is self.export:
+        if self.currentPage() is self.export and ev.job == "seed export":  # not a backup running beside it
             self.export.progress_event(ev)
 
     def _finished(self, kind: str, result) -> None:

@@ -100,7 +100,7 @@ class StatusPage(Page):
         self.rate.setText(f"{speed}Upload speed: {bw.policy}. Right now: {now}.")
 
     def _progress(self, ev) -> None:
-        if ev.bytes_total:
+        if ev.bytes_total and not ev.job:  # the destination's own backup (a seed export shows in its wizard)
             self.progress.show()
             self.progress.setValue(int(1000 * ev.bytes_done / ev.bytes_total))
             eta = f", {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""

@@ -41,6 +41,9 @@ class Progress:
     eta_seconds: float | None = None
     #: why nothing moves, when uploads are held: "paused by you until 14:00", "paused: … on battery"
     held: str = ""
+    #: the job it is of when it is not the backup of the destination itself ("seed export"): a front
+    #: end running several jobs at once shows each where it belongs
+    job: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from engine.base.errors import BackbeatError
-from engine.base.events import BackupSummary
+from engine.base.events import BackupSummary, Progress
 from engine.jobs.backup import NEEDS as BACKUP
 from engine.jobs.backup import RunOptions, run_backup, start_scan
 from engine.jobs.copy import CopyReport
@@ -42,19 +42,23 @@ class SeedDrives:
     def export(self, drive_path: str, paths: list[str], excludes: list[str] = ()) -> BackupSummary:
         """Back up into a seed drive for this (cloud) destination, at disk speed."""
         service = self.service
+
+        def events(ev: object) -> None:  # its progress is the drive's, not the cloud backup's
+            service.events(replace(ev, job="seed export") if isinstance(ev, Progress) else ev)
+
         drive = open_drive(drive_path, for_export=True)
         prepare_drive(service.backend, drive)
-        scanning = start_scan(paths, excludes, service.events)
+        scanning = start_scan(paths, excludes, events)
         session = service.session_at(drive)
         try:
             check_space(drive, scanning.result().scan.spool.bytes)
             once = RunOptions(checkpoints=None)  # the drive is filled in one go, at disk speed
             summary = service.runner.run(
                 replace(BACKUP, name="seed export"),
-                lambda: run_backup(session, scanning, service.events, options=once),
+                lambda: run_backup(session, scanning, events, options=once),
                 session=session,
             )
-            doc = write_manifest(drive, session.repo.key, service.location, service.events)
+            doc = write_manifest(drive, session.repo.key, service.location, events)
             session.state.record_seed(service.location, drive.location, doc["created"], doc["objects"])
             return summary
         finally:
