@@ -93,8 +93,9 @@ class Scheduler:
         self._thread.start()
 
     def stop(self, timeout: float | None = 30.0) -> bool:
-        """Stop protecting: a backup under way ends at its next safe point (the repository stays
-        consistent; the next start resumes). True once the thread has ended."""
+        """Stop protecting: no run starts after this; one under way finishes first (the repository
+        is consistent at every moment, so a process that exits meanwhile loses nothing, and the
+        next start resumes). True once the thread has ended within `timeout`."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
