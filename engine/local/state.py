@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT, snapshot TEXT, summary TEXT, error TEXT);
 """
 )
+#: how many runs the history keeps (the app's charts and a support bundle read the newest)
+_RUNS_KEPT = 10_000
 _SCHEMA_VERSION = "7"  # 7: files and index cache rows carry their MAC
 #: tables that are only caches: an older schema's are dropped and rebuilt, never migrated (but
 #: for v5's files cache: rebuilding it means reading every file again, so it is re-keyed)
@@ -393,6 +395,8 @@ class State:
                 "UPDATE runs SET finished_ns=?, status=?, snapshot=?, summary=?, error=? WHERE id=?",
                 (finished_ns, status, snapshot, json.dumps(summary), error, run_id),
             )
+            # the newest runs only: continuous backup records one per change, for years
+            self._db.execute("DELETE FROM runs WHERE id <= ?", (run_id - _RUNS_KEPT,))
 
     def last_problem(self) -> str | None:
         """The error of the latest run, in plain words with what to do, unless a run succeeded since."""

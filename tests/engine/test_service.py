@@ -20,3 +20,18 @@ def test_one_service_backs_up_then_restores_what_it_just_wrote(service, tmp_path
     service.backup([str(tmp_path / "src")])
     service.restore("latest", str(tmp_path / "out"))
     assert (tmp_path / "out" / "src" / "b.txt").read_text() == "b"
+
+
+def test_the_history_keeps_the_newest_runs_only(tmp_path, monkeypatch):
+    """Continuous backup records a run per change: the history must not grow for years."""
+    from engine.local import state as state_module
+    from engine.local.state import State
+
+    monkeypatch.setattr(state_module, "_RUNS_KEPT", 5)
+    state = State(tmp_path / "state.sqlite")
+    for i in range(12):
+        run = state.start_run("backup", i)
+        state.finish_run(run, i + 1, "ok", None, {"n": i}, None)
+    kept = list(state.runs(50))
+    state.close()
+    assert [r["summary"]["n"] for r in kept] == [11, 10, 9, 8, 7]
