@@ -21,6 +21,7 @@ __all__ = [
     "MOST",
     "pack_name",
     "list_packs",
+    "packs_in",
     "is_object_name",
     "check_object_name",
     "repository_names",
@@ -113,4 +114,9 @@ def pack_name(pack_id: bytes) -> str:
 
 def list_packs(backend: Backend) -> dict[bytes, int]:
     """pack id -> size, for every pack the destination holds (the inverse of `pack_name`)."""
-    return {bytes.fromhex(n.rsplit("/", 1)[-1]): size for n, size in backend.list_sizes("data/").items()}
+    return packs_in(backend.list_sizes("data/"))
+
+
+def packs_in(listing: dict[str, int]) -> dict[bytes, int]:
+    """pack id -> size, for the packs (`data/…`) of a listing already made."""
+    return {bytes.fromhex(n.rsplit("/", 1)[-1]): size for n, size in listing.items() if n.startswith("data/")}

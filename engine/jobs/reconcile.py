@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from engine.backends.base import Backend, list_packs, pack_name
+from engine.backends.base import Backend, list_packs, pack_name, packs_in
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import BackendError, ObjectNotFound
 from engine.base.events import EventSink
@@ -123,7 +123,7 @@ def run_reconcile(
         if progress.state != "loaded":
             report.seed_waiting = True
             report.notes.append(f"{progress.describe()}; run reconcile again once the load has finished")
-            session.state.set_held(backend.location, list_packs(backend))  # what has arrived is there
+            session.state.set_held(backend.location, packs_in(there))  # what has arrived is there
             coming = set(seed["objects"])  # the provider's to bring, not this computer's to send
             report.bytes_to_upload = sum(
                 size or 0 for n, size in expected.items() if n not in there and n not in coming

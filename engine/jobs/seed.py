@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from engine.backends.base import Backend, list_packs, pack_name, readable
+from engine.backends.base import Backend, list_packs, readable
 from engine.backends.local import LocalBackend
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import BackbeatError, DestinationFull, IntegrityError, ObjectNotFound, OtherRepositoryThere
@@ -305,15 +305,18 @@ def on_the_way(session: Session, present: dict[bytes, int]) -> set[bytes]:
     """Packs a seed drive not loaded yet is to bring to the session's destination and that are not
     there yet (`present`: the destination's listing of packs). Empty once it is loaded: from then on
     a missing pack is lost."""
-    location = session.repo.backend.location
-    seed = session.state.pending_seed(location)
+    seed = session.state.pending_seed(session.repo.backend.location)
     if seed is None:
         return set()
-    there = {pack_name(p): size for p, size in present.items()}
-    if seed_progress(seed, there, read_receipts(session.repo.backend)).state == "loaded":
-        return set()
-    packs = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in seed["objects"] if n.startswith("data/")}
-    return packs - present.keys()
+    absent = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in seed["objects"] if n.startswith("data/")} - present.keys()
+    if absent and _receipted(seed, read_receipts(session.repo.backend)):
+        return set()  # the load finished: what it left out is lost
+    return absent
+
+
+def _receipted(seed: dict, receipts: list[dict]) -> bool:
+    """Whether a finished load of this seed left its receipt."""
+    return any(r.get("seed_created") == seed["created"] for r in receipts)
 
 
 def seed_progress(seed: dict, there: dict[str, int], receipts: list[dict]) -> SeedProgress:
@@ -322,6 +325,7 @@ def seed_progress(seed: dict, there: dict[str, int], receipts: list[dict]) -> Se
     # `config` is never listed, and the keys were the destination's own before the export
     objects = {n: size for n, (size, _h) in seed["objects"].items() if n != "config" and not n.startswith("keys/")}
     arrived = {n: size for n, size in objects.items() if there.get(n) == size}
-    receipt = any(r.get("seed_created") == seed["created"] for r in receipts)
-    state = "loaded" if receipt or len(arrived) == len(objects) else "loading" if arrived else "shipping"
+    state = (
+        "loaded" if _receipted(seed, receipts) or len(arrived) == len(objects) else "loading" if arrived else "shipping"
+    )
     return SeedProgress(state, len(objects), len(arrived), sum(objects.values()), sum(arrived.values()))

@@ -71,7 +71,7 @@ class SeedDrives:
 
     def abandon(self) -> int:
         """The user declares the drive lost: from now on nothing is expected from it, and backups
-        send what it held over the line. Returns the bytes of the seed not at the destination."""
+        send what it held over the line. Returns the bytes of the seed's packs not at the destination."""
         service = self.service
         state = service.session.state
         seed = state.pending_seed(service.location)
@@ -79,7 +79,9 @@ class SeedDrives:
             raise BackbeatError(f"no seed drive is on its way to {service.location}")
         there = service.backend.list_sizes("data/")
         state.clear_seed(service.location)
-        return sum(size for name, (size, _h) in seed["objects"].items() if there.get(name) != size and name != "config")
+        return sum(
+            size for name, (size, _h) in seed["objects"].items() if name.startswith("data/") and there.get(name) != size
+        )
 
     def load(self, drive_path: str) -> CopyReport:
         """Copy the drive into this destination, at full speed (no passphrase needed)."""
