@@ -127,6 +127,7 @@ class SetupDialog(QDialog):
         folder = self.folder.text().strip()
         where, existing = self.destination.location(), self.existing.isChecked()
         self.ok.setEnabled(False)
+        self._words = words  # kept for `_settle`, before the worker can finish
         self.error.setText("Opening the backup…" if existing else "Setting up your backup…")
 
         def work() -> None:
@@ -138,7 +139,6 @@ class SetupDialog(QDialog):
                 self._done.emit(None)
 
         threading.Thread(target=work, name="app-setup", daemon=True).start()
-        self._words = words
 
     def _settle(self, problem: Problem | None) -> None:
         self.ok.setEnabled(True)
