@@ -42,15 +42,14 @@ class Runner:
         *,
         session: Session | None = None,
         backend: Backend | None = None,
-        state: State | None = None,
     ) -> T:
         """Run `job` with what `needs` declares. `backend`: where it sends (the session's when None);
-        `state`: where its history goes (the session's when None)."""
+        a recorded job's history goes to the session's state."""
         backend = backend or (session.repo.backend if session is not None else None)
         with self.applied(needs, session, backend):
             if not needs.recorded:
                 return job()
-            return self._recorded(needs.name, job, state or session.state, backend)
+            return self._recorded(needs.name, job, session.state, backend)
 
     @contextlib.contextmanager
     def applied(self, needs: Needs, session: Session | None, backend: Backend | None) -> Iterator[None]:
