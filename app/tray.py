@@ -106,10 +106,13 @@ class Tray(QObject):
         return True
 
     def _set(self, state: str, line: str) -> None:
+        """The line may change every second ("2 minutes ago", a progress %); the icon is loaded
+        only when the state changes."""
+        if self.icon is not None and state != self.state:
+            self.icon.setIcon(icon(f"tray-{state}"))
         self.state = state
         self.status_action.setText(line)
         if self.icon is not None:
-            self.icon.setIcon(icon(f"tray-{state}"))
             self.icon.setToolTip(f"Backbeat — {line}")
 
     def _progress(self, ev) -> None:
