@@ -1,22 +1,25 @@
 """Two trees compared as a restore must reproduce them: names, types, content, modes, times (files,
-folders and links, to the nanosecond), link targets and extended attributes.
+folders and links, to the nanosecond), link targets, extended attributes (POSIX ACLs among them on
+Linux), which names are one file (hard links), and where the system keeps them creation times and
+BSD flags (macOS); owners and groups too when the comparer runs as root (only root can restore them).
 
     python -m bench.datasets compare A B      prints each difference; exit 0 when there is none
 
 Both roots' own mode and time are compared too (a restore recreates the folder it was given).
 Names are compared as bytes. Extended attributes the OS adds on its own are ignored (macOS's
-quarantine and provenance marks, SELinux labels); hard links are not compared (a restore may bring
-them back as copies), nor owners (a restore as a user cannot set them), nor access times.
+quarantine and provenance marks, SELinux labels), and so are access times.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import blake3
+
+from engine.platform import current as platform
 
 __all__ = ["assert_same_tree", "compare", "differences"]
 
@@ -31,22 +34,18 @@ class Entry:
     mtime_ns: int
     content: str  # a file's BLAKE3 and size, a link's target, nothing for the rest
     xattrs: tuple[tuple[bytes, bytes], ...]
+    #: "user:group" (compared when running as root)
+    owner: str
+    #: creation time and BSD flags where the system keeps them (0 elsewhere)
+    birth_ns: int
+    flags: int
+    #: the other names of this file in the tree (hard links), sorted
+    links: tuple[bytes, ...] = ()
 
 
 def _xattrs(path: bytes) -> tuple[tuple[bytes, bytes], ...]:
-    if not hasattr(os, "listxattr"):
-        return ()
-    try:
-        names = os.listxattr(path, follow_symlinks=False)
-    except OSError:
-        return ()
-    out = []
-    for name in sorted(n for n in names if n not in ADDED_BY_THE_OS):
-        try:
-            out.append((name.encode(), os.getxattr(path, name, follow_symlinks=False)))
-        except OSError:
-            out.append((name.encode(), b"<unreadable>"))
-    return tuple(out)
+    added = {n.encode() for n in ADDED_BY_THE_OS}
+    return tuple((k, v) for k, v in platform().xattrs(path) if k not in added)
 
 
 def _entry(path: bytes) -> Entry:
@@ -63,16 +62,27 @@ def _entry(path: bytes) -> Entry:
         kind, content = "file", f"{st.st_size} bytes, blake3 {digest.hexdigest()[:16]}"
     else:
         kind, content = "other", stat.filemode(st.st_mode)
-    return Entry(kind, stat.S_IMODE(st.st_mode), st.st_mtime_ns, content, _xattrs(path))
+    system = platform()
+    owner = f"{system.user_name(st.st_uid).decode()}:{system.group_name(st.st_gid).decode()}"
+    birth = system.birthtime_ns(path, st) if system.name == "darwin" else 0  # Linux cannot set it back
+    return Entry(kind, stat.S_IMODE(st.st_mode), st.st_mtime_ns, content, _xattrs(path), owner, birth, system.flags(st))
 
 
 def _walk(root: Path) -> dict[bytes, Entry]:
     top = os.fsencode(root)
     entries = {b".": _entry(top)}
+    names: dict[tuple[int, int], list[bytes]] = {}
     for dirpath, dirnames, filenames in os.walk(top):
         for name in dirnames + filenames:
             path = os.path.join(dirpath, name)
-            entries[os.path.relpath(path, top)] = _entry(path)
+            rel = os.path.relpath(path, top)
+            entries[rel] = _entry(path)
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                names.setdefault((st.st_dev, st.st_ino), []).append(rel)
+    for group in names.values():
+        for rel in group:
+            entries[rel] = replace(entries[rel], links=tuple(sorted(r for r in group if r != rel)))
     return entries
 
 
@@ -80,6 +90,11 @@ def differences(a: Path, b: Path, limit: int = 50) -> list[str]:
     """What differs between the trees at `a` and `b`, one line each, the first `limit` of them (and a
     last line counting the rest)."""
     return _differences(_walk(a), _walk(b), limit)
+
+
+_FIELDS = ("kind", "content", "mode", "mtime_ns", "xattrs", "birth_ns", "flags", "links") + (
+    ("owner",) if os.geteuid() == 0 else ()
+)
 
 
 def _differences(left: dict[bytes, Entry], right: dict[bytes, Entry], limit: int) -> list[str]:
@@ -90,8 +105,8 @@ def _differences(left: dict[bytes, Entry], right: dict[bytes, Entry], limit: int
         if x is None or y is None:
             found.append(f"only in {'B' if x is None else 'A'}: {name}")
             continue
-        for field in ("kind", "content", "mode", "mtime_ns", "xattrs"):
-            if field == "mode" and x.kind == "link":
+        for field in _FIELDS:
+            if field in ("mode", "birth_ns") and x.kind == "link":
                 continue  # a link's own mode is the OS's to choose, and cannot be set on Linux
             got, want = getattr(y, field), getattr(x, field)
             if got != want:

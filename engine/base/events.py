@@ -87,6 +87,11 @@ class BackupSummary:
     duration: float
     warnings: int
     skipped: tuple[FileSkipped, ...] = field(default_factory=tuple)
+    #: files whose content is only in the cloud (iCloud placeholders) and had no earlier copy to carry
+    cloud_only: int = 0
+    cloud_only_bytes: int = 0
+    #: items the system marks as not worth backing up (cache folders, Time Machine exclusions), left out
+    left_out: int = 0
 
     def to_json(self) -> dict:
         return _json(self)

@@ -22,7 +22,7 @@ import stat
 import threading
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -31,7 +31,9 @@ from engine.base.clock import SYSTEM_CLOCK, Clock
 from engine.base.errors import BackbeatError, UsageError
 from engine.base.events import BackupSummary, Checkpoint, EventSink, FileSkipped, Progress
 from engine.base.home import app_dir, computer_id
+from engine.base.metadata import Metadata
 from engine.base.progress import Meter
+from engine.base.units import format_bytes
 from engine.config.priority import PrioritySettings, kind_of
 from engine.config.settings import CheckpointSettings
 from engine.jobs.checkpoint import CheckpointTimer, OpenCheckpoints
@@ -40,11 +42,12 @@ from engine.jobs.rollback import not_before_latest, remember_latest, snapshot_wa
 from engine.jobs.session import Session, forget_unlisted_packs
 from engine.local import filerecord
 from engine.local.outbox import Uploader, streams_for
-from engine.local.scanner import Partial, Scan, read_xattrs, scan
-from engine.local.spool import Entry, Tag, meta_mode, meta_mtime_ns, meta_size, tree_key
+from engine.local.scanner import Partial, Scan, scan
+from engine.local.spool import CLOUD_ONLY, Entry, Tag, meta_mode, meta_mtime_ns, meta_size, tree_key
 from engine.local.state import State
 from engine.local.worklist import ToRead, WorkList
 from engine.meter.forecast import Line, TailEstimate, UploadForecast, sample_ratios
+from engine.platform import current as platform
 from engine.repo.blob import BlobType, seal_blob
 from engine.repo.blobstore import BlobStore
 from engine.repo.chunker import Chunker
@@ -95,6 +98,9 @@ class _Run:
         self.workers = workers
         self.options = options
         self.skipped: list[FileSkipped] = []
+        #: numbers of the files only in the cloud that no earlier backup holds: not in this snapshot
+        self.cloud_only: set[int] = set()
+        self.cloud_only_bytes = 0
         line, threads = options.line, session.upload_threads
         self.uploader = Uploader(
             session.repo.backend,
@@ -172,6 +178,7 @@ class _Run:
                     while len(futures) >= _IN_FLIGHT:
                         store.add(futures.popleft().result())
                 after = os.fstat(f.fileno())
+                meta = platform().metadata(path, after, f.fileno())
         finally:
             while futures:  # a reserved blob must always reach a pack, whatever happened
                 store.add(futures.popleft().result())
@@ -181,8 +188,9 @@ class _Run:
         with self._count_lock:
             self.bytes_read += read
         mode = stat.S_IMODE(before.st_mode)
+        xattrs = platform().xattrs(path)
         entry = TreeEntry(
-            _name(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=read_xattrs(path), ids=tuple(ids)
+            _name(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=xattrs, ids=tuple(ids), meta=meta
         )
         return filerecord.make(before, entry)
 
@@ -229,17 +237,32 @@ class _Run:
         unchanged = 0
         no = -1
         file = Tag.FILE
-        for tag, path, meta, _ in found.spool:
+        for tag, path, meta, extra in found.spool:
             if tag != file:
                 continue
             no += 1
             record = cache.seek(path.replace(b"/", b"\0"))  # tree_key, inline: once per file
+            if extra == CLOUD_ONLY:  # reading it would download it: carried from the last backup, or left out
+                if filerecord.same_file(record, meta, known):
+                    unchanged += 1
+                else:
+                    self.cloud_only.add(no)
+                    self.cloud_only_bytes += meta_size(meta)
+                continue
             if filerecord.vouches(record, meta, known):
                 unchanged += 1
                 continue
             work.add(no, path, meta_size(meta), meta_mtime_ns(meta), record and filerecord.digest(record))
         cache.finish()
         work.seal()
+        if self.cloud_only:
+            n, size = len(self.cloud_only), format_bytes(self.cloud_only_bytes)
+            said = (
+                f"{n} file(s) ({size}) are only in iCloud, not on this Mac, and were not backed up. To back them "
+                "up, select them in Finder and choose Download Now (or turn off Optimize Mac Storage in iCloud "
+                "settings); the next backup takes them."
+            )
+            self.report(FileSkipped(os.fsdecode(found.base), said, warning=True))
         return unchanged
 
     def read_all(self, progress: Meter) -> None:
@@ -249,6 +272,7 @@ class _Run:
         errors: list[BaseException] = []
 
         def worker() -> None:
+            platform().throttle_disk_io()  # the computer stays responsive while a backup reads
             while not errors:
                 with lock:
                     file = next(order, None)
@@ -405,7 +429,7 @@ class _Run:
         def put(part: bytes) -> bytes:
             return self.store.put(BlobType.TREE, part)
 
-        records = _Records(self.work, state)
+        records = _Records(self.work, state, self.cloud_only)
         racy = self.started_ns - _RACY_NS  # one changed in the last moments may change again within the same mtime
         folders: list[_Folder] = []
         root = (b"", 0, 0)
@@ -447,10 +471,23 @@ class _Run:
             else:
                 name = _name(entry.path)
                 link = TreeEntry(
-                    name, Kind.SYMLINK, meta_mode(entry.meta), meta_mtime_ns(entry.meta), target=entry.extra
+                    name,
+                    Kind.SYMLINK,
+                    meta_mode(entry.meta),
+                    meta_mtime_ns(entry.meta),
+                    target=entry.extra,
+                    meta=_metadata(entry.path),
                 )
                 folders[-1].splitter.add(name, encode_entry(link))
         return root
+
+
+def _metadata(path: bytes) -> Metadata | None:
+    """A folder's or link's metadata, read when its tree entry is made (None when it is gone)."""
+    try:
+        return platform().metadata(path, os.lstat(path))
+    except OSError:
+        return None
 
 
 def _name(path: bytes) -> bytes:
@@ -489,10 +526,11 @@ class _CacheCursor:
 
 class _Records:
     """Each file's record, asked for in spool order: a file to read from the work list, any other
-    from the files cache, both read beside the spool."""
+    from the files cache, both read beside the spool; none for a file left in the cloud."""
 
-    def __init__(self, work: WorkList, state: State) -> None:
+    def __init__(self, work: WorkList, state: State, cloud_only: Container[int]) -> None:
         self._state = state
+        self._cloud_only = cloud_only
         self._to_read = work.numbers()
         self._next_to_read = next(self._to_read, None)
         self._fresh = work.records()
@@ -501,7 +539,9 @@ class _Records:
 
     def of(self, no: int, path: bytes) -> tuple[bytes | None, bool]:
         """(the record of file number `no`, whether it is one to read); None for a file to read
-        that has not been read (yet)."""
+        that has not been read (yet), or was not read because it is only in the cloud."""
+        if no in self._cloud_only:
+            return None, True
         if no == self._next_to_read:
             self._next_to_read = next(self._to_read, None)
             while self._read is not None and self._read[0] < no:
@@ -526,8 +566,9 @@ class _Folder:
     def add_folder(self, entry: Entry, tree_id: bytes) -> None:
         name = _name(entry.path)
         meta = entry.meta
+        xattrs, described = platform().xattrs(entry.path), _metadata(entry.path)
         folder = TreeEntry(
-            name, Kind.DIR, meta_mode(meta), meta_mtime_ns(meta), xattrs=read_xattrs(entry.path), ids=(tree_id,)
+            name, Kind.DIR, meta_mode(meta), meta_mtime_ns(meta), xattrs=xattrs, ids=(tree_id,), meta=described
         )
         self.splitter.add(name, encode_entry(folder))
 
@@ -575,6 +616,7 @@ def start_scan(
             events(ev)
 
         try:
+            platform().throttle_disk_io()
             events(Progress("scanning", 0, 0, 0, 0))
             found = scan(list(sources), list(excludes), [os.fsencode(app_dir())], report, partial)
             result.set_result(Scanned(found, skipped, partial is not None))
@@ -679,6 +721,9 @@ def _backup(run: _Run, scanning: Future[Scanned], t0: float) -> BackupSummary:
         duration=clock.monotonic() - t0,
         warnings=sum(1 for s in run.skipped if s.warning),
         skipped=tuple(run.skipped),
+        cloud_only=len(run.cloud_only),
+        cloud_only_bytes=run.cloud_only_bytes,
+        left_out=found.left_out,
     )
     snap = run.snapshot(
         found, root, {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}

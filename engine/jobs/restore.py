@@ -28,7 +28,6 @@ import fcntl
 import os
 import secrets
 import stat
-import sys
 import threading
 from array import array
 from collections import OrderedDict, deque
@@ -45,6 +44,7 @@ from engine.base.progress import Meter
 from engine.jobs.needs import Needs, require
 from engine.jobs.session import Session, forget_unlisted_packs
 from engine.local.restoreplan import Place, RestorePlan
+from engine.platform import current as platform
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind, TreeEntry
@@ -135,32 +135,50 @@ def walk_snapshot(
             stack.pop()
 
 
-def restorable_xattr(name: bytes) -> bool:
-    """Only attributes a user's files carry: on Linux the `user.` namespace (a snapshot, or a
-    hostile repository, must not set `trusted.`, `security.` or `system.` ones, which root could);
-    on macOS every one but those the system keeps for itself."""
-    if sys.platform == "darwin":
-        return name not in _SYSTEM_ONLY_XATTRS
-    return name.startswith(b"user.")
-
-
-_SYSTEM_ONLY_XATTRS = {b"com.apple.rootless", b"com.apple.provenance"}
-#: set-user-ID and set-group-ID: owners are not restored, so these would hand the restorer's
-#: rights (root's, for a restore as root) to whatever the snapshot holds
+#: set-user-ID and set-group-ID: never restored, so a snapshot cannot hand the restorer's rights
+#: (root's, for a restore as root) to whatever it holds
 _SETID = stat.S_ISUID | stat.S_ISGID
 
 
-def _set_meta(fd: int, entry: TreeEntry) -> None:
-    """Extended attributes, mode and mtime of an open file or folder."""
+def _set_meta(fd: int, entry: TreeEntry, owners: bool) -> list[str]:
+    """Extended attributes, owner (with `owners`: a restore as root), mode, ACL, times and creation
+    time of an open file or folder, in an order that lets each be set; flags come after
+    (`_set_flags`), once it has its name: a locked file cannot be renamed. Returns what could not
+    be set, in words."""
+    system, meta, missed = platform(), entry.meta, []
     for name, value in entry.xattrs:
-        if not restorable_xattr(name):
-            continue
+        if system.restorable_xattr(name):
+            with contextlib.suppress(OSError):  # the target file system may not support it; contents matter most
+                system.set_xattr(fd, name, value)
+    if meta is not None and owners:
         try:
-            os.setxattr(fd, name, value)
-        except (OSError, AttributeError):
-            pass  # the target file system may not support it; contents matter most
+            os.fchown(fd, *system.owner_ids(meta))
+        except OSError as e:
+            missed.append(f"its owner ({e.strerror})")
     os.fchmod(fd, entry.mode & ~_SETID)
+    if meta is not None and meta.acl:
+        try:
+            system.set_acl(fd, meta.acl)
+        except OSError as e:
+            missed.append(f"its access list ({e.strerror})")
     os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+    if meta is not None and meta.birth_ns:
+        try:
+            system.set_birthtime(fd, meta.birth_ns)
+        except OSError as e:
+            missed.append(f"its creation date ({e.strerror})")
+    return missed
+
+
+def _set_flags(fd: int, entry: TreeEntry) -> list[str]:
+    """BSD flags (hidden, locked), the last change an item takes."""
+    if entry.meta is None or not entry.meta.flags:
+        return []
+    try:
+        platform().set_flags(fd, entry.meta.flags)
+    except OSError as e:
+        return [f"its flags ({e.strerror})"]
+    return []
 
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -309,18 +327,17 @@ def _already_there(folder: int, name: bytes, entry: TreeEntry) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns
 
 
-def _put_in_place(staging: int, part: bytes, folder: int, name: bytes) -> None:
+def _put_in_place(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: bool) -> None:
     try:
         os.rename(part, name, src_dir_fd=staging, dst_dir_fd=folder)
     except OSError as e:
         if e.errno != errno.EXDEV:
             raise
-        _move_across(staging, part, folder, name)  # `name` is on another file system mounted inside the target
+        _move_across(staging, part, folder, name, entry, owners)  # on another file system mounted inside the target
 
 
-def _move_across(staging: int, part: bytes, folder: int, name: bytes) -> None:
-    """A rename across file systems: the part copied under its name (with its metadata), then dropped."""
-    st = os.stat(part, dir_fd=staging, follow_symlinks=False)
+def _move_across(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: bool) -> None:
+    """A rename across file systems: the part copied under its name (its metadata set again), then dropped."""
     src = os.open(part, os.O_RDONLY | _PART, dir_fd=staging)
     try:
         with contextlib.suppress(FileNotFoundError):
@@ -329,11 +346,8 @@ def _move_across(staging: int, part: bytes, folder: int, name: bytes) -> None:
         try:
             while chunk := os.read(src, 1 << 20):
                 os.write(dst, chunk)
-            with contextlib.suppress(OSError, AttributeError):  # as _set_meta: contents matter most
-                for attr in os.listxattr(src):
-                    os.setxattr(dst, attr, os.getxattr(src, attr))
-            os.fchmod(dst, stat.S_IMODE(st.st_mode))
-            os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+            _set_meta(dst, entry, owners)  # what it misses was said when the part got it
+            _set_flags(dst, entry)
         finally:
             os.close(dst)
     finally:
@@ -401,6 +415,14 @@ class _Restorer:
         self.already_there = 0
         self.staging: _Staging | None = None  # made when the plan meets the first file to write
         self._lock = threading.Lock()
+        #: owners are set back only by a restore as root (anyone else may only give files away)
+        self.owners = os.geteuid() == 0
+        #: items another user owned, restored as the restorer's (said once, not per file)
+        self.given_to_me = 0
+        #: items restored whole whose metadata was not all set: said, not counted as failures
+        self.notes: list[FileSkipped] = []
+        #: a hard-linked file's identity -> the number of its first name in the plan
+        self.linked: dict[tuple[int, int], int] = {}
 
     def rel(self, path: bytes) -> bytes:
         """`path` (in the target) relative to the target."""
@@ -473,10 +495,18 @@ class _Restorer:
             self._plan_file(plan, index, rel, dest, entry)
         return True
 
-    def _add(self, plan: RestorePlan, dest: bytes, entry: TreeEntry, blobs: int) -> int:
-        no = plan.add(dest, entry)
+    def _add(self, plan: RestorePlan, dest: bytes, entry: TreeEntry, blobs: int, link_to: int | None = None) -> int:
+        no = plan.add(dest, entry, link_to)
         self.remaining.append(blobs)
+        if entry.meta is not None and not self.owners and entry.meta.uid != os.geteuid():
+            self.given_to_me += 1
         return no
+
+    def note(self, path: bytes, missed: list[str]) -> None:
+        if missed:
+            said = f"restored, but {' and '.join(missed)} could not be set"
+            with self._lock:
+                self.notes.append(FileSkipped(os.fsdecode(path), said, warning=False))
 
     def _plan_file(self, plan: RestorePlan, index, rel: bytes, dest: bytes, entry: TreeEntry) -> None:
         """Files are created (in the staging folder) by the pack workers as their first blob
@@ -484,6 +514,10 @@ class _Restorer:
         are created here."""
         if self.staging is None:
             self.staging = _Staging(self.folders, rel)
+        link = entry.meta.link if entry.meta is not None else None
+        if link is not None and link in self.linked:  # another name of a file planned already
+            self._add(plan, dest, entry, 0, link_to=self.linked[link])
+            return
         places, offset = [], 0
         for blob_id in entry.ids:
             found = index.get(blob_id)
@@ -494,6 +528,8 @@ class _Restorer:
             places.append((found, blob_id, offset))
             offset += found.raw_length
         no = self._add(plan, dest, entry, len(entry.ids))
+        if link is not None:
+            self.linked[link] = no
         if not entry.ids:
             os.close(os.open(self.staging.part(no), os.O_WRONLY | os.O_CREAT | _PART, 0o600, dir_fd=self.staging.fd))
             self.empty += 1
@@ -539,6 +575,7 @@ class _Restorer:
         files = plan.entries(Kind.FILE)
         batches = iter(lambda: list(islice(files, _NAME_BATCH)), [])
         _on_pool((partial(self._name_files, batch) for batch in batches), workers)
+        self._link_names(plan)
         for path, reason in self.failed.values():
             self.skipped.append(FileSkipped(os.fsdecode(path), f"not restored: {reason}"))
         for _, path, entry in plan.entries(Kind.SYMLINK):  # Linux keeps no user.* attributes on links
@@ -547,7 +584,36 @@ class _Restorer:
                 os.utime(name, ns=(entry.mtime_ns, entry.mtime_ns), dir_fd=folder, follow_symlinks=False)
         for _, path, entry in plan.entries(Kind.DIR, deepest_first=True):
             with self._said_if_not_set(path):
-                _set_meta(self.folders.fd(self.rel(path)), entry)
+                fd = self.folders.fd(self.rel(path))
+                self.note(path, _set_meta(fd, entry, self.owners) + _set_flags(fd, entry))
+        if self.given_to_me:
+            said = (
+                f"{self.given_to_me} item(s) belonged to another user and are now yours "
+                "(restore as an administrator to keep their owners)"
+            )
+            self.notes.append(FileSkipped(os.fsdecode(self.target), said, warning=False))
+
+    def _link_names(self, plan: RestorePlan) -> None:
+        """Hard links: each further name of a file made as a link to its first, once that is in place."""
+        for no, path, first, first_path in plan.hard_links():
+            if first in self.failed:
+                self.fail(no, path, f"it is another name of {os.fsdecode(first_path)}, which was not restored")
+                continue
+            try:
+                src_folder, src_name = self.folders.at(self.rel(first_path))
+                src_folder = os.dup(src_folder)  # the next lookup may close it
+                try:
+                    folder, name = self.folders.at(self.rel(path))
+                    if self.overwrite:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(name, dir_fd=folder)
+                    os.link(src_name, name, src_dir_fd=src_folder, dst_dir_fd=folder, follow_symlinks=False)
+                finally:
+                    os.close(src_folder)
+            except OSError as e:
+                self.fail(no, path, f"could not be made as another name of {os.fsdecode(first_path)}: {e.strerror}")
+                continue
+            self.meter.add(0, files=1)
 
     @contextlib.contextmanager
     def _said_if_not_set(self, path: bytes) -> Iterator[None]:
@@ -569,10 +635,11 @@ class _Restorer:
                         fd = os.open(part, os.O_WRONLY | _PART, dir_fd=staging)
                         try:
                             os.ftruncate(fd, entry.size)  # a file ending in zeros left as a hole: its length
-                            _set_meta(fd, entry)
+                            missed = _set_meta(fd, entry, self.owners)
+                            _put_in_place(staging, part, *folders.at(self.rel(path)), entry, self.owners)
+                            self.note(path, missed + _set_flags(fd, entry))
                         finally:
                             os.close(fd)
-                        _put_in_place(staging, part, *folders.at(self.rel(path)))
                         continue
                     except OSError as e:  # a folder where the file goes, a link swapped in, no room: this file only
                         self.fail(no, path, _why_not_written(e))
@@ -610,7 +677,7 @@ def run_restore(
             r.finish(plan, workers)
     finally:
         r.close()
-    for s in r.skipped:
+    for s in (*r.skipped, *r.notes):
         events(s)
     for pack_id, where in sorted(r.store.mended.items()):
         said = f"was damaged or missing at {session.repo.backend.location}; its data came from {where}"

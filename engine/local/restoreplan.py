@@ -15,14 +15,13 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from engine.local.state import disk_full_said, scratch_db
-from engine.repo.tree import Kind, TreeEntry, decode_xattrs, encode_xattrs
+from engine.repo.tree import Kind, TreeEntry, decode_entry, encode_entry
 
 __all__ = ["RestorePlan", "Place", "PACK_JOB_PLACES"]
 
 _SCHEMA = """
 CREATE TABLE entries (
-    no INTEGER PRIMARY KEY, kind INTEGER, path BLOB, depth INTEGER,
-    mode INTEGER, mtime_ns INTEGER, size INTEGER, xattrs BLOB);
+    no INTEGER PRIMARY KEY, kind INTEGER, path BLOB, depth INTEGER, entry BLOB, link_to INTEGER);
 CREATE TABLE places (pack BLOB, pack_offset INTEGER, blob BLOB, file INTEGER, at INTEGER);
 """
 _BATCH = 10_000
@@ -71,15 +70,16 @@ class RestorePlan:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def add(self, path: bytes, entry: TreeEntry) -> int:
-        """A folder, link or file to make; its number."""
+    def add(self, path: bytes, entry: TreeEntry, link_to: int | None = None) -> int:
+        """A folder, link or file to make; its number. `link_to`: the number of a file this one is
+        another name of (a hard link, made once that file is in place)."""
         no = self._next
         self._next += 1
         self.files += entry.kind == Kind.FILE
         self.dirs += entry.kind == Kind.DIR
         self.links += entry.kind == Kind.SYMLINK
-        xattrs = encode_xattrs(entry.xattrs)
-        self._entries.append((no, entry.kind, path, path.count(b"/"), entry.mode, entry.mtime_ns, entry.size, xattrs))
+        kept = encode_entry(entry._replace(ids=()))  # what to set on it; its blobs are in `places`
+        self._entries.append((no, entry.kind, path, path.count(b"/"), kept, link_to))
         if len(self._entries) >= _BATCH:
             self._flush()
         return no
@@ -91,7 +91,7 @@ class RestorePlan:
 
     def _flush(self) -> None:
         with _disk(), self._db:  # one transaction
-            self._db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._entries)
+            self._db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)", self._entries)
             self._db.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?)", self._places)
         self._entries.clear()
         self._places.clear()
@@ -121,12 +121,20 @@ class RestorePlan:
             yield pack, blobs
 
     def entries(self, kind: Kind, deepest_first: bool = False) -> Iterator[tuple[int, bytes, TreeEntry]]:
-        """(number, path, what to set on it: mode, mtime, size, extended attributes)."""
+        """(number, path, its entry without blob ids: what to set on it); hard links not among them."""
         self._flush()
         order = "depth DESC" if deepest_first else "no"
         with _disk():
             rows = self._db.execute(
-                f"SELECT no, path, mode, mtime_ns, size, xattrs FROM entries WHERE kind = ? ORDER BY {order}", (kind,)
+                f"SELECT no, path, entry FROM entries WHERE kind = ? AND link_to IS NULL ORDER BY {order}", (kind,)
             )
-            for no, path, mode, mtime_ns, size, xattrs in rows:
-                yield no, path, TreeEntry(b"", kind, mode, mtime_ns, size, xattrs=decode_xattrs(memoryview(xattrs))[0])
+            for no, path, entry in rows:
+                yield no, path, decode_entry(memoryview(entry))[0]
+
+    def hard_links(self) -> Iterator[tuple[int, bytes, int, bytes]]:
+        """(number, path, the number and path of the file it is another name of), in plan order."""
+        self._flush()
+        with _disk():
+            yield from self._db.execute(
+                "SELECT e.no, e.path, f.no, f.path FROM entries e JOIN entries f ON f.no = e.link_to ORDER BY e.no"
+            )

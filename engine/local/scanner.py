@@ -2,8 +2,11 @@
 
 The scan never follows symlinks (they are stored as links, so a link loop cannot trap it),
 stores regular files, folders and links, and reports what it leaves out: unreadable folders
-as warnings, FIFOs, sockets and devices as notes, excluded paths silently. Backbeat's own
-app-data folder is always excluded (it holds the default repository). The tree is rooted at
+as warnings, FIFOs, sockets and devices as notes, what the system marks as not worth backing up
+(cache folders, Time Machine exclusions; `engine.platform`) as notes, the user's exclusions
+silently. Backbeat's own app-data folder is always excluded (it holds the default repository).
+A file whose content is only in the cloud (an iCloud placeholder) is spooled as such, never
+opened: the backup decides what to do with it. The tree is rooted at
 the deepest folder holding every selected path, so one or many sources restore naturally.
 
 A partial scan (the watcher's) lists only the folders on the way to a changed path and those
@@ -24,10 +27,11 @@ from dataclasses import dataclass
 
 from engine.base.events import FileSkipped
 from engine.local.spool import Spool, pack_meta, room_said, tree_key
+from engine.platform import Exclusion
+from engine.platform import current as platform
 
-__all__ = ["Scan", "Partial", "scan", "read_xattrs"]
+__all__ = ["Scan", "Partial", "scan"]
 
-_HAS_XATTR = hasattr(os, "listxattr")
 _RUN = 262_144  # names sorted in memory at a time (~15 MB); a bigger folder's listing is merged from runs
 _NAME = struct.Struct("<H")
 _BLOCK = 1 << 16
@@ -38,18 +42,8 @@ class Scan:
     spool: Spool
     base: bytes
     paths: list[bytes]
-
-
-def read_xattrs(path: bytes) -> tuple[tuple[bytes, bytes], ...]:
-    if not _HAS_XATTR:
-        return ()
-    try:
-        names = os.listxattr(path, follow_symlinks=False)
-        if not names:
-            return ()
-        return tuple(sorted((os.fsencode(n), os.getxattr(path, n, follow_symlinks=False)) for n in names))
-    except OSError:
-        return ()
+    #: items the system marks as not worth backing up (cache folders, Time Machine exclusions), left out
+    left_out: int = 0
 
 
 class Partial:
@@ -92,6 +86,9 @@ class _Walker:
         self.never = set(never)
         self.report = report
         self.partial = partial
+        self.system = platform()
+        #: items the system marks as not worth backing up, left out (each said as a note)
+        self.left_out = 0
 
     def excluded(self, path: bytes, name: bytes) -> bool:
         """Once per entry of every folder: a set lookup, and patterns only when there are some."""
@@ -120,13 +117,16 @@ class _Walker:
         mode = st.st_mode
         spool = self.spool
         if stat.S_ISREG(mode):
-            spool.file(path, st)
+            if not self.system_excludes(path, False):
+                (spool.cloud_only if self.system.dataless(st) else spool.file)(path, st)
         elif stat.S_ISLNK(mode):
             try:
                 spool.link(path, pack_meta(st), os.readlink(path))
             except OSError as e:
                 self.report(FileSkipped(os.fsdecode(path), f"cannot read the link ({e.strerror})", warning=True))
         elif stat.S_ISDIR(mode):
+            if self.system_excludes(path, True):
+                return False
             if self.partial is not None and not self.partial.must_list(path):
                 tree_id = self.partial.previous(path)
                 if tree_id is not None:
@@ -139,11 +139,19 @@ class _Walker:
             self.report(FileSkipped(os.fsdecode(path), f"{what} (not a regular file), left out", warning=False))
         return False
 
+    def system_excludes(self, path: bytes, is_dir: bool) -> bool:
+        why: Exclusion | None = self.system.excluded(path, is_dir)
+        if why is not None:
+            self.left_out += 1
+            self.report(FileSkipped(os.fsdecode(path), f"{why.value}: left out", warning=False))
+        return why is not None
+
     def children(self, path: bytes) -> Iterator[tuple[bytes, os.stat_result]]:
-        """The loop every entry goes through: a regular file is spooled here, without a call more;
-        the rest is handed back to `walk`."""
+        """The loop every entry goes through: a regular file is spooled here, without a call more
+        (but the system's two questions, on a Mac); the rest is handed back to `walk`."""
         prefix = path if path.endswith(b"/") else path + b"/"
         never, patterns, lstat, regular, spool = self.never, bool(self.excludes), os.lstat, stat.S_ISREG, self.spool
+        ask_files, dataless = self.system.excludes_files, self.system.dataless
         for name in self.names(path):
             child = prefix + name
             if child in never or (patterns and self.excluded(child, name)):
@@ -154,7 +162,12 @@ class _Walker:
                 self.report(FileSkipped(os.fsdecode(child), f"cannot read it ({e.strerror})", warning=True))
                 continue
             if regular(st.st_mode):
-                spool.file(child, st)
+                if ask_files and self.system_excludes(child, False):
+                    continue
+                if dataless(st):
+                    spool.cloud_only(child, st)
+                else:
+                    spool.file(child, st)
             else:
                 yield child, st
 
@@ -239,7 +252,7 @@ def scan(
     except BaseException:
         spool.close()
         raise
-    return Scan(spool, base, selected)
+    return Scan(spool, base, selected, walker.left_out)
 
 
 def _folders_between(base: bytes, path: bytes) -> list[bytes]:

@@ -31,9 +31,11 @@ __all__ = [
     "Tag",
     "Entry",
     "Spool",
+    "CLOUD_ONLY",
     "tree_key",
     "pack_meta",
     "META_SIZE",
+    "STAT",
     "meta_mtime_ns",
     "meta_size",
     "meta_mode",
@@ -41,8 +43,8 @@ __all__ = [
 ]
 
 _HEAD = struct.Struct("<BII")  # tag, path length, extra length; then meta, path, extra
-_META = struct.Struct("<QQqqQI")  # device, inode, mtime_ns, ctime_ns, size, mode
-META_SIZE = _META.size
+STAT = struct.Struct("<QQqqQI")  # device, inode, mtime_ns, ctime_ns, size, mode
+META_SIZE = STAT.size
 _BLOCK = 1 << 18
 
 
@@ -65,8 +67,12 @@ class Entry(NamedTuple):
     path: bytes
     #: `pack_meta` of its lstat (empty for LEAVE)
     meta: bytes
-    #: a link's target, a kept folder's tree id
+    #: a link's target, a kept folder's tree id; `CLOUD_ONLY` for a file whose content is not on this computer
     extra: bytes = b""
+
+
+#: the `extra` of a FILE whose content lives only in the cloud (an iCloud placeholder): never read
+CLOUD_ONLY = b"\1"
 
 
 @contextlib.contextmanager
@@ -86,20 +92,20 @@ def room_said() -> Iterator[None]:
 def pack_meta(st: os.stat_result) -> bytes:
     """What an entry keeps of its stat, as 44 bytes (a stat_result costs ~600): the files cache
     compares these bytes whole."""
-    return _META.pack(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
+    return STAT.pack(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
 
 
 def meta_mtime_ns(meta: bytes) -> int:
-    return _META.unpack_from(meta)[2]
+    return STAT.unpack_from(meta)[2]
 
 
 def meta_size(meta: bytes) -> int:
-    return _META.unpack_from(meta)[4]
+    return STAT.unpack_from(meta)[4]
 
 
 def meta_mode(meta: bytes) -> int:
     """Permission bits, as a tree entry stores them."""
-    return stat.S_IMODE(_META.unpack_from(meta)[5])
+    return stat.S_IMODE(STAT.unpack_from(meta)[5])
 
 
 def tree_key(path: bytes) -> bytes:
@@ -130,6 +136,12 @@ class Spool:
         self.files += 1
         self.bytes += st.st_size
         self._put(_FILE, path, pack_meta(st))
+
+    def cloud_only(self, path: bytes, st: os.stat_result) -> None:
+        """A file whose content is not on this computer (reading it would download it)."""
+        self.files += 1
+        self.bytes += st.st_size
+        self._put(_FILE, path, pack_meta(st), CLOUD_ONLY)
 
     def link(self, path: bytes, meta: bytes, target: bytes) -> None:
         self._put(Tag.LINK, path, meta, target)

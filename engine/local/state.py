@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from engine.base.errors import LocalDiskFull
+from engine.local import filerecord
 from engine.local.spool import tree_key
 from engine.repo.crypto import RECORD_MAC_SIZE, record_mac
 from engine.repo.index import Index
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS runs (
 )
 #: how many runs the history keeps (the app's charts and a support bundle read the newest)
 _RUNS_KEPT = 10_000
-_SCHEMA_VERSION = "7"  # 7: files and index cache rows carry their MAC
+_SCHEMA_VERSION = "8"  # 7: files and index cache rows carry their MAC; 8: file entries their metadata
 #: tables that are only caches: an older schema's are dropped and rebuilt, never migrated (but
 #: for v5's files cache: rebuilding it means reading every file again, so it is re-keyed)
 _CACHE_TABLES = ("files", "index_files", "blobs", "packs")  # blobs, packs: before v5
@@ -142,8 +143,11 @@ class State:
             schema = "6"
         if schema == "6" and self._record_key is not None:
             self._seal_records()
+            schema = "7"
+        if schema == "7" and self._record_key is not None:
+            self._describe_files()
             schema = _SCHEMA_VERSION
-        elif schema not in ("6", _SCHEMA_VERSION):
+        elif schema not in ("6", "7", _SCHEMA_VERSION):
             for table in _CACHE_TABLES:
                 self._db.execute(f"DROP TABLE IF EXISTS {table}")
             schema = _SCHEMA_VERSION
@@ -168,6 +172,21 @@ class State:
             self._db.executemany(
                 f"UPDATE {table} SET {value} = ? WHERE {key} = ?", ((self._sealed(k, v), k) for k, v in rows)
             )
+        self._db.execute("COMMIT")
+
+    def _describe_files(self) -> None:
+        """v7 entries had no metadata (owner, creation time, flags, hard links): each is given its
+        file's, read now without reading the file (`filerecord.upgraded`), so no file is read again."""
+        self._db.execute("BEGIN")
+        rows = self._db.execute("SELECT key, record FROM files").fetchall()
+        upgraded = []
+        for key, stored in rows:
+            record = self._opened(key, stored)
+            if record is not None:
+                record = filerecord.upgraded(key.replace(b"\0", b"/"), record)
+                upgraded.append((self._sealed(key, record), key))
+        self._db.execute("DELETE FROM files")
+        self._db.executemany("INSERT INTO files (record, key) VALUES (?, ?)", upgraded)
         self._db.execute("COMMIT")
 
     # -- rows with their MAC -------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Entries are sorted by name (raw bytes, so any file name the OS allows survives, UTF-8 or not)
 and encoded in a fixed binary layout, so an unchanged directory encodes to the same bytes and
 dedups to nothing. A file entry lists its content blob ids in order; a directory entry names
-its subtree's id; a symlink keeps its target. Extended attributes ride along where the OS has them.
+its subtree's id; a symlink keeps its target. Extended attributes ride along where the OS has them,
+and since tree version 3 the rest of what the platform layer reads (`Metadata`: owner, creation
+time, flags, ACL, hard-link identity). Version 1 trees (no metadata) stay readable.
 
 A big folder is stored as parts (`TreeSplitter`): whole trees of a few thousand entries each, cut
 after names chosen by a keyed hash, and a short list of them. So no folder is ever one huge blob,
@@ -15,11 +17,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
 from enum import IntEnum
 from typing import NamedTuple
 
 from engine.base.errors import IntegrityError
+from engine.base.metadata import Metadata
 
 __all__ = [
     "Kind",
@@ -30,18 +33,22 @@ __all__ = [
     "entry_ids",
     "ids_known",
     "decode_tree",
+    "decode_entry",
     "split_parts",
     "TreeSplitter",
     "encode_xattrs",
     "decode_xattrs",
 ]
 
-_VERSION = 1
+_VERSION = 3  # what a writer writes: entries with their metadata
+_PLAIN = 1  # entries without metadata (written until 2026-12)
 _SPLIT = 2  # a folder stored as parts: the version byte of the list of them
 _HEAD = struct.Struct("<BI")
 _FIXED = struct.Struct("<BIqQHHHI")  # kind, mode, mtime_ns, size, name, target, xattr count, ids
 _COUNT_AT = _FIXED.size - 4  # where the id count sits in an encoded entry
 _XATTR = struct.Struct("<HI")
+#: version 3, after the fixed part: u8 1 and this, or u8 0 (metadata not known)
+_META = struct.Struct("<IIqIQQBBI")  # uid, gid, birth_ns, flags, link dev, link ino, user, group, acl lengths
 _ID = 32
 
 
@@ -82,6 +89,8 @@ class TreeEntry(NamedTuple):
     xattrs: Xattrs = ()
     #: content blob ids for a file; the one subtree id for a directory.
     ids: tuple[bytes, ...] = ()
+    #: owner, creation time, flags, ACL, hard-link identity; None when the tree did not keep them (version 1)
+    meta: Metadata | None = None
 
     @property
     def subtree(self) -> bytes:
@@ -91,7 +100,11 @@ class TreeEntry(NamedTuple):
 def encode_entry(e: TreeEntry) -> bytes:
     """One entry's bytes: the files cache keeps them, so an unchanged file costs no encoding."""
     fixed = _FIXED.pack(e.kind, e.mode, e.mtime_ns, e.size, len(e.name), len(e.target), len(e.xattrs), len(e.ids))
-    return b"".join((fixed, e.name, e.target, encode_xattrs(e.xattrs), *e.ids))
+    m = e.meta
+    if m is None:
+        return b"".join((fixed, b"\0", e.name, e.target, encode_xattrs(e.xattrs), *e.ids))
+    head = _META.pack(m.uid, m.gid, m.birth_ns, m.flags, m.link_dev, m.link_ino, len(m.user), len(m.group), len(m.acl))
+    return b"".join((fixed, b"\1", head, e.name, e.target, m.user, m.group, m.acl, encode_xattrs(e.xattrs), *e.ids))
 
 
 def _id_offsets(raw: bytes, start: int) -> range:
@@ -140,27 +153,55 @@ def decode_tree(data: bytes) -> list[TreeEntry]:
         version, count = _HEAD.unpack_from(view, 0)
         if version == _SPLIT:
             raise IntegrityError("tree is a list of parts where a part belongs")
-        if version != _VERSION:
+        if version not in (_VERSION, _PLAIN):
             raise IntegrityError(f"tree has unknown version {version}")
         pos = _HEAD.size
-        entries = []
+        entries: list[TreeEntry] = []
         for _ in range(count):
-            kind, mode, mtime, size, nlen, tlen, nx, nids = _FIXED.unpack_from(view, pos)
-            pos += _FIXED.size
-            name = bytes(view[pos : pos + nlen])
-            pos += nlen
-            target = bytes(view[pos : pos + tlen])
-            pos += tlen
-            xattrs, pos = decode_xattrs(view, pos, nx)
-            ids = tuple(bytes(view[pos + i * _ID : pos + (i + 1) * _ID]) for i in range(nids))
-            pos += nids * _ID
-            _check_name(name, entries[-1].name if entries else None)
-            entries.append(TreeEntry(name, Kind(kind), mode, mtime, size, target, xattrs, ids))
+            entry, pos = decode_entry(view, pos, version == _VERSION)
+            _check_name(entry.name, entries[-1].name if entries else None)
+            entries.append(entry)
     except (struct.error, ValueError) as e:
         raise IntegrityError(f"tree is malformed ({e})") from None
     if pos != len(view):
         raise IntegrityError("tree has trailing bytes")
     return entries
+
+
+def decode_entry(view: memoryview, pos: int = 0, with_meta: bool = True) -> tuple[TreeEntry, int]:
+    """The entry encoded at `pos` (as `encode_entry` writes it, or without metadata as version 1
+    did); the position after it. Raises struct.error or ValueError on malformed bytes."""
+    kind, mode, mtime, size, nlen, tlen, nx, nids = _FIXED.unpack_from(view, pos)
+    pos += _FIXED.size
+    meta = None
+    if with_meta:
+        known = view[pos]
+        pos += 1
+        if known not in (0, 1):
+            raise ValueError(f"metadata marker {known}")
+        if known:
+            uid, gid, birth, flags, dev, ino, ulen, glen, alen = _META.unpack_from(view, pos)
+            pos += _META.size
+    name = bytes(view[pos : pos + nlen])
+    pos += nlen
+    target = bytes(view[pos : pos + tlen])
+    pos += tlen
+    if with_meta and known:
+        user, group, acl = (bytes(view[a:b]) for a, b in _spans(pos, ulen, glen, alen))
+        pos += ulen + glen + alen
+        meta = Metadata(uid, gid, user, group, birth, flags, acl, dev, ino)
+    xattrs, pos = decode_xattrs(view, pos, nx)
+    ids = tuple(bytes(view[pos + i * _ID : pos + (i + 1) * _ID]) for i in range(nids))
+    pos += nids * _ID
+    if pos > len(view):
+        raise ValueError("truncated entry")
+    return TreeEntry(name, Kind(kind), mode, mtime, size, target, xattrs, ids, meta), pos
+
+
+def _spans(pos: int, *lengths: int) -> Iterator[tuple[int, int]]:
+    for n in lengths:
+        yield pos, pos + n
+        pos += n
 
 
 #: A part ends after an entry whose name hashes to zero in these bits (one name in 4096), once it

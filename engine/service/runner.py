@@ -1,7 +1,8 @@
 """The one runner: it gives every job what its `Needs` declare, in one order, the same way.
 
 Order, outermost first: the queue (backups of one repository on this computer run one after the
-other), pacing (for a network destination), delivery of a killed run's outbox (writers: inside
+other), for writers the system kept from idle sleep (on a Mac on AC power: `engine.platform`),
+pacing (for a network destination), delivery of a killed run's outbox (writers: inside
 pacing and pause, never by a reader), the run lock that keeps other processes from recovering
 this job's packs, the repository lock (waited for as long as the job says, refreshed by the
 lock's own timer), the history. A failure is logged in plain words and kept in the history, then
@@ -24,6 +25,7 @@ from engine.jobs.needs import Needs
 from engine.jobs.session import Session, recover
 from engine.local.state import State
 from engine.meter.pacing import Pacer
+from engine.platform import current as platform
 
 __all__ = ["Runner"]
 
@@ -61,6 +63,8 @@ class Runner:
         with contextlib.ExitStack() as held:
             if needs.queued and session is not None:
                 held.enter_context(session.one_backup(waiting))
+            if needs.writes:
+                held.enter_context(platform().awake(f"Backbeat: {needs.name}"))
             if needs.paced and backend is not None:
                 held.enter_context(self.paced(backend))
             if session is not None and needs.writes:

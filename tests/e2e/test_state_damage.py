@@ -2,16 +2,38 @@
 from the destination, says so, loses nothing and uploads nothing twice."""
 
 import os
+import pwd
 import sqlite3
+import struct
 
 import pytest
 
 from engine.base.events import FileSkipped
 from engine.jobs.session import state_path
+from engine.local.spool import META_SIZE
+from engine.repo.tree import decode_entry, encode_entry
 from engine.service import BackupService
 from tests.conftest import PASSWORD
 
 _NO_INDEX_MACS = "UPDATE index_files SET plain = substr(plain, 1, length(plain) - 16)"  # as before schema 7
+_FIXED = struct.calcsize("<BIqQHHHI")  # an entry's fixed part (docs/format.md), then version 3's metadata marker
+
+
+def _before_metadata(record: bytes) -> bytes:
+    """A files-cache record (without its MAC) as schema 7 and earlier wrote it: the entry as tree
+    version 1 encodes it, with no metadata."""
+    entry, _ = decode_entry(memoryview(record), META_SIZE)
+    raw = encode_entry(entry._replace(meta=None))
+    return record[:META_SIZE] + raw[:_FIXED] + raw[_FIXED + 1 :]
+
+
+def _owners_in_latest(tmp_path) -> dict[str, bytes]:
+    service = BackupService(str(tmp_path / "repo"))
+    service.unlock(PASSWORD)
+    try:
+        return {path: entry.meta.user for path, entry in service.list_files("latest") if entry.kind == 0}
+    finally:
+        service.close()
 
 
 def _damage(path, how: str) -> None:
@@ -92,7 +114,8 @@ def test_a_files_cache_from_before_tree_order_is_re_keyed_not_dropped(tmp_path):
     db.execute("CREATE TABLE files (path BLOB PRIMARY KEY, record BLOB NOT NULL)")
     # v5 rows: keyed by path, without the MAC v7 gives each row
     db.executemany(
-        "INSERT INTO files VALUES (?, ?)", ((key.replace(b"\0", b"/"), record[:-16]) for key, record in rows)
+        "INSERT INTO files VALUES (?, ?)",
+        ((key.replace(b"\0", b"/"), _before_metadata(record[:-16])) for key, record in rows),
     )
     db.execute(_NO_INDEX_MACS)
     db.execute("UPDATE meta SET value='5' WHERE key='schema'")
@@ -101,6 +124,8 @@ def test_a_files_cache_from_before_tree_order_is_re_keyed_not_dropped(tmp_path):
 
     again = _back_up_again(tmp_path, src)
     assert (again.files_unchanged, again.files_new, again.bytes_read) == (4, 0, 0)
+    me = pwd.getpwuid(os.geteuid()).pw_name.encode()
+    assert set(_owners_in_latest(tmp_path).values()) == {me}  # the upgrade described them without reading them
 
 
 def test_a_files_cache_record_altered_outside_backbeat_is_not_trusted(tmp_path, caplog):
@@ -149,15 +174,22 @@ def test_an_index_cache_row_altered_outside_backbeat_is_fetched_again(tmp_path, 
     db.close()
 
 
-def test_a_files_cache_from_before_its_macs_keeps_its_records(tmp_path):
-    """Schema 6 rows had no MAC: they are given one on the first unlocked open, not dropped."""
+def test_a_files_cache_from_before_its_macs_and_metadata_keeps_its_records(tmp_path):
+    """Schema 6 rows had no MAC: they are given one on the first unlocked open, not dropped; rows
+    before 8 had no metadata: each is given its file's, read without reading the file; a file
+    changed since keeps none, and is read again as any changed file."""
     src, db = _backed_up(tmp_path, {"a.txt": b"A" * 5000, "b.txt": b"B" * 5000})
     rows = db.execute("SELECT key, record FROM files").fetchall()
-    db.executemany("UPDATE files SET record = ? WHERE key = ?", ((record[:-16], key) for key, record in rows))
+    db.executemany(
+        "UPDATE files SET record = ? WHERE key = ?", ((_before_metadata(record[:-16]), key) for key, record in rows)
+    )
     db.execute(_NO_INDEX_MACS)
     db.execute("UPDATE meta SET value='6' WHERE key='schema'")
     db.commit()
     db.close()
 
+    (src / "b.txt").write_bytes(b"b" * 5000)
     again = _back_up_again(tmp_path, src)
-    assert (again.files_unchanged, again.bytes_read) == (2, 0)
+    assert (again.files_unchanged, again.bytes_read) == (1, 5000)
+    me = pwd.getpwuid(os.geteuid()).pw_name.encode()
+    assert _owners_in_latest(tmp_path) == {"src/a.txt": me, "src/b.txt": me}

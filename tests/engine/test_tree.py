@@ -1,6 +1,7 @@
 import pytest
 
 from engine.base.errors import IntegrityError
+from engine.base.metadata import Metadata
 from engine.repo.tree import Kind, TreeEntry, decode_tree, encode_entry, encode_tree, ids_known
 
 ENTRIES = [
@@ -8,7 +9,31 @@ ENTRIES = [
     TreeEntry("café with space".encode(), Kind.DIR, 0o755, 5, ids=(b"\3" * 32,)),
     TreeEntry(b"link", Kind.SYMLINK, 0o777, -1, target=b"../elsewhere", xattrs=((b"user.k", b"v"),)),
     TreeEntry(b"empty", Kind.FILE, 0o400, 0),
+    TreeEntry(
+        b"with-metadata",
+        Kind.FILE,
+        0o640,
+        7,
+        3,
+        xattrs=((b"com.apple.FinderInfo", bytes(32)),),
+        ids=(b"\4" * 32,),
+        meta=Metadata(501, 20, b"al", b"staff", 1_600_000_000_000_000_001, 0x8000, b"!#acl 1\n", 16777220, 99),
+    ),
 ]
+
+
+def test_a_version_1_tree_has_no_metadata_and_still_reads():
+    """Trees written before metadata (version 1): the same entries without the marker byte."""
+    plain = [e._replace(meta=None) for e in sorted(ENTRIES, key=lambda e: e.name)]
+    v3 = [encode_entry(e) for e in plain]
+    v1 = b"".join(raw[:31] + raw[32:] for raw in v3)  # the fixed part is 31 bytes; then version 3's marker
+    assert decode_tree(b"\1" + len(plain).to_bytes(4, "little") + v1) == plain
+
+
+def test_a_metadata_marker_other_than_0_or_1_is_damage():
+    raw = encode_entry(ENTRIES[3])
+    with pytest.raises(IntegrityError):
+        decode_tree(b"\3" + (1).to_bytes(4, "little") + raw[:31] + b"\2" + raw[32:])
 
 
 def test_round_trip_sorted_and_canonical():

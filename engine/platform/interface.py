@@ -1,0 +1,154 @@
+"""The platform interface, with what every POSIX system does the same way: owners by id and name,
+hard-link identity, and `CACHEDIR.TAG` folders.
+
+Methods are called once per file a backup reads, or once per folder: never for an unchanged file
+(its entry comes from the files cache), so a system call here costs nothing on a quiet day.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+import stat
+from collections.abc import Iterator
+from enum import Enum
+
+from engine.base.metadata import Metadata
+
+__all__ = ["Platform", "Exclusion", "Xattrs", "CACHEDIR_SIGNATURE"]
+
+Xattrs = tuple[tuple[bytes, bytes], ...]
+
+#: the first bytes of a `CACHEDIR.TAG` that marks its folder as a cache (https://bford.info/cachedir/)
+CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
+
+
+class Exclusion(Enum):
+    """Why the system says an item is not worth backing up (counted and shown, never silent)."""
+
+    CACHE_FOLDER = "a cache folder (it holds a CACHEDIR.TAG)"
+    TIME_MACHINE = "excluded from Time Machine"
+
+
+class Platform:
+    """One operating system's answers. Subclasses override what their system has."""
+
+    name = "posix"
+    #: whether `excluded` must be asked of every file too (macOS: Time Machine marks files), or of folders only
+    excludes_files = False
+
+    def __init__(self) -> None:
+        self._users: dict[int, bytes] = {}
+        self._groups: dict[int, bytes] = {}
+
+    # -- reading ---------------------------------------------------------------------------------
+    def metadata(self, path: bytes, st: os.stat_result, fd: int | None = None) -> Metadata:
+        """What a tree keeps of the item at `path` beyond mode and mtime (`st` is its lstat, `fd`
+        an open descriptor of it when there is one)."""
+        linked = stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+        return Metadata(
+            st.st_uid,
+            st.st_gid,
+            self.user_name(st.st_uid),
+            self.group_name(st.st_gid),
+            self.birthtime_ns(path, st, fd),
+            self.flags(st),
+            self.acl(path, fd),
+            st.st_dev if linked else 0,
+            st.st_ino if linked else 0,
+        )
+
+    def user_name(self, uid: int) -> bytes:
+        if uid not in self._users:
+            try:
+                self._users[uid] = os.fsencode(pwd.getpwuid(uid).pw_name)
+            except KeyError:
+                self._users[uid] = b""
+        return self._users[uid]
+
+    def group_name(self, gid: int) -> bytes:
+        if gid not in self._groups:
+            try:
+                self._groups[gid] = os.fsencode(grp.getgrgid(gid).gr_name)
+            except KeyError:
+                self._groups[gid] = b""
+        return self._groups[gid]
+
+    def xattrs(self, path: bytes) -> Xattrs:
+        """Every extended attribute of `path` (not following a link), sorted by name."""
+        return ()
+
+    def birthtime_ns(self, path: bytes, st: os.stat_result, fd: int | None = None) -> int:
+        return 0
+
+    def flags(self, st: os.stat_result) -> int:
+        return 0
+
+    def acl(self, path: bytes, fd: int | None = None) -> bytes:
+        return b""
+
+    def dataless(self, st: os.stat_result) -> bool:
+        """Whether the file's content lives only in the cloud (macOS: an iCloud placeholder):
+        reading it would download it."""
+        return False
+
+    def excluded(self, path: bytes, is_dir: bool) -> Exclusion | None:
+        """Whether the system marks `path` as not worth backing up. Here: a folder holding a
+        `CACHEDIR.TAG` that starts with the signature (the convention restic, borg and Backbeat honour)."""
+        if not is_dir:
+            return None
+        try:
+            with open(os.path.join(path, b"CACHEDIR.TAG"), "rb") as f:
+                head = f.read(len(CACHEDIR_SIGNATURE))
+        except OSError:
+            return None
+        return Exclusion.CACHE_FOLDER if head == CACHEDIR_SIGNATURE else None
+
+    # -- writing (a restore) ---------------------------------------------------------------------
+    def owner_ids(self, meta: Metadata) -> tuple[int, int]:
+        """The ids to give a restored item: by name where this computer knows the name (a user is
+        501 on one Mac and 502 on the next), else the stored ids."""
+        uid, gid = meta.uid, meta.gid
+        with contextlib.suppress(KeyError):
+            uid = pwd.getpwnam(os.fsdecode(meta.user)).pw_uid if meta.user else uid
+        with contextlib.suppress(KeyError):
+            gid = grp.getgrnam(os.fsdecode(meta.group)).gr_gid if meta.group else gid
+        return uid, gid
+
+    def restorable_xattr(self, name: bytes) -> bool:
+        """Whether a restore may set this attribute: only those a user's files carry (a snapshot,
+        or a hostile repository, must never set ones the system keeps for itself)."""
+        return False
+
+    def set_xattr(self, fd: int, name: bytes, value: bytes) -> None:
+        raise OSError(95, "extended attributes are not supported here")
+
+    def set_birthtime(self, fd: int, ns: int) -> bool:
+        """Set the creation time; False where the system keeps none that can be set."""
+        return False
+
+    def set_flags(self, fd: int, flags: int) -> None:
+        """Set the user flags among `flags` (never system ones: only root may, and a snapshot must
+        not mark files the system owns)."""
+
+    def set_acl(self, fd: int, acl: bytes) -> None:
+        if acl:
+            raise OSError(95, "extended ACLs are not supported here")
+
+    # -- the machine -----------------------------------------------------------------------------
+    def full_disk_access(self) -> bool | None:
+        """Whether this process may read everything its user owns: None where the system has no
+        such grant (Linux), False on a Mac that has not been given Full Disk Access."""
+        return None
+
+    def throttle_disk_io(self) -> None:
+        """Make the calling thread's disk reads yield to everything else (a backup must not make
+        the computer feel slow)."""
+
+    @contextlib.contextmanager
+    def awake(self, reason: str) -> Iterator[None]:
+        """Keep the computer from idle sleep while the block runs (an upload), where the system lets a
+        program ask. Never against the user's own sleep (lid, menu)."""
+        yield

@@ -1,0 +1,71 @@
+"""Linux: extended attributes (POSIX ACLs among them, as `system.posix_acl_*`), creation time read
+with `statx(2)` where the file system keeps it, and per-thread disk priority with `ioprio_set(2)`.
+
+Linux has no BSD flags, no settable creation time, no Full Disk Access grant and no iCloud
+placeholders: those answers are the interface's defaults.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import struct
+
+from engine.platform.interface import Platform, Xattrs
+
+__all__ = ["LinuxPlatform"]
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_statx = getattr(_libc, "statx", None)  # glibc 2.28 and later
+_AT_FDCWD = -100
+_AT_EMPTY_PATH = 0x1000
+_AT_SYMLINK_NOFOLLOW = 0x100
+_STATX_BTIME = 0x800
+_STATX_SIZE = 256
+_BTIME = struct.Struct("<qI")  # struct statx_timestamp at offset 80: tv_sec, tv_nsec
+_BTIME_AT = 80
+
+#: ioprio_set(2): the calling thread (who = 0), best effort class at its lowest level (as `ionice -c2 -n7`)
+_IOPRIO_SET = {"x86_64": 251, "aarch64": 30}.get(platform.machine())
+_IOPRIO_WHO_PROCESS = 1
+_IOPRIO_LOWEST_BEST_EFFORT = (2 << 13) | 7
+
+#: besides `user.*`, the POSIX ACLs: a restore may set them (they say no more than the mode bits do)
+_ACL_XATTRS = {b"system.posix_acl_access", b"system.posix_acl_default"}
+
+
+class LinuxPlatform(Platform):
+    name = "linux"
+
+    def xattrs(self, path: bytes) -> Xattrs:
+        try:
+            names = os.listxattr(path, follow_symlinks=False)
+            if not names:
+                return ()
+            return tuple(sorted((os.fsencode(n), os.getxattr(path, n, follow_symlinks=False)) for n in names))
+        except OSError:
+            return ()
+
+    def birthtime_ns(self, path: bytes, st: os.stat_result, fd: int | None = None) -> int:
+        if _statx is None:
+            return 0
+        buf = ctypes.create_string_buffer(_STATX_SIZE)
+        if fd is not None:
+            rc = _statx(fd, b"", _AT_EMPTY_PATH | _AT_SYMLINK_NOFOLLOW, _STATX_BTIME, buf)
+        else:
+            rc = _statx(_AT_FDCWD, path, _AT_SYMLINK_NOFOLLOW, _STATX_BTIME, buf)
+        if rc != 0 or not int.from_bytes(buf.raw[:4], "little") & _STATX_BTIME:
+            return 0
+        sec, nsec = _BTIME.unpack_from(buf.raw, _BTIME_AT)
+        return sec * 1_000_000_000 + nsec
+
+    def restorable_xattr(self, name: bytes) -> bool:
+        return name.startswith(b"user.") or name in _ACL_XATTRS
+
+    def set_xattr(self, fd: int, name: bytes, value: bytes) -> None:
+        os.setxattr(fd, name, value)
+
+    def throttle_disk_io(self) -> None:
+        if _IOPRIO_SET is not None:
+            _libc.syscall(_IOPRIO_SET, _IOPRIO_WHO_PROCESS, 0, _IOPRIO_LOWEST_BEST_EFFORT)

@@ -1,0 +1,170 @@
+"""What a file carries beyond its bytes comes back from a restore (issue 28): owner and group (by
+name), extended attributes, POSIX ACLs, hard links as links, creation time kept where the system
+gives it; what the system marks as not worth backing up is left out and said; a file whose content
+is only in the cloud is never read. Real files on Linux; the Mac's answers through the platform
+interface (tests/platform/test_darwin.py runs the real ones on a Mac)."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+
+from bench.datasets import assert_same_tree
+from engine import platform
+from engine.base.events import FileSkipped
+from engine.platform.interface import CACHEDIR_SIGNATURE
+from engine.platform.linux import LinuxPlatform
+from engine.service import BackupService, Kind
+from tests.conftest import PASSWORD
+
+NOBODY, NOGROUP = 65534, 65534
+_ACL_TAGS = {"user_obj": 0x01, "user": 0x02, "group_obj": 0x04, "mask": 0x10, "other": 0x20}
+_ANY = 0xFFFFFFFF
+
+
+def _posix_acl(*entries: tuple[str, int, int]) -> bytes:
+    """The value of `system.posix_acl_access` (version 2, then tag, permissions, id per entry)."""
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", _ACL_TAGS[t], p, i) for t, p, i in entries)
+
+
+@pytest.fixture
+def service(tmp_path):
+    heard: list = []
+    s = BackupService(str(tmp_path / "repo"), events=heard.append)
+    s.init(PASSWORD)
+    s.unlock(PASSWORD)
+    s.heard = heard
+    yield s
+    s.close()
+
+
+def _entries(service) -> dict[str, object]:
+    return dict(service.list_files("latest"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files to another user")
+def test_owners_attributes_acls_and_hard_links_come_back(service, tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "theirs.txt").write_text("nobody's letter\n")
+    os.chown(src / "theirs.txt", NOBODY, NOGROUP)
+    os.chown(src / "sub", NOBODY, 0)
+    (src / "tagged.txt").write_text("tagged\n")
+    os.setxattr(src / "tagged.txt", "user.colour", b"red")
+    (src / "shared.txt").write_text("one file, three names\n" * 100)
+    os.link(src / "shared.txt", src / "sub" / "again.txt")
+    os.link(src / "shared.txt", src / "zz-third.txt")
+    acl = _posix_acl(
+        ("user_obj", 6, _ANY), ("user", 4, NOBODY), ("group_obj", 4, _ANY), ("mask", 4, _ANY), ("other", 0, _ANY)
+    )
+    os.setxattr(src / "tagged.txt", "system.posix_acl_access", acl)
+
+    summary = service.backup([str(src)])
+    assert summary.warnings == 0
+    entries = _entries(service)
+    theirs = entries["src/theirs.txt"].meta
+    assert (theirs.uid, theirs.gid, theirs.user, theirs.group) == (NOBODY, NOGROUP, b"nobody", b"nogroup")
+    birth = LinuxPlatform().birthtime_ns(os.fsencode(src / "theirs.txt"), os.lstat(src / "theirs.txt"))
+    assert birth and theirs.birth_ns == birth  # ext4 keeps it; statx reads it
+    links = {entries[p].meta.link for p in ("src/shared.txt", "src/sub/again.txt", "src/zz-third.txt")}
+    assert len(links) == 1 and None not in links
+    assert entries["src/tagged.txt"].meta.link is None
+
+    service.restore("latest", str(tmp_path / "out"))
+    out = tmp_path / "out" / "src"
+    assert_same_tree(src, out)  # owners (as root), xattrs with the ACL, the three names as one file
+    assert os.stat(out / "shared.txt").st_ino == os.stat(out / "sub" / "again.txt").st_ino
+    assert os.stat(out / "shared.txt").st_nlink == 3
+    assert os.getxattr(out / "tagged.txt", "system.posix_acl_access") == acl
+
+
+def test_a_hard_link_whose_first_name_is_left_alone_is_restored_whole(service, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("linked\n")
+    os.link(src / "a.txt", src / "b.txt")
+    service.backup([str(src)])
+    out = tmp_path / "out"
+    (out / "src").mkdir(parents=True)
+    (out / "src" / "a.txt").write_text("the user's own, kept\n")  # no --overwrite: the first name is left alone
+
+    result = service.restore("latest", str(out))
+    assert (out / "src" / "a.txt").read_text() == "the user's own, kept\n"
+    # a.txt was not restored, so b.txt cannot be a link to it (that would be the user's file): it
+    # is restored whole, with its own content
+    said = {os.path.basename(s.path): s.reason for s in result.failed}
+    assert "a.txt" in said and "already exists" in said["a.txt"]
+    assert (out / "src" / "b.txt").read_text() == "linked\n"
+
+
+def test_cache_folders_are_left_out_and_said(service, tmp_path):
+    src = tmp_path / "src"
+    (src / "cache").mkdir(parents=True)
+    (src / "cache" / "CACHEDIR.TAG").write_bytes(CACHEDIR_SIGNATURE + b"\n# made by a browser\n")
+    (src / "cache" / "blob.bin").write_bytes(os.urandom(50_000))
+    (src / "not-a-cache").mkdir()
+    (src / "not-a-cache" / "CACHEDIR.TAG").write_text("Signature: something else\n")
+    (src / "letter.txt").write_text("keep me\n")
+
+    summary = service.backup([str(src)])
+    assert summary.left_out == 1 and summary.warnings == 0
+    assert sorted(_entries(service)) == ["src", "src/letter.txt", "src/not-a-cache", "src/not-a-cache/CACHEDIR.TAG"]
+    notes = [s for s in summary.skipped if not s.warning]
+    assert [(os.path.basename(s.path), s.reason) for s in notes] == [
+        ("cache", "a cache folder (it holds a CACHEDIR.TAG): left out")
+    ]
+
+
+class _ICloud(LinuxPlatform):
+    """Linux with iCloud placeholders: the files whose inodes are in `evicted` have their content
+    only in the cloud (on a Mac, `SF_DATALESS` in `st_flags`; Linux has no such thing)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.evicted: set[int] = set()
+
+    def dataless(self, st: os.stat_result) -> bool:
+        return st.st_ino in self.evicted
+
+
+def test_files_only_in_icloud_are_never_read_carried_forward_or_said(service, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    photo, new = src / "photo.jpg", src / "new-in-icloud.mov"
+    body = os.urandom(300_000)
+    photo.write_bytes(body)
+    os.utime(photo, ns=(1_700_000_000_000_000_000,) * 2)
+    service.backup([str(src)])
+
+    # macOS evicts the photo's content (the same inode, size and mtime; its change time moves) and
+    # a new film arrives only as a placeholder. Had a backup read either, it would read these zeros.
+    with open(photo, "r+b") as f:
+        f.write(bytes(len(body)))
+    os.utime(photo, ns=(1_700_000_000_000_000_000,) * 2)
+    new.write_bytes(bytes(2_000_000))
+    icloud = _ICloud()
+    icloud.evicted |= {photo.stat().st_ino, new.stat().st_ino}
+    with platform.use(icloud):
+        summary = service.backup([str(src)])
+
+    assert (summary.bytes_read, summary.files_unchanged, summary.cloud_only) == (0, 1, 1)
+    assert summary.cloud_only_bytes == 2_000_000
+    (said,) = [s for s in summary.skipped if s.warning]
+    assert said.reason.startswith("1 file(s) (1.9 MB) are only in iCloud, not on this Mac, and were not backed up.")
+    assert "Download Now" in said.reason
+    assert sorted(_entries(service)) == ["src", "src/photo.jpg"]  # the film is not claimed as backed up
+    service.restore("latest", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "src" / "photo.jpg").read_bytes() == body  # carried forward, not the zeros
+
+
+def test_folders_carry_their_metadata_too(service, tmp_path):
+    """(Trees from before metadata, version 1, still restore: tests/e2e/test_format_fixture.py.)"""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    service.backup([str(src)])
+    folder = _entries(service)["src"]
+    assert folder.kind == Kind.DIR and folder.meta is not None and folder.meta.uid == os.geteuid()
+    assert not [e for e in service.heard if isinstance(e, FileSkipped) and e.warning]
