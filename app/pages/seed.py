@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton
 
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
+from app.pages.status import status_answer
 from engine.base.errors import Problem
 
 __all__ = ["SeedPage"]
@@ -41,7 +42,7 @@ class SeedPage(Page):
     def _answered(self, name: str, answer) -> None:
         if name != "status":
             return
-        (_latest, dests), _problem = answer
+        (_latest, dests), _problem, _access = answer
         waiting = [d for d in dests if d.seed_exported]
         self.state.setText(
             "A seed drive is on its way to "
@@ -61,7 +62,7 @@ class SeedPage(Page):
         if kind == "reconcile":
             self.check.setEnabled(True)
             self.checked.setText(r.summary())
-            self.bridge.ask("status", lambda s: (s.status(), s.last_problem()))
+            self.bridge.ask("status", status_answer)
 
     def _failed(self, kind: str, problem: Problem) -> None:
         if kind == "reconcile":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QPushButton
 
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
@@ -10,8 +12,15 @@ from app.ratechart import RateChart
 from engine.base.errors import Problem
 from engine.base.progress import describe_upload
 from engine.base.units import format_bytes, format_duration, format_rate
+from engine.service import BackupService, access_problems
 
-__all__ = ["StatusPage"]
+__all__ = ["StatusPage", "status_answer"]
+
+
+def status_answer(service: BackupService) -> tuple:
+    """The one shape of a "status" answer (the Status and Seed pages both listen for it): the
+    destinations' overview, the last problem, what the system keeps Backbeat from reading."""
+    return service.status(), service.last_problem(), access_problems()
 
 
 class StatusPage(Page):
@@ -21,6 +30,16 @@ class StatusPage(Page):
         self.summary = QLabel("Checking…")
         self.summary.setObjectName("summary")
         self.layout_.addWidget(self.summary)
+        # what the system keeps Backbeat from reading (Full Disk Access), until the user grants it
+        self.access = hint("")
+        self.access.setObjectName("problem")
+        self.access.hide()
+        self.layout_.addWidget(self.access)
+        self.access_button = QPushButton("Open System Settings")
+        self.access_button.hide()
+        self.access_button.clicked.connect(self._open_access_settings)
+        self.layout_.addWidget(self.access_button)
+        self._access_link = ""
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -52,12 +71,13 @@ class StatusPage(Page):
         self.refresh()
 
     def refresh(self) -> None:
-        self.bridge.ask("status", lambda s: (s.status(), s.last_problem()))
+        self.bridge.ask("status", status_answer)
 
     def _answered(self, name: str, answer) -> None:
         if name != "status":
             return
-        (latest, dests), problem = answer
+        (latest, dests), problem, access = answer
+        self._show_access(access)
         if not self.bridge.busy:
             if latest is None:
                 self.summary.setText("No backup yet")
@@ -85,6 +105,17 @@ class StatusPage(Page):
             self.destinations.addWidget(bar, row, 1)
             self.destinations.addWidget(QLabel(state), row, 2)
         self._show_problem(problem)
+
+    def _show_access(self, problems: list[Problem]) -> None:
+        first = problems[0] if problems else None
+        self.access.setVisible(first is not None)
+        self.access_button.setVisible(bool(first and first.link))
+        if first is not None:
+            self.access.setText(f"<b>{first.message}</b><br>{first.hint}")
+            self._access_link = first.link
+
+    def _open_access_settings(self) -> None:
+        QDesktopServices.openUrl(QUrl(self._access_link))
 
     def _show_problem(self, problem: str | None) -> None:
         self.problem.setVisible(bool(problem))

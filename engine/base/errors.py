@@ -257,6 +257,8 @@ class Problem:
     message: str
     hint: str = ""
     kind: str = "permanent"
+    #: where the user does what the hint says (a System Settings pane), when there is such a place
+    link: str = ""
 
     @classmethod
     def of(cls, error: BaseException) -> Problem:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from engine.base.clock import SYSTEM_CLOCK, Clock
-from engine.base.errors import BackbeatError, UsageError
+from engine.base.errors import BackbeatError, Problem, UsageError
 from engine.base.events import BackupSummary, Checkpoint, EventSink, FileSkipped, Progress
 from engine.base.home import app_dir, computer_id
 from engine.base.metadata import Metadata
@@ -56,7 +56,7 @@ from engine.repo.snapshot import Snapshot, save_snapshot
 from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry
 from engine.repo.walk import folder_entries
 
-__all__ = ["NEEDS", "Scanned", "start_scan", "run_backup", "RunOptions"]
+__all__ = ["NEEDS", "Scanned", "start_scan", "run_backup", "RunOptions", "access_problems"]
 
 #: chunks at least this big are sealed on the seal pool; smaller ones inline.
 _POOL_SEAL_MIN = 512 * 1024
@@ -599,6 +599,23 @@ def previous_trees(session: Session, snap: Snapshot) -> Callable[[bytes], bytes 
     return lookup
 
 
+def access_problems() -> list[Problem]:
+    """What keeps a backup from reading what the user chose, asked of the system at each run: on a
+    Mac without Full Disk Access, Mail, Messages, Safari, Photos and parts of Library cannot be
+    read, and a grant cannot be asked for by a prompt (the user switches it on in System Settings)."""
+    system = platform()
+    if system.full_disk_access() is not False:
+        return []
+    return [
+        Problem(
+            "Backbeat cannot read everything you chose: your Mail, Messages, Safari and Photos libraries "
+            "and parts of your Library folder are not backed up.",
+            "Open System Settings → Privacy & Security → Full Disk Access and switch Backbeat on.",
+            link=system.FULL_DISK_ACCESS_SETTINGS,
+        )
+    ]
+
+
 def start_scan(
     sources: list[str],
     excludes: list[str] = (),
@@ -617,6 +634,8 @@ def start_scan(
 
         try:
             platform().throttle_disk_io()
+            for problem in access_problems():
+                report(FileSkipped("Full Disk Access", str(problem), warning=True))
             events(Progress("scanning", 0, 0, 0, 0))
             found = scan(list(sources), list(excludes), [os.fsencode(app_dir())], report, partial)
             result.set_result(Scanned(found, skipped, partial is not None))

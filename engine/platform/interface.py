@@ -143,6 +143,9 @@ class Platform:
         such grant (Linux), False on a Mac that has not been given Full Disk Access."""
         return None
 
+    #: where the user grants it (the Full Disk Access pane of System Settings)
+    FULL_DISK_ACCESS_SETTINGS = "x-apple.systempreferences:com.apple.preference.security?Privacy_AllFiles"
+
     def throttle_disk_io(self) -> None:
         """Make the calling thread's disk reads yield to everything else (a backup must not make
         the computer feel slow)."""

@@ -7,6 +7,7 @@ what lies below: the few types of the layers below that they show (a tree entry'
 reports) are named here, so the door is the whole vocabulary they need.
 """
 
+from engine.jobs.backup import access_problems
 from engine.jobs.continuous import WatchRun
 from engine.jobs.forget import describe_decision
 from engine.jobs.prune import PruneReport
@@ -14,4 +15,13 @@ from engine.repo.tree import Kind, TreeEntry
 from engine.service.door import BackupService
 from engine.service.schedule import Scheduler
 
-__all__ = ["BackupService", "Scheduler", "WatchRun", "PruneReport", "Kind", "TreeEntry", "describe_decision"]
+__all__ = [
+    "BackupService",
+    "Scheduler",
+    "WatchRun",
+    "PruneReport",
+    "Kind",
+    "TreeEntry",
+    "describe_decision",
+    "access_problems",
+]

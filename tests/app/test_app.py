@@ -305,3 +305,17 @@ def test_first_run_connects_to_a_backup_in_a_bucket_of_the_real_s3_server(qtbot,
     assert dialog.result(), dialog.error.text()
     assert load_settings().destination == dialog.destination.location()
     assert BackupService(load_settings().destination).repository_id() == BackupService(s3_repo).repository_id()
+
+
+def test_a_missing_full_disk_access_shows_on_the_status_page_with_a_way_to_grant_it(qtbot, desktop):
+    from engine import platform
+    from tests.e2e.test_metadata import _NoFullDiskAccess
+
+    bridge, tray, window, src = desktop
+    assert not window.status.access.isVisibleTo(window)
+    with platform.use(_NoFullDiskAccess()):
+        with qtbot.waitSignal(bridge.answered, timeout=10000, check_params_cb=lambda name, _: name == "status"):
+            window.status.refresh()
+    assert window.status.access.isVisibleTo(window) and window.status.access_button.isVisibleTo(window)
+    assert "Full Disk Access" in window.status.access.text()
+    assert window.status._access_link.startswith("x-apple.systempreferences:")

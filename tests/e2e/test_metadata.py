@@ -16,7 +16,7 @@ from engine import platform
 from engine.base.events import FileSkipped
 from engine.platform.interface import CACHEDIR_SIGNATURE
 from engine.platform.linux import LinuxPlatform
-from engine.service import BackupService, Kind
+from engine.service import BackupService, Kind, access_problems
 from tests.conftest import PASSWORD
 
 NOBODY, NOGROUP = 65534, 65534
@@ -168,3 +168,25 @@ def test_folders_carry_their_metadata_too(service, tmp_path):
     folder = _entries(service)["src"]
     assert folder.kind == Kind.DIR and folder.meta is not None and folder.meta.uid == os.geteuid()
     assert not [e for e in service.heard if isinstance(e, FileSkipped) and e.warning]
+
+
+class _NoFullDiskAccess(LinuxPlatform):
+    """A Mac that has not been given Full Disk Access (Linux has no such grant)."""
+
+    def full_disk_access(self) -> bool | None:
+        return False
+
+
+def test_a_missing_full_disk_access_is_a_problem_with_where_to_grant_it(service, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    assert access_problems() == []
+    with platform.use(_NoFullDiskAccess()):
+        (problem,) = access_problems()
+        summary = service.backup([str(src)])
+    assert problem.link == "x-apple.systempreferences:com.apple.preference.security?Privacy_AllFiles"
+    assert "Full Disk Access" in problem.hint and "Mail" in problem.message
+    (said,) = [s for s in summary.skipped if s.warning]
+    assert said.path == "Full Disk Access" and said.reason == str(problem)
+    assert summary.warnings == 1 and summary.snapshot_id  # the rest is backed up
