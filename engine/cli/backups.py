@@ -59,6 +59,11 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
     r.add_argument("--target", required=True, metavar="DIR", help="folder to restore into")
     r.add_argument("--include", action="append", default=[], metavar="PATH", help="restore only PATH")
     r.add_argument("--overwrite", action="store_true", help="replace files that already exist")
+    r.add_argument(
+        "--numeric-owner",
+        action="store_true",
+        help="as root: give items their stored user and group numbers (default: by name where this computer knows it)",
+    )
     w = sub.add_parser("watch", parents=[common], help="back up continuously: within seconds of each change")
     w.add_argument("paths", nargs="*", metavar="PATH", help="default: the folders chosen in the settings")
     w.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="glob on names or paths")
@@ -155,7 +160,9 @@ def cmd_ls(args, printer) -> int:
 
 
 def cmd_restore(args, printer) -> int:
-    s = open_service(args, printer).restore(args.snapshot, args.target, args.include, args.overwrite)
+    s = open_service(args, printer).restore(
+        args.snapshot, args.target, args.include, args.overwrite, args.numeric_owner
+    )
     lines = [
         f"Restored {s.files} files, {s.dirs} folders, {s.links} links ({format_bytes(s.bytes)}) "
         f"in {format_duration(s.duration)} to {args.target}."

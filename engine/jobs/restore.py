@@ -135,27 +135,31 @@ def walk_snapshot(
             stack.pop()
 
 
-#: set-user-ID and set-group-ID: never restored, so a snapshot cannot hand the restorer's rights
-#: (root's, for a restore as root) to whatever it holds
+#: set-user-ID and set-group-ID: kept only when the owner is restored too, so a snapshot cannot
+#: hand the restorer's rights (root's, for a restore as root) to whatever it holds
 _SETID = stat.S_ISUID | stat.S_ISGID
+#: how owners are restored (only by root): by name where this computer knows it (a user is 501 on
+#: one Mac and 502 on the next), or by the numbers stored
+OWNERS_BY_NAME, OWNERS_BY_ID = "name", "id"
 
 
-def _set_meta(fd: int, entry: TreeEntry, owners: bool) -> list[str]:
-    """Extended attributes, owner (with `owners`: a restore as root), mode, ACL, times and creation
-    time of an open file or folder, in an order that lets each be set; flags come after
-    (`_set_flags`), once it has its name: a locked file cannot be renamed. Returns what could not
-    be set, in words."""
-    system, meta, missed = platform(), entry.meta, []
+def _set_meta(fd: int, entry: TreeEntry, owners: str | None) -> list[str]:
+    """Extended attributes, owner (`owners`: how, for a restore as root; None: not at all), mode,
+    ACL, times and creation time of an open file or folder, in an order that lets each be set;
+    flags come after (`_set_flags`), once it has its name: a locked file cannot be renamed.
+    Returns what could not be set, in words."""
+    system, meta, missed, owned = platform(), entry.meta, [], False
     for name, value in entry.xattrs:
         if system.restorable_xattr(name):
             with contextlib.suppress(OSError):  # the target file system may not support it; contents matter most
                 system.set_xattr(fd, name, value)
-    if meta is not None and owners:
+    if meta is not None and owners is not None:
         try:
-            os.fchown(fd, *system.owner_ids(meta))
+            os.fchown(fd, *((meta.uid, meta.gid) if owners == OWNERS_BY_ID else system.owner_ids(meta)))
+            owned = True
         except OSError as e:
             missed.append(f"its owner ({e.strerror})")
-    os.fchmod(fd, entry.mode & ~_SETID)
+    os.fchmod(fd, entry.mode if owned else entry.mode & ~_SETID)  # after chown, which clears the bits
     if meta is not None and meta.acl:
         try:
             system.set_acl(fd, meta.acl)
@@ -327,7 +331,7 @@ def _already_there(folder: int, name: bytes, entry: TreeEntry) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns
 
 
-def _put_in_place(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: bool) -> None:
+def _put_in_place(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: str | None) -> None:
     try:
         os.rename(part, name, src_dir_fd=staging, dst_dir_fd=folder)
     except OSError as e:
@@ -336,7 +340,7 @@ def _put_in_place(staging: int, part: bytes, folder: int, name: bytes, entry: Tr
         _move_across(staging, part, folder, name, entry, owners)  # on another file system mounted inside the target
 
 
-def _move_across(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: bool) -> None:
+def _move_across(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: str | None) -> None:
     """A rename across file systems: the part copied under its name (its metadata set again), then dropped."""
     src = os.open(part, os.O_RDONLY | _PART, dir_fd=staging)
     try:
@@ -390,7 +394,14 @@ def _on_pool(jobs: Iterator[Callable[[], None]], workers: int, done: Callable[[]
 
 class _Restorer:
     def __init__(
-        self, session: Session, target: bytes, overwrite: bool, events: EventSink, clock: Clock, mirrors: tuple
+        self,
+        session: Session,
+        target: bytes,
+        overwrite: bool,
+        events: EventSink,
+        clock: Clock,
+        mirrors: tuple,
+        owners: str = OWNERS_BY_NAME,
     ) -> None:
         self.session = session
         # the session's reader keeps decoded trees for later jobs; one with mirrors is for this restore only
@@ -416,7 +427,7 @@ class _Restorer:
         self.staging: _Staging | None = None  # made when the plan meets the first file to write
         self._lock = threading.Lock()
         #: owners are set back only by a restore as root (anyone else may only give files away)
-        self.owners = os.geteuid() == 0
+        self.owners = owners if os.geteuid() == 0 else None
         #: items another user owned, restored as the restorer's (said once, not per file)
         self.given_to_me = 0
         #: items restored whole whose metadata was not all set: said, not counted as failures
@@ -498,7 +509,7 @@ class _Restorer:
     def _add(self, plan: RestorePlan, dest: bytes, entry: TreeEntry, blobs: int, link_to: int | None = None) -> int:
         no = plan.add(dest, entry, link_to)
         self.remaining.append(blobs)
-        if entry.meta is not None and not self.owners and entry.meta.uid != os.geteuid():
+        if entry.meta is not None and self.owners is None and entry.meta.uid != os.geteuid():
             self.given_to_me += 1
         return no
 
@@ -659,14 +670,16 @@ def run_restore(
     clock: Clock = SYSTEM_CLOCK,
     workers: int | None = None,
     mirrors: tuple[Backend, ...] = (),
+    owners: str = OWNERS_BY_NAME,
 ) -> RestoreSummary:
-    """`mirrors`: other destinations of this repository, read for the data that fails here."""
+    """`mirrors`: other destinations of this repository, read for the data that fails here.
+    `owners`: for a restore as root, owners by name (`OWNERS_BY_NAME`) or by number (`OWNERS_BY_ID`)."""
     require(session, NEEDS)
     forget_unlisted_packs(session, keep_unplaced=True)  # a blob stored again after its pack was lost: its new place
     t0 = clock.monotonic()
     dest = os.path.abspath(os.fsencode(os.path.expanduser(target)))
     os.makedirs(dest, exist_ok=True)
-    r = _Restorer(session, dest, overwrite, events, clock, mirrors)
+    r = _Restorer(session, dest, overwrite, events, clock, mirrors, owners)
     try:
         with RestorePlan() as plan:
             r.plan(snap, [normalize_include(snap, i) for i in includes], plan)

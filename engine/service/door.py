@@ -217,14 +217,26 @@ class BackupService:
             backup.NEEDS, lambda: backup.run_backup(session, scanning, self.events, options=options), session=session
         )
 
-    def restore(self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False) -> RestoreSummary:
+    def restore(
+        self, ref: str, target: str, includes: list[str] = (), overwrite: bool = False, numeric_owner: bool = False
+    ) -> RestoreSummary:
+        """`numeric_owner`: a restore as root gives items their stored user and group numbers, not
+        the local users and groups of the stored names."""
         snap = self.snapshot(ref)
         session = self.session
         restore.check_request(session, snap, target, includes)  # said before any wait for a lock
 
         def job() -> RestoreSummary:
+            owners = restore.OWNERS_BY_ID if numeric_owner else restore.OWNERS_BY_NAME
             return restore.run_restore(
-                session, snap, target, list(includes), overwrite, self.events, mirrors=self._mirrors(session)
+                session,
+                snap,
+                target,
+                list(includes),
+                overwrite,
+                self.events,
+                mirrors=self._mirrors(session),
+                owners=owners,
             )
 
         return self.runner.run(restore.NEEDS, job, session=session)

@@ -197,15 +197,17 @@ def test_a_huge_junk_object_is_never_read_whole(cli, tmp_path):
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss - before < 512 << 10  # KiB: far from 2 GiB
 
 
-def test_a_restore_sets_no_setuid_bit_and_no_attribute_outside_the_users_namespace(cli, tmp_path):
-    """Owners are not restored, so a set-user-ID file would come back owned by the restorer (root,
-    for a restore as root): the bit is cleared. Only `user.` attributes are set (a snapshot could
-    carry `trusted.` ones, which a restore as root would set)."""
+def test_a_restore_keeps_setuid_only_with_its_owner_and_sets_no_attribute_outside_the_users_namespace(cli, tmp_path):
+    """A set-user-ID file keeps the bit only when its owner is restored too (a restore as root);
+    anyone else gets it as their own, without the bit. Only `user.` attributes (and POSIX ACLs) are
+    set (a snapshot could carry `trusted.` ones, which a restore as root would set)."""
     src = tmp_path / "src"
     src.mkdir()
     tool = src / "tool"
     tool.write_bytes(b"#!/bin/sh\n")
-    os.chmod(tool, 0o4755)
+    if os.geteuid() == 0:
+        os.chown(tool, 65534, 65534)  # nobody's tool: as root, it comes back nobody's, with its bit
+    os.chmod(tool, 0o4755)  # after chown, which clears the bit
     os.setxattr(tool, "user.origin", b"ok")
     try:
         os.setxattr(tool, "trusted.planted", b"x")  # root only: then the snapshot carries one
@@ -216,7 +218,11 @@ def test_a_restore_sets_no_setuid_bit_and_no_attribute_outside_the_users_namespa
     cli("backup", str(src))
     cli("restore", "latest", "--target", str(tmp_path / "out"))
     back = tmp_path / "out" / "src" / "tool"
-    assert os.stat(back).st_mode & 0o7777 == 0o755
+    st = os.stat(back)
+    if os.geteuid() == 0:
+        assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o4755, 65534, 65534)
+    else:
+        assert (st.st_mode & 0o7777, st.st_uid) == (0o755, os.geteuid())
     assert os.getxattr(back, "user.origin") == b"ok"
     if planted:
         assert "trusted.planted" not in os.listxattr(back)

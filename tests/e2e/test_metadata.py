@@ -190,3 +190,34 @@ def test_a_missing_full_disk_access_is_a_problem_with_where_to_grant_it(service,
     (said,) = [s for s in summary.skipped if s.warning]
     assert said.path == "Full Disk Access" and said.reason == str(problem)
     assert summary.warnings == 1 and summary.snapshot_id  # the rest is backed up
+
+
+def test_set_id_bits_stay_only_with_their_owner(tmp_path):
+    """Without its owner (a restore by anyone but root, or an entry from before metadata), a
+    set-user-ID file would run with the restorer's rights: the bits go."""
+    from engine.base.metadata import Metadata
+    from engine.jobs.restore import OWNERS_BY_ID, OWNERS_BY_NAME, _set_meta
+    from engine.repo.tree import TreeEntry
+
+    f = tmp_path / "tool"
+    f.write_bytes(b"#!/bin/sh\n")
+    mode_after = {}
+    for case, meta, owners in (
+        ("no metadata", None, OWNERS_BY_NAME),
+        ("owners not restored", Metadata(NOBODY, NOGROUP, b"nobody", b"nogroup"), None),
+        ("by name", Metadata(1234, 4321, b"nobody", b"nogroup"), OWNERS_BY_NAME),
+        ("by number", Metadata(1234, 4321, b"nobody", b"nogroup"), OWNERS_BY_ID),
+    ):
+        if owners is not None and os.geteuid() != 0:
+            continue
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            assert _set_meta(fd, TreeEntry(b"tool", Kind.FILE, 0o6755, 0, meta=meta), owners) == []
+        finally:
+            os.close(fd)
+        st = os.stat(f)
+        mode_after[case] = (st.st_mode & 0o7777, st.st_uid if meta and owners else None)
+    expected = {"no metadata": (0o755, None), "owners not restored": (0o755, None)}
+    if os.geteuid() == 0:
+        expected |= {"by name": (0o6755, NOBODY), "by number": (0o6755, 1234)}
+    assert mode_after == expected
