@@ -75,7 +75,11 @@ def cmd_status(args, printer) -> int:
             f"{format_bytes(d.selection_bytes)}{left}); holds {d.packs} packs, {format_bytes(d.bytes_held)}"
         )
         if d.seed_exported is not None:
-            print(f"  waiting for seed: a drive exported {datetime.fromtimestamp(d.seed_exported):%Y-%m-%d %H:%M}")
+            when = datetime.fromtimestamp(d.seed_exported)
+            print(
+                f"  waiting for seed: the drive exported {when:%Y-%m-%d %H:%M} is on its way; "
+                "what it holds counts here once it is loaded"
+            )
     upload = service.upload_progress()
     if upload is not None:
         print(f"Uploading: {describe_upload(upload)}")

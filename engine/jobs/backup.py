@@ -376,9 +376,7 @@ class _Run:
         summary = {
             "files": files,
             "bytes_sent": self.sent(),
-            "selection_files": found.spool.files,  # what the whole run backs up: `status` says what is left
-            "selection_bytes": found.spool.bytes,
-        }
+        } | _selection(found)
         snap = self.snapshot(found, tree_id, summary, checkpoint=True)
         self.session.check_lock()
         snapshot_id = save_snapshot(self.session.repo.backend, self.session.repo.key, snap)
@@ -480,6 +478,14 @@ class _Run:
                 )
                 folders[-1].splitter.add(name, encode_entry(link))
         return root
+
+
+def _selection(found: Scan) -> dict[str, int]:
+    """What the whole selection holds, recorded in a snapshot for `status` to measure "% backed up"
+    against; nothing from a partial scan, which saw only the folders that changed."""
+    if found.partial:
+        return {}
+    return {"selection_files": found.spool.files, "selection_bytes": found.spool.bytes}
 
 
 def _metadata(path: bytes) -> Metadata | None:
@@ -638,7 +644,7 @@ def start_scan(
                 report(FileSkipped("Full Disk Access", str(problem), warning=True))
             events(Progress("scanning", 0, 0, 0, 0))
             found = scan(list(sources), list(excludes), [os.fsencode(app_dir())], report, partial)
-            result.set_result(Scanned(found, skipped, partial is not None))
+            result.set_result(Scanned(found, skipped))
         except BaseException as e:  # noqa: BLE001 - handed to the run's thread
             result.set_exception(e)
 
@@ -744,15 +750,14 @@ def _backup(run: _Run, scanning: Future[Scanned], t0: float) -> BackupSummary:
         cloud_only_bytes=run.cloud_only_bytes,
         left_out=found.left_out,
     )
-    snap = run.snapshot(
-        found, root, {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}
-    )
+    recorded = {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}
+    snap = run.snapshot(found, root, recorded | _selection(found))
     snap.time_ns = not_before_latest(session, snap.time_ns)
     session.check_lock()
     snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
     run.open_checkpoints(found).fold()  # the final snapshot holds all they did
     remember_latest(session, snap)
     run.remember(vouched, unsure)
-    if not scanned.partial:  # a partial scan saw only the changed folders: the files it did not see are not gone
+    if not found.partial:  # a partial scan saw only the changed folders: the files it did not see are not gone
         session.state.forget_files(run.work.unseen())
     return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)

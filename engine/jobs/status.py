@@ -4,14 +4,18 @@ The latest selection is the latest snapshot's, or, when a run was interrupted af
 checkpoint, everything that run was backing up (the checkpoint records its size): the first
 upload of a home folder shows "71% backed up", not "no snapshot yet".
 
-"% backed up" is computed from what a destination is known to hold, byte for byte: the bytes of
-the latest snapshot's files whose every content blob sits in a pack that destination holds,
-divided by the bytes of all its files. So it is right the moment a copy or an upload confirms
-a pack, not when some counter catches up.
+"% backed up" is what a restore from that destination on a new computer would give back, byte for
+byte: the bytes of the latest snapshot's files reached through folder listings (trees) that
+destination holds and whose every content blob sits in a pack it holds, divided by the bytes of
+the whole selection. The whole selection is what the newest full scan of these folders counted
+(snapshots record it), or what the trees this computer can read say, whichever is more: while a
+seed drive ships, the cloud holds none of the listings, and a denominator made of the readable
+ones said "100% of 0 B". So it is right the moment a copy or an upload confirms a pack.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import asdict, dataclass
 
 from engine.backends.base import list_packs
@@ -21,7 +25,7 @@ from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind
 from engine.repo.walk import folder_entries
 
-__all__ = ["overview", "DestinationStatus", "destination_status", "selection_files", "status_basis"]
+__all__ = ["overview", "DestinationStatus", "destination_status", "counted_selection", "status_basis"]
 
 
 @dataclass(frozen=True)
@@ -48,38 +52,64 @@ class DestinationStatus:
         return asdict(self) | {"percent_backed_up": round(self.percent, 2)}
 
 
-def selection_files(session: Session, snap: Snapshot) -> list[tuple[int, tuple[bytes, ...]]]:
-    """(size, content blob ids) of every file in the snapshot whose folder can still be read (a
-    folder whose tree was lost at the destination is left out: its files cannot be counted)."""
-    store = session.reader
-    out, stack = [], [snap.tree_id]  # a folder stored twice (same tree) holds its files twice: no dedup here
+def _measure(session: Session, snap: Snapshot, held: Container[bytes]) -> tuple[int, int]:
+    """(bytes of every file this computer can read the listing of, bytes of those a restore from
+    the destination holding the packs `held` gives back). A folder counts at the destination only
+    when its listing (every part of it) is in a held pack, and so does everything under it; a
+    folder stored twice counts twice (as a restore writes it twice)."""
+    store, index = session.reader, session.index
+
+    def there(blob_id: bytes) -> bool:
+        entry = index.get(blob_id)
+        return entry is not None and entry.pack_id in held
+
+    total = safe = 0
+    stack = [(snap.tree_id, there(snap.tree_id))]
     while stack:
-        tree_id = stack.pop()
-        for entry in folder_entries(store, tree_id, failed=lambda e: None, catch=(IntegrityError, BackendError)):
+        tree_id, reachable = stack.pop()
+        parts: set[bytes] = set()
+        entries = list(
+            folder_entries(store, tree_id, parts, failed=lambda e: None, catch=(IntegrityError, BackendError))
+        )
+        reachable = reachable and all(there(p) for p in parts)
+        for entry in entries:
             if entry.kind == Kind.DIR:
-                stack.append(entry.subtree)
+                stack.append((entry.subtree, reachable and there(entry.subtree)))
             elif entry.kind == Kind.FILE:
-                out.append((entry.size, entry.ids))
-    return out
+                total += entry.size
+                if reachable and all(there(i) for i in entry.ids):
+                    safe += entry.size
+    return total, safe
 
 
-def destination_status(session: Session, snap: Snapshot | None, location: str) -> DestinationStatus:
+def destination_status(
+    session: Session, snap: Snapshot | None, location: str, selection_bytes: int = 0
+) -> DestinationStatus:
+    """`selection_bytes`: the selection's size as its newest full scan counted it (0: unknown)."""
     held = session.state.held(location)
-    files = selection_files(session, snap) if snap is not None else []
-    index = session.index
-    safe = 0
-    for size, ids in files:
-        entries = [index.get(i) for i in ids]
-        if all(e is not None and e.pack_id in held for e in entries):
-            safe += size
+    total, safe = _measure(session, snap, held) if snap is not None else (0, 0)
+    total = max(total, selection_bytes)
     seed = session.state.pending_seed(location)
-    total = sum(size for size, _ in files)
-    if snap is not None and snap.checkpoint:  # an interrupted run: measured against all it was backing up
-        total = max(total, int(snap.summary.get("selection_bytes", total)))
     exported = seed and seed["created"]
     snap_id = snap.id if snap is not None else None
     checkpoint = snap is not None and snap.checkpoint
     return DestinationStatus(location, len(held), sum(held.values()), safe, total, exported, snap_id, checkpoint)
+
+
+def counted_selection(snapshots: list[Snapshot], basis: Snapshot | None) -> int:
+    """The selection's size as the newest full scan of the same folders on the same computer, up
+    to `basis`, counted it (a continuous backup lists only what changed, so it records none)."""
+    if basis is None:
+        return 0
+    for s in reversed(snapshots):
+        if (
+            s.time_ns <= basis.time_ns
+            and s.computer_id == basis.computer_id
+            and s.paths == basis.paths
+            and "selection_bytes" in s.summary
+        ):
+            return int(s.summary["selection_bytes"])
+    return 0
 
 
 def overview(session: Session, snapshots: list[Snapshot]) -> tuple[Snapshot | None, list[DestinationStatus]]:
@@ -89,7 +119,8 @@ def overview(session: Session, snapshots: list[Snapshot]) -> tuple[Snapshot | No
     session.state.set_held(location, list_packs(session.repo.backend))
     latest = status_basis(snapshots)
     locations = sorted(set(session.state.destinations()) | {location})
-    return latest, [destination_status(session, latest, loc) for loc in locations]
+    counted = counted_selection(snapshots, latest)
+    return latest, [destination_status(session, latest, loc, counted) for loc in locations]
 
 
 def status_basis(snapshots: list[Snapshot]) -> Snapshot | None:

@@ -44,6 +44,8 @@ class Scan:
     paths: list[bytes]
     #: items the system marks as not worth backing up (cache folders, Time Machine exclusions), left out
     left_out: int = 0
+    #: only the folders on the way to what changed were listed (`Partial`); the rest is the previous snapshot's
+    partial: bool = False
 
 
 class Partial:
@@ -252,7 +254,7 @@ def scan(
     except BaseException:
         spool.close()
         raise
-    return Scan(spool, base, selected, walker.left_out)
+    return Scan(spool, base, selected, walker.left_out, partial is not None)
 
 
 def _folders_between(base: bytes, path: bytes) -> list[bytes]:

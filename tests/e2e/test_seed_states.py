@@ -8,11 +8,11 @@ import shutil
 from tests.e2e.test_seed import _bucket_bytes
 
 
-def _exported(cli, s3_server, tmp_path, name: str):
+def _exported(cli, s3_server, tmp_path, name: str, folder: str = ""):
     src = tmp_path / "src"
-    src.mkdir()
+    (src / folder).mkdir(parents=True)
     for i in range(6):
-        (src / f"photo-{i}.jpg").write_bytes(os.urandom(600_000))
+        (src / folder / f"photo-{i}.jpg").write_bytes(os.urandom(600_000))
     bucket = s3_server.bucket(name)
     location, drive = s3_server.location(bucket), tmp_path / "drive"
     cli("init", "--pack-size", "512K", "--repo", location, repo=False)
@@ -94,3 +94,42 @@ def test_check_while_the_drive_ships_says_what_is_expected_and_repair_marks_noth
     final = cli.json("check", "--read-data", "--repo", location, repo=False)
     assert final["ok"] and final["damaged_files"] == [], final["errors"]
     assert not any("marked damaged" in n or "expected from the seed" in n for n in final["notes"])
+
+
+def _shown_and_restorable(cli, location: str, src, tmp_path, step: str) -> tuple[float, float]:
+    """(the cloud's "% backed up" as `status` shows it, the % of the selection's bytes a restore
+    from the cloud on a new computer gives back)."""
+    (cloud,) = [
+        d for d in cli.json("status", "--repo", location, repo=False)["destinations"] if d["location"] == location
+    ]
+    target = tmp_path / f"new-machine-{step}"
+    fresh = {"BACKBEAT_HOME": str(tmp_path / f"home-{step}")}
+    cli("restore", "latest", "--target", str(target), "--repo", location, repo=False, env=fresh, ok=(0, 1, 3))
+    wanted = {p.relative_to(src): p.read_bytes() for p in src.rglob("*") if p.is_file()}
+    back = target / "src"
+    restored = sum(
+        len(body) for rel, body in wanted.items() if (back / rel).is_file() and (back / rel).read_bytes() == body
+    )
+    return cloud["percent_backed_up"], 100 * restored / sum(len(b) for b in wanted.values())
+
+
+def test_percent_backed_up_at_the_cloud_is_what_a_restore_from_it_gives_back_while_the_drive_ships(
+    cli, s3_server, tmp_path
+):
+    """Issue 26, D3: while the drive ships, the cloud holds the new top folder's listing but not the
+    Photos folder's (it is on the drive): only the listings the cloud could give were counted, so a
+    backup while shipping said 100% (the new letter, of the letter) against a true 12%. Now the
+    whole selection is the denominator, and a file counts only when its listings and data are at
+    that destination."""
+    src, bucket, location, drive, exported = _exported(cli, s3_server, tmp_path, "seed-percent", folder="Photos")
+    table = [("exported", *_shown_and_restorable(cli, location, src, tmp_path, "exported"))]
+    (src / "letter.txt").write_bytes(os.urandom(500_000))  # new while the drive ships: it goes over the line
+    cli("backup", str(src), "--repo", location, repo=False)
+    table.append(("backup while shipping", *_shown_and_restorable(cli, location, src, tmp_path, "shipping")))
+    cli("seed", "load", "--drive", str(drive), "--repo", location, repo=False)
+    cli("reconcile", "--repo", location, repo=False)
+    table.append(("loaded and reconciled", *_shown_and_restorable(cli, location, src, tmp_path, "loaded")))
+    print("\n".join(f"{step:24} shown {shown:5.1f}%  restorable {true:5.1f}%" for step, shown, true in table))
+    for step, shown, true in table:
+        assert abs(shown - true) <= 1, (step, shown, true)
+    assert [round(t) for _, _, t in table] == [0, round(100 * 500_000 / 4_100_000), 100]
