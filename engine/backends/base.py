@@ -55,6 +55,11 @@ class Backend(Protocol):
         """name -> size for every object under `prefix`."""
         ...
 
+    def list_md5(self, prefix: str) -> dict[str, str]:
+        """name -> MD5 (hex) of the content of the objects under `prefix` for which the server says
+        it in its listing (an S3 ETag of a single-part upload); none where it does not (a folder)."""
+        ...
+
     def delete(self, name: str) -> None: ...
 
     def exists(self) -> bool:

@@ -108,6 +108,9 @@ class LocalBackend:
     def list_sizes(self, prefix: str) -> dict[str, int]:
         return {name: self.size(name) for name in self.list(prefix)}
 
+    def list_md5(self, prefix: str) -> dict[str, str]:
+        return {}  # a folder keeps no checksums: reading a file is what checks it
+
     def list(self, prefix: str) -> list[str]:
         """Repository objects under `prefix` (a folder of the repository: `data/`, `keys/`…)."""
         base = self.root / prefix

@@ -73,5 +73,8 @@ class Retrying:
     def list_sizes(self, prefix: str) -> dict[str, int]:
         return self._retry(self.inner.list_sizes, prefix)
 
+    def list_md5(self, prefix: str) -> dict[str, str]:
+        return self._retry(self.inner.list_md5, prefix)
+
     def delete(self, name: str) -> None:
         self._retry(self.inner.delete, name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -21,7 +22,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from engine.backends.base import repository_names
+from engine.backends.base import is_object_name, repository_names
 from engine.backends.ratelimit import Paused, TokenBucket
 from engine.base.errors import (
     AccessDenied,
@@ -212,7 +213,19 @@ class S3Backend:
         return int(self._call(name, self._client.head_object, Key=self._key(name))["ContentLength"])
 
     def list_sizes(self, prefix: str) -> dict[str, int]:
-        out: dict[str, int] = {}
+        return repository_names({name: int(obj["Size"]) for name, obj in self._listed(prefix)}, self.location)
+
+    def list_md5(self, prefix: str) -> dict[str, str]:
+        """A single-part upload's ETag is the MD5 of its content (quoted hex); a multipart one's is
+        not (it ends in "-<parts>"): those are left out."""
+        out = {}
+        for name, obj in self._listed(prefix):
+            etag = str(obj.get("ETag", "")).strip('"').lower()
+            if len(etag) == 32 and all(c in "0123456789abcdef" for c in etag):
+                out[name] = etag
+        return {n: etag for n, etag in out.items() if is_object_name(n)}  # list_sizes warns of the others
+
+    def _listed(self, prefix: str) -> Iterator[tuple[str, dict]]:
         token = None
         while True:
             kwargs = {"Prefix": self._key(prefix)}
@@ -220,9 +233,9 @@ class S3Backend:
                 kwargs["ContinuationToken"] = token
             page = self._call(prefix, self._client.list_objects_v2, **kwargs)
             for obj in page.get("Contents", []):
-                out[obj["Key"][len(self._prefix) :]] = int(obj["Size"])
+                yield obj["Key"][len(self._prefix) :], obj
             if not page.get("IsTruncated"):
-                return repository_names(out, self.location)
+                return
             token = page["NextContinuationToken"]
 
     def list(self, prefix: str) -> list[str]:

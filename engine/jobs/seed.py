@@ -20,6 +20,7 @@ drive does not hold.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -149,9 +150,11 @@ def check_space(drive: LocalBackend, selection_bytes: int) -> int:
     return needed
 
 
-def _digest(backend: Backend, name: str) -> tuple[int, str]:
+def _digest(backend: Backend, name: str) -> list:
+    """[size, BLAKE3 hex, MD5 hex] of an object as the drive holds it: BLAKE3 for `seed verify`, MD5
+    for reconcile to compare with a destination's listing (an S3 ETag) without downloading it."""
     data = backend.get(name)
-    return len(data), plain_hash(data).hex()
+    return [len(data), plain_hash(data).hex(), hashlib.md5(data, usedforsecurity=False).hexdigest()]
 
 
 def _objects(backend: Backend) -> list[str]:
@@ -172,9 +175,8 @@ def write_manifest(drive: LocalBackend, key: MasterKey, source: str, events: Eve
     meter = Meter(SYSTEM_CLOCK, len(names), sum(drive.list_sizes("data/").values()))
     objects = {}
     for name in names:
-        size, digest = _digest(drive, name)
-        objects[name] = [size, digest]
-        meter.add(size if name.startswith("data/") else 0, files=1)
+        objects[name] = _digest(drive, name)
+        meter.add(objects[name][0] if name.startswith("data/") else 0, files=1)
         events(meter.event("writing the manifest"))
     created = SYSTEM_CLOCK.wall()
     repo_id = Repository.read_config(drive)["id"]
@@ -212,8 +214,8 @@ def verify_drive(drive: LocalBackend, key: MasterKey | None, events: EventSink) 
     if key is not None:
         report.authentic = doc.get("mac") == _mac(key, doc)
     objects = doc["objects"]
-    meter = Meter(SYSTEM_CLOCK, len(objects), sum(size for size, _ in objects.values()))
-    for name, (size, digest) in sorted(objects.items()):
+    meter = Meter(SYSTEM_CLOCK, len(objects), sum(size for size, *_ in objects.values()))
+    for name, (size, digest, *_) in sorted(objects.items()):
         try:
             data = drive.get(name)
         except ObjectNotFound:
@@ -238,7 +240,7 @@ def load_drive(drive: LocalBackend, cloud: Backend, state: State | None, events:
     there = {}
     for prefix in _PREFIXES:
         there.update(cloud.list_sizes(prefix))
-    for name, (size, _digest_hex) in sorted(doc["objects"].items()):
+    for name, (size, *_) in sorted(doc["objects"].items()):
         if name != "config" and there.get(name) != size:
             report.errors.append(f"{name} is not at {cloud.location} after the copy")
     if not report.errors:
@@ -255,7 +257,7 @@ def _leave_receipt(cloud: Backend, doc: dict) -> str:
         "repository": doc["repository"],
         "seed_created": doc["created"],
         "objects": len(objects),
-        "bytes": sum(size for size, _ in objects.values()),
+        "bytes": sum(size for size, *_ in objects.values()),
         "loaded": SYSTEM_CLOCK.wall(),
     }
     body = json.dumps(receipt, sort_keys=True).encode()
@@ -323,7 +325,7 @@ def seed_progress(seed: dict, there: dict[str, int], receipts: list[dict]) -> Se
     """Where a pending seed stands, from one listing of its destination (name -> size) and the
     receipts found there."""
     # `config` is never listed, and the keys were the destination's own before the export
-    objects = {n: size for n, (size, _h) in seed["objects"].items() if n != "config" and not n.startswith("keys/")}
+    objects = {n: size for n, (size, *_) in seed["objects"].items() if n != "config" and not n.startswith("keys/")}
     arrived = {n: size for n, size in objects.items() if there.get(n) == size}
     state = (
         "loaded" if _receipted(seed, receipts) or len(arrived) == len(objects) else "loading" if arrived else "shipping"

@@ -80,7 +80,7 @@ class SeedDrives:
         there = service.backend.list_sizes("data/")
         state.clear_seed(service.location)
         return sum(
-            size for name, (size, _h) in seed["objects"].items() if name.startswith("data/") and there.get(name) != size
+            size for name, (size, *_) in seed["objects"].items() if name.startswith("data/") and there.get(name) != size
         )
 
     def load(self, drive_path: str) -> CopyReport:
