@@ -181,14 +181,14 @@ class Session:
         wait: float = 0.0,
         on_wait: Callable[[str, float], None] = lambda who, s: None,
     ) -> Iterator[RepoLock]:
-        """Hold the repository lock for a job (engine.repo.lock). A shared holder then brings its
-        index up to date: a prune may have rewritten it since this session loaded it."""
+        """Hold the repository lock for a job (engine.repo.lock), then bring the index up to date: a
+        prune may have rewritten it since this session loaded it, another computer's backup or a
+        seed's load added to it (a reconcile in the app, whose session is days old, saw no seed)."""
         lock = RepoLock(self.repo.backend, self.repo.key, exclusive=exclusive, operation=operation)
         lock.acquire(wait, on_wait)
         self.lock = lock
         try:
-            if not exclusive:
-                self.refresh_index()
+            self.refresh_index()
             yield lock
         finally:
             self.lock = None

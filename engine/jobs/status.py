@@ -64,17 +64,17 @@ def _measure(session: Session, snap: Snapshot, held: Container[bytes]) -> tuple[
         return entry is not None and entry.pack_id in held
 
     total = safe = 0
-    stack = [(snap.tree_id, there(snap.tree_id))]
+    stack = [(snap.tree_id, True)]  # (a folder's tree, whether the folder holding it is reachable there)
+    unreadable = (IntegrityError, BackendError)
     while stack:
         tree_id, reachable = stack.pop()
         parts: set[bytes] = set()
-        entries = list(
-            folder_entries(store, tree_id, parts, failed=lambda e: None, catch=(IntegrityError, BackendError))
-        )
-        reachable = reachable and all(there(p) for p in parts)
+        entries = list(folder_entries(store, tree_id, parts, failed=lambda e: None, catch=unreadable))
+        # asked once the tree is read: reading it loads the index files the index did not know yet
+        reachable = reachable and there(tree_id) and all(there(p) for p in parts)
         for entry in entries:
             if entry.kind == Kind.DIR:
-                stack.append((entry.subtree, reachable and there(entry.subtree)))
+                stack.append((entry.subtree, reachable))
             elif entry.kind == Kind.FILE:
                 total += entry.size
                 if reachable and all(there(i) for i in entry.ids):
@@ -116,6 +116,7 @@ def overview(session: Session, snapshots: list[Snapshot]) -> tuple[Snapshot | No
     """Per destination this computer knows: what it holds, and the % of the latest selection it
     has. The destination of the session is listed afresh (one LIST)."""
     location = session.repo.backend.location
+    session.refresh_index()  # what other computers, or a seed's load, added since this session opened
     session.state.set_held(location, list_packs(session.repo.backend))
     latest = status_basis(snapshots)
     locations = sorted(set(session.state.destinations()) | {location})

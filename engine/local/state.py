@@ -376,10 +376,19 @@ class State:
             self._db.execute("INSERT OR REPLACE INTO held VALUES (?, ?, ?)", (destination, pack_id, size))
 
     def set_held(self, destination: str, packs: dict[bytes, int]) -> None:
-        """Replace what `destination` is known to hold with a fresh listing of it."""
+        """Replace what `destination` is known to hold with a fresh listing of it, in one transaction:
+        two threads replacing it at once (the app's status beside a reconcile) each leave a whole listing."""
         with self._lock:
-            self._db.execute("DELETE FROM held WHERE destination=?", (destination,))
-        self._tx("INSERT INTO held VALUES (?, ?, ?)", ((destination, p, s) for p, s in packs.items()))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM held WHERE destination=?", (destination,))
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO held VALUES (?, ?, ?)", ((destination, p, s) for p, s in packs.items())
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def held(self, destination: str) -> dict[bytes, int]:
         return dict(self._read("SELECT pack, size FROM held WHERE destination=?", (destination,)))
