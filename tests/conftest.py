@@ -144,4 +144,5 @@ def everything_chosen(destination: str = "s3:https://s3.example.org/bucket/al") 
         retention=RetentionPolicy(last=3, daily=9, deleted_days=45),
         prune=PruneSettings(every_days=3.0),
         notify=False,
+        pause_on_metered=False,
     )

@@ -168,8 +168,10 @@ class SettingsPage(Page):
         sched_row.addWidget(self.schedule_button)
         sched_row.addStretch(1)
         self.layout_.addLayout(sched_row)
-        self.battery = QCheckBox("Pause uploads while the computer runs on battery")
+        self.battery = QCheckBox("Pause uploads while the computer runs on battery or in Low Power Mode")
         self.layout_.addWidget(self.battery)
+        self.metered = QCheckBox("Pause uploads on a phone's hotspot and other metered networks")
+        self.layout_.addWidget(self.metered)
         self.notify = QCheckBox("Tell me when my first backup is complete, and when something needs me")
         self.layout_.addWidget(self.notify)
 
@@ -215,6 +217,7 @@ class SettingsPage(Page):
         self.fixed_kbs.setValue(int((policy.rate or 512 * 1024) // 1024))
         self.schedule_text = policy.schedule or ""
         self.battery.setChecked(s.pause_on_battery)
+        self.metered.setChecked(s.pause_on_metered)
         self.notify.setChecked(s.notify)
         self.versions.setText(s.retention.describe())
         self.deleted_days.setValue(s.retention.deleted_days)
@@ -247,6 +250,7 @@ class SettingsPage(Page):
             prune=replace(old.prune, every_days=float(self.cleanup_days.value())),
             bandwidth=policy,
             pause_on_battery=self.battery.isChecked(),
+            pause_on_metered=self.metered.isChecked(),
             notify=self.notify.isChecked(),
             folders=tuple(self.folders.item(i).text() for i in range(self.folders.count())),
             excludes=tuple(x.strip() for x in self.excludes.text().split(",") if x.strip()),

@@ -32,7 +32,14 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
     )
     lim.add_argument("policy", nargs="?", metavar="POLICY")
     lim.add_argument("--kbit", type=float, metavar="N", help="a fixed limit of N kilobits per second")
-    lim.add_argument("--on-battery", choices=["pause", "continue"], help="pause uploads on battery power or not")
+    lim.add_argument(
+        "--on-battery", choices=["pause", "continue"], help="pause uploads on battery power (and Low Power Mode) or not"
+    )
+    lim.add_argument(
+        "--on-metered",
+        choices=["pause", "continue"],
+        help="pause uploads on a metered network (a phone's hotspot) or in Low Data Mode (default: pause)",
+    )
     pa = sub.add_parser("pause", parents=[common], help="pause uploads (every backup of this computer)")
     pa.add_argument(
         "--for", dest="duration", type=duration_arg, metavar="DURATION", help="30m, 2h, 1d (default: until resume)"
@@ -95,11 +102,15 @@ def cmd_limit(args, printer) -> int:
     elif args.policy is not None:
         policy = parse_policy(args.policy)
     battery = settings.pause_on_battery if args.on_battery is None else args.on_battery == "pause"
-    if (policy, battery) != (settings.bandwidth, settings.pause_on_battery):
-        update_settings(bandwidth=policy, pause_on_battery=battery)
+    metered = settings.pause_on_metered if args.on_metered is None else args.on_metered == "pause"
+    chosen = (policy, battery, metered)
+    if chosen != (settings.bandwidth, settings.pause_on_battery, settings.pause_on_metered):
+        update_settings(bandwidth=policy, pause_on_battery=battery, pause_on_metered=metered)
     _print_bandwidth(BackupService(args.repo, printer), args.json)
     if not args.json and battery:
-        print("Uploads pause while the computer runs on battery.")
+        print("Uploads pause while the computer runs on battery or in Low Power Mode.")
+    if not args.json and metered:
+        print("Uploads pause on a metered network (a phone's hotspot) and in Low Data Mode.")
     return EXIT_OK
 
 

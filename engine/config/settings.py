@@ -139,6 +139,8 @@ class Settings:
     prune: PruneSettings = field(default_factory=PruneSettings)
     #: the app's notifications: first protection complete, a problem that needs the user
     notify: bool = True
+    #: stop uploading on a metered network (a phone's hotspot, cellular) or one in Low Data Mode
+    pause_on_metered: bool = True
 
     def to_json(self) -> dict:
         return {
@@ -153,6 +155,7 @@ class Settings:
             "retention": self.retention.to_json(),
             "prune": asdict(self.prune),
             "notify": self.notify,
+            "pause_on_metered": self.pause_on_metered,
         }
 
     @classmethod
@@ -169,6 +172,7 @@ class Settings:
             RetentionPolicy.from_json(doc.get("retention") or {}),
             PruneSettings.from_json(doc.get("prune") or {}),
             bool(doc.get("notify", True)),
+            bool(doc.get("pause_on_metered", True)),
         )
 
 

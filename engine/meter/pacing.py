@@ -1,7 +1,8 @@
 """Pacer: decides ten times a second how fast uploads may go, and tells the token bucket.
 
 What is in force, first match wins: a pause the user asked for (`engine.meter.control`), battery power
-(when that setting is on), a limit given for this run (`backup --limit`), then the policy in the
+or Low Power Mode (when that setting is on), a metered network or one in Low Data Mode (unless the
+user turned that off; `engine.platform` tells), a limit given for this run (`backup --limit`), then the policy in the
 backup set's settings: unlimited, a fixed limit, the schedule's entry for this moment, or the
 automatic controller (`engine.meter.delaycontrol`) fed with the round-trip time of our own uploads
 (`engine.meter.linkrtt`). Every decision carries its reason in plain words ("schedule: 256 KB/s until
@@ -19,8 +20,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-import psutil
-
 from engine.backends.ratelimit import TokenBucket
 from engine.base.clock import SYSTEM_CLOCK, Clock
 from engine.base.units import format_rate
@@ -29,12 +28,13 @@ from engine.meter.control import clear_activity, current_pause, publish_activity
 from engine.meter.delaycontrol import DelayController
 from engine.meter.forecast import Outlook
 from engine.meter.linkrtt import LinkProbe
+from engine.platform import current as platform
 
-__all__ = ["Pacer", "Decision", "BandwidthStatus", "on_battery"]
+__all__ = ["Pacer", "Decision", "BandwidthStatus"]
 
 STEP = 0.1
 _PUBLISH_EVERY = 1.0
-_BATTERY_EVERY = 10.0
+_MACHINE_EVERY = 10.0  # seconds between asking the system about power and the network
 _RATE_WINDOW = 5.0  # seconds over which the shown upload rate is measured
 _USED_WINDOW = 0.5  # seconds over which the controller sees what uploads used of their allowance
 _RETUNE = 0.02  # the automatic rate is passed on when it moved by more than this share
@@ -61,31 +61,26 @@ class BandwidthStatus:
         return asdict(self)
 
 
-def on_battery() -> bool:
-    battery = psutil.sensors_battery()  # None on a desktop
-    return battery is not None and battery.power_plugged is False
-
-
 class Pacer:
     def __init__(
         self,
         bucket: TokenBucket,
         clock: Clock = SYSTEM_CLOCK,
         probe: LinkProbe | None = None,
-        battery: Callable[[], bool] = on_battery,
+        battery: Callable[[], bool] | None = None,
         publish: bool = True,
     ) -> None:
         self.bucket = bucket
         self.clock = clock
         self.override: float | None = None  # a limit for this run only
         self.probe = probe or LinkProbe(clock=clock)
-        self._battery = battery
+        self._battery = battery or (lambda: platform().on_battery())
         self._publish = publish
         self._settings = load_settings()
         self._settings_stamp = self._stamp()
         self._controller: DelayController | None = None
-        self._on_battery: bool | None = None
-        self._battery_checked = float("-inf")
+        self._machine_hold: str | None = None  # why the machine's state holds uploads, or None
+        self._machine_checked = float("-inf")
         self._sent: deque[tuple[float, int]] = deque()
         self.decision = Decision(None, "unlimited")
         #: the running upload's progress (bytes sent, to send, rate, finish), published with the rest
@@ -106,12 +101,21 @@ class Pacer:
         if stamp != self._settings_stamp:
             self._settings_stamp = stamp
             self._settings = load_settings()
+            self._machine_checked = float("-inf")  # a setting turned off lifts its hold at once
 
-    def _battery_now(self, now: float) -> bool:
-        if now - self._battery_checked >= _BATTERY_EVERY:
-            self._battery_checked = now
-            self._on_battery = self._battery()
-        return bool(self._on_battery)
+    def _held_by_machine(self, now: float) -> str | None:
+        """Battery, Low Power Mode, a metered network: asked every few seconds, not at each step."""
+        if now - self._machine_checked >= _MACHINE_EVERY:
+            self._machine_checked = now
+            s, system, hold = self._settings, platform(), None
+            if s.pause_on_battery and self._battery():
+                hold = "paused: the computer is running on battery"
+            elif s.pause_on_battery and system.low_power_mode():
+                hold = "paused: the computer is in Low Power Mode"
+            elif s.pause_on_metered and (metered := system.metered_network()):
+                hold = f"paused: {metered}"
+            self._machine_hold = hold
+        return self._machine_hold
 
     def _rate_over(self, window: float) -> float:
         if len(self._sent) < 2:
@@ -131,8 +135,9 @@ class Pacer:
         if paused is not None:
             until = f" until {datetime.fromtimestamp(paused.until):%H:%M}" if paused.until else ""
             return Decision(0, f"paused by you{until}")
-        if self._settings.pause_on_battery and self._battery_now(now):
-            return Decision(0, "paused: the computer is running on battery")
+        held = self._held_by_machine(now)
+        if held is not None:
+            return Decision(0, held)
         if self.override is not None:
             return Decision(self.override, f"limit for this run: {format_rate(self.override)}")
         policy = self._settings.bandwidth

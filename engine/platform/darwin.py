@@ -9,7 +9,12 @@
 - Time Machine exclusions: the sticky `com.apple.metadata:com_apple_backup_excludeItem` attribute on
   any item, and `CSBackupIsItemExcluded` for folders (it also knows the paths excluded in settings);
 - disk reads at Time Machine's throttled priority (`setiopolicy_np`), idle sleep held off with an
-  IOKit power assertion while uploading on AC power, and a Full Disk Access probe.
+  IOKit power assertion while uploading on AC power, and a Full Disk Access probe;
+- Low Power Mode from `NSProcessInfo.isLowPowerModeEnabled`, through the Objective-C runtime's C
+  entry points (`objc_getClass`, `sel_registerName`, `objc_msgSend`);
+- expensive (a phone's hotspot, cellular) and constrained (Low Data Mode) networks from
+  Network.framework's path monitor, which has no C entry point without blocks: through PyObjC
+  (`pyobjc-framework-Network`, a dependency on macOS only).
 
 Verified where: this module runs only on a Mac (tests/platform/test_darwin.py, in the macOS CI
 workflow); on Linux it is read, never imported.
@@ -23,6 +28,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.base.logs import log
 from engine.platform.interface import Exclusion, Platform, Xattrs
 
 __all__ = ["DarwinPlatform", "SF_DATALESS", "UF_SETTABLE"]
@@ -126,6 +132,45 @@ class _Frameworks:
         return self.string(None, text.encode(), 0x08000100)  # kCFStringEncodingUTF8
 
 
+def _objc_bool(cls: str, getter: str, question: str) -> bool:
+    """`[[cls getter] question]` for a BOOL answer, through the Objective-C runtime's C functions."""
+    ctypes.CDLL("/System/Library/Frameworks/Foundation.framework/Foundation")  # defines NSProcessInfo
+    objc = ctypes.CDLL("/usr/lib/libobjc.A.dylib")
+    objc.objc_getClass.restype, objc.objc_getClass.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+    objc.sel_registerName.restype, objc.sel_registerName.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+    send_id = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(("objc_msgSend", objc))
+    send_bool = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)(("objc_msgSend", objc))
+    target = send_id(objc.objc_getClass(cls.encode()), objc.sel_registerName(getter.encode()))
+    return bool(target) and send_bool(target, objc.sel_registerName(question.encode()))
+
+
+class _PathWatch:
+    """Network.framework's path monitor, on a queue of its own: `cost` follows the current path."""
+
+    def __init__(self) -> None:
+        self.cost: str | None = None
+        try:
+            import dispatch  # pyobjc-framework-libdispatch
+            import Network  # pyobjc-framework-Network
+        except ImportError:
+            log.warning("PyObjC's Network framework is missing: metered networks are not noticed")
+            return
+        self._network = Network
+        self._queue = dispatch.dispatch_queue_create(b"app.backbeat.network-path", None)
+        self._monitor = Network.nw_path_monitor_create()
+        Network.nw_path_monitor_set_update_handler(self._monitor, self._update)
+        Network.nw_path_monitor_set_queue(self._monitor, self._queue)
+        Network.nw_path_monitor_start(self._monitor)
+
+    def _update(self, path: object) -> None:
+        if self._network.nw_path_is_constrained(path):
+            self.cost = "on a network in Low Data Mode"
+        elif self._network.nw_path_is_expensive(path):
+            self.cost = "on a metered network (a phone's hotspot or a cellular link)"
+        else:
+            self.cost = None
+
+
 _KIOPS_TIME_REMAINING_UNLIMITED = -2.0  # IOPSGetTimeRemainingEstimate on AC power
 _KIOPM_ASSERTION_LEVEL_ON = 255
 
@@ -137,6 +182,7 @@ class DarwinPlatform(Platform):
     def __init__(self) -> None:
         super().__init__()
         self._fw: _Frameworks | None = None
+        self._paths: _PathWatch | None = None
 
     @property
     def frameworks(self) -> _Frameworks:
@@ -248,6 +294,17 @@ class DarwinPlatform(Platform):
             _libc.acl_free(parsed)
 
     # -- the machine -----------------------------------------------------------------------------
+    def low_power_mode(self) -> bool:
+        try:
+            return _objc_bool("NSProcessInfo", "processInfo", "isLowPowerModeEnabled")
+        except (OSError, AttributeError):
+            return False
+
+    def metered_network(self) -> str | None:
+        if self._paths is None:
+            self._paths = _PathWatch()
+        return self._paths.cost
+
     def full_disk_access(self) -> bool | None:
         try:
             with open(_PROTECTED, "rb"):

@@ -15,6 +15,8 @@ import stat
 from collections.abc import Iterator
 from enum import Enum
 
+import psutil
+
 from engine.base.metadata import Metadata
 
 __all__ = ["Platform", "Exclusion", "Xattrs", "CACHEDIR_SIGNATURE"]
@@ -141,6 +143,19 @@ class Platform:
     def full_disk_access(self) -> bool | None:
         """Whether this process may read everything its user owns: None where the system has no
         such grant (Linux), False on a Mac that has not been given Full Disk Access."""
+        return None
+
+    def on_battery(self) -> bool:
+        battery = psutil.sensors_battery()  # None on a desktop
+        return battery is not None and battery.power_plugged is False
+
+    def low_power_mode(self) -> bool:
+        """Whether the user asked the computer to save energy (macOS Low Power Mode)."""
+        return False
+
+    def metered_network(self) -> str | None:
+        """Why the current network is one not to upload on, in plain words ("on a metered network
+        (a phone's hotspot)"), or None. Asked every few seconds while uploading."""
         return None
 
     #: where the user grants it (the Full Disk Access pane of System Settings)

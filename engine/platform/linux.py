@@ -1,8 +1,10 @@
 """Linux: extended attributes (POSIX ACLs among them, as `system.posix_acl_*`), creation time read
 with `statx(2)` where the file system keeps it, and per-thread disk priority with `ioprio_set(2)`.
 
-Linux has no BSD flags, no settable creation time, no Full Disk Access grant and no iCloud
-placeholders: those answers are the interface's defaults.
+A metered network is NetworkManager's word (its `Metered` property, read with `busctl`; none
+where NetworkManager or systemd's bus tool is absent). Linux has no BSD flags, no settable
+creation time, no Full Disk Access grant, no Low Power Mode and no iCloud placeholders: those
+answers are the interface's defaults.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import ctypes
 import os
 import platform
 import struct
+import subprocess
 
 from engine.platform.interface import Platform, Xattrs
 
@@ -30,6 +33,14 @@ _BTIME_AT = 80
 _IOPRIO_SET = {"x86_64": 251, "aarch64": 30}.get(platform.machine())
 _IOPRIO_WHO_PROCESS = 1
 _IOPRIO_LOWEST_BEST_EFFORT = (2 << 13) | 7
+
+#: busctl get-property SERVICE OBJECT INTERFACE PROPERTY: NetworkManager's view of the whole connection
+_NM_METERED = (
+    "org.freedesktop.NetworkManager",
+    "/org/freedesktop/NetworkManager",
+    "org.freedesktop.NetworkManager",
+    "Metered",
+)
 
 #: besides `user.*`, the POSIX ACLs: a restore may set them (they say no more than the mode bits do)
 _ACL_XATTRS = {b"system.posix_acl_access", b"system.posix_acl_default"}
@@ -65,6 +76,17 @@ class LinuxPlatform(Platform):
 
     def set_xattr(self, fd: int, name: bytes, value: bytes) -> None:
         os.setxattr(fd, name, value)
+
+    def metered_network(self) -> str | None:
+        try:
+            answer = subprocess.run(
+                ["busctl", "get-property", *_NM_METERED], capture_output=True, text=True, timeout=2, check=True
+            ).stdout.split()
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if answer[:1] == ["u"] and answer[1:2] in (["1"], ["3"]):  # NM_METERED_YES, NM_METERED_GUESS_YES
+            return "on a metered network (NetworkManager says so)"
+        return None
 
     def throttle_disk_io(self) -> None:
         if _IOPRIO_SET is not None:

@@ -5,11 +5,13 @@ from datetime import datetime
 
 import pytest
 
+from engine import platform
 from engine.backends.ratelimit import TokenBucket
 from engine.config.bandwidth import BandwidthPolicy
 from engine.config.settings import Settings, save_settings
 from engine.meter import control
 from engine.meter.pacing import Pacer
+from engine.platform.linux import LinuxPlatform
 from tests.manual_clock import ManualClock
 
 
@@ -127,3 +129,42 @@ def test_the_pacer_thread_applies_a_pause_within_a_second_and_publishes_it():
         assert took is not None and took < 1.0
         assert wait_for(lambda: (control.read_activity() or {}).get("reason") == "paused by you", 2)
     assert control.read_activity() is None  # the job is over: nothing stale is shown
+
+
+class _OnAHotspot(LinuxPlatform):
+    """A Mac on an iPhone's hotspot in Low Power Mode, as Network.framework and NSProcessInfo say it
+    (tests/platform/test_darwin.py asks the real ones on a Mac)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metered: str | None = "on a metered network (a phone's hotspot or a cellular link)"
+        self.low_power = True
+
+    def metered_network(self) -> str | None:
+        return self.metered
+
+    def low_power_mode(self) -> bool:
+        return self.low_power
+
+
+def test_a_metered_network_pauses_uploads_by_default_and_says_why():
+    system = _OnAHotspot()
+    with platform.use(system):
+        p, bucket, clock = pacer(Settings(BandwidthPolicy("unlimited")))
+        d = p.step()
+        assert bucket.rate == 0 and d.reason == "paused: on a metered network (a phone's hotspot or a cellular link)"
+        system.metered = None  # back on the home Wi-Fi
+        clock.now += 10
+        assert p.step().rate is None
+        system.metered = "on a network in Low Data Mode"
+        save_settings(Settings(BandwidthPolicy("unlimited"), pause_on_metered=False))  # the user says go on
+        assert p.step().rate is None
+
+
+def test_low_power_mode_pauses_as_battery_does():
+    with platform.use(_OnAHotspot()) as system:
+        system.metered = None
+        p, bucket, _ = pacer(Settings(BandwidthPolicy("unlimited"), pause_on_battery=False))
+        assert p.step().rate is None
+        p, bucket, _ = pacer(Settings(BandwidthPolicy("unlimited"), pause_on_battery=True))
+        assert p.step().reason == "paused: the computer is in Low Power Mode" and bucket.rate == 0

@@ -93,7 +93,13 @@ def test_an_ordinary_file_is_not_a_placeholder(system, tmp_path):
 
 
 def test_machine_questions_answer_without_raising(system):
+    import time
+
     assert system.full_disk_access() in (True, False, None)
+    assert system.low_power_mode() in (True, False)
+    system.metered_network()  # starts the path monitor
+    time.sleep(1)
+    assert system.metered_network() is None  # a CI runner's wired network is neither expensive nor constrained
     system.throttle_disk_io()
     with system.awake("Backbeat test"):
         pass
