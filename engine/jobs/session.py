@@ -88,6 +88,8 @@ class Session:
     healed: str | None = None
     #: whether a killed run's packs were delivered and named (engine.jobs.session.recover)
     recovered: bool = False
+    #: a seed drive filled beside its destination: the index is the destination's, never the drive's
+    beside: bool = False
 
     @property
     def outbox(self) -> Path:
@@ -201,7 +203,7 @@ class Session:
 
     def refresh_index(self) -> bool:
         """Load index files written elsewhere; start afresh when some went away (a prune). True when reloaded."""
-        if self.index.has_pending():
+        if self.beside or self.index.has_pending():
             return False  # packs of a failed run still wait for their index file: keep them
         _sync_index_cache(self.repo, self.state)
         if self.state.loaded_index_files() == self.index_files:
@@ -304,13 +306,18 @@ def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes
     return recovered
 
 
-def open_session(backend: Backend, passphrase: str, *, trust_config: bool = False) -> Session:
+def open_session(backend: Backend, passphrase: str, *, trust_config: bool = False, beside: bool = False) -> Session:
     """Open for reading: nothing is written to the destination (packs no index file names are
     indexed in memory from their own headers). A job that writes calls `recover` first.
 
     A `config` without its MAC is trusted only when this computer used the repository before
     without one (it was made before configs had one), or with `trust_config` (the user says so);
-    never when this computer has seen it with one: then it was removed (engine.base.errors)."""
+    never when this computer has seen it with one: then it was removed (engine.base.errors).
+
+    `beside`: `backend` is a seed drive being filled for the destination this computer knows the
+    repository at: the index is that destination's (from this computer's cache), not the drive's,
+    so what the destination holds already is not written to the drive again (a drive made for a
+    bucket that held everything doubled the bucket once loaded)."""
     repo = Repository.open(backend, passphrase)
     known = state_path(repo.id).exists()
     state = _open_state(repo)
@@ -324,10 +331,10 @@ def open_session(backend: Backend, passphrase: str, *, trust_config: bool = Fals
         )
     else:
         state.set_config_seen("none")
-    healthy, troubles = _sync_index_cache(repo, state)
+    healthy, troubles = (True, []) if beside else _sync_index_cache(repo, state)
     index = Index()
     state.load_index(index)
-    session = Session(repo, state, index, state.loaded_index_files())
+    session = Session(repo, state, index, state.loaded_index_files(), beside=beside)
     rebuilt = 0 if healthy else rebuild_index(repo, index)
     if rebuilt and troubles:
         session.healed = (
@@ -393,7 +400,10 @@ def forget_unlisted_packs(session: Session, keep_unplaced: bool = False) -> tupl
     they are stored, or the next backup stores them again. Packs of a seed drive still on its way
     count as there. With `keep_unplaced` (a restore), blobs stored nowhere else keep their place:
     another destination may have their pack. Returns (packs dropped, blobs with no other place);
-    what the destination holds is noted."""
+    what the destination holds is noted. Not for a seed drive filled beside its destination: it
+    holds only what the destination lacks, so its listing says nothing of the destination's packs."""
+    if session.beside:
+        return 0, 0
     location = session.repo.backend.location
     listed = list_packs(session.repo.backend)
     seed = session.state.pending_seed(location)

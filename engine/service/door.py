@@ -156,10 +156,12 @@ class BackupService:
         return self._session
 
     def session_at(self, backend: Backend) -> Session:
-        """A session on another copy of this repository (a seed drive), opened with this one's passphrase."""
+        """A session on a seed drive being filled for this destination, opened with this one's
+        passphrase, with this destination's index (what it holds is not put on the drive again)."""
         if self._passphrase is None:
             raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
-        return open_session(backend, self._passphrase)
+        self.session.refresh_index()  # the destination's index as it is now
+        return open_session(backend, self._passphrase, beside=True)
 
     def key_at(self, backend: Backend) -> MasterKey | None:
         """The key of another copy of this repository, when this one is unlocked (None otherwise)."""

@@ -165,3 +165,34 @@ def test_reconcile_checks_every_seed_pack_by_checksum_without_downloading_it(cli
     assert report["corrupt"] == [victim.removeprefix("repo/")]
     assert report["bytes_read"] < 200_000  # index files and snapshots: no pack was downloaded
     assert not any("counted by their name and size only" in n for n in report["notes"])
+
+
+def test_a_seed_drive_made_when_the_cloud_holds_everything_carries_only_what_is_new(cli, s3_server, tmp_path):
+    """Issue 27: making a seed drive for a bucket that already held the backup put everything on the
+    drive again, and loading it doubled the bucket (307 -> 614 MB). The drive is filled beside the
+    destination's index now: what the destination holds is not written to it again."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(6):
+        (src / f"photo-{i}.jpg").write_bytes(os.urandom(600_000))
+    bucket = s3_server.bucket("seed-after-upload")
+    location, drive = s3_server.location(bucket), tmp_path / "drive"
+    cli("init", "--pack-size", "512K", "--repo", location, repo=False)
+    cli("limit", "off", repo=False)
+    cli("backup", str(src), "--repo", location, repo=False)  # the first upload finished over the line
+    uploaded = _bucket_bytes(s3_server, bucket)
+    (src / "new.mov").write_bytes(os.urandom(800_000))
+
+    exported = cli.json("seed", "export", "--repo", location, "--drive", str(drive), str(src), repo=False)
+    on_drive = sum(p.stat().st_size for p in (drive / "data").rglob("*") if p.is_file())
+    assert 800_000 <= on_drive < 800_000 + 100_000  # the new film and the listings, not the photos again
+    assert exported["bytes_added"] < 1_000_000
+    cli("seed", "load", "--drive", str(drive), "--repo", location, repo=False)
+    assert _bucket_bytes(s3_server, bucket) - uploaded < 1_000_000  # not doubled
+    report = cli.json("reconcile", "--repo", location, repo=False)
+    assert report["missing"] == [] and report["corrupt"] == [] and report["percent_backed_up"] == 100
+    fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
+    cli("restore", "latest", "--target", str(tmp_path / "back"), "--repo", location, repo=False, env=fresh)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "back" / "src").iterdir()} == {
+        p.name: p.read_bytes() for p in src.iterdir()
+    }
