@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (
 
 from app.bridge import EngineBridge
 from app.pages.common import hint
-from engine.base.errors import Problem
+from engine.base.errors import BackbeatError, Problem
 from engine.base.units import format_bytes, format_duration
 from engine.config.settings import load_settings
+from engine.service import BackupService
 
 __all__ = ["SeedWizard"]
 
@@ -59,16 +60,35 @@ class IntroPage(QWizardPage):
         layout.addWidget(self.estimate)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
-        self.w.bridge.ask(
-            "seed-size", lambda s: s.selection_bytes(list(load_settings().folders), list(load_settings().excludes))
+        self.w.bridge.ask("seed-size", _sizes)
+
+    def show_estimate(self, size: int, online: int, rate: float) -> None:
+        left = max(0, size - online)
+        if size and left == 0:
+            self.estimate.setText(
+                f"All you back up ({format_bytes(size)}) is online already: a seed drive would not save you "
+                "anything. Backbeat keeps it up to date over the internet."
+            )
+            return
+        days = left / rate / 86400
+        already = f" {format_bytes(online)} of it is online already; the rest" if online else ""
+        self.estimate.setText(
+            f"You back up {format_bytes(size)}.{already} At {format_bytes(rate)}/s, the first upload would take "
+            f"about {format_duration(left / rate)}"
+            + (" — a seed drive will save you time." if days > 2 else ".")
+            + (" The drive carries only what is not online yet." if online else "")
         )
 
-    def show_estimate(self, size: int, rate: float) -> None:
-        days = size / rate / 86400
-        self.estimate.setText(
-            f"You back up {format_bytes(size)}. At {format_bytes(rate)}/s, the first upload would take "
-            f"about {format_duration(size / rate)}" + (" — a seed drive will save you time." if days > 2 else ".")
-        )
+
+def _sizes(service: BackupService) -> tuple[int, int]:
+    """(the selection's size, how much of it the destination holds): a seed drive carries the difference."""
+    settings = load_settings()
+    size = service.selection_bytes(list(settings.folders), list(settings.excludes))
+    try:
+        _latest, dests = service.status()
+    except BackbeatError:  # offline: as if nothing were online
+        return size, 0
+    return size, next((d.bytes_backed_up for d in dests if d.location == service.location), 0)
 
 
 class DrivePage(QWizardPage):
@@ -224,9 +244,9 @@ class SeedWizard(QWizard):
 
     def _answered(self, name: str, answer) -> None:
         if name == "seed-size":
-            self.size = answer
+            self.size, online = answer
             rate = self.bridge.service.bandwidth().upload_rate or _TYPICAL_UPLOAD
-            self.intro.show_estimate(answer, rate)
+            self.intro.show_estimate(self.size, online, rate)
 
     def _progress(self, ev) -> None:
         if self.currentPage() is self.export and ev.job == "seed export":  # not a backup running beside it

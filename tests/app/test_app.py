@@ -319,3 +319,18 @@ def test_a_missing_full_disk_access_shows_on_the_status_page_with_a_way_to_grant
     assert window.status.access.isVisibleTo(window) and window.status.access_button.isVisibleTo(window)
     assert "Full Disk Access" in window.status.access.text()
     assert window.status._access_link.startswith("x-apple.systempreferences:")
+
+
+def test_the_seed_wizard_says_when_the_backup_is_online_already(qtbot, desktop):
+    """Issue 27: a seed drive made when the destination held everything doubled the bucket; the
+    wizard now says what is online already, and that a drive would not help."""
+    bridge, tray, window, src = desktop
+    with qtbot.waitSignal(bridge.job_finished, timeout=60000):
+        tray.backup_action.trigger()
+    wizard = window.open_wizard()
+    qtbot.waitUntil(lambda: "online already" in wizard.intro.estimate.text(), timeout=10000)
+    assert "a seed drive would not save you anything" in wizard.intro.estimate.text()
+    (src / "new.bin").write_bytes(os.urandom(300_000))
+    wizard.intro.initializePage()
+    qtbot.waitUntil(lambda: "of it is online already; the rest" in wizard.intro.estimate.text(), timeout=10000)
+    assert "The drive carries only what is not online yet." in wizard.intro.estimate.text()
