@@ -4,7 +4,8 @@
     python bench/seed_reconcile.py [--size-mb 1024] [--lose 3]
 
 Prints one JSON line: the export's and the load's seconds, reconcile's seconds without and with
-`--full` (target without: <= 5 s), and the first backup after it: bytes uploaded against (the
+`--full` (target without: <= 5 s), how many packs reconcile checked by the listed MD5 and how many
+it read (with the bytes it downloaded), and the first backup after it: bytes uploaded against (the
 compressed size of the changed data, measured by the same backup into a copy of the drive, plus
 the lost packs), as a ratio (target <= 1.2).
 """
@@ -80,6 +81,9 @@ def main() -> None:
                     "lost_packs": len(lost),
                     "reconcile_missing": len(report["missing"]),
                     "reconcile_s": round(t_reconcile, 2),
+                    "reconcile_packs_checksummed": report["packs_checksummed"],
+                    "reconcile_packs_read": report["packs_verified"],
+                    "reconcile_bytes_read": report["bytes_read"],
                     "reconcile_full_s": round(t_full, 2),
                     "percent_after_reconcile": round(report["percent_backed_up"], 2),
                     "uploaded_mb": round(uploaded / 2**20, 1),
