@@ -19,34 +19,14 @@ import os
 import socket
 import stat
 import struct
-import sys
 import threading
 import time
 from collections.abc import Callable
 
 from engine.base.clock import SYSTEM_CLOCK, Clock
+from engine.platform import current as platform
 
 __all__ = ["upload_peer", "handshake_rtt", "LinkProbe"]
-
-_LINUX_TCP_INFO = 11  # not in Python's socket module on every version
-_MACOS_TCP_CONNECTION_INFO = 0x106
-_ACTIVE_MS = 1000  # a connection that sent data this recently is uploading
-
-
-def _linux_sending(sock: socket.socket) -> bool:
-    info = sock.getsockopt(socket.IPPROTO_TCP, _LINUX_TCP_INFO, 104)
-    (unacked,) = struct.unpack_from("I", info, 24)
-    (last_data_sent,) = struct.unpack_from("I", info, 44)
-    return info[0] == 1 and (unacked > 0 or last_data_sent <= _ACTIVE_MS)  # 1: TCP_ESTABLISHED
-
-
-def _macos_sending(sock: socket.socket) -> bool:
-    info = sock.getsockopt(socket.IPPROTO_TCP, _MACOS_TCP_CONNECTION_INFO, 52)
-    (in_send_buffer,) = struct.unpack_from("I", info, 36)  # tcpi_snd_sbbytes, including data in flight
-    return info[0] == 4 and in_send_buffer > 0  # 4: TCPS_ESTABLISHED
-
-
-_SENDING = _macos_sending if sys.platform == "darwin" else _linux_sending
 
 
 def _tcp_sockets() -> list[int]:
@@ -72,7 +52,7 @@ def upload_peer() -> tuple[str, int] | None:
             with socket.socket(fileno=dup) as sock:  # closing the duplicate leaves the connection alone
                 if sock.type != socket.SOCK_STREAM or sock.family not in (socket.AF_INET, socket.AF_INET6):
                     continue
-                if _SENDING(sock):
+                if platform().uploading(sock):
                     return sock.getpeername()[:2]
         except (OSError, struct.error):
             continue  # not a connected TCP socket (a listener, or a descriptor reused meanwhile)

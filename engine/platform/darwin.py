@@ -25,6 +25,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import socket
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +54,7 @@ _IOPOL_TYPE_DISK = 0
 _IOPOL_SCOPE_THREAD = 1
 _IOPOL_THROTTLE = 3
 
+_TCP_CONNECTION_INFO = 0x106  # <netinet/tcp.h>: struct tcp_connection_info
 _TM_EXCLUDE = b"com.apple.metadata:com_apple_backup_excludeItem"
 #: attributes the system keeps for itself: a restore never sets them (and `com.apple.quarantine`,
 #: which macOS adds to what it downloads, is not the user's either)
@@ -294,6 +297,11 @@ class DarwinPlatform(Platform):
             _libc.acl_free(parsed)
 
     # -- the machine -----------------------------------------------------------------------------
+    def uploading(self, sock: socket.socket) -> bool:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_CONNECTION_INFO, 52)
+        (in_send_buffer,) = struct.unpack_from("I", info, 36)  # tcpi_snd_sbbytes, including data in flight
+        return info[0] == 4 and in_send_buffer > 0  # 4: TCPS_ESTABLISHED
+
     def low_power_mode(self) -> bool:
         try:
             return _objc_bool("NSProcessInfo", "processInfo", "isLowPowerModeEnabled")

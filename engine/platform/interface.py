@@ -11,6 +11,7 @@ import contextlib
 import grp
 import os
 import pwd
+import socket
 import stat
 from collections.abc import Iterator
 from enum import Enum
@@ -140,6 +141,11 @@ class Platform:
             raise OSError(95, "extended ACLs are not supported here")
 
     # -- the machine -----------------------------------------------------------------------------
+    def uploading(self, sock: socket.socket) -> bool:
+        """Whether this established TCP connection is sending (read from the kernel's TCP info):
+        the link probe measures the path of the connections that upload."""
+        return False
+
     def full_disk_access(self) -> bool | None:
         """Whether this process may read everything its user owns: None where the system has no
         such grant (Linux), False on a Mac that has not been given Full Disk Access."""

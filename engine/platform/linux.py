@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import socket
 import struct
 import subprocess
 
@@ -21,6 +22,8 @@ __all__ = ["LinuxPlatform"]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _statx = getattr(_libc, "statx", None)  # glibc 2.28 and later
+_TCP_INFO = 11  # <netinet/tcp.h>; not in Python's socket module on every version
+_ACTIVE_MS = 1000  # a connection that sent data this recently is uploading
 _AT_FDCWD = -100
 _AT_EMPTY_PATH = 0x1000
 _AT_SYMLINK_NOFOLLOW = 0x100
@@ -76,6 +79,12 @@ class LinuxPlatform(Platform):
 
     def set_xattr(self, fd: int, name: bytes, value: bytes) -> None:
         os.setxattr(fd, name, value)
+
+    def uploading(self, sock: socket.socket) -> bool:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 104)
+        (unacked,) = struct.unpack_from("I", info, 24)
+        (last_data_sent,) = struct.unpack_from("I", info, 44)
+        return info[0] == 1 and (unacked > 0 or last_data_sent <= _ACTIVE_MS)  # 1: TCP_ESTABLISHED
 
     def metered_network(self) -> str | None:
         try:

@@ -75,3 +75,21 @@ def test_what_linux_has_not_is_said_plainly():
     system = current()
     st = os.lstat("/")
     assert (system.flags(st), system.dataless(st), system.full_disk_access()) == (0, False, None)
+
+
+def test_a_connection_is_uploading_while_it_sends_and_not_once_idle():
+    import socket
+    import time
+
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    peer, _ = server.accept()
+    try:
+        client.sendall(b"x" * 100_000)
+        assert current().uploading(client)
+        peer.recv(1 << 20)
+        time.sleep(1.2)  # nothing sent for longer than a probe counts as uploading
+        assert not current().uploading(client)
+    finally:
+        for s in (client, peer, server):
+            s.close()
