@@ -38,7 +38,17 @@ from engine.repo.pack import PackEntry, open_span
 from engine.repo.snapshot import load_snapshots
 from engine.repo.walk import walk_trees
 
-__all__ = ["NEEDS", "PruneReport", "PruneStopped", "run_prune", "read_plan", "repack", "rewrite_index", "update_state"]
+__all__ = [
+    "NEEDS",
+    "PruneReport",
+    "PruneStopped",
+    "run_prune",
+    "read_plan",
+    "repack",
+    "rewrite_index",
+    "update_state",
+    "PrunePlan",
+]
 
 #: alone at the destination: it deletes packs and index files
 NEEDS = Needs("prune", lock="exclusive", lock_wait=0.0, writes=True, paced=True, recorded=True)
@@ -92,7 +102,7 @@ class _Pack:
 
 
 @dataclass
-class _Plan:
+class PrunePlan:
     files: dict[str, list[PackInfo]]
     damaged_files: list[str]
     packs: dict[bytes, _Pack]
@@ -105,7 +115,7 @@ class _Plan:
     postponed: list[bytes] = field(default_factory=list)
 
 
-def read_plan(session: Session, report: PruneReport) -> _Plan:
+def read_plan(session: Session, report: PruneReport) -> PrunePlan:
     repo = session.repo
     files: dict[str, list[PackInfo]] = {}
     damaged = []
@@ -136,10 +146,10 @@ def read_plan(session: Session, report: PruneReport) -> _Plan:
         report.warnings.append(f"{len(missing)} pack(s) named by the index are missing (see `backbeat check`)")
     if unreadable:
         report.warnings.append(f"{len(unreadable)} damaged pack(s) were left alone (see `backbeat check --read-data`)")
-    return _Plan(files, damaged, packs, unreadable, missing)
+    return PrunePlan(files, damaged, packs, unreadable, missing)
 
 
-def _used_blobs(session: Session, plan: _Plan, report: PruneReport) -> set[bytes]:
+def _used_blobs(session: Session, plan: PrunePlan, report: PruneReport) -> set[bytes]:
     """Every blob some snapshot needs: its trees and its files' content."""
     index = Index()
     for p in plan.packs.values():
@@ -168,7 +178,7 @@ def _used_blobs(session: Session, plan: _Plan, report: PruneReport) -> set[bytes
     return used
 
 
-def _assign(plan: _Plan, used: set[bytes]) -> None:
+def _assign(plan: PrunePlan, used: set[bytes]) -> None:
     """Each used blob keeps one copy: in the pack that holds the most used bytes (a repacked pack
     beats the old one it came from, so an interrupted prune's work is not wasted)."""
     weight: dict[bytes, int] = {}
@@ -183,7 +193,7 @@ def _assign(plan: _Plan, used: set[bytes]) -> None:
         plan.packs[pack_id].used[blob_id] = entry
 
 
-def _choose(plan: _Plan, options: PruneSettings, network: bool, report: PruneReport) -> None:
+def _choose(plan: PrunePlan, options: PruneSettings, network: bool, report: PruneReport) -> None:
     stored = sum(p.info.size for p in plan.packs.values())
     plan.delete = {pid for pid, p in plan.packs.items() if not p.used}
     partly = sorted(
@@ -212,7 +222,7 @@ def _choose(plan: _Plan, options: PruneSettings, network: bool, report: PruneRep
 
 def repack(
     session: Session,
-    plan: _Plan,
+    plan: PrunePlan,
     events: EventSink,
     clock: Clock,
     report: PruneReport,
@@ -258,7 +268,7 @@ def repack(
     return list(parse_index(fresh.take_pending().plain))
 
 
-def rewrite_index(session: Session, plan: _Plan, new_packs: list[PackInfo]) -> dict[str, list[PackInfo]]:
+def rewrite_index(session: Session, plan: PrunePlan, new_packs: list[PackInfo]) -> dict[str, list[PackInfo]]:
     """One index file for every pack that stays but whose old index file goes (and the packs made
     anew); then those old files, and the damaged ones, are deleted."""
     gone = plan.delete | set(plan.repack) | plan.missing

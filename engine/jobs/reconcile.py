@@ -11,10 +11,12 @@ verified packs become what this machine knows the destination holds, so "% backe
 at once. Missing or damaged objects are then repaired:
 
 - from the seed drive when it is attached (copied and verified, object by object);
-- otherwise the index is rewritten without the lost packs (one new index file first, then the
-  old ones deleted: a crash in between leaves duplicates, never a gap), damaged packs are
-  deleted, and the files whose blobs were lost are read again from the source by the next
-  backup (the files cache vouches only for files whose every blob is indexed).
+- otherwise a damaged pack is salvaged as `check --repair` does (every piece of it that still
+  verifies moves to a new pack; a flipped byte costs one piece, not the pack), the index is
+  rewritten without what was lost (one new index file first, then the old ones deleted: a crash
+  in between leaves duplicates, never a gap), and the files whose pieces were lost are read again
+  from the source by the next backup (the files cache vouches only for files whose every blob is
+  indexed).
 
 A seed that is not loaded yet (engine.jobs.seed: shipping, or loading with some of its objects
 listed and no receipt of a finished load) is never "repaired" away: the report says where it
@@ -33,10 +35,10 @@ from engine.base.events import EventSink
 from engine.base.progress import Meter
 from engine.base.units import format_bytes
 from engine.jobs.needs import Needs, require
+from engine.jobs.repair import salvage
 from engine.jobs.seed import read_receipts, seed_progress
 from engine.jobs.session import Session
-from engine.repo.index import PackInfo
-from engine.repo.pack import PackEntry, matches_name
+from engine.repo.pack import matches_name
 
 __all__ = ["NEEDS", "ReconcileReport", "run_reconcile"]
 
@@ -175,11 +177,9 @@ def run_reconcile(
         _repair_from(drive, backend, bad, report)
         bad = {n for n in bad if not _intact(backend, n)}
     bad_packs = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in bad if n.startswith("data/")}
-    if bad_packs:
-        # only those still damaged: one put back from the drive stays (issue 26, D1)
-        _drop_packs(session, bad_packs, {n for n in report.corrupt if n in bad and n.startswith("data/")}, report)
-    session.state.set_held(backend.location, {p: s for p, s in list_packs(backend).items() if p not in bad_packs})
-    report.bytes_to_upload = sum(expected.get(pack_name(p)) or 0 for p in bad_packs)
+    if bad_packs:  # only those still damaged: one put back from the drive stays (issue 26, D1)
+        _salvage(session, bad_packs, {n for n in report.corrupt if n in bad and n.startswith("data/")}, report, events)
+    session.state.set_held(backend.location, list_packs(backend))
     return report
 
 
@@ -196,21 +196,20 @@ def _repair_from(drive: Backend, backend: Backend, bad: set[str], report: Reconc
         report.repaired_from_drive += 1
 
 
-def _drop_packs(session: Session, bad: set[bytes], corrupt: set[str], report: ReconcileReport) -> None:
-    """Rewrite the index without `bad`; the next backup stores their blobs again from the source."""
-    repo = session.repo
-    keep = [
-        PackInfo(pack_id, session.index.pack_sizes.get(pack_id, 0), [PackEntry(b, *e[1:]) for b, e in blobs])
-        for pack_id, blobs in session.index.packs().items()
-        if pack_id not in bad
-    ]
-    now = session.rewrite_index({}, keep, repo.index_names())
-    for pack in corrupt:
-        repo.backend.delete(pack)  # unreadable, and named by no index any more
-    session.cache_index(now)
-    session.index.drop_packs(bad)
+def _salvage(session: Session, bad: set[bytes], corrupt: set[str], report: ReconcileReport, events: EventSink) -> None:
+    """Keep what verifies of the damaged packs, drop the rest and the missing packs from the index;
+    the next backup stores again the pieces that were lost, from the source."""
+    lengths = {b: e.length for b, e in session.index.entries() if e.pack_id in bad}
+    damaged = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in corrupt}
+    salvaged, _plan = salvage(session, damaged, events)
+    lost = [b for b in lengths if b not in session.index]
     report.dropped = len(bad)
+    report.bytes_to_upload = sum(lengths[b] for b in lost)
+    kept = len(lengths) - len(lost)
+    said = f"{len(bad)} pack(s) were missing or damaged at the destination"
+    if salvaged:
+        said += f"; {kept} intact piece(s) of the {salvaged} damaged one(s) were kept"
     report.notes.append(
-        f"{len(bad)} pack(s) are lost at the destination: the next backup reads the files that used them again; "
-        "versions of those files that have changed since cannot be restored from this destination any more"
+        f"{said}: the next backup reads again the files whose {len(lost)} piece(s) were lost; versions of those "
+        "files that have changed since cannot be restored from this destination any more"
     )

@@ -26,14 +26,14 @@ from engine.base.errors import BackbeatError, ObjectNotFound
 from engine.base.events import EventSink
 from engine.jobs.check import CheckReport, run_check
 from engine.jobs.needs import Needs, require
-from engine.jobs.prune import PruneReport, read_plan, repack, rewrite_index, update_state
+from engine.jobs.prune import PrunePlan, PruneReport, read_plan, repack, rewrite_index, update_state
 from engine.jobs.rollback import remember_latest, remember_listing
 from engine.jobs.session import Session
 from engine.repo.pack import holds_pack, matches_name
 from engine.repo.snapshot import delete_snapshot, load_snapshots, save_snapshot
 from engine.repo.walk import walk_trees
 
-__all__ = ["NEEDS", "RepairReport", "run_repair"]
+__all__ = ["NEEDS", "RepairReport", "run_repair", "salvage"]
 
 #: alone at the destination: it deletes damaged packs and rewrites the index
 NEEDS = Needs("repair", lock="exclusive", lock_wait=0.0, writes=True, paced=True, recorded=True)
@@ -143,9 +143,24 @@ def run_repair(
         return report
     indexed = set(session.index.ids())
     still_damaged = _from_mirrors(session, list(mirrors), found, report)
+    salvaged, plan = salvage(session, still_damaged, events, clock)
+    report.packs_salvaged = salvaged
+    report.blobs_lost = len(indexed - session.index.ids())
+    report.index_files_replaced = len(plan.damaged_files)
+    report.left += [f"pack {p.hex()[:16]} cannot be read at all: left in place" for p in sorted(plan.unreadable)]
+    _mark_snapshots(session, report)
+    return report
+
+
+def salvage(
+    session: Session, damaged: set[bytes], events: EventSink, clock: Clock = SYSTEM_CLOCK
+) -> tuple[int, PrunePlan]:
+    """Every blob of the `damaged` packs that still verifies moves to a new pack (as prune repacks);
+    the rest leaves the index, with the packs the destination does not list and damaged index
+    files; then the damaged packs go. Under the exclusive lock. Returns (packs salvaged, the plan)."""
     scratch = PruneReport(dry_run=False)
     plan = read_plan(session, scratch)
-    for pack_id in sorted(still_damaged & plan.packs.keys()):
+    for pack_id in sorted(damaged & plan.packs.keys()):
         p = plan.packs[pack_id]
         p.used = {e.blob_id: e for e in p.info.entries}
         plan.repack.append(pack_id)
@@ -161,9 +176,4 @@ def run_repair(
             except ObjectNotFound:
                 pass
         update_state(session, index_files)
-    report.packs_salvaged = len(plan.repack)
-    report.blobs_lost = len(indexed - session.index.ids())
-    report.index_files_replaced = len(plan.damaged_files)
-    report.left += [f"pack {p.hex()[:16]} cannot be read at all: left in place" for p in sorted(plan.unreadable)]
-    _mark_snapshots(session, report)
-    return report
+    return len(plan.repack), plan

@@ -196,3 +196,38 @@ def test_a_seed_drive_made_when_the_cloud_holds_everything_carries_only_what_is_
     assert {p.name: p.read_bytes() for p in (tmp_path / "back" / "src").iterdir()} == {
         p.name: p.read_bytes() for p in src.iterdir()
     }
+
+
+def test_reconcile_keeps_the_intact_pieces_of_a_damaged_pack(cli, tmp_path):
+    """Issue 26: reconcile deleted a whole pack for one flipped byte, and with it every file that
+    had a piece in it; repair salvaged them. Reconcile now salvages as repair does."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(12):
+        (src / f"letter-{i:02}.txt").write_bytes(os.urandom(100_000))  # five or so to a pack
+    drive = tmp_path / "drive"
+    cli("init", "--pack-size", "512K")
+    cli("seed", "export", "--drive", str(drive), str(src))
+    cli("seed", "load", "--drive", str(drive), "--repo", str(cli.repo), repo=False)
+    packs = sorted((cli.repo / "data").glob("*/*"), key=lambda p: p.stat().st_size)
+    victim = packs[-1]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 3] ^= 0x01  # one byte of one piece
+    victim.write_bytes(data)
+
+    report = cli.json("reconcile", ok=(3,))
+    assert report["corrupt"] == [f"data/{victim.name[:2]}/{victim.name}"] and report["dropped"] == 1
+    assert "intact piece(s) of the 1 damaged one(s) were kept" in report["notes"][-1]
+    assert 0 < report["bytes_to_upload"] <= 120_000  # the one lost piece, not the pack
+    assert not victim.exists()
+    fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
+    done = cli.json("restore", "latest", "--target", str(tmp_path / "back"), env=fresh, ok=(3,))
+    back = tmp_path / "back" / "src"
+    whole = [
+        p.name for p in src.iterdir() if (back / p.name).is_file() and (back / p.name).read_bytes() == p.read_bytes()
+    ]
+    assert len(whole) == 11 and len(done["failed"]) == 1  # only the file with the flipped piece is lost
+    again = cli.json("backup", str(src))  # the lost piece goes over the line again, and nothing else
+    assert again["blobs_added"] == 1 and again["bytes_added"] < 150_000
+    cli("restore", "latest", "--target", str(tmp_path / "after"), env=fresh)
+    assert all((tmp_path / "after" / "src" / p.name).read_bytes() == p.read_bytes() for p in src.iterdir())
