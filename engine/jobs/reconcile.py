@@ -35,7 +35,7 @@ from engine.base.events import EventSink
 from engine.base.progress import Meter
 from engine.base.units import format_bytes
 from engine.jobs.needs import Needs, require
-from engine.jobs.repair import salvage
+from engine.jobs.repair import mark_snapshots, salvage
 from engine.jobs.seed import read_receipts, seed_progress
 from engine.jobs.session import Session
 from engine.repo.pack import matches_name
@@ -203,6 +203,8 @@ def _salvage(session: Session, bad: set[bytes], corrupt: set[str], report: Recon
     damaged = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in corrupt}
     salvaged, _plan = salvage(session, damaged, events)
     lost = [b for b in lengths if b not in session.index]
+    marked, removed = mark_snapshots(session)  # as repair: the versions that lost a file say so
+    report.notes += marked + removed
     report.dropped = len(bad)
     report.bytes_to_upload = sum(lengths[b] for b in lost)
     kept = len(lengths) - len(lost)

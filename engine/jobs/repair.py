@@ -33,7 +33,7 @@ from engine.repo.pack import holds_pack, matches_name
 from engine.repo.snapshot import delete_snapshot, load_snapshots, save_snapshot
 from engine.repo.walk import walk_trees
 
-__all__ = ["NEEDS", "RepairReport", "run_repair", "salvage"]
+__all__ = ["NEEDS", "RepairReport", "run_repair", "salvage", "mark_snapshots"]
 
 #: alone at the destination: it deletes damaged packs and rewrites the index
 NEEDS = Needs("repair", lock="exclusive", lock_wait=0.0, writes=True, paced=True, recorded=True)
@@ -108,7 +108,11 @@ def _lost_files(session: Session, tree_id: bytes) -> set[str]:
     return lost
 
 
-def _mark_snapshots(session: Session, report: RepairReport) -> None:
+def mark_snapshots(session: Session) -> tuple[list[str], list[str]]:
+    """Every snapshot that needs data no longer indexed is rewritten with those files listed as
+    `damaged`; a record nothing can read is removed. Returns (what was marked, what was removed)."""
+    marked_said: list[str] = []
+    removed_said: list[str] = []
     repo = session.repo
     unreadable: dict[str, str] = {}
     for snap in load_snapshots(repo.backend, repo.key, unreadable):
@@ -121,12 +125,13 @@ def _mark_snapshots(session: Session, report: RepairReport) -> None:
         delete_snapshot(repo.backend, snap.id)
         if (session.state.latest_snapshot(repo.backend.location) or ("",))[0] == snap.id:
             remember_latest(session, marked)
-        report.snapshots_marked.append(f"snapshot {snap.short_id}: {len(lost)} file(s) marked damaged")
+        marked_said.append(f"snapshot {snap.short_id}: {len(lost)} file(s) marked damaged")
     for name, why in unreadable.items():  # nothing can read it: it would only stop every prune
         session.check_lock()
         delete_snapshot(repo.backend, name.rsplit("/", 1)[-1])
-        report.snapshots_removed.append(f"{why}: no other destination holds a good copy, so the record was removed")
+        removed_said.append(f"{why}: no other destination holds a good copy, so the record was removed")
     remember_listing(session)
+    return marked_said, removed_said
 
 
 def run_repair(
@@ -148,7 +153,7 @@ def run_repair(
     report.blobs_lost = len(indexed - session.index.ids())
     report.index_files_replaced = len(plan.damaged_files)
     report.left += [f"pack {p.hex()[:16]} cannot be read at all: left in place" for p in sorted(plan.unreadable)]
-    _mark_snapshots(session, report)
+    report.snapshots_marked, report.snapshots_removed = mark_snapshots(session)
     return report
 
 
