@@ -217,10 +217,14 @@ class NextPage(QWizardPage):
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         self.label.setText(
-            "Eject the drive and send it to your storage provider, with the instructions it asks for "
-            f"(a copy is on the drive: README-BACKBEAT-SEED.txt in {self.w.drive}).\n\nUntil the provider has "
-            "loaded it, Backbeat uploads only what is not on the drive, and Status says “waiting for the "
-            "seed drive”. When they confirm, Backbeat checks your online storage against the drive."
+            "Eject the drive. It reaches your online storage one of two ways:\n\n"
+            "• Your storage provider loads it: send it with the instructions it asks for (a copy is on the "
+            f"drive: README-BACKBEAT-SEED.txt in {self.w.drive}). When they confirm, choose Check Online "
+            "Storage on the Seed Drive page.\n\n"
+            "• You upload it yourself from a faster connection than home's (an office, a library, a friend's): "
+            "take this computer and the drive there, and choose Upload the Drive from Here on the Seed Drive "
+            "page. No passphrase is needed, and it carries on where it stopped.\n\n"
+            "Until then, Backbeat uploads only what is not on the drive."
         )
 
 

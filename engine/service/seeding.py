@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from engine.base.errors import BackbeatError
-from engine.base.events import BackupSummary, Progress
+from engine.base.events import BackupSummary, EventSink, Progress
 from engine.jobs.backup import NEEDS as BACKUP
 from engine.jobs.backup import RunOptions, run_backup, start_scan
 from engine.jobs.copy import CopyReport
@@ -42,9 +42,7 @@ class SeedDrives:
     def export(self, drive_path: str, paths: list[str], excludes: list[str] = ()) -> BackupSummary:
         """Back up into a seed drive for this (cloud) destination, at disk speed."""
         service = self.service
-
-        def events(ev: object) -> None:  # its progress is the drive's, not the cloud backup's
-            service.events(replace(ev, job="seed export") if isinstance(ev, Progress) else ev)
+        events = self._as_job("seed export")
 
         drive = open_drive(drive_path, for_export=True)
         prepare_drive(service.backend, drive)
@@ -84,10 +82,20 @@ class SeedDrives:
         )
 
     def load(self, drive_path: str) -> CopyReport:
-        """Copy the drive into this destination, at full speed (no passphrase needed)."""
+        """Copy the drive into this destination, at full speed (no passphrase needed): by the
+        provider, or by the user on a faster connection than home's. Resumes where it stopped."""
         drive = open_drive(drive_path)
         state = State(state_path(Repository.read_config(drive)["id"]))
         try:
-            return load_drive(drive, self.service.backend, state, self.service.events)
+            return load_drive(drive, self.service.backend, state, self._as_job("seed load"))
         finally:
             state.close()
+
+    def _as_job(self, job: str) -> EventSink:
+        """The service's events, progress marked as this job's (not the cloud backup's)."""
+        service = self.service
+
+        def events(ev: object) -> None:
+            service.events(replace(ev, job=job) if isinstance(ev, Progress) else ev)
+
+        return events

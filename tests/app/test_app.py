@@ -3,6 +3,7 @@
 import os
 import time
 
+from app.pages.status import status_answer
 from engine.config.bandwidth import BandwidthPolicy
 from engine.config.settings import Settings, load_settings, save_settings
 from engine.meter import control
@@ -334,3 +335,24 @@ def test_the_seed_wizard_says_when_the_backup_is_online_already(qtbot, desktop):
     wizard.intro.initializePage()
     qtbot.waitUntil(lambda: "of it is online already; the rest" in wizard.intro.estimate.text(), timeout=10000)
     assert "The drive carries only what is not online yet." in wizard.intro.estimate.text()
+
+
+def test_the_user_uploads_the_seed_drive_from_a_faster_connection(qtbot, desktop, tmp_path):
+    """Issue 26: with couriers gone, a home user carries the drive (and the laptop) to a faster line
+    and uploads it there: the Seed Drive page offers it, shows progress, then checks online storage."""
+    bridge, tray, window, src = desktop
+    drive = tmp_path / "USB"
+    drive.mkdir()
+    with qtbot.waitSignal(bridge.job_finished, timeout=60000):
+        bridge.run_job("seed export", lambda s: s.seed.export(str(drive / "Backbeat"), [str(src)]))
+    seed = window.seed
+    bridge.ask("status", status_answer)
+    qtbot.waitUntil(lambda: not seed.upload.isHidden(), timeout=10000)
+    assert "faster connection" in seed.state.text() and "no passphrase" in seed.state.text()
+    seen = []
+    bridge.progress.connect(lambda ev: seen.append(ev) if ev.job == "seed load" else None)
+    seed.upload_from(str(drive / "Backbeat"))
+    qtbot.waitUntil(lambda: "Online storage checked: 100.0%" in seed.checked.text(), timeout=60000)
+    assert seen and seen[-1].bytes_done == seen[-1].bytes_total > 0  # progress shown along the way
+    qtbot.waitUntil(lambda: "No seed drive is on its way" in seed.state.text(), timeout=10000)
+    assert seed.upload.isHidden()
