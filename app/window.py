@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QMainWindow, QStackedWidget, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QListWidget, QMainWindow, QScrollArea, QStackedWidget, QWidget
 
 from app.bridge import EngineBridge
 from app.icons import icon
@@ -58,7 +58,7 @@ class MainWindow(QMainWindow):
             ("Support", self.support),
         ):
             self.sidebar.addItem(name)
-            self.stack.addWidget(page)
+            self.stack.addWidget(_scrolling(page))
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.sidebar.setCurrentRow(0)
         body = QWidget()
@@ -88,3 +88,13 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         event.ignore()
         self.hide()  # Backbeat lives on in the menu bar
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    """A page scrolls rather than squash its rows or force the window taller than a 1280x800
+    laptop screen (Settings asked for 893x887)."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    return area

@@ -356,3 +356,17 @@ def test_the_user_uploads_the_seed_drive_from_a_faster_connection(qtbot, desktop
     assert seen and seen[-1].bytes_done == seen[-1].bytes_total > 0  # progress shown along the way
     qtbot.waitUntil(lambda: "No seed drive is on its way" in seed.state.text(), timeout=10000)
     assert seed.upload.isHidden()
+
+
+def test_the_window_fits_a_laptop_screen_and_pages_scroll_rather_than_squash(qtbot, desktop):
+    """Issue 27: the Settings page forced the window to at least 893x887 (more than a 1280x800
+    screen holds below the menu bar) and squashed its rows when it could not have that."""
+    bridge, tray, window, src = desktop
+    window.show()
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 700
+    window.resize(860, 600)
+    for name, page in (("Settings", window.settings), ("Restore", window.restore), ("Status", window.status)):
+        window.show_page(name)
+        qtbot.waitUntil(lambda p=page: p.isVisible())
+        assert page.height() >= page.minimumSizeHint().height(), name  # whole rows: the page scrolls
