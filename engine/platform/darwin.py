@@ -32,6 +32,7 @@ from pathlib import Path
 
 from engine.base.logs import log
 from engine.platform.interface import Exclusion, Platform, Xattrs
+from engine.platform.loginitem import agent_path, launch_agent
 
 __all__ = ["DarwinPlatform", "SF_DATALESS", "UF_SETTABLE"]
 
@@ -297,6 +298,9 @@ class DarwinPlatform(Platform):
             _libc.acl_free(parsed)
 
     # -- the machine -----------------------------------------------------------------------------
+    def login_item(self, command: list[str], home: Path | None = None) -> tuple[Path, bytes]:
+        return agent_path(home or Path.home()), launch_agent(command)
+
     def uploading(self, sock: socket.socket) -> bool:
         info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_CONNECTION_INFO, 52)
         (in_send_buffer,) = struct.unpack_from("I", info, 36)  # tcpi_snd_sbbytes, including data in flight

@@ -15,10 +15,12 @@ import socket
 import stat
 from collections.abc import Iterator
 from enum import Enum
+from pathlib import Path
 
 import psutil
 
 from engine.base.metadata import Metadata
+from engine.platform.loginitem import autostart_entry, autostart_path
 
 __all__ = ["Platform", "Exclusion", "Xattrs", "CACHEDIR_SIGNATURE"]
 
@@ -141,6 +143,10 @@ class Platform:
             raise OSError(95, "extended ACLs are not supported here")
 
     # -- the machine -----------------------------------------------------------------------------
+    def login_item(self, command: list[str], home: Path | None = None) -> tuple[Path, bytes]:
+        """Where to write what starts `command` at login, and what to write (an XDG autostart entry)."""
+        return autostart_path(home), autostart_entry(command)
+
     def uploading(self, sock: socket.socket) -> bool:
         """Whether this established TCP connection is sending (read from the kernel's TCP info):
         the link probe measures the path of the connections that upload."""

@@ -16,18 +16,19 @@ APP = "/Applications/Backbeat.app/Contents/MacOS/backbeat-app"
 
 
 def test_the_launchd_agent_is_a_valid_plist_naming_the_bundles_executable():
-    pytest.importorskip("PySide6")
-    from app.loginitem import LABEL, render
+    from engine.platform.loginitem import LABEL, launch_agent
 
-    agent = plistlib.loads(render(APP))
+    agent = plistlib.loads(launch_agent([APP]))
     assert agent["Label"] == LABEL and agent["ProgramArguments"] == [APP] and agent["RunAtLoad"] is True
+    assert agent["KeepAlive"] == {"SuccessfulExit": False} and agent["LimitLoadToSessionType"] == "Aqua"
     spec = (ROOT / "packaging" / "backbeat.spec").read_text()
     assert '"LSUIElement": True' in spec and "bundle_identifier=BUNDLE_ID" in spec
 
 
 @pytest.mark.skipif(sys.platform != "darwin", reason="launchd login items exist on macOS only")
 def test_install_and_remove_the_login_item_on_macos(tmp_path):
-    from app.loginitem import agent_path, install, remove
+    from app.loginitem import install, remove
+    from engine.platform.loginitem import agent_path
 
     install(APP, home=tmp_path)
     assert plistlib.loads(agent_path(tmp_path).read_bytes())["ProgramArguments"] == [APP]
