@@ -91,7 +91,12 @@ class EngineBridge(QObject):
     # -- jobs ----------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._job_kind is not None or (self.scheduler is not None and self.scheduler.backing_up)
+        return self._job_kind is not None or self.backing_up
+
+    @property
+    def backing_up(self) -> bool:
+        """A backup of this computer is under way (asked for, or protection's)."""
+        return self._job_kind == "backup" or (self.scheduler is not None and self.scheduler.backing_up)
 
     # -- protection: the scheduler runs on its own thread; what it says is posted here ------------
     def start_protection(self) -> bool:

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Screenshots (PNG) of every page of the app and every step of the seed drive wizard.
+"""Screenshots (PNG) of every page of the app and every step of the seed drive wizard, and of the
+menu and the Status page in each of the four states a user meets (protected, backing up, paused,
+needs attention).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [OUT_DIR]   (or under xvfb-run)
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py --states docs/screenshots
 
 Runs the real app against a real repository in a temporary installation, with a small folder
 backed up once, and saves `status.png`, `settings.png`, … `wizard-1-intro.png`, … in OUT_DIR
@@ -41,7 +44,7 @@ class Shots:
         from app.icons import icon
         from app.main import start
         from app.window import STYLE
-        from engine.config.settings import Settings
+        from engine.config.settings import Settings, save_settings
         from engine.service import BackupService
 
         self.out = out
@@ -52,7 +55,7 @@ class Shots:
         service = BackupService(str(self.work / "repo"))
         service.init(os.environ["BACKBEAT_PASSWORD"])
         service.close()
-        BackupService.save_settings(Settings(folders=(str(src),), destination=str(self.work / "repo")))
+        save_settings(Settings(folders=(str(src),), destination=str(self.work / "repo")))
         self.bridge, self.tray, self.window = start(self.app, os.environ["BACKBEAT_PASSWORD"])
 
     def settle(self, ms: int = 600) -> None:
@@ -139,18 +142,60 @@ class Shots:
             self.save(setup, "first-run-connect" if existing else "first-run-new")
             setup.close()
 
+    def states(self) -> None:
+        """The menu and the Status page as the user sees them in each state, from real jobs."""
+        done = []
+        self.bridge.job_finished.connect(lambda kind, r: done.append(kind))
+        self.bridge.job_failed.connect(lambda kind, p: done.append(kind))
+        window = self.window
+        window.show()
+        window.show_page("Status")
+
+        def both(state: str) -> None:
+            window.status.refresh()
+            self.save(window, f"state-{state}-status", 700)
+            self.tray.menu.adjustSize()
+            self.save(self.tray.menu, f"state-{state}-menu", 100)
+
+        self.bridge.backup_now()
+        self.until(lambda: "backup" in done)
+        both("protected")
+        big = self.work / "Documents" / "Holiday.mov"
+        big.write_bytes(os.urandom(400 << 20))  # long enough to be seen backing up
+        done.clear()
+        self.bridge.backup_now()
+        self.until(lambda: self.tray.state == "busy" and "%" in self.tray.status_action.text(), 10000)
+        both("backing-up")
+        self.until(lambda: "backup" in done, 120000)
+        self.bridge.pause(3600.0)
+        self.until(lambda: self.tray.state == "paused", 5000)
+        both("paused")
+        self.bridge.resume()
+        (self.work / "repo").rename(self.work / "unplugged")  # the backup drive is not there
+        done.clear()
+        self.bridge.backup_now()
+        self.until(lambda: "backup" in done, 30000)
+        both("needs-attention")
+        (self.work / "unplugged").rename(self.work / "repo")
+
     def close(self) -> None:
         self.bridge.close()
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "screenshots").resolve()
+    args = sys.argv[1:]
+    states = "--states" in args
+    args = [a for a in args if a != "--states"]
+    out = Path(args[0] if args else ROOT / "screenshots").resolve()
     out.mkdir(parents=True, exist_ok=True)
     shots = Shots(out)
-    shots.pages()
-    shots.settings()
-    shots.wizard()
-    shots.first_run()
+    if states:
+        shots.states()
+    else:
+        shots.pages()
+        shots.settings()
+        shots.wizard()
+        shots.first_run()
     shots.close()
     for png in sorted(out.glob("*.png")):
         sys.stdout.write(f"{png}\n")

@@ -28,6 +28,7 @@ class StatusPage(Page):
         super().__init__("Status")
         self.bridge = bridge
         self.summary = QLabel("Checking…")
+        self.summary.setWordWrap(True)
         self.summary.setObjectName("summary")
         self.layout_.addWidget(self.summary)
         # what the system keeps Backbeat from reading (Full Disk Access), until the user grants it
@@ -54,6 +55,7 @@ class StatusPage(Page):
         self.note = hint("")  # the run's latest word: a checkpoint, a skipped file, a wait for the network
         self.layout_.addWidget(self.note)
         self.rate = QLabel("")
+        self.rate.setWordWrap(True)
         self.layout_.addWidget(self.rate)
         self.chart = RateChart()
         self.layout_.addWidget(self.chart)
@@ -100,7 +102,9 @@ class StatusPage(Page):
             elif d.snapshot_id is None:
                 state = "nothing backed up yet"
             else:
-                state = f"{format_bytes(left)} left" if left > 0 else "up to date"
+                # the latest snapshot's selection is all there; a backup under way may be sending more
+                busy = "backing up what changed" if self.bridge.backing_up else "up to date"
+                state = f"{format_bytes(left)} left" if left > 0 else busy
             self.destinations.addWidget(name, row, 0)
             self.destinations.addWidget(bar, row, 1)
             self.destinations.addWidget(QLabel(state), row, 2)
