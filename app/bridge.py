@@ -140,9 +140,10 @@ class EngineBridge(QObject):
             self._post.emit("job_failed", (kind, Problem.of(e)))
             return
         except Exception as e:  # noqa: BLE001 - shown to the user, never a crash of the app
+            if self._closed:
+                return  # the app is quitting: a question still under way met the closed service
             log.exception("%s failed", kind)
-            if not self._closed:
-                self._post.emit("job_failed", (kind, Problem.of(e)))
+            self._post.emit("job_failed", (kind, Problem.of(e)))
             return
         self._post.emit(done, (kind, result))
 

@@ -61,6 +61,8 @@ class ReconcileReport:
     packs_checksummed: int = 0
     #: bytes downloaded to verify
     bytes_read: int = 0
+    #: packs counted by name and size only (neither checksummed nor read): the % is provisional
+    unverified: int = 0
     #: objects copied from the seed drive
     repaired_from_drive: int = 0
     #: packs dropped from the index: their files are read again from the source by the next backup
@@ -94,6 +96,11 @@ class ReconcileReport:
             )
         elif not self.repaired_from_drive:
             said += " Everything this computer sent or seeded is there."
+        if self.unverified:
+            said += (
+                f" The figure is provisional: {self.unverified} piece(s) were counted by their name and size, "
+                f"{self.packs_checksummed + self.packs_verified} checked by their content."
+            )
         return said
 
 
@@ -164,7 +171,8 @@ def run_reconcile(
         meter.add(there[name] if name.startswith("data/") else 0, files=1)
         events(meter.event("verifying"))
     report.packs_verified, report.packs_checksummed = len(sample), len(summed)
-    if len(unsummed) > len(sample):
+    report.unverified = len(unsummed) - len(sample)
+    if report.unverified:
         report.notes.append(
             f"{len(unsummed) - len(sample)} of {len(packs)} packs were counted by their name and size only "
             "(the destination lists no checksum for them): `reconcile --full` reads them all"

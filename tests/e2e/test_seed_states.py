@@ -303,3 +303,22 @@ def test_the_seed_story_end_to_end(cli, s3_server, tmp_path):
     assert steps[-1][2] == 100
     fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
     assert cli.json("check", "--read-data", "--repo", location, **at, env=fresh)["ok"]
+
+
+def test_where_the_destination_lists_no_checksums_reconcile_says_its_figure_is_provisional(cli, tmp_path):
+    """A folder (a NAS) lists no MD5: reconcile reads a sample and says how much it only counted."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(48):
+        (src / f"photo-{i}.jpg").write_bytes(os.urandom(300_000))
+    drive = tmp_path / "drive"
+    cli("init", "--pack-size", "512K")
+    cli("seed", "export", "--drive", str(drive), str(src))
+    cli("seed", "load", "--drive", str(drive), "--repo", str(cli.repo), repo=False)
+    report = cli.json("reconcile")
+    packs = len(list((cli.repo / "data").glob("*/*")))
+    assert report["packs_checksummed"] == 0 and report["packs_verified"] == 16
+    assert report["unverified"] == packs - 16 > 0
+    assert any("`reconcile --full` reads them all" in n for n in report["notes"])
+    full = cli.json("reconcile", "--full")
+    assert full["unverified"] == 0 and full["packs_verified"] == packs

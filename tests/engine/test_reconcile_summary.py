@@ -30,3 +30,11 @@ def test_lost_pieces_say_what_the_next_backup_uploads():
 def test_pieces_copied_from_the_drive_are_not_counted_as_lost():
     r = ReconcileReport("s3://b/p", missing=["data/aa"], repaired_from_drive=1, percent_backed_up=100.0)
     assert r.summary().endswith("1 missing or damaged piece(s) were copied from the seed drive.")
+
+
+def test_a_figure_from_names_and_sizes_only_is_said_to_be_provisional():
+    r = ReconcileReport("/Volumes/NAS/backup", objects_present=40, percent_backed_up=100.0)
+    r.packs_verified, r.unverified = 16, 24
+    assert r.summary().endswith(
+        "The figure is provisional: 24 piece(s) were counted by their name and size, 16 checked by their content."
+    )
