@@ -116,7 +116,6 @@ def overview(session: Session, snapshots: list[Snapshot]) -> tuple[Snapshot | No
     """Per destination this computer knows: what it holds, and the % of the latest selection it
     has. The destination of the session is listed afresh (one LIST)."""
     location = session.repo.backend.location
-    session.refresh_index()  # what other computers, or a seed's load, added since this session opened
     session.state.set_held(location, list_packs(session.repo.backend))
     latest = status_basis(snapshots)
     locations = sorted(set(session.state.destinations()) | {location})
