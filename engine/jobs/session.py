@@ -306,7 +306,9 @@ def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes
     return recovered
 
 
-def open_session(backend: Backend, passphrase: str, *, trust_config: bool = False, beside: bool = False) -> Session:
+def open_session(
+    backend: Backend, passphrase: str, *, trust_config: bool = False, beside: Repository | None = None
+) -> Session:
     """Open for reading: nothing is written to the destination (packs no index file names are
     indexed in memory from their own headers). A job that writes calls `recover` first.
 
@@ -314,10 +316,10 @@ def open_session(backend: Backend, passphrase: str, *, trust_config: bool = Fals
     without one (it was made before configs had one), or with `trust_config` (the user says so);
     never when this computer has seen it with one: then it was removed (engine.base.errors).
 
-    `beside`: `backend` is a seed drive being filled for the destination this computer knows the
-    repository at: the index is that destination's (from this computer's cache), not the drive's,
-    so what the destination holds already is not written to the drive again (a drive made for a
-    bucket that held everything doubled the bucket once loaded)."""
+    `beside`: `backend` is a seed drive being filled for that destination (the same repository):
+    the index is the destination's (its index files, through this computer's cache), not the
+    drive's, so what the destination holds already is not written to the drive again (a drive
+    made for a bucket that held everything doubled the bucket once loaded)."""
     repo = Repository.open(backend, passphrase)
     known = state_path(repo.id).exists()
     state = _open_state(repo)
@@ -331,11 +333,11 @@ def open_session(backend: Backend, passphrase: str, *, trust_config: bool = Fals
         )
     else:
         state.set_config_seen("none")
-    healthy, troubles = (True, []) if beside else _sync_index_cache(repo, state)
+    healthy, troubles = _sync_index_cache(beside or repo, state)
     index = Index()
     state.load_index(index)
-    session = Session(repo, state, index, state.loaded_index_files(), beside=beside)
-    rebuilt = 0 if healthy else rebuild_index(repo, index)
+    session = Session(repo, state, index, state.loaded_index_files(), beside=beside is not None)
+    rebuilt = 0 if healthy or beside else rebuild_index(repo, index)
     if rebuilt and troubles:
         session.healed = (
             f"index file(s) {', '.join(troubles)} went away or are damaged at {repo.backend.location}; "

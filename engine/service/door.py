@@ -160,8 +160,7 @@ class BackupService:
         passphrase, with this destination's index (what it holds is not put on the drive again)."""
         if self._passphrase is None:
             raise BackbeatError("the repository is locked", hint="Unlock it with its passphrase first.")
-        self.session.refresh_index()  # the destination's index as it is now
-        return open_session(backend, self._passphrase, beside=True)
+        return open_session(backend, self._passphrase, beside=self.session.repo)
 
     def key_at(self, backend: Backend) -> MasterKey | None:
         """The key of another copy of this repository, when this one is unlocked (None otherwise)."""
