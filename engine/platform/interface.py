@@ -13,7 +13,7 @@ import os
 import pwd
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 
@@ -66,20 +66,10 @@ class Platform:
         )
 
     def user_name(self, uid: int) -> bytes:
-        if uid not in self._users:
-            try:
-                self._users[uid] = os.fsencode(pwd.getpwuid(uid).pw_name)
-            except KeyError:
-                self._users[uid] = b""
-        return self._users[uid]
+        return _named(self._users, uid, lambda: pwd.getpwuid(uid).pw_name)
 
     def group_name(self, gid: int) -> bytes:
-        if gid not in self._groups:
-            try:
-                self._groups[gid] = os.fsencode(grp.getgrgid(gid).gr_name)
-            except KeyError:
-                self._groups[gid] = b""
-        return self._groups[gid]
+        return _named(self._groups, gid, lambda: grp.getgrgid(gid).gr_name)
 
     def xattrs(self, path: bytes) -> Xattrs:
         """Every extended attribute of `path` (not following a link), sorted by name."""
@@ -182,3 +172,13 @@ class Platform:
         """Keep the computer from idle sleep while the block runs (an upload), where the system lets a
         program ask. Never against the user's own sleep (lid, menu)."""
         yield
+
+
+def _named(known: dict[int, bytes], number: int, lookup: Callable[[], str]) -> bytes:
+    """A user's or group's name, asked of the system once per number (b"" for one it does not know)."""
+    if number not in known:
+        try:
+            known[number] = os.fsencode(lookup())
+        except KeyError:
+            known[number] = b""
+    return known[number]

@@ -8,15 +8,27 @@ import shutil
 from tests.e2e.test_seed import _bucket_bytes
 
 
-def _exported(cli, s3_server, tmp_path, name: str, folder: str = ""):
+def _source(tmp_path, photos: int = 6, size: int = 600_000, folder: str = ""):
     src = tmp_path / "src"
     (src / folder).mkdir(parents=True)
-    for i in range(6):
-        (src / folder / f"photo-{i}.jpg").write_bytes(os.urandom(600_000))
-    bucket = s3_server.bucket(name)
-    location, drive = s3_server.location(bucket), tmp_path / "drive"
+    for i in range(photos):
+        (src / folder / f"photo-{i}.jpg").write_bytes(os.urandom(size))
+    return src
+
+
+def _cloud(cli, server, name: str) -> tuple[str, str]:
+    """(bucket, LOCATION) of a new repository with small packs, uploads unlimited."""
+    bucket = server.bucket(name)
+    location = server.location(bucket)
     cli("init", "--pack-size", "512K", "--repo", location, repo=False)
     cli("limit", "off", repo=False)
+    return bucket, location
+
+
+def _exported(cli, s3_server, tmp_path, name: str, folder: str = "", photos: int = 6, size: int = 600_000):
+    src = _source(tmp_path, photos, size, folder)
+    bucket, location = _cloud(cli, s3_server, name)
+    drive = tmp_path / "drive"
     exported = cli.json("seed", "export", "--repo", location, "--drive", str(drive), str(src), repo=False)
     return src, bucket, location, drive, exported
 
@@ -141,15 +153,7 @@ def test_reconcile_checks_every_seed_pack_by_checksum_without_downloading_it(cli
     the household line. The manifest now holds each object's MD5, and the destination's listing
     says each object's (an S3 ETag): every seed pack is checked, nothing of them downloaded."""
     server = each_s3_server
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(48):
-        (src / f"photo-{i}.jpg").write_bytes(os.urandom(300_000))
-    bucket = server.bucket("seed-md5")
-    location, drive = server.location(bucket), tmp_path / "drive"
-    cli("init", "--pack-size", "512K", "--repo", location, repo=False)
-    cli("limit", "off", repo=False)
-    cli("seed", "export", "--repo", location, "--drive", str(drive), str(src), repo=False)
+    _, bucket, location, drive, _ = _exported(cli, server, tmp_path, "seed-md5", photos=48, size=300_000)
     cli("seed", "load", "--drive", str(drive), "--repo", location, repo=False)
     packs = sorted(k for k in server.objects(bucket) if k.startswith("repo/data/"))
     assert len(packs) > 16  # more than a sample would read
@@ -171,14 +175,8 @@ def test_a_seed_drive_made_when_the_cloud_holds_everything_carries_only_what_is_
     """Issue 27: making a seed drive for a bucket that already held the backup put everything on the
     drive again, and loading it doubled the bucket (307 -> 614 MB). The drive is filled beside the
     destination's index now: what the destination holds is not written to it again."""
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(6):
-        (src / f"photo-{i}.jpg").write_bytes(os.urandom(600_000))
-    bucket = s3_server.bucket("seed-after-upload")
-    location, drive = s3_server.location(bucket), tmp_path / "drive"
-    cli("init", "--pack-size", "512K", "--repo", location, repo=False)
-    cli("limit", "off", repo=False)
+    src, drive = _source(tmp_path), tmp_path / "drive"
+    bucket, location = _cloud(cli, s3_server, "seed-after-upload")
     cli("backup", str(src), "--repo", location, repo=False)  # the first upload finished over the line
     uploaded = _bucket_bytes(s3_server, bucket)
     (src / "new.mov").write_bytes(os.urandom(800_000))
@@ -307,11 +305,7 @@ def test_the_seed_story_end_to_end(cli, s3_server, tmp_path):
 
 def test_where_the_destination_lists_no_checksums_reconcile_says_its_figure_is_provisional(cli, tmp_path):
     """A folder (a NAS) lists no MD5: reconcile reads a sample and says how much it only counted."""
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(48):
-        (src / f"photo-{i}.jpg").write_bytes(os.urandom(300_000))
-    drive = tmp_path / "drive"
+    src, drive = _source(tmp_path, photos=48, size=300_000), tmp_path / "drive"
     cli("init", "--pack-size", "512K")
     cli("seed", "export", "--drive", str(drive), str(src))
     cli("seed", "load", "--drive", str(drive), "--repo", str(cli.repo), repo=False)
