@@ -1,8 +1,10 @@
 """The platform interface, with what every POSIX system does the same way: owners by id and name,
 hard-link identity, and `CACHEDIR.TAG` folders.
 
-Methods are called once per file a backup reads, or once per folder: never for an unchanged file
-(its entry comes from the files cache), so a system call here costs nothing on a quiet day.
+The metadata questions are asked once per file a backup reads, or once per folder: never for an
+unchanged file (its entry comes from the files cache). The scan asks two cheap ones of every file:
+whether it is a placeholder (a flag of the stat it has already) and, on a Mac only, whether Time
+Machine is told to skip it (one `getxattr`).
 """
 
 from __future__ import annotations
