@@ -36,6 +36,7 @@ from engine.base.files import write_atomic
 from engine.base.progress import Meter
 from engine.base.units import format_bytes
 from engine.jobs.copy import CopyReport, run_copy
+from engine.jobs.needs import Needs
 from engine.jobs.session import Session
 from engine.local.state import State
 from engine.repo.crypto import MasterKey, plain_hash
@@ -53,6 +54,7 @@ __all__ = [
     "read_manifest",
     "verify_drive",
     "load_drive",
+    "LOAD",
     "SeedProgress",
     "seed_progress",
     "read_receipts",
@@ -228,6 +230,11 @@ def verify_drive(drive: LocalBackend, key: MasterKey | None, events: EventSink) 
         meter.add(size, files=1)
         events(meter.event("verifying"))
     return report
+
+
+#: copying a drive into its destination: paced and pausable like any upload (whoever loads it may
+#: have no passphrase, so no repository lock: copying names the objects by their content)
+LOAD = Needs("seed load", paced=True)
 
 
 def load_drive(drive: LocalBackend, cloud: Backend, state: State | None, events: EventSink) -> CopyReport:

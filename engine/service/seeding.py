@@ -17,6 +17,7 @@ from engine.jobs.backup import NEEDS as BACKUP
 from engine.jobs.backup import RunOptions, run_backup, start_scan
 from engine.jobs.copy import CopyReport
 from engine.jobs.seed import (
+    LOAD,
     SeedVerifyReport,
     check_space,
     load_drive,
@@ -87,7 +88,9 @@ class SeedDrives:
         drive = open_drive(drive_path)
         state = State(state_path(Repository.read_config(drive)["id"]))
         try:
-            return load_drive(drive, self.service.backend, state, self._as_job("seed load"))
+            cloud = self.service.backend
+            job = lambda: load_drive(drive, cloud, state, self._as_job("seed load"))  # noqa: E731
+            return self.service.runner.run(LOAD, job, backend=cloud)
         finally:
             state.close()
 

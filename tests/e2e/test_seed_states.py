@@ -4,6 +4,9 @@ before it is loaded, so nothing is sent twice over the household line."""
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 
 from tests.e2e.test_seed import _bucket_bytes
 
@@ -316,3 +319,21 @@ def test_where_the_destination_lists_no_checksums_reconcile_says_its_figure_is_p
     assert any("`reconcile --full` reads them all" in n for n in report["notes"])
     full = cli.json("reconcile", "--full")
     assert full["unverified"] == 0 and full["packs_verified"] == packs
+
+
+def test_loading_a_drive_is_paused_like_any_upload(cli, s3_server, tmp_path):
+    """`seed load` (the app's "Upload the Drive from Here") goes through the pacer: a pause holds it,
+    as it holds backups (clicked at home, it must not fill the household line behind the user's back)."""
+    src, bucket, location, drive, exported = _exported(cli, s3_server, tmp_path, "seed-paused")
+    before = _bucket_bytes(s3_server, bucket)
+    cli("pause", repo=False)
+    cmd = [sys.executable, "-m", "engine", "seed", "load", "--drive", str(drive), "--repo", location, "-q"]
+    proc = subprocess.Popen(cmd, env=cli.env)
+    try:
+        time.sleep(3)
+        assert proc.poll() is None and _bucket_bytes(s3_server, bucket) - before < 64_000
+        cli("resume", repo=False)
+        assert proc.wait(60) == 0
+    finally:
+        proc.kill()
+    assert _bucket_bytes(s3_server, bucket) - before >= exported["bytes_added"]
