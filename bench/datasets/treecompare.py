@@ -64,8 +64,9 @@ def _entry(path: bytes) -> Entry:
         kind, content = "other", stat.filemode(st.st_mode)
     system = platform()
     owner = f"{system.user_name(st.st_uid).decode()}:{system.group_name(st.st_gid).decode()}"
-    birth = system.birthtime_ns(path, st) if system.name == "darwin" else 0  # Linux cannot set it back
-    return Entry(kind, stat.S_IMODE(st.st_mode), st.st_mtime_ns, content, _xattrs(path), owner, birth, system.flags(st))
+    birth = system.birthtime_ns(path, st) if system.sets_birthtime else 0  # Linux cannot set it back
+    flags = system.flags(st) & system.restored_flags  # the file system's own (compression) are its business
+    return Entry(kind, stat.S_IMODE(st.st_mode), st.st_mtime_ns, content, _xattrs(path), owner, birth, flags)
 
 
 def _walk(root: Path) -> dict[bytes, Entry]:

@@ -182,6 +182,8 @@ _KIOPM_ASSERTION_LEVEL_ON = 255
 class DarwinPlatform(Platform):
     name = "darwin"
     excludes_files = True
+    restored_flags = _RESTORABLE_FLAGS
+    sets_birthtime = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -282,7 +284,7 @@ class DarwinPlatform(Platform):
         return True
 
     def set_flags(self, fd: int, flags: int) -> None:
-        if flags & _RESTORABLE_FLAGS and _libc.fchflags(fd, flags & _RESTORABLE_FLAGS) != 0:
+        if flags & self.restored_flags and _libc.fchflags(fd, flags & self.restored_flags) != 0:
             raise _oserror("fchflags")
 
     def set_acl(self, fd: int, acl: bytes) -> None:

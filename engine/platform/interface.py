@@ -45,6 +45,10 @@ class Platform:
     name = "posix"
     #: whether `excluded` must be asked of every file too (macOS: Time Machine marks files), or of folders only
     excludes_files = False
+    #: the BSD flags a restore sets back (the user's own: hidden, locked; never the file system's)
+    restored_flags = 0
+    #: whether a restore can set a creation time (`set_birthtime`)
+    sets_birthtime = False
 
     def __init__(self) -> None:
         self._users: dict[int, bytes] = {}
