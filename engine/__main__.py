@@ -1,5 +1,5 @@
 """`python -m engine` runs the command line."""
 
-from engine.cli.main import main
+from engine.cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

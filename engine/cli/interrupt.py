@@ -17,12 +17,12 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
+from engine.cli import EXIT_INTERRUPTED, INTERRUPTED
+
 __all__ = ["EXIT_INTERRUPTED", "Interrupt"]
 
-EXIT_INTERRUPTED = 130
 #: how long the command may take to unwind after Ctrl-C before the process ends anyway (seconds)
 GRACE = 1.5
-_SAID = "interrupted: the repository is consistent; run the command again to resume."
 
 
 class Interrupt:
@@ -49,7 +49,7 @@ class Interrupt:
     def said(self) -> None:
         """What the command says once it has unwound (once, whoever gets there first)."""
         if self._said.acquire(blocking=False):
-            print(_SAID, file=self._stream, flush=True)
+            print(INTERRUPTED, file=self._stream, flush=True)
 
     def end_now(self) -> None:
         self.said()

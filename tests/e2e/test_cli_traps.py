@@ -148,3 +148,22 @@ def test_a_file_written_just_before_a_backup_is_read_again_and_not_counted_chang
     assert (changed["files_new"], changed["files_changed"]) == (0, 1)
     cli("restore", "latest", "--target", str(tmp_path / "out"))
     assert (tmp_path / "out" / "src" / "fresh.txt").read_text() == "written again!!!"
+
+
+def test_ctrl_c_while_the_command_is_still_starting_ends_it_in_the_same_words(cli, tmp_path):
+    """The command line's imports take a few hundred milliseconds (more beside a busy backup): a
+    Ctrl-C then killed Python by the signal, with no word (seen once in the Ctrl-C test under load)."""
+    import signal
+
+    for delay in (0.06, 0.1, 0.15):  # after the interpreter's own start-up, during the command's imports
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "engine", "snapshots", "--repo", str(tmp_path / "nowhere")],
+            env=cli.env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 130, (delay, proc.returncode, err)
+        assert "stopping…" in err and "interrupted: the repository is consistent" in err and "Traceback" not in err
