@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from engine.base.errors import ForeignName
@@ -21,6 +21,7 @@ __all__ = [
     "MOST",
     "pack_name",
     "list_packs",
+    "pack_ids",
     "packs_in",
     "is_object_name",
     "check_object_name",
@@ -124,4 +125,13 @@ def list_packs(backend: Backend) -> dict[bytes, int]:
 
 def packs_in(listing: dict[str, int]) -> dict[bytes, int]:
     """pack id -> size, for the packs (`data/…`) of a listing already made."""
-    return {bytes.fromhex(n.rsplit("/", 1)[-1]): size for n, size in listing.items() if n.startswith("data/")}
+    return {_pack_id(n): size for n, size in listing.items() if n.startswith("data/")}
+
+
+def pack_ids(names: Iterable[str]) -> set[bytes]:
+    """The ids of the packs (`data/…`) among object names."""
+    return {_pack_id(n) for n in names if n.startswith("data/")}
+
+
+def _pack_id(name: str) -> bytes:
+    return bytes.fromhex(name.rsplit("/", 1)[-1])

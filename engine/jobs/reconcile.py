@@ -28,7 +28,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from engine.backends.base import Backend, list_packs, pack_name, packs_in
+from engine.backends.base import Backend, list_packs, pack_ids, pack_name, packs_in
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import BackendError, ObjectNotFound
 from engine.base.events import EventSink
@@ -184,9 +184,9 @@ def run_reconcile(
     if bad and drive is not None:
         _repair_from(drive, backend, bad, report)
         bad = {n for n in bad if not _intact(backend, n)}
-    bad_packs = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in bad if n.startswith("data/")}
+    bad_packs = pack_ids(bad)
     if bad_packs:  # only those still damaged: one put back from the drive stays (issue 26, D1)
-        _salvage(session, bad_packs, {n for n in report.corrupt if n in bad and n.startswith("data/")}, report, events)
+        _salvage(session, bad_packs, pack_ids(bad & set(report.corrupt)), report, events)
     session.state.set_held(backend.location, list_packs(backend))
     return report
 
@@ -204,11 +204,12 @@ def _repair_from(drive: Backend, backend: Backend, bad: set[str], report: Reconc
         report.repaired_from_drive += 1
 
 
-def _salvage(session: Session, bad: set[bytes], corrupt: set[str], report: ReconcileReport, events: EventSink) -> None:
-    """Keep what verifies of the damaged packs, drop the rest and the missing packs from the index;
+def _salvage(
+    session: Session, bad: set[bytes], damaged: set[bytes], report: ReconcileReport, events: EventSink
+) -> None:
+    """Keep what verifies of the `damaged` packs, drop the rest of `bad` (missing) from the index;
     the next backup stores again the pieces that were lost, from the source."""
     lengths = {b: e.length for b, e in session.index.entries() if e.pack_id in bad}
-    damaged = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in corrupt}
     salvaged, _plan = salvage(session, damaged, events)
     lost = [b for b in lengths if b not in session.index]
     marked, removed = mark_snapshots(session)  # as repair: the versions that lost a file say so

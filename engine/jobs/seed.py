@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from engine.backends.base import Backend, list_packs, readable
+from engine.backends.base import Backend, list_packs, pack_ids, readable
 from engine.backends.local import LocalBackend
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import BackbeatError, DestinationFull, IntegrityError, ObjectNotFound, OtherRepositoryThere
@@ -317,7 +317,7 @@ def on_the_way(session: Session, present: dict[bytes, int]) -> set[bytes]:
     seed = session.state.pending_seed(session.repo.backend.location)
     if seed is None:
         return set()
-    absent = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in seed["objects"] if n.startswith("data/")} - present.keys()
+    absent = pack_ids(seed["objects"]) - present.keys()
     if absent and _receipted(seed, read_receipts(session.repo.backend)):
         return set()  # the load finished: what it left out is lost
     return absent

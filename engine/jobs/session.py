@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from engine.backends.base import Backend, list_packs, pack_name
+from engine.backends.base import Backend, list_packs, pack_ids, pack_name
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import BackendError, IntegrityError, RepositoryBusy, UnauthenticatedConfig
 from engine.base.home import app_dir
@@ -409,7 +409,7 @@ def forget_unlisted_packs(session: Session, keep_unplaced: bool = False) -> tupl
     location = session.repo.backend.location
     listed = list_packs(session.repo.backend)
     seed = session.state.pending_seed(location)
-    coming = {bytes.fromhex(n.rsplit("/", 1)[-1]) for n in seed["objects"] if n.startswith("data/")} if seed else set()
+    coming = pack_ids(seed["objects"]) if seed else set()
     session.state.set_held(location, listed)
     lost = {p for p, size in session.index.pack_sizes.items() if listed.get(p) != size and p not in coming}
     if not lost:
