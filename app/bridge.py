@@ -165,6 +165,11 @@ class EngineBridge(QObject):
             return False
         return self.run_job("backup", lambda s: s.backup(list(settings.folders), list(settings.excludes)))
 
+    def stop_job(self) -> bool:
+        """Stop the backup, restore or seed export under way (its own or protection's); it ends
+        within a second or two, keeping what it finished, and fails with a "stopped" problem."""
+        return self.service.stop()
+
     def pause(self, seconds: float | None = None) -> None:
         """Every upload and every scheduled run holds (None: until resumed)."""
         pause(seconds)

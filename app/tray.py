@@ -54,6 +54,8 @@ class Tray(QObject):
         self.status_action.setEnabled(False)
         self.backup_action = QAction("Back Up Now", self.menu)
         self.pause_action = QAction("Pause Backups", self.menu)
+        self.stop_action = QAction("Stop This Backup", self.menu)
+        self.stop_action.setVisible(False)
         self.pause_menu = QMenu("Pause Backups", self.menu)
         for text, seconds in (
             ("For 1 Hour", lambda: 3600.0),
@@ -67,12 +69,13 @@ class Tray(QObject):
         self.quit_action = QAction("Quit Backbeat", self.menu)
         self.menu.addAction(self.status_action)
         self.menu.addSeparator()
-        for a in (self.backup_action, self.pause_action):
+        for a in (self.backup_action, self.stop_action, self.pause_action):
             self.menu.addAction(a)
         self.menu.addSeparator()
         self.menu.addAction(self.open_action)
         self.menu.addAction(self.quit_action)
         self.backup_action.triggered.connect(bridge.backup_now)
+        self.stop_action.triggered.connect(bridge.stop_job)
         self.pause_action.triggered.connect(self._toggle_pause)
         #: problems already notified, so one that lasts is said once, not on every retry
         self._told: set[str] = set()
@@ -111,6 +114,7 @@ class Tray(QObject):
         if self.icon is not None and state != self.state:
             self.icon.setIcon(icon(f"tray-{state}"))
         self.state = state
+        self.stop_action.setVisible(state == "busy" and self.bridge.backing_up)
         self.status_action.setText(line)
         if self.icon is not None:
             self.icon.setToolTip(f"Backbeat — {line}")
@@ -145,6 +149,9 @@ class Tray(QObject):
         return f"Protected — last backup {format_ago(SYSTEM_CLOCK.wall() - self.last_backup)}"
 
     def _failed(self, kind: str, problem: Problem) -> None:
+        if problem.kind == "stopped":  # the user's own stop: said, not a problem to attend to
+            self._set("idle", "Backup stopped by you" if kind == "backup" else self._idle_line())
+            return
         self.problem = str(problem)
         self._set("attention", problem.message[:80])
         if kind == "backup" and problem.message not in self._told:

@@ -246,6 +246,13 @@ class SeedWizard(QWizard):
         bridge.job_finished.connect(self._finished)
         bridge.job_failed.connect(self._failed)
 
+    def reject(self) -> None:
+        """Cancel stops an export under way: the drive keeps what was written, and the next
+        export onto it carries on from there."""
+        if self.currentPage() is self.export and not self.export.done:
+            self.bridge.stop_job()
+        super().reject()
+
     def _answered(self, name: str, answer) -> None:
         if name == "seed-size":
             self.size, online = answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QPushButton
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton
 
 from app.bridge import EngineBridge
 from app.pages.common import Page, hint
@@ -45,7 +45,14 @@ class StatusPage(Page):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
         self.progress.hide()
-        self.layout_.addWidget(self.progress)
+        self.stop = QPushButton("Stop")
+        self.stop.setToolTip("Stop this backup; what was sent is kept, and the next backup carries on from there")
+        self.stop.hide()
+        self.stop.clicked.connect(self._stop)
+        running = QHBoxLayout()
+        running.addWidget(self.progress, 1)
+        running.addWidget(self.stop)
+        self.layout_.addLayout(running)
         self.destinations = QGridLayout()
         self.destinations.setHorizontalSpacing(16)
         box = QFrame()
@@ -134,9 +141,15 @@ class StatusPage(Page):
         now = bw.reason.removeprefix("automatic: ")  # the policy already says automatic
         self.rate.setText(f"{speed}Upload speed: {bw.policy}. Right now: {now}.")
 
+    def _stop(self) -> None:
+        if self.bridge.stop_job():
+            self.stop.setEnabled(False)
+            self.summary.setText("Stopping…")
+
     def _progress(self, ev) -> None:
         if ev.bytes_total and not ev.job:  # the destination's own backup (a seed export shows in its wizard)
             self.progress.show()
+            self.stop.setVisible(self.bridge.backing_up)
             self.progress.setValue(int(1000 * ev.bytes_done / ev.bytes_total))
             eta = f", {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""
             self.summary.setText(
@@ -147,11 +160,19 @@ class StatusPage(Page):
             )
 
     def _finished(self, kind: str, _result) -> None:
-        self.progress.hide()
+        self._running_ended()
         self.note.setText("")
         self._show_problem(None)
         self.refresh()
 
     def _failed(self, kind: str, problem: Problem) -> None:
-        self.progress.hide()
+        self._running_ended()
+        if problem.kind == "stopped":  # the user's own stop: said as what happens next, not as a problem
+            self.summary.setText(f"Stopped. {problem.hint}")
+            return
         self._show_problem(str(problem))
+
+    def _running_ended(self) -> None:
+        self.progress.hide()
+        self.stop.hide()
+        self.stop.setEnabled(True)

@@ -4,8 +4,8 @@ It releases bytes in small slices (about 5 ms of the current rate, never less th
 segment), so an upload reaches the modem as a smooth trickle instead of bursts that fill its
 queue; a bucket that is new or re-rated starts empty and holds at most ~100 ms of burst. The
 rate can change at any moment (a schedule, the automatic controller, pause = rate 0) and
-waiting senders notice within a quarter of a second. Time comes from an injected clock, so the
-logic is tested without waiting.
+waiting senders notice within a quarter of a second, as they notice the user stopping their
+job. Time comes from an injected clock, so the logic is tested without waiting.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 
 from engine.base.clock import SYSTEM_CLOCK, Clock
+from engine.base.stop import NEVER, Stop
 
 __all__ = ["TokenBucket", "SEGMENT", "Paused"]
 
@@ -39,6 +40,8 @@ class TokenBucket:
         self.sent = 0  # guarded by self._lock: bytes granted so far
         self._generation = 0  # guarded by self._lock: bumped by every rate change
         self._paused_since = clock.monotonic() if rate == 0 else None  # guarded by self._lock
+        #: the user's stop for the job sending: a waiting sender raises `Stopped` within _MAX_WAIT
+        self.stop: Stop = NEVER
 
     @property
     def rate(self) -> float | None:
@@ -61,7 +64,9 @@ class TokenBucket:
     def wait_while_paused(self) -> None:
         """Return once uploads may go; a request is not even begun during a pause."""
         while self._rate == 0:
+            self.stop.check()
             self.clock.sleep(_MAX_WAIT)
+        self.stop.check()
 
     def _slice_locked(self) -> int:
         return max(SEGMENT, int((self._rate or 0) * _SLICE_SECONDS))
@@ -84,6 +89,7 @@ class TokenBucket:
         if want <= 0:
             return 0
         while True:
+            self.stop.check()
             with self._lock:
                 if self._rate is None:
                     self.sent += want
@@ -116,5 +122,5 @@ class TokenBucket:
             if left <= 1e-6:
                 return True
             self.clock.sleep(min(_MAX_WAIT, max(_MIN_WAIT, left)))
-            if self._generation != generation:
+            if self._generation != generation or self.stop.asked:
                 return False

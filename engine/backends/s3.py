@@ -31,6 +31,7 @@ from engine.base.errors import (
     NoCredentials,
     NoSuchBucket,
     ObjectNotFound,
+    Stopped,
     TransientBackendError,
     WrongSecretKey,
 )
@@ -54,7 +55,7 @@ class S3Credentials:
 
 
 def _translate(e: Exception, what: str, location: S3Location) -> Exception:
-    if isinstance(e.__context__, Paused):  # botocore wraps what the body's read raised
+    if isinstance(e.__context__, (Paused, Stopped)):  # botocore wraps what the body's read raised
         return e.__context__
     if isinstance(e, botocore.exceptions.NoCredentialsError):
         return NoCredentials(str(location))

@@ -48,6 +48,7 @@ __all__ = [
     "RepositoryBusy",
     "LocalDiskFull",
     "LockLost",
+    "Stopped",
 ]
 
 EXIT_OK = 0
@@ -248,11 +249,19 @@ class LockLost(BackbeatError):
     hint = "Nothing was lost: run it again. A computer that sleeps for over half an hour mid-run can cause this."
 
 
+class Stopped(BackbeatError):
+    """The user stopped the job (the app's Stop): not a failure, nothing to mend."""
+
+    message = "stopped"
+    hint = "What was finished before the stop is kept; the next run carries on from there."
+    kind = "stopped"
+
+
 @dataclass(frozen=True)
 class Problem:
     """An error as a front end shows it, an object and never a string to parse again: what
     happened, what to do about it, and its kind ("permanent", "transient", "integrity", "usage",
-    or "internal" for a fault of ours, whose type name is kept for support)."""
+    "stopped" when the user asked, or "internal" for a fault of ours, whose type name is kept for support)."""
 
     message: str
     hint: str = ""

@@ -108,6 +108,8 @@ class RestoreSummary:
     #: files found in the target the same as in the snapshot (size and mtime), left as they are: a
     #: restore run again after it was cut off, or in place, writes only the rest
     already_there: int = 0
+    #: items not restored because something different of that name is there (kept: not asked to replace)
+    kept_existing: int = 0
 
     def to_json(self) -> dict:
         return _json(self)

@@ -67,7 +67,9 @@ _TICK = 0.25  # seconds between progress events
 
 
 #: waits half an hour for a prune (or another computer's exclusive job) before giving up
-NEEDS = Needs("backup", lock="shared", lock_wait=1800.0, writes=True, paced=True, recorded=True, queued=True)
+NEEDS = Needs(
+    "backup", lock="shared", lock_wait=1800.0, writes=True, paced=True, recorded=True, queued=True, stoppable=True
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ class _Run:
 
     # -- one file ----------------------------------------------------------------------------
     def _read_once(self, path: bytes, progress: Meter) -> bytes:
-        store = self.store
+        store, stop = self.store, self.session.stop
         ids: list[bytes] = []
         futures: deque[Future] = deque()
         read = 0
@@ -163,6 +165,7 @@ class _Run:
                 if not stat.S_ISREG(before.st_mode):
                     raise _FileChanged("it is no longer a regular file")
                 for chunk in self._chunker().cut_file(f):
+                    stop.check()  # a large file: every reserved blob still reaches a pack (below)
                     blob_id = store.blob_id(chunk)
                     ids.append(blob_id)
                     read += len(chunk)
@@ -279,6 +282,7 @@ class _Run:
                 if file is None:
                     return
                 try:
+                    self.session.stop.check()  # between files: what was read is in the outbox
                     self.store_file(file, progress)
                 except BaseException as e:  # noqa: BLE001 - re-raised on the run's thread
                     errors.append(e)

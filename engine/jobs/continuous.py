@@ -20,9 +20,10 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from engine.base.clock import SYSTEM_CLOCK, Clock
-from engine.base.errors import BackbeatError
+from engine.base.errors import BackbeatError, Stopped
 from engine.base.events import BackupSummary, EventSink, FileSkipped
 from engine.base.home import app_dir
 from engine.base.memory import release_memory
@@ -35,10 +36,12 @@ from engine.local.watcher import ChangeSet, Watcher
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, delete_snapshot, load_snapshot
 
-__all__ = ["ContinuousBackup", "WatchRun"]
+__all__ = ["ContinuousBackup", "WatchRun", "AFTER_STOP"]
 
 _IDLE_TICK = 1.0  # seconds between looks at `stop` and the clock when nothing changes
 _RETRY_AFTER = 30.0
+#: after the user stops a run, the next starts this much later (or at Back Up Now), looking at everything
+AFTER_STOP = 3600.0
 _UNWATCHED_RESCAN = 900.0  # a folder the system cannot watch (too many folders for inotify) is scanned this often
 
 
@@ -91,6 +94,7 @@ class ContinuousBackup:
         self.last: Snapshot | None = None
         self._last_full = float("-inf")
         self._kept_since = float("-inf")  # when the snapshot now standing for this interval started it
+        self._stopped_until = float("-inf")  # monotonic time before which no run starts (the user stopped one)
 
     def run(
         self,
@@ -109,7 +113,7 @@ class ContinuousBackup:
         try:
             started = False
             while not stop.is_set():
-                if self.held():
+                if self.held() or self.clock.monotonic() < self._stopped_until:
                     stop.wait(_IDLE_TICK)
                     continue
                 if not started:
@@ -142,10 +146,20 @@ class ContinuousBackup:
             run = self._backup(changed, reason)
             release_memory()  # the run's buffers: the process lives on, idle
             on_run(run)
+        except Stopped as e:  # the user's stop: no run for a while, then one that looks at everything
+            self._stopped_until = self.clock.monotonic() + AFTER_STOP
+            again = datetime.fromtimestamp(self.clock.wall() + AFTER_STOP)
+            on_error(Stopped(hint=f"Protection goes on at {again:%H:%M}, or now with Back Up Now. {e.hint}"))
+            self.changes.rescan("the last backup was stopped")
         except BackbeatError as e:
             on_error(e)
             self.changes.rescan(f"the last backup failed ({e})")  # whatever changed is looked at again
             stop.wait(_RETRY_AFTER)
+
+    def back_up_now(self) -> None:
+        """Look at everything now (the user asked), even within the hour after a stop."""
+        self._stopped_until = float("-inf")
+        self.changes.rescan("asked for by the user")
 
     def _backup(self, changed: set[str], reason: str) -> WatchRun:
         full = reason != "changes" or self.last is None

@@ -33,6 +33,8 @@ class Needs:
     recorded: bool = False
     #: two such jobs of one repository on this computer run one after the other (backups)
     queued: bool = False
+    #: the user may stop it (the app's Stop): the runner gives it a fresh `Stop` in `session.stop`
+    stoppable: bool = False
 
 
 class JobWithoutLock(RuntimeError):

@@ -38,7 +38,7 @@ from itertools import islice
 
 from engine.backends.base import Backend
 from engine.base.clock import SYSTEM_CLOCK, Clock
-from engine.base.errors import BadRestoreTarget, IntegrityError, PathNotInSnapshot
+from engine.base.errors import BadRestoreTarget, IntegrityError, PathNotInSnapshot, Stopped
 from engine.base.events import EventSink, FileSkipped, RestoreSummary
 from engine.base.progress import Meter
 from engine.jobs.needs import Needs, require
@@ -53,7 +53,7 @@ from engine.repo.walk import folder_entries
 __all__ = ["NEEDS", "check_request", "entries_under", "not_in", "run_restore", "walk_snapshot", "normalize_include"]
 
 #: beside backups, never beside a prune (the packs it reads could go)
-NEEDS = Needs("restore", lock="shared", recorded=True)
+NEEDS = Needs("restore", lock="shared", recorded=True, stoppable=True)
 
 
 def normalize_include(snap: Snapshot, path: str) -> bytes:
@@ -424,6 +424,7 @@ class _Restorer:
         self.remaining = array("I")
         self.empty = 0
         self.already_there = 0
+        self.kept_existing = 0
         self.staging: _Staging | None = None  # made when the plan meets the first file to write
         self._lock = threading.Lock()
         #: owners are set back only by a restore as root (anyone else may only give files away)
@@ -459,6 +460,7 @@ class _Restorer:
             self.skipped.append(FileSkipped(where, reason))
 
         for rel, entry in walk_snapshot(self.store, snap.tree_id, includes, unreadable=unreadable):
+            self.session.stop.check()
             if refused and any(rel.startswith(r + b"/") for r in refused):
                 continue
             dest = os.path.join(self.target, rel)
@@ -494,9 +496,8 @@ class _Restorer:
             if entry.kind == Kind.FILE and _already_there(folder, name, entry):
                 self.already_there += 1
                 return True
-            self.skipped.append(
-                FileSkipped(os.fsdecode(dest), "already exists; left as it is (use --overwrite to replace it)")
-            )
+            self.kept_existing += 1
+            self.skipped.append(FileSkipped(os.fsdecode(dest), "already exists, different; it was kept"))
         elif entry.kind == Kind.SYMLINK:
             if there is not None:
                 os.unlink(name, dir_fd=folder)
@@ -550,8 +551,14 @@ class _Restorer:
 
     def write(self, plan: RestorePlan, workers: int) -> None:
         """The plan's jobs, a few at a time: it hands them out as the workers need them."""
-        jobs = (partial(self.restore_pack, pack_id, blobs) for pack_id, blobs in plan.by_pack())
-        _on_pool(jobs, workers, lambda: self.events(self.meter.event("restoring")))
+        _on_pool(self._jobs(plan), workers, lambda: self.events(self.meter.event("restoring")))
+
+    def _jobs(self, plan: RestorePlan) -> Iterator[Callable[[], None]]:
+        """A pack at a time; a stop is heeded between packs (a part-written file stays in staging,
+        removed as the restore ends, and never takes a name)."""
+        for pack_id, blobs in plan.by_pack():
+            self.session.stop.check()
+            yield partial(self.restore_pack, pack_id, blobs)
 
     def restore_pack(self, pack_id: bytes, blobs: list[tuple[bytes, list[Place]]]) -> None:
         """Each blob is written as it is opened, so a worker holds one pack's bytes, not also all
@@ -582,7 +589,8 @@ class _Restorer:
 
     def finish(self, plan: RestorePlan, workers: int) -> None:
         """Files get their metadata and names on the pool (a rename into another folder waits on
-        the disk), a batch at a time; then links, then folders deepest first."""
+        the disk), a batch at a time; then links, then folders deepest first. After a stop, only
+        the files written whole: the next restore finds them there and writes the rest."""
         files = plan.entries(Kind.FILE)
         batches = iter(lambda: list(islice(files, _NAME_BATCH)), [])
         _on_pool((partial(self._name_files, batch) for batch in batches), workers)
@@ -607,7 +615,7 @@ class _Restorer:
     def _link_names(self, plan: RestorePlan) -> None:
         """Hard links: each further name of a file made as a link to its first, once that is in place."""
         for no, path, first, first_path in plan.hard_links():
-            if first in self.failed:
+            if first in self.failed or self.remaining[first]:
                 self.fail(no, path, f"it is another name of {os.fsdecode(first_path)}, which was not restored")
                 continue
             try:
@@ -641,7 +649,7 @@ class _Restorer:
         try:
             for no, path, entry in files:
                 part = self.staging.part(no)
-                if no not in self.failed:
+                if no not in self.failed and not self.remaining[no]:  # whole (all of it, unless stopped)
                     try:
                         fd = os.open(part, os.O_WRONLY | _PART, dir_fd=staging)
                         try:
@@ -686,7 +694,11 @@ def run_restore(
             r.meter.files_total, r.meter.bytes_total = plan.files, plan.bytes
             r.meter.add(0, files=r.empty)
             workers = workers or min(4, os.cpu_count() or 2)
-            r.write(plan, workers)
+            try:
+                r.write(plan, workers)
+            except Stopped:
+                r.finish(plan, workers)  # the files written whole before the stop take their names
+                raise
             r.finish(plan, workers)
     finally:
         r.close()
@@ -703,4 +715,5 @@ def run_restore(
         duration=clock.monotonic() - t0,
         failed=tuple(r.skipped),
         already_there=r.already_there,
+        kept_existing=r.kept_existing,
     )

@@ -234,7 +234,7 @@ def verify_drive(drive: LocalBackend, key: MasterKey | None, events: EventSink) 
 
 #: copying a drive into its destination: paced and pausable like any upload (whoever loads it may
 #: have no passphrase, so no repository lock: copying names the objects by their content)
-LOAD = Needs("seed load", paced=True)
+LOAD = Needs("seed load", paced=True, stoppable=True)
 
 
 def load_drive(drive: LocalBackend, cloud: Backend, state: State | None, events: EventSink) -> CopyReport:

@@ -21,6 +21,7 @@ from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import BackendError, IntegrityError, RepositoryBusy, UnauthenticatedConfig
 from engine.base.home import app_dir
 from engine.base.memory import release_memory
+from engine.base.stop import NEVER, Stop
 from engine.local.outbox import outbox_path
 from engine.local.state import State
 from engine.repo.blobstore import BlobStore
@@ -90,6 +91,8 @@ class Session:
     recovered: bool = False
     #: a seed drive filled beside its destination: the index is the destination's, never the drive's
     beside: bool = False
+    #: the user's stop for the job under way (the runner gives a stoppable job a fresh one)
+    stop: Stop = NEVER
 
     @property
     def outbox(self) -> Path:

@@ -242,6 +242,11 @@ class BackupService:
 
         return self.runner.run(restore.NEEDS, job, session=session)
 
+    def stop(self) -> bool:
+        """Stop the backup, restore or seed job under way (False when none is): it ends within a
+        second or two, raising `Stopped`, and keeps what it finished."""
+        return self.runner.stop()
+
     def check(self, read_data: bool = False) -> CheckReport:
         session = self.session
         return self.runner.run(check.NEEDS, lambda: check.run_check(session, read_data, self.events), session=session)

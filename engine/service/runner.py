@@ -18,9 +18,10 @@ from typing import TypeVar
 
 from engine.backends.base import Backend
 from engine.base.clock import SYSTEM_CLOCK
-from engine.base.errors import BackendError
+from engine.base.errors import BackendError, Stopped
 from engine.base.events import EventSink, LockWait
 from engine.base.logs import log
+from engine.base.stop import NEVER, Stop
 from engine.jobs.needs import Needs
 from engine.jobs.session import Session, recover
 from engine.local.state import State
@@ -36,6 +37,17 @@ class Runner:
     def __init__(self, pacer: Pacer | None = None, events: EventSink = lambda ev: None) -> None:
         self.pacer = pacer
         self.events = events
+        #: the stoppable job under way, for `stop` (front ends run one at a time)
+        self._stop: Stop | None = None
+
+    def stop(self) -> bool:
+        """Ask the stoppable job under way to stop (False when there is none): it stops at its next
+        safe point, within a second, and raises `Stopped`."""
+        asked = self._stop
+        if asked is None:
+            return False
+        asked.ask()
+        return True
 
     def run(
         self,
@@ -61,6 +73,8 @@ class Runner:
             self.events(LockWait(location, who, seconds))
 
         with contextlib.ExitStack() as held:
+            if needs.stoppable:
+                held.enter_context(self._stoppable(session))
             if needs.queued and session is not None:
                 held.enter_context(session.one_backup(waiting))
             if needs.writes:
@@ -73,6 +87,26 @@ class Runner:
             if session is not None and needs.lock != "none":
                 self._lock(held, session, needs, waiting)
             yield
+
+    @contextlib.contextmanager
+    def _stoppable(self, session: Session | None) -> Iterator[None]:
+        """A fresh `Stop` for the job, heeded by its threads (`session.stop`) and by every upload
+        waiting for its turn on the line (the pacer's bucket)."""
+        stop, before = Stop(), self._stop
+        bucket = self.pacer.bucket if self.pacer is not None else None
+        self._stop = stop
+        if session is not None:
+            session.stop = stop
+        if bucket is not None:
+            bucket.stop = stop
+        try:
+            yield
+        finally:
+            self._stop = before
+            if session is not None:
+                session.stop = NEVER
+            if bucket is not None:
+                bucket.stop = before or NEVER
 
     def paced(self, backend: Backend) -> contextlib.AbstractContextManager:
         """Uploads to a network destination run under the pacer (once: a job inside a watch joins
@@ -99,6 +133,10 @@ class Runner:
         run_id = state.start_run(kind, SYSTEM_CLOCK.wall_ns())
         try:
             result = job()
+        except Stopped:  # the user's stop: kept in the history, never shown as a problem
+            state.finish_run(run_id, SYSTEM_CLOCK.wall_ns(), "stopped", None, {}, None)
+            log.info("%s at %s stopped by the user", kind, location)
+            raise
         except BaseException as e:
             hint = getattr(e, "hint", None)
             said = (str(e) or type(e).__name__) + (f" — {hint}" if hint else "")

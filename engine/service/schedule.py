@@ -104,7 +104,7 @@ class Scheduler:
     def back_up_now(self) -> None:
         """Look at everything now (the user asked), not at the next periodic rescan."""
         if self._continuous is not None:
-            self._continuous.changes.rescan("asked for by the user")
+            self._continuous.back_up_now()
         else:
             self._wake.set()  # not protecting yet (the destination was away): try to open it now
 

@@ -370,3 +370,28 @@ def test_the_window_fits_a_laptop_screen_and_pages_scroll_rather_than_squash(qtb
         window.show_page(name)
         qtbot.waitUntil(lambda p=page: p.isVisible())
         assert page.height() >= page.minimumSizeHint().height(), name  # whole rows: the page scrolls
+
+
+def test_stop_from_the_tray_or_the_status_page_ends_the_backup_and_says_so(qtbot, desktop_s3):
+    """Stop while a throttled backup uploads: it ends within two seconds, plainly said (not as a
+    problem), and the next backup carries on to a snapshot."""
+    bridge, tray, window, src = desktop_s3
+    bucket = bridge.service.bucket
+    window.show()
+    window.show_page("Status")
+    status = window.status
+    for stop in (tray.stop_action.trigger, status.stop.click):
+        start = bucket.sent
+        with qtbot.waitSignal(bridge.job_failed, timeout=30000) as failed:
+            tray.backup_action.trigger()
+            qtbot.waitUntil(lambda start=start: bucket.sent > start + 200_000, timeout=20000)
+            assert tray.stop_action.isVisible() and status.stop.isVisible()
+            stop()
+        kind, problem = failed.args
+        assert (kind, problem.kind) == ("backup", "stopped")
+        assert tray.state == "idle" and tray.status_action.text() == "Backup stopped by you"
+        assert status.summary.text().startswith("Stopped.") and not status.problem.isVisible()
+        assert not tray.stop_action.isVisible() and not status.stop.isVisible()
+    with qtbot.waitSignal(bridge.job_finished, timeout=60000) as done:
+        tray.backup_action.trigger()
+    assert done.args[1].snapshot_id

@@ -125,6 +125,8 @@ def test_a_restore_in_place_brings_back_what_was_deleted_and_leaves_the_rest(cli
     assert (src / "1.txt").read_text() == "changed since" and "1.txt: already exists" in proc.stderr
     assert "3 file(s) were already there, the same" in proc.stdout
     assert proc.stderr.count("already exists") == 1
+    assert "1 item(s) were not restored because something different" in proc.stdout
+    assert "add --overwrite to replace them" in proc.stdout and "(listed above)" not in proc.stdout
 
 
 def test_extended_attributes_survive_and_cached_files_keep_them(cli, tmp_path):

@@ -1,6 +1,10 @@
 import threading
 
+import pytest
+
 from engine.backends.ratelimit import SEGMENT, TokenBucket
+from engine.base.errors import Stopped
+from engine.base.stop import Stop
 from tests.manual_clock import ManualClock
 
 
@@ -105,3 +109,27 @@ def test_wait_while_paused_returns_once_resumed():
     clock.sleep = sleep
     bucket.wait_while_paused()
     assert 1.9 <= sum(ticks) <= 2.1
+
+
+class _StopAt(ManualClock):
+    """A clock whose time asks `stop` to stop once it reaches `at` (the user's click, mid-wait)."""
+
+    def __init__(self, at: float) -> None:
+        super().__init__()
+        self.at, self.stop = self.now + at, Stop()
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        if self.now >= self.at:
+            self.stop.ask()
+
+
+@pytest.mark.parametrize("rate", [0, 1000])  # paused; a crawl where one slice waits over a second
+def test_a_sender_whose_job_is_stopped_gives_up_within_a_quarter_second(rate):
+    clock = _StopAt(2.0)
+    bucket = TokenBucket(rate, clock)
+    bucket.stop = clock.stop
+    with pytest.raises(Stopped):
+        while True:
+            bucket.take(1448)
+    assert clock.now - clock.at <= 0.25 + 1e-9
