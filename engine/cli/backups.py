@@ -1,4 +1,4 @@
-"""Making and reading backups: init, backup, watch, snapshots, ls, restore."""
+"""Making and reading backups: init, backup, watch, snapshots, ls, find, restore."""
 
 from __future__ import annotations
 
@@ -54,6 +54,8 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
     ls = sub.add_parser("ls", parents=[common], help="list the files in a snapshot")
     ls.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot id (a prefix) or 'latest'")
     ls.add_argument("path", nargs="?", metavar="PATH")
+    fd = sub.add_parser("find", parents=[common], help="find a file by name in every snapshot: each version once")
+    fd.add_argument("name", metavar="NAME", help="words of the name (any case), or a pattern with * or ?")
     r = sub.add_parser("restore", parents=[common], help="restore a snapshot")
     r.add_argument("snapshot", metavar="SNAPSHOT|latest")
     r.add_argument("--target", required=True, metavar="DIR", help="folder to restore into")
@@ -159,6 +161,26 @@ def cmd_ls(args, printer) -> int:
     return EXIT_OK
 
 
+def cmd_find(args, printer) -> int:
+    versions, more = open_service(args, printer).find(args.name)
+    if args.json:
+        rows = [
+            {"path": v.path, "size": v.size, "mtime_ns": v.mtime_ns, "snapshot": v.snapshot_id, "snapshots": v.backups}
+            for v in versions
+        ]
+        print(json.dumps({"versions": rows, "more": more}))
+        return EXIT_OK
+    for v in versions:
+        when = datetime.fromtimestamp(v.mtime_ns / 1e9).strftime("%Y-%m-%d %H:%M")
+        held = f"in {v.backups} snapshots, newest" if v.backups > 1 else "in snapshot"
+        print(f"{v.size:>12} {when}  {v.path}  ({held} {v.snapshot_id[:8]})")
+    if not versions:
+        print(f"Nothing named like {args.name!r} in any snapshot.")
+    elif more:
+        print(f"… and more: the first {len(versions)} are shown; type more of the name.")
+    return EXIT_OK
+
+
 def cmd_restore(args, printer) -> int:
     s = open_service(args, printer).restore(
         args.snapshot, args.target, args.include, args.overwrite, args.numeric_owner
@@ -218,6 +240,7 @@ COMMANDS = {
     "backup": cmd_backup,
     "snapshots": cmd_snapshots,
     "ls": cmd_ls,
+    "find": cmd_find,
     "restore": cmd_restore,
     "watch": cmd_watch,
 }

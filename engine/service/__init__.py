@@ -9,6 +9,7 @@ reports) are named here, so the door is the whole vocabulary they need.
 
 from engine.jobs.backup import access_problems
 from engine.jobs.continuous import WatchRun
+from engine.jobs.find import Version
 from engine.jobs.forget import describe_decision
 from engine.jobs.prune import PruneReport
 from engine.repo.tree import Kind, TreeEntry
@@ -19,6 +20,7 @@ __all__ = [
     "BackupService",
     "Scheduler",
     "WatchRun",
+    "Version",
     "PruneReport",
     "Kind",
     "TreeEntry",

@@ -39,6 +39,7 @@ from engine.jobs.backup import RunOptions
 from engine.jobs.check import CheckReport
 from engine.jobs.continuous import WatchRun
 from engine.jobs.copy import CopyReport
+from engine.jobs.find import Version, find_versions
 from engine.jobs.forget import ForgetReport
 from engine.jobs.prune import PruneReport
 from engine.jobs.reconcile import ReconcileReport
@@ -393,6 +394,11 @@ class BackupService:
             yield os.fsdecode(first[0]), first[1]
         for rel, entry in entries:
             yield os.fsdecode(rel), entry
+
+    def find(self, query: str, limit: int = 500) -> tuple[list[Version], bool]:
+        """Every version of the files whose name matches `query`, across all backups (True: more
+        than `limit` matched)."""
+        return find_versions(self.session.reader, self.snapshots(), query, limit)
 
     def history(self, limit: int = 50) -> list[dict]:
         return list(self.session.state.runs(limit))
