@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -32,7 +33,8 @@ __all__ = ["EngineBridge", "Snapshot"]
 @dataclass(frozen=True)
 class Snapshot:
     id: str
-    time: str
+    #: when it was made, in local time
+    time: datetime
     paths: list[str]
     #: the folder the snapshot's paths are relative to: where "original location" restores
     base: str
@@ -201,7 +203,7 @@ class EngineBridge(QObject):
     def ask_snapshots(self) -> None:
         self.ask(
             "snapshots",
-            lambda s: [Snapshot(x.id, f"{x.time:%Y-%m-%d %H:%M}", x.paths, x.base) for x in reversed(s.snapshots())],
+            lambda s: [Snapshot(x.id, x.time, x.paths, x.base) for x in reversed(s.snapshots())],
         )
 
     def close(self) -> None:

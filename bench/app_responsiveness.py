@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The app's window while it backs up, and then restores, a tree of many small files: how long
-the event loop went without turning (a repaint waits that long), in one run.
+the event loop went without turning (a repaint waits that long), in one run; also while the
+Restore page lists that backup.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/app_responsiveness.py [--files 200000]
 
@@ -27,31 +28,41 @@ sys.path.insert(0, str(ROOT))
 from bench.scale import make_tree  # noqa: E402
 
 
-def _gaps(app, bridge, start) -> tuple[float, list[float]]:
-    """Run the job `start` begins; (its seconds, the event loop's gaps in ms meanwhile)."""
+def _gaps(app, start, ended) -> tuple[float, list[float]]:
+    """Run what `start` begins until `ended()` says how it ended; (its seconds, the event loop's
+    gaps in ms meanwhile)."""
     from PySide6.QtCore import QTimer
 
-    gaps, last, done = [], [time.monotonic()], []
+    gaps, last = [], [time.monotonic()]
 
     def tick() -> None:
         now = time.monotonic()
         gaps.append((now - last[0]) * 1000)
         last[0] = now
 
-    bridge.job_finished.connect(lambda kind, r: done.append(kind))
-    bridge.job_failed.connect(lambda kind, p: done.append(f"failed: {p}"))
     timer = QTimer()
     timer.timeout.connect(tick)
     timer.start(10)
     t0 = time.monotonic()
     start()
-    while not done:
+    while not (how := ended()):
         app.processEvents()
         time.sleep(0.001)
     timer.stop()
-    if done[0].startswith("failed"):
-        raise SystemExit(done[0])
+    if how.startswith("failed"):
+        raise SystemExit(how)
     return time.monotonic() - t0, gaps
+
+
+def _job(app, bridge, start) -> tuple[float, list[float]]:
+    done: list[str] = []
+    bridge.job_finished.connect(lambda kind, r: done.append(kind))
+    bridge.job_failed.connect(lambda kind, p: done.append(f"failed: {p}"))
+    try:
+        return _gaps(app, start, lambda: done and done[0])
+    finally:
+        bridge.job_finished.disconnect()
+        bridge.job_failed.disconnect()
 
 
 def _figures(seconds: float, gaps: list[float]) -> dict:
@@ -89,11 +100,20 @@ def main() -> None:
     app = QApplication(sys.argv[:1])
     bridge, tray, window = start(app, "responsiveness bench", protect=False)
     window.show()
-    backup = _figures(*_gaps(app, bridge, bridge.backup_now))
+    backup = _figures(*_job(app, bridge, bridge.backup_now))
+    page = window.restore
+    listed = _figures(
+        *_gaps(
+            app,
+            lambda: window.show_page("Restore"),
+            lambda: "listed" if page.tree.topLevelItemCount() and not page._filling.isActive() else "",
+        )
+    )
     target = str(work / "restored")
-    restore = _figures(*_gaps(app, bridge, lambda: bridge.run_job("restore", lambda s: s.restore("latest", target))))
+    restore = _figures(*_job(app, bridge, lambda: bridge.run_job("restore", lambda s: s.restore("latest", target))))
     bridge.close()
-    print(json.dumps({"files": args.files, "bytes": size, "backup": backup, "restore": restore, "target_ms": 100}))
+    figures = {"backup": backup, "restore page listing": listed, "restore": restore}
+    print(json.dumps({"files": args.files, "bytes": size, **figures, "target_ms": 100}))
 
 
 if __name__ == "__main__":

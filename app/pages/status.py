@@ -41,18 +41,7 @@ class StatusPage(Page):
         self.access_button.clicked.connect(self._open_access_settings)
         self.layout_.addWidget(self.access_button)
         self._access_link = ""
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
-        self.stop = QPushButton("Stop")
-        self.stop.setToolTip("Stop this backup; what was sent is kept, and the next backup carries on from there")
-        self.stop.hide()
-        self.stop.clicked.connect(self._stop)
-        running = QHBoxLayout()
-        running.addWidget(self.progress, 1)
-        running.addWidget(self.stop)
-        self.layout_.addLayout(running)
+        self._running_row()
         self.destinations = QGridLayout()
         self.destinations.setHorizontalSpacing(16)
         box = QFrame()
@@ -78,6 +67,21 @@ class StatusPage(Page):
         bridge.answered.connect(self._answered)
         bridge.note.connect(self.note.setText)
         self.refresh()
+
+    def _running_row(self) -> None:
+        """The backup's progress, and its Stop, while one runs."""
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.stop = QPushButton("Stop")
+        self.stop.setToolTip("Stop this backup; what was sent is kept, and the next backup carries on from there")
+        self.stop.hide()
+        self.stop.clicked.connect(self._stop)
+        running = QHBoxLayout()
+        running.addWidget(self.progress, 1)
+        running.addWidget(self.stop)
+        self.layout_.addLayout(running)
 
     def refresh(self) -> None:
         self.bridge.ask("status", status_answer)

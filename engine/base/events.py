@@ -109,7 +109,7 @@ class RestoreSummary:
     #: restore run again after it was cut off, or in place, writes only the rest
     already_there: int = 0
     #: items not restored because something different of that name is there (kept: not asked to replace)
-    kept_existing: int = 0
+    kept: tuple[FileSkipped, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict:
         return _json(self)

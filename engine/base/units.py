@@ -1,10 +1,20 @@
-"""Sizes, rates and durations as people read them: one copy for the CLI, the app and schedules."""
+"""Sizes, rates, durations and dates as people read them: one copy for the CLI, the app and schedules."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
-__all__ = ["format_bytes", "format_rate", "format_duration", "format_ago", "parse_size", "parse_rate", "parse_duration"]
+__all__ = [
+    "format_bytes",
+    "format_rate",
+    "format_duration",
+    "format_ago",
+    "format_when",
+    "parse_size",
+    "parse_rate",
+    "parse_duration",
+]
 
 _UNITS = ["B", "KB", "MB", "GB", "TB", "PB"]
 
@@ -48,6 +58,22 @@ def format_ago(seconds: float) -> str:
             n = s // size
             return f"{n} {unit}{'' if n == 1 else 's'} ago"
     return "just now"
+
+
+def format_when(when: datetime, now: datetime | None = None) -> str:
+    """A moment as a person says it: "today 14:02", "yesterday 09:10", "Monday 14:02" within the
+    week, "3 March 14:02" this year, "3 March 2024" before. Both in local time."""
+    now = now or datetime.now(when.tzinfo)
+    days = (now.date() - when.date()).days
+    if days == 0:
+        return f"today {when:%H:%M}"
+    if days == 1:
+        return f"yesterday {when:%H:%M}"
+    if 1 < days < 7:
+        return f"{when:%A %H:%M}"
+    if when.year == now.year:
+        return f"{when.day} {when:%B %H:%M}"
+    return f"{when.day} {when:%B %Y}"
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)

@@ -193,14 +193,14 @@ def cmd_restore(args, printer) -> int:
         lines.append(
             f"{s.already_there} file(s) were already there, the same (size and date), and were left as they are."
         )
-    if s.kept_existing:
+    if s.kept:
         lines.append(
-            f"{s.kept_existing} item(s) were not restored because something different of that name is there "
+            f"{len(s.kept)} item(s) were not restored because something different of that name is there "
             "(kept as it is); add --overwrite to replace them."
         )
-    if len(s.failed) > s.kept_existing:
-        lines.append(f"{len(s.failed) - s.kept_existing} item(s) were not restored (listed above).")
-    return finish(args, printer, s.to_json(), lines, warnings=bool(s.failed))
+    if s.failed:
+        lines.append(f"{len(s.failed)} item(s) were not restored (listed above).")
+    return finish(args, printer, s.to_json(), lines, warnings=bool(s.failed or s.kept))
 
 
 def cmd_watch(args, printer) -> int:

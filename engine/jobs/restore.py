@@ -424,7 +424,8 @@ class _Restorer:
         self.remaining = array("I")
         self.empty = 0
         self.already_there = 0
-        self.kept_existing = 0
+        #: what was not restored because something different of that name is there, kept as it is
+        self.kept: list[FileSkipped] = []
         self.staging: _Staging | None = None  # made when the plan meets the first file to write
         self._lock = threading.Lock()
         #: owners are set back only by a restore as root (anyone else may only give files away)
@@ -496,8 +497,7 @@ class _Restorer:
             if entry.kind == Kind.FILE and _already_there(folder, name, entry):
                 self.already_there += 1
                 return True
-            self.kept_existing += 1
-            self.skipped.append(FileSkipped(os.fsdecode(dest), "already exists, different; it was kept"))
+            self.kept.append(FileSkipped(os.fsdecode(dest), "already exists, different; it was kept"))
         elif entry.kind == Kind.SYMLINK:
             if there is not None:
                 os.unlink(name, dir_fd=folder)
@@ -702,7 +702,7 @@ def run_restore(
             r.finish(plan, workers)
     finally:
         r.close()
-    for s in (*r.skipped, *r.notes):
+    for s in (*r.kept, *r.skipped, *r.notes):
         events(s)
     for pack_id, where in sorted(r.store.mended.items()):
         said = f"was damaged or missing at {session.repo.backend.location}; its data came from {where}"
@@ -715,5 +715,5 @@ def run_restore(
         duration=clock.monotonic() - t0,
         failed=tuple(r.skipped),
         already_there=r.already_there,
-        kept_existing=r.kept_existing,
+        kept=tuple(r.kept),
     )

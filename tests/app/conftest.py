@@ -12,10 +12,10 @@ pytest.importorskip("PySide6")
 
 
 @pytest.fixture
-def desktop(qtbot, tmp_path):
+def desktop(qtbot, tmp_path, request):
     """(bridge, tray, window) of the running app, with `src` (two files) and a repository set up;
     protection is not started, so each test drives the jobs it is about (tests/app/test_protection.py
-    starts it)."""
+    starts it). Parametrized indirectly, the repository's pack size."""
     from PySide6.QtWidgets import QApplication
 
     from app.main import start
@@ -26,7 +26,7 @@ def desktop(qtbot, tmp_path):
     (src / "Taxes" / "2025.pdf").write_bytes(os.urandom(200_000))
     repo = tmp_path / "repo"
     service = BackupService(str(repo))
-    service.init(PASSWORD)
+    service.init(PASSWORD, getattr(request, "param", None))
     service.close()
     save_settings(Settings(folders=(str(src),), destination=str(repo)))
     bridge, tray, window = start(QApplication.instance(), PASSWORD, protect=False)  # the pages, one job at a time

@@ -3,7 +3,11 @@
 import os
 import time
 
+import pytest
+
 from app.pages.status import status_answer
+from bench.datasets import assert_same_tree
+from engine.base.units import format_bytes
 from engine.config.bandwidth import BandwidthPolicy
 from engine.config.settings import Settings, load_settings, save_settings
 from engine.meter import control
@@ -137,7 +141,7 @@ def test_the_restore_page_restores_a_ticked_file(qtbot, desktop, tmp_path):
     assert "Restored 1 file" in page.result.text()
     with qtbot.waitSignal(bridge.job_finished, timeout=30000):
         page.restore_button.click()  # again: the file is there already, and the page says so
-    assert "1 file(s) were already there" in page.result.text()
+    assert "1 were already there, the same" in page.result.text()
     (src / "letter.txt").unlink()
     page.original.setChecked(True)  # back where it was backed up from: the snapshot's own base
     with qtbot.waitSignal(bridge.job_finished, timeout=30000):
@@ -395,3 +399,97 @@ def test_stop_from_the_tray_or_the_status_page_ends_the_backup_and_says_so(qtbot
     with qtbot.waitSignal(bridge.job_finished, timeout=60000) as done:
         tray.backup_action.trigger()
     assert done.args[1].snapshot_id
+
+
+def _restore_page_with_a_backup(qtbot, desktop):
+    bridge, tray, window, src = desktop
+    with qtbot.waitSignal(bridge.job_finished, timeout=30000):
+        bridge.backup_now()
+    window.show()
+    window.show_page("Restore")
+    page = window.restore
+    qtbot.waitUntil(lambda: page.tree.topLevelItemCount() > 0 and not page._filling.isActive(), timeout=10000)
+    return page
+
+
+def test_restore_ticks_are_tri_state_and_stay_when_the_user_visits_another_page(qtbot, desktop):
+    from PySide6.QtCore import Qt
+
+    bridge, tray, window, src = desktop
+    (src / "Taxes" / "2024.pdf").write_bytes(b"last year")
+    page = _restore_page_with_a_backup(qtbot, desktop)
+    assert page.snapshot.currentText().startswith("Backup of today ")  # a date in plain words
+    assert page.goes_to.text() == f"Restores to where the files were, in {src.parent}"
+    items = page._items
+    items["Documents/Taxes"].setCheckState(0, Qt.Checked)  # a folder brings all it holds
+    assert items["Documents/Taxes/2024.pdf"].checkState(0) == Qt.Checked
+    assert page.checked() == ["Documents/Taxes"]
+    items["Documents/Taxes/2024.pdf"].setCheckState(0, Qt.Unchecked)  # then one less: the folder shows it
+    assert items["Documents/Taxes"].checkState(0) == Qt.PartiallyChecked
+    assert page.checked() == ["Documents/Taxes/2025.pdf"]
+    window.show_page("Status")
+    window.show_page("Restore")  # the list is asked again: the same backups keep the tree and its ticks
+    qtbot.wait(500)
+    assert page.checked() == ["Documents/Taxes/2025.pdf"]
+    page.target_dir = str(src.parent / "elsewhere")
+    page.original.setChecked(False)
+    assert page.goes_to.text() == f"Restores into {src.parent / 'elsewhere'}"
+
+
+def test_restore_finds_a_file_by_name_in_every_backup_and_ticks_it_where_it_is(qtbot, desktop):
+    from PySide6.QtCore import Qt
+
+    bridge, tray, window, src = desktop
+    (src / "Taxes" / "2024.pdf").write_bytes(b"last year")  # the folder holds more than what is found
+    page = _restore_page_with_a_backup(qtbot, desktop)
+    (src / "Taxes" / "2025.pdf").write_bytes(b"amended")
+    with qtbot.waitSignal(bridge.job_finished, timeout=30000):
+        bridge.backup_now()
+    page.search.setText("2025")
+    page.search.returnPressed.emit()
+    results = page.results
+    qtbot.waitUntil(lambda: results.topLevelItemCount() == 2, timeout=10000)  # two versions
+    assert page.views.currentWidget() is results
+    assert {results.topLevelItem(i).text(0) for i in range(2)} == {"Documents/Taxes/2025.pdf"}
+    newer, older = (results.topLevelItem(i) for i in range(2))  # the newest modification first
+    assert newer.text(1) == format_bytes(len("amended")) and older.text(1) == format_bytes(200_000)
+    results.itemActivated.emit(older, 0)  # the first backup is chosen, listed, and the file ticked there
+    qtbot.waitUntil(lambda: page.checked() == ["Documents/Taxes/2025.pdf"], timeout=10000)
+    assert page.views.currentWidget() is page.tree
+    assert page.snapshot.currentIndex() == page.snapshot.count() - 1  # the older backup
+    assert page.tree.currentItem().checkState(0) == Qt.Checked
+    page.search.setText("")  # cleared: back to the tree, the newer version found from there too
+    page.search.setText("2025")
+    page.search.returnPressed.emit()
+    qtbot.waitUntil(lambda: results.topLevelItemCount() == 2, timeout=10000)
+    results.itemActivated.emit(results.topLevelItem(0), 0)
+    qtbot.waitUntil(lambda: page.snapshot.currentIndex() == 0 and page.checked() == ["Documents/Taxes/2025.pdf"])
+
+
+@pytest.mark.parametrize("desktop", [64 * 1024], indirect=True)  # many packs: a stop lands between them
+def test_stop_a_restore_from_the_restore_page(qtbot, desktop, tmp_path):
+    from PySide6.QtCore import Qt
+
+    bridge, tray, window, src = desktop
+    for i in range(300):
+        (src / f"note{i}.txt").write_bytes(os.urandom(8000))
+    page = _restore_page_with_a_backup(qtbot, desktop)
+    page.tree.topLevelItem(0).setCheckState(0, Qt.Checked)
+    page.target_dir = str(tmp_path / "back")
+    page.original.setChecked(False)
+
+    def stop_once_it_runs(ev) -> None:
+        if ev.phase == "restoring" and page.restoring and page.restore_button.isEnabled():
+            page.restore_button.click()  # reads "Stop" while restoring
+
+    bridge.progress.connect(stop_once_it_runs)
+    with qtbot.waitSignal(bridge.job_failed, timeout=30000) as failed:
+        page.restore_button.click()
+    assert failed.args[1].kind == "stopped"
+    assert page.result.text().startswith("Stopped. The files restored so far are in place")
+    assert page.restore_button.text() == "Restore" and not page.progress.isVisible()
+    bridge.progress.disconnect(stop_once_it_runs)
+    with qtbot.waitSignal(bridge.job_finished, timeout=30000):
+        page.restore_button.click()  # again: the rest
+    assert "were already there, the same" in page.result.text()
+    assert_same_tree(src, tmp_path / "back" / "Documents")
