@@ -11,7 +11,7 @@ from app.pages.common import Page, hint
 from app.ratechart import RateChart
 from engine.base.errors import Problem
 from engine.base.progress import describe_upload
-from engine.base.units import format_bytes, format_duration, format_rate
+from engine.base.units import format_bytes, format_duration, format_rate, format_when
 from engine.service import BackupService, access_problems
 
 __all__ = ["StatusPage", "status_answer"]
@@ -95,9 +95,9 @@ class StatusPage(Page):
             if latest is None:
                 self.summary.setText("No backup yet")
             elif latest.checkpoint:
-                self.summary.setText(f"Backup interrupted; what was sent by {latest.time:%A %d %B, %H:%M} is safe")
+                self.summary.setText(f"Backup interrupted; what was sent by {format_when(latest.time)} is safe")
             else:
-                self.summary.setText(f"Last backup: {latest.time:%A %d %B, %H:%M}")
+                self.summary.setText(f"Last backup: {format_when(latest.time)}")
         while self.destinations.count():
             self.destinations.takeAt(0).widget().deleteLater()
         for row, d in enumerate(dests):
@@ -141,6 +141,11 @@ class StatusPage(Page):
     def _live(self, st: dict) -> None:
         bw = st["bandwidth"]
         self.chart.add(bw.upload_rate, bw.limit)
+        if bw.line and bw.upload_rate:  # the automatic limit at work: what it leaves the household
+            self.rate.setText(
+                f"Keeping your internet usable: using {format_rate(bw.upload_rate)} of about {format_rate(bw.line)}."
+            )
+            return
         speed = f"Uploading at {format_rate(bw.upload_rate)}. " if bw.upload_rate else ""
         now = bw.reason.removeprefix("automatic: ")  # the policy already says automatic
         self.rate.setText(f"{speed}Upload speed: {bw.policy}. Right now: {now}.")

@@ -76,6 +76,11 @@ class DelayController:
             self._bases.popleft()  # a route change is learnt within ten minutes
         return min(b for _, b in self._bases)
 
+    @property
+    def line(self) -> float | None:
+        """About the line's speed (bytes/s): the rate at which a queue last appeared; None until one has."""
+        return self._ceiling if self._ceiling != float("inf") else None
+
     def update(self, now: float, rtt: float, used: float) -> DelayReading:
         """One step per round-trip sample (a few a second): `rtt` in seconds, `used` the rate the
         uploads actually sent lately."""

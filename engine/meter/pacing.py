@@ -56,6 +56,8 @@ class BandwidthStatus:
     paused: bool
     #: bytes per second actually sent, over the last few seconds (0 when nothing runs)
     upload_rate: float
+    #: about the line's speed, as the automatic limit found it while uploading (None: not known)
+    line: float | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -183,7 +185,10 @@ class Pacer:
         if not self.active:
             self._reload_settings()  # asked between jobs: the settings may have changed since
         d = self.decision if self.active else self.decide()
-        return BandwidthStatus(self._settings.bandwidth.describe(), d.rate, d.reason, d.rate == 0, self.upload_rate)
+        steering = self._settings.bandwidth.mode == "automatic" and self.override is None and bool(d.rate)
+        line = self._controller.line if self.active and steering and self._controller is not None else None
+        policy = self._settings.bandwidth.describe()
+        return BandwidthStatus(policy, d.rate, d.reason, d.rate == 0, self.upload_rate, line)
 
     def sent(self) -> int:
         return self.bucket.sent

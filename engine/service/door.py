@@ -181,7 +181,7 @@ class BackupService:
         """The limit in force and why; from the job running in another process when there is one."""
         live = read_activity()
         if live is not None and not self.pacer.active:
-            return BandwidthStatus(**{k: live[k] for k in BandwidthStatus.__dataclass_fields__})
+            return BandwidthStatus(**{k: live[k] for k in BandwidthStatus.__dataclass_fields__ if k in live})
         return self.pacer.status()
 
     def run_options(self) -> RunOptions:

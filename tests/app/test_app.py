@@ -7,7 +7,7 @@ import pytest
 
 from app.pages.status import status_answer
 from bench.datasets import assert_same_tree
-from engine.base.units import format_bytes
+from engine.base.units import format_bytes, format_rate
 from engine.config.bandwidth import BandwidthPolicy
 from engine.config.settings import Settings, load_settings, save_settings
 from engine.meter import control
@@ -493,3 +493,18 @@ def test_stop_a_restore_from_the_restore_page(qtbot, desktop, tmp_path):
         page.restore_button.click()  # again: the rest
     assert "were already there, the same" in page.result.text()
     assert_same_tree(src, tmp_path / "back" / "Documents")
+
+
+def test_the_status_page_says_what_the_automatic_limit_leaves_the_household(qtbot, desktop):
+    """The pacer's own status, as the bridge passes it each second."""
+    from engine.meter.pacing import BandwidthStatus
+
+    bridge, tray, window, src = desktop
+    page = window.status
+    steering = BandwidthStatus("Keep my internet usable", 150_000, "automatic: …", False, 96_000, line=160_000)
+    page._live({"bandwidth": steering, "busy": True, "paused": False})
+    said = f"Keeping your internet usable: using {format_rate(96_000)} of about {format_rate(160_000)}."
+    assert page.rate.text() == said
+    fixed = BandwidthStatus("512 KB/s", 512 * 1024, "fixed", False, 96_000)
+    page._live({"bandwidth": fixed, "busy": True, "paused": False})
+    assert page.rate.text().startswith(f"Uploading at {format_rate(96_000)}. Upload speed: 512 KB/s.")

@@ -42,6 +42,13 @@ def test_finds_the_line_capacity_by_itself_and_keeps_the_queue_short(capacity):
     assert 0.85 * capacity < mean_rate < 1.05 * capacity
     delays = sorted(q for _, q in steady)
     assert delays[int(0.95 * len(delays))] <= TARGET + 0.025  # p95 of the added delay
+    assert 0.9 * capacity < c.line < 1.1 * capacity  # "using … of about …": the line's speed, as found
+
+
+def test_the_line_is_not_known_before_a_queue_has_appeared():
+    c = DelayController()
+    drive(c, Line(12_500_000), 2)  # still ramping, far under the line
+    assert c.line is None
 
 
 def test_rising_delay_cuts_the_rate_and_falling_delay_lets_it_grow():

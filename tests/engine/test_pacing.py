@@ -105,7 +105,13 @@ def test_automatic_follows_the_link_delay_and_says_so():
         d = p.step()
         assert d.rate < start and "link delay +100 ms" in d.reason
         assert bucket.rate == pytest.approx(d.rate)
+        assert p.status().line == pytest.approx(start)  # the queue appeared at that rate: about the line's
+        p.override = 64 * 1024
+        p.step()
+        assert p.status().line is None  # a limit the user set for this run: nothing found to say
+        p.override = None
     assert p.status().reason == "automatic: finds the line's speed while uploading"
+    assert p.status().line is None
 
 
 def wait_for(condition, timeout: float) -> float | None:
