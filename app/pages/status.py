@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton
@@ -109,7 +111,8 @@ class StatusPage(Page):
             bar.setValue(int(d.percent * 10))
             bar.setFormat(f"{d.percent:.1f}% backed up")
             if d.seed_exported:
-                state = "waiting for the seed drive"
+                when = format_when(datetime.fromtimestamp(d.seed_exported))
+                state = f"the seed drive is on its way with all of it as of {when} ({format_bytes(d.seed_bytes)})"
             elif d.snapshot_id is None:
                 state = "nothing backed up yet"
             else:

@@ -84,8 +84,8 @@ def cmd_status(args, printer) -> int:
         if d.seed_exported is not None:
             when = datetime.fromtimestamp(d.seed_exported)
             print(
-                f"  waiting for seed: the drive exported {when:%Y-%m-%d %H:%M} is on its way; "
-                "what it holds counts here once it is loaded"
+                f"  waiting for seed: the drive exported {when:%Y-%m-%d %H:%M} is on its way with all of the "
+                f"folders as they were then ({format_bytes(d.seed_bytes)}); what it holds counts here once it is loaded"
             )
     upload = service.upload_progress()
     if upload is not None:

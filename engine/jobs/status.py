@@ -37,6 +37,9 @@ class DestinationStatus:
     selection_bytes: int
     #: when a seed drive exported for this destination is still on its way (wall-clock time of the export)
     seed_exported: float | None = None
+    #: the bytes that drive carries for this destination: all of the folders as they were at the
+    #: export (what the destination lacked then); they count here once the drive is loaded
+    seed_bytes: int | None = None
     #: the snapshot the figures are of: the latest, or the checkpoint of a run that was interrupted
     #: since; None before any backup (then nothing is backed up, whatever the sizes say)
     snapshot_id: str | None = None
@@ -91,9 +94,12 @@ def destination_status(
     total = max(total, selection_bytes)
     seed = session.state.pending_seed(location)
     exported = seed and seed["created"]
+    carries = sum(size for size, *_ in seed["objects"].values()) if seed else None
     snap_id = snap.id if snap is not None else None
     checkpoint = snap is not None and snap.checkpoint
-    return DestinationStatus(location, len(held), sum(held.values()), safe, total, exported, snap_id, checkpoint)
+    return DestinationStatus(
+        location, len(held), sum(held.values()), safe, total, exported, carries, snap_id, checkpoint
+    )
 
 
 def counted_selection(snapshots: list[Snapshot], basis: Snapshot | None) -> int:

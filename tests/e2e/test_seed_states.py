@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+from engine.base.units import format_bytes
 from tests.e2e.test_seed import _bucket_bytes
 
 
@@ -128,6 +129,13 @@ def _shown_and_restorable(cli, location: str, src, tmp_path, step: str) -> tuple
     return cloud["percent_backed_up"], 100 * restored / sum(len(b) for b in wanted.values())
 
 
+def _on_its_way(cli, location: str) -> int | None:
+    (cloud,) = [
+        d for d in cli.json("status", "--repo", location, repo=False)["destinations"] if d["location"] == location
+    ]
+    return cloud["seed_bytes"]
+
+
 def test_percent_backed_up_at_the_cloud_is_what_a_restore_from_it_gives_back_while_the_drive_ships(
     cli, s3_server, tmp_path
 ):
@@ -138,12 +146,18 @@ def test_percent_backed_up_at_the_cloud_is_what_a_restore_from_it_gives_back_whi
     that destination."""
     src, bucket, location, drive, exported = _exported(cli, s3_server, tmp_path, "seed-percent", folder="Photos")
     table = [("exported", *_shown_and_restorable(cli, location, src, tmp_path, "exported"))]
+    carried = _on_its_way(cli, location)  # the second figure: what the drive brings
+    assert carried >= exported["bytes_added"] > 6 * 600_000
+    said = cli("status", "--repo", location, repo=False).stdout
+    assert f"on its way with all of the folders as they were then ({format_bytes(carried)})" in said
     (src / "letter.txt").write_bytes(os.urandom(500_000))  # new while the drive ships: it goes over the line
     cli("backup", str(src), "--repo", location, repo=False)
     table.append(("backup while shipping", *_shown_and_restorable(cli, location, src, tmp_path, "shipping")))
+    assert _on_its_way(cli, location) == carried
     cli("seed", "load", "--drive", str(drive), "--repo", location, repo=False)
     cli("reconcile", "--repo", location, repo=False)
     table.append(("loaded and reconciled", *_shown_and_restorable(cli, location, src, tmp_path, "loaded")))
+    assert _on_its_way(cli, location) is None  # arrived: it counts in the one figure now
     print("\n".join(f"{step:24} shown {shown:5.1f}%  restorable {true:5.1f}%" for step, shown, true in table))
     for step, shown, true in table:
         assert abs(shown - true) <= 1, (step, shown, true)
