@@ -420,12 +420,11 @@ def test_restore_ticks_are_tri_state_and_stay_when_the_user_visits_another_page(
     page = _restore_page_with_a_backup(qtbot, desktop)
     assert page.snapshot.currentText().startswith("Backup of today ")  # a date in plain words
     assert page.goes_to.text() == f"Restores to where the files were, in {src.parent}"
-    items = page._items
-    items["Documents/Taxes"].setCheckState(0, Qt.Checked)  # a folder brings all it holds
-    assert items["Documents/Taxes/2024.pdf"].checkState(0) == Qt.Checked
+    page.item("Documents/Taxes").setCheckState(0, Qt.Checked)  # a folder brings all it holds
+    assert page.item("Documents/Taxes/2024.pdf").checkState(0) == Qt.Checked
     assert page.checked() == ["Documents/Taxes"]
-    items["Documents/Taxes/2024.pdf"].setCheckState(0, Qt.Unchecked)  # then one less: the folder shows it
-    assert items["Documents/Taxes"].checkState(0) == Qt.PartiallyChecked
+    page.item("Documents/Taxes/2024.pdf").setCheckState(0, Qt.Unchecked)  # then one less: the folder shows it
+    assert page.item("Documents/Taxes").checkState(0) == Qt.PartiallyChecked
     assert page.checked() == ["Documents/Taxes/2025.pdf"]
     window.show_page("Status")
     window.show_page("Restore")  # the list is asked again: the same backups keep the tree and its ticks
