@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.bridge import EngineBridge
-from app.icons import icon
+from app.icons import menu_bar_icon
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import Problem
 from engine.base.home import app_dir
@@ -83,7 +83,7 @@ class Tray(QObject):
         self.quit_action.triggered.connect(self.quit_requested)
         self.icon: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
-            self.icon = QSystemTrayIcon(icon("tray-idle"))
+            self.icon = QSystemTrayIcon(menu_bar_icon("idle"))
             self.icon.setContextMenu(self.menu)
             self.icon.setToolTip("Backbeat")
             self.icon.show()
@@ -112,7 +112,7 @@ class Tray(QObject):
         """The line may change every second ("2 minutes ago", a progress %); the icon is loaded
         only when the state changes."""
         if self.icon is not None and state != self.state:
-            self.icon.setIcon(icon(f"tray-{state}"))
+            self.icon.setIcon(menu_bar_icon(state))
         self.state = state
         self.stop_action.setVisible(state == "busy" and self.bridge.backing_up)
         self.status_action.setText(line)

@@ -184,6 +184,7 @@ class DarwinPlatform(Platform):
     excludes_files = True
     restored_flags = _RESTORABLE_FLAGS
     sets_birthtime = True
+    template_menu_bar_icons = True  # Apple HIG, "The menu bar": menu bar extras use template images
 
     def __init__(self) -> None:
         super().__init__()

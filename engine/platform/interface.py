@@ -49,6 +49,9 @@ class Platform:
     restored_flags = 0
     #: whether a restore can set a creation time (`set_birthtime`)
     sets_birthtime = False
+    #: whether the menu bar draws an app's icon as a template (black and clear, tinted by the
+    #: system for a light or dark menu bar, as macOS does); elsewhere the tray shows colours
+    template_menu_bar_icons = False
 
     def __init__(self) -> None:
         self._users: dict[int, bytes] = {}
