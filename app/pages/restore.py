@@ -186,9 +186,10 @@ class RestorePage(Page):
         Each tree row keeps a Python object alive (PySide's wrapper). With 200,000 of them, each
         full pass of Python's cyclic collector took 70-155 ms, and the window stalled that long;
         frozen as they are made (`gc.freeze`), the collector skips them (bench/app_responsiveness.py,
-        200,000 files: the longest stall while the backup is listed 143-157 ms before, 92 after;
-        during the restore after it 80-95 ms before, 31 after). They are still freed as usual
-        when the tree is cleared, and unfrozen then."""
+        200,000 files, two or three runs each: the longest stall while the backup is listed
+        143-157 ms before, 92-118 after, none from the collector or these slots over 40 ms; during
+        the restore after it 80-95 ms before, 31-35 after). They are still freed as usual when the
+        tree is cleared, and unfrozen then."""
         gc.freeze()  # the rows made so far: Python's collector need not walk them again (see _row)
         for _ in range(_SLICE):
             row = next(self._rows, None)
