@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,16 @@ from engine.config.settings import CheckpointSettings, PruneSettings, Settings, 
 from tests.s3server import S3Server, SeaweedServer
 
 PASSWORD = "correct horse battery staple"
+
+
+def eventually(condition, timeout: float) -> bool:
+    """Whether `condition()` holds within `timeout` seconds (looked at every 50 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 @contextlib.contextmanager

@@ -144,8 +144,8 @@ class Runner:
             log.error("%s at %s failed: %s", kind, location, said)
             raise
         doc = result.to_json()
-        status = "warnings" if doc.get("warnings") or doc.get("failed") else "ok"
-        brief = {k: v for k, v in doc.items() if k not in ("skipped", "failed")}
+        status = "warnings" if doc.get("warnings") or doc.get("failed") or doc.get("kept") else "ok"
+        brief = {k: v for k, v in doc.items() if k not in ("skipped", "failed", "kept")}
         log.info("%s at %s: %s %s", kind, location, status, json.dumps(brief, sort_keys=True))
         state.finish_run(run_id, SYSTEM_CLOCK.wall_ns(), status, doc.get("snapshot_id"), doc, None)
         return result

@@ -117,16 +117,22 @@ def test_the_schedule_editor_writes_a_timetable_the_engine_accepts(qtbot, deskto
     assert typed.text() == "Fri-Mon 22:00,off Sat 09:00,1024k"
 
 
-def test_the_restore_page_restores_a_ticked_file(qtbot, desktop, tmp_path):
-    from PySide6.QtCore import Qt
-
+def _restore_page_with_a_backup(qtbot, desktop):
     bridge, tray, window, src = desktop
     with qtbot.waitSignal(bridge.job_finished, timeout=30000):
         bridge.backup_now()
     window.show()
     window.show_page("Restore")
     page = window.restore
-    qtbot.waitUntil(lambda: page.tree.topLevelItemCount() > 0, timeout=10000)
+    qtbot.waitUntil(lambda: page.tree.topLevelItemCount() > 0 and not page._filling.isActive(), timeout=10000)
+    return page
+
+
+def test_the_restore_page_restores_a_ticked_file(qtbot, desktop, tmp_path):
+    from PySide6.QtCore import Qt
+
+    bridge, tray, window, src = desktop
+    page = _restore_page_with_a_backup(qtbot, desktop)
     top = page.tree.topLevelItem(0)
     letter = next(top.child(i) for i in range(top.childCount()) if top.child(i).text(0) == "letter.txt")
     letter.setCheckState(0, Qt.Checked)
@@ -399,17 +405,6 @@ def test_stop_from_the_tray_or_the_status_page_ends_the_backup_and_says_so(qtbot
     with qtbot.waitSignal(bridge.job_finished, timeout=60000) as done:
         tray.backup_action.trigger()
     assert done.args[1].snapshot_id
-
-
-def _restore_page_with_a_backup(qtbot, desktop):
-    bridge, tray, window, src = desktop
-    with qtbot.waitSignal(bridge.job_finished, timeout=30000):
-        bridge.backup_now()
-    window.show()
-    window.show_page("Restore")
-    page = window.restore
-    qtbot.waitUntil(lambda: page.tree.topLevelItemCount() > 0 and not page._filling.isActive(), timeout=10000)
-    return page
 
 
 def test_restore_ticks_are_tri_state_and_stay_when_the_user_visits_another_page(qtbot, desktop):

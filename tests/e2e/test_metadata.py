@@ -94,8 +94,8 @@ def test_a_hard_link_whose_first_name_is_left_alone_is_restored_whole(service, t
     assert (out / "src" / "a.txt").read_text() == "the user's own, kept\n"
     # a.txt was not restored, so b.txt cannot be a link to it (that would be the user's file): it
     # is restored whole, with its own content
-    said = {os.path.basename(s.path): s.reason for s in result.failed}
-    assert "a.txt" in said and "already exists" in said["a.txt"]
+    kept = {os.path.basename(s.path): s.reason for s in result.kept}  # left as it is, and said
+    assert "a.txt" in kept and "already exists" in kept["a.txt"] and not result.failed
     assert (out / "src" / "b.txt").read_text() == "linked\n"
 
 

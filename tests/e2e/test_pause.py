@@ -9,6 +9,7 @@ import time
 import pytest
 
 from bench.datasets import assert_same_tree
+from tests.conftest import eventually
 
 
 def _activity(home) -> dict:
@@ -16,15 +17,6 @@ def _activity(home) -> dict:
         return json.loads((home / "activity.json").read_text())
     except (FileNotFoundError, ValueError):
         return {}
-
-
-def _wait(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.slow
@@ -37,7 +29,7 @@ def test_pause_from_another_process_stops_sending_and_resume_finishes_the_backup
     cmd = [sys.executable, "-m", "engine", "backup", "--repo", s3_repo, "-q", "--json", str(src)]
     backup = subprocess.Popen(cmd, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait(lambda: _activity(backbeat_home).get("sent", 0) > 300_000, 30), "the upload never started"
+        assert eventually(lambda: _activity(backbeat_home).get("sent", 0) > 300_000, 30), "the upload never started"
         assert "Uploads paused" in cli("pause", repo=False).stdout
         time.sleep(1.2)  # a second to stop, and the activity file is rewritten every second
         stopped = _activity(backbeat_home)

@@ -13,7 +13,7 @@ from bench.datasets import assert_same_tree
 from engine.base.errors import Stopped
 from engine.base.events import Progress
 from engine.service import BackupService
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, eventually
 
 
 def _tree(root, big: int, small: int) -> None:
@@ -23,15 +23,6 @@ def _tree(root, big: int, small: int) -> None:
     (root / "notes").mkdir()
     for i in range(small):
         (root / "notes" / f"n{i}.txt").write_bytes(os.urandom(3000))
-
-
-def _wait(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class _InThread:
@@ -66,7 +57,7 @@ def test_a_throttled_backup_to_s3_stops_within_two_seconds_and_the_next_carries_
         service.set_limit(256 * 1024)
         before = service.pacer.bucket.sent  # what making the repository sent
         job = _InThread(lambda: service.backup([str(src)]))
-        assert _wait(lambda: service.pacer.bucket.sent > before + 400_000, 30), "the upload never started"
+        assert eventually(lambda: service.pacer.bucket.sent > before + 400_000, 30), "the upload never started"
         asked = time.monotonic()
         assert service.stop()
         job.join(10)
@@ -133,16 +124,18 @@ def test_a_stopped_protection_run_waits_then_back_up_now_goes_on(s3_repo, tmp_pa
         service.set_limit(256 * 1024)
         before = service.pacer.bucket.sent
         scheduler.start()
-        assert _wait(lambda: service.pacer.bucket.sent > before + 300_000, 30), "protection never started uploading"
+        assert eventually(lambda: service.pacer.bucket.sent > before + 300_000, 30), (
+            "protection never started uploading"
+        )
         assert service.stop()
-        assert _wait(lambda: errors, 5)
+        assert eventually(lambda: errors, 5)
         assert isinstance(errors[0], Stopped) and "Protection goes on at" in errors[0].hint
         (src / "notes" / "new.txt").write_text("written after the stop")
         time.sleep(4)  # a change, well past the watch's quiet time: nothing starts
         assert starts == ["start"] and not runs
         service.set_limit(None)
         scheduler.back_up_now()
-        assert _wait(lambda: runs, 60), errors
+        assert eventually(lambda: runs, 60), errors
         assert len(starts) == 2
     finally:
         scheduler.stop()
