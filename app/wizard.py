@@ -185,16 +185,26 @@ class VerifyPage(QWizardPage):
         self.ok = False
         self.setTitle("Checking the drive")
         layout = QVBoxLayout(self)
+        self.progress = QProgressBar()
+        layout.addWidget(self.progress)
         self.label = QLabel("Reading everything back…")
         self.label.setWordWrap(True)
         layout.addWidget(self.label)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         drive = self.w.drive
+        self.progress.setValue(0)
         self.w.bridge.run_job("seed-verify", lambda s: s.seed.verify(drive))
+
+    def progress_event(self, ev) -> None:
+        if ev.bytes_total:
+            self.progress.setValue(int(100 * ev.bytes_done / ev.bytes_total))
+            eta = f" — {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""
+            self.label.setText(f"Reading back {format_bytes(ev.bytes_done)} of {format_bytes(ev.bytes_total)}{eta}")
 
     def finished(self, report) -> None:
         self.ok = report.ok
+        self.progress.setValue(100)
         self.label.setText(
             f"All {report.objects} objects on the drive are intact."
             if report.ok
@@ -262,6 +272,8 @@ class SeedWizard(QWizard):
     def _progress(self, ev) -> None:
         if self.currentPage() is self.export and ev.job == "seed export":  # not a backup running beside it
             self.export.progress_event(ev)
+        elif self.currentPage() is self.verify and ev.job == "seed verify":
+            self.verify.progress_event(ev)
 
     def _finished(self, kind: str, result) -> None:
         if kind == "seed-export":

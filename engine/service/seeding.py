@@ -66,7 +66,7 @@ class SeedDrives:
     def verify(self, drive_path: str) -> SeedVerifyReport:
         """Read the whole drive against its manifest; its authenticity too once unlocked."""
         drive = open_drive(drive_path)
-        return verify_drive(drive, self.service.key_at(drive), self.service.events)
+        return verify_drive(drive, self.service.key_at(drive), self._as_job("seed verify"))
 
     def abandon(self) -> int:
         """The user declares the drive lost: from now on nothing is expected from it, and backups

@@ -166,8 +166,11 @@ def test_the_seed_wizard_runs_end_to_end_onto_a_drive(qtbot, desktop, tmp_path):
     assert "It fits." in wizard.drive_page.space.text()
     wizard.next()
     qtbot.waitUntil(lambda: wizard.export.done, timeout=30000)  # export label: {wizard.export.label.text()}
+    jobs: list[str] = []
+    bridge.progress.connect(lambda ev: jobs.append(ev.job))
     wizard.next()
     qtbot.waitUntil(lambda: wizard.verify.ok, timeout=30000)
+    assert "seed verify" in jobs and wizard.verify.progress.value() == 100  # the check shows its progress
     wizard.next()
     assert "Ship the drive" in wizard.next_page.title()
     assert (drive / "Backbeat" / "backbeat-seed-manifest.json").exists()
