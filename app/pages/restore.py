@@ -157,6 +157,8 @@ class RestorePage(Page):
             folders = ", ".join(os.path.basename(p) or p for p in s.paths)
             self.snapshot.addItem(f"Backup of {format_when(s.time)} — {folders}", s.id)
         kept = self.snapshot.findData(chosen) if chosen else -1
+        if kept < 0:
+            self._reveal = None  # a found file's backup that is gone meanwhile: nothing to show
         self.snapshot.setCurrentIndex(max(kept, 0))
         self.snapshot.blockSignals(False)
         if kept < 0:

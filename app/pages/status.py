@@ -112,7 +112,7 @@ class StatusPage(Page):
             bar.setFormat(f"{d.percent:.1f}% backed up")
             if d.seed_exported:
                 when = format_when(datetime.fromtimestamp(d.seed_exported))
-                state = f"the seed drive is on its way with all of it as of {when} ({format_bytes(d.seed_bytes)})"
+                state = f"the seed drive is on its way: your folders as of {when} ({format_bytes(d.seed_bytes)})"
             elif d.snapshot_id is None:
                 state = "nothing backed up yet"
             else:
@@ -180,7 +180,8 @@ class StatusPage(Page):
     def _failed(self, kind: str, problem: Problem) -> None:
         self._running_ended()
         if problem.kind == "stopped":  # the user's own stop: said as what happens next, not as a problem
-            self.summary.setText(f"Stopped. {problem.hint}")
+            if kind == "backup":
+                self.summary.setText(f"Stopped. {problem.hint}")
             return
         self._show_problem(str(problem))
 

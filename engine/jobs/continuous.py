@@ -36,12 +36,12 @@ from engine.local.watcher import ChangeSet, Watcher
 from engine.repo.repository import Repository
 from engine.repo.snapshot import Snapshot, delete_snapshot, load_snapshot
 
-__all__ = ["ContinuousBackup", "WatchRun", "AFTER_STOP"]
+__all__ = ["ContinuousBackup", "WatchRun"]
 
 _IDLE_TICK = 1.0  # seconds between looks at `stop` and the clock when nothing changes
 _RETRY_AFTER = 30.0
 #: after the user stops a run, the next starts this much later (or at Back Up Now), looking at everything
-AFTER_STOP = 3600.0
+_AFTER_STOP = 3600.0
 _UNWATCHED_RESCAN = 900.0  # a folder the system cannot watch (too many folders for inotify) is scanned this often
 
 
@@ -147,8 +147,8 @@ class ContinuousBackup:
             release_memory()  # the run's buffers: the process lives on, idle
             on_run(run)
         except Stopped as e:  # the user's stop: no run for a while, then one that looks at everything
-            self._stopped_until = self.clock.monotonic() + AFTER_STOP
-            again = datetime.fromtimestamp(self.clock.wall() + AFTER_STOP)
+            self._stopped_until = self.clock.monotonic() + _AFTER_STOP
+            again = datetime.fromtimestamp(self.clock.wall() + _AFTER_STOP)
             on_error(Stopped(hint=f"Protection goes on at {again:%H:%M}, or now with Back Up Now. {e.hint}"))
             self.changes.rescan("the last backup was stopped")
         except BackbeatError as e:

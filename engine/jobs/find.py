@@ -51,8 +51,8 @@ def name_matcher(query: str) -> Callable[[bytes], bool]:
 def find_versions(
     store: BlobStore, snapshots: list[Snapshot], query: str, limit: int = 500
 ) -> tuple[list[Version], bool]:
-    """The versions whose name matches `query`, newest first (by modification time); True when
-    more than `limit` matched (the user types more of the name)."""
+    """The versions whose name matches `query`, by path and, for one path, the newest modified
+    first; True when more than `limit` matched (the user types more of the name)."""
     match = name_matcher(query)
     memo: dict[bytes, list[tuple[bytes, TreeEntry]]] = {}
     seen: dict[tuple[bytes, int, int], list] = {}
