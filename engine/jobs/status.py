@@ -21,11 +21,12 @@ from dataclasses import asdict, dataclass
 from engine.backends.base import list_packs
 from engine.base.errors import BackendError, IntegrityError
 from engine.jobs.session import Session
+from engine.repo.index import Index
 from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind
 from engine.repo.walk import folder_entries
 
-__all__ = ["overview", "DestinationStatus", "destination_status", "counted_selection", "status_basis"]
+__all__ = ["overview", "DestinationStatus", "counted_selection", "status_basis"]
 
 
 @dataclass(frozen=True)
@@ -55,43 +56,47 @@ class DestinationStatus:
         return asdict(self) | {"percent_backed_up": round(self.percent, 2)}
 
 
-def _measure(session: Session, snap: Snapshot, held: Container[bytes]) -> tuple[int, int]:
-    """(bytes of every file this computer can read the listing of, bytes of those a restore from
-    the destination holding the packs `held` gives back). A folder counts at the destination only
-    when its listing (every part of it) is in a held pack, and so does everything under it; a
-    folder stored twice counts twice (as a restore writes it twice)."""
+def _measure(session: Session, snap: Snapshot, helds: list[Container[bytes]]) -> tuple[int, list[int]]:
+    """(bytes of every file this computer can read the listing of, per destination holding the
+    packs of `helds` the bytes of those a restore from it gives back), in one walk of the snapshot
+    for all destinations. A folder counts at a destination only when its listing (every part of
+    it) is in a held pack, and so does everything under it; a folder stored twice counts twice (as
+    a restore writes it twice)."""
     store, index = session.reader, session.index
-
-    def there(blob_id: bytes) -> bool:
-        entry = index.get(blob_id)
-        return entry is not None and entry.pack_id in held
-
-    total = safe = 0
-    stack = [(snap.tree_id, True)]  # (a folder's tree, whether the folder holding it is reachable there)
+    total, safe = 0, [0] * len(helds)
+    # (a folder's tree, per destination: whether the folder holding it is reachable there)
+    stack = [(snap.tree_id, [True] * len(helds))]
     unreadable = (IntegrityError, BackendError)
     while stack:
         tree_id, reachable = stack.pop()
         parts: set[bytes] = set()
         entries = list(folder_entries(store, tree_id, parts, failed=lambda e: None, catch=unreadable))
-        # asked once the tree is read: reading it loads the index files the index did not know yet
-        reachable = reachable and there(tree_id) and all(there(p) for p in parts)
+        # looked up once the tree is read: reading it loads the index files the index did not know yet
+        packs = [_pack_of(index, b) for b in (tree_id, *parts)]
+        reachable = [r and all(p in held for p in packs) for r, held in zip(reachable, helds, strict=True)]
         for entry in entries:
             if entry.kind == Kind.DIR:
                 stack.append((entry.subtree, reachable))
             elif entry.kind == Kind.FILE:
                 total += entry.size
-                if reachable and all(there(i) for i in entry.ids):
-                    safe += entry.size
+                if any(reachable):
+                    packs = [_pack_of(index, b) for b in entry.ids]
+                    for n, held in enumerate(helds):
+                        if reachable[n] and all(p in held for p in packs):
+                            safe[n] += entry.size
     return total, safe
 
 
-def destination_status(
-    session: Session, snap: Snapshot | None, location: str, selection_bytes: int = 0
+def _pack_of(index: Index, blob_id: bytes) -> bytes | None:
+    entry = index.get(blob_id)
+    return entry.pack_id if entry is not None else None
+
+
+def _destination_status(
+    session: Session, location: str, held: dict[bytes, int], measured: tuple[int, int], snap: Snapshot | None
 ) -> DestinationStatus:
-    """`selection_bytes`: the selection's size as its newest full scan counted it (0: unknown)."""
-    held = session.state.held(location)
-    total, safe = _measure(session, snap, held) if snap is not None else (0, 0)
-    total = max(total, selection_bytes)
+    """`measured`: (the selection's bytes, those a restore from this destination gives back)."""
+    total, safe = measured
     seed = session.state.pending_seed(location)
     exported = seed and seed["created"]
     carries = sum(size for size, *_ in seed["objects"].values()) if seed else None
@@ -125,8 +130,13 @@ def overview(session: Session, snapshots: list[Snapshot]) -> tuple[Snapshot | No
     session.state.set_held(location, list_packs(session.repo.backend))
     latest = status_basis(snapshots)
     locations = sorted(set(session.state.destinations()) | {location})
-    counted = counted_selection(snapshots, latest)
-    return latest, [destination_status(session, latest, loc, counted) for loc in locations]
+    helds = [session.state.held(loc) for loc in locations]
+    total, safe = _measure(session, latest, helds) if latest is not None else (0, [0] * len(helds))
+    total = max(total, counted_selection(snapshots, latest))  # what the newest full scan counted, when more
+    return latest, [
+        _destination_status(session, loc, held, (total, done), latest)
+        for loc, held, done in zip(locations, helds, safe, strict=True)
+    ]
 
 
 def status_basis(snapshots: list[Snapshot]) -> Snapshot | None:
