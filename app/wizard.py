@@ -141,6 +141,14 @@ class DrivePage(QWizardPage):
         return self.w.drive is not None
 
 
+def _show_progress(bar: QProgressBar, label: QLabel, ev, doing: str = "") -> None:
+    """A drive job's progress: the bar, and "<doing>12 MB of 40 MB — 2 min left"."""
+    if ev.bytes_total:
+        bar.setValue(int(100 * ev.bytes_done / ev.bytes_total))
+        eta = f" — {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""
+        label.setText(f"{doing}{format_bytes(ev.bytes_done)} of {format_bytes(ev.bytes_total)}{eta}")
+
+
 class ExportPage(QWizardPage):
     def __init__(self, wizard: SeedWizard) -> None:
         super().__init__()
@@ -163,10 +171,7 @@ class ExportPage(QWizardPage):
         self.w.bridge.run_job("seed-export", lambda s: s.seed.export(drive, folders, excludes))
 
     def progress_event(self, ev) -> None:
-        if ev.bytes_total:
-            self.progress.setValue(int(100 * ev.bytes_done / ev.bytes_total))
-            eta = f" — {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""
-            self.label.setText(f"{format_bytes(ev.bytes_done)} of {format_bytes(ev.bytes_total)}{eta}")
+        _show_progress(self.progress, self.label, ev)
 
     def finished(self, summary) -> None:
         self.done = True
@@ -197,10 +202,7 @@ class VerifyPage(QWizardPage):
         self.w.bridge.run_job("seed-verify", lambda s: s.seed.verify(drive))
 
     def progress_event(self, ev) -> None:
-        if ev.bytes_total:
-            self.progress.setValue(int(100 * ev.bytes_done / ev.bytes_total))
-            eta = f" — {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""
-            self.label.setText(f"Reading back {format_bytes(ev.bytes_done)} of {format_bytes(ev.bytes_total)}{eta}")
+        _show_progress(self.progress, self.label, ev, "Reading back ")
 
     def finished(self, report) -> None:
         self.ok = report.ok

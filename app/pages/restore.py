@@ -252,11 +252,10 @@ class RestorePage(Page):
         if text != self.search.text().strip():
             return  # the user typed something else meanwhile
         self.results.clear()
-        when = {s.id: s.time for s in self.snapshots}
         for v in versions:
             held = f" (and {v.backups - 1} older)" if v.backups > 1 else ""
             size = format_bytes(v.size) if v.kind == Kind.FILE else "folder"
-            backed_up = f"{format_when(when.get(v.snapshot_id, v.snapshot_time))}{held}"
+            backed_up = f"{format_when(v.snapshot_time)}{held}"
             item = QTreeWidgetItem([v.path, size, _modified(v.mtime_ns), backed_up])
             item.setData(0, _PATH, v.path)
             item.setData(0, _SNAPSHOT, v.snapshot_id)

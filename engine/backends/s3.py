@@ -222,9 +222,10 @@ class S3Backend:
         out = {}
         for name, obj in self._listed(prefix):
             etag = str(obj.get("ETag", "")).strip('"').lower()
-            if len(etag) == 32 and all(c in "0123456789abcdef" for c in etag):
+            hex_md5 = len(etag) == 32 and all(c in "0123456789abcdef" for c in etag)
+            if hex_md5 and is_object_name(name):  # list_sizes warns of foreign names
                 out[name] = etag
-        return {n: etag for n, etag in out.items() if is_object_name(n)}  # list_sizes warns of the others
+        return out
 
     def _listed(self, prefix: str) -> Iterator[tuple[str, dict]]:
         token = None
