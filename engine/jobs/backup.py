@@ -33,6 +33,7 @@ from engine.base.events import BackupSummary, Checkpoint, EventSink, FileSkipped
 from engine.base.home import app_dir, computer_id
 from engine.base.metadata import Metadata
 from engine.base.progress import Meter
+from engine.base.stop import NEVER, Stop
 from engine.base.units import format_bytes
 from engine.config.priority import PrioritySettings, kind_of
 from engine.config.settings import CheckpointSettings
@@ -56,7 +57,7 @@ from engine.repo.snapshot import Snapshot, save_snapshot
 from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry
 from engine.repo.walk import folder_entries
 
-__all__ = ["NEEDS", "Scanned", "start_scan", "run_backup", "RunOptions", "access_problems"]
+__all__ = ["NEEDS", "Scanned", "Scanning", "start_scan", "run_backup", "RunOptions", "access_problems"]
 
 #: chunks at least this big are sealed on the seal pool; smaller ones inline.
 _POOL_SEAL_MIN = 512 * 1024
@@ -626,14 +627,33 @@ def access_problems() -> list[Problem]:
     ]
 
 
+class Scanning:
+    """A scan under way on a thread of its own (it needs no key, so it runs while the key is
+    being derived and the lock taken). Its job waits for it through `result`, which hears the
+    job's stop: the scan then ends at its next folder."""
+
+    def __init__(self) -> None:
+        self._done: Future[Scanned] = Future()
+        self.stop = Stop()
+
+    def result(self, stop: Stop = NEVER) -> Scanned:
+        while True:
+            if stop.asked:
+                self.stop.ask()
+                stop.check()
+            try:
+                return self._done.result(timeout=_TICK)
+            except TimeoutError:
+                pass
+
+
 def start_scan(
     sources: list[str],
     excludes: list[str] = (),
     events: EventSink = lambda ev: None,
     partial: Partial | None = None,
-) -> Future[Scanned]:
-    """Scan on a thread of its own: it needs no key, so it runs while the key is being derived."""
-    result: Future[Scanned] = Future()
+) -> Scanning:
+    scanning = Scanning()
 
     def work() -> None:
         skipped: list[FileSkipped] = []
@@ -647,18 +667,19 @@ def start_scan(
             for problem in access_problems():
                 report(FileSkipped("Full Disk Access", str(problem), warning=True))
             events(Progress("scanning", 0, 0, 0, 0))
-            found = scan(list(sources), list(excludes), [os.fsencode(app_dir())], report, partial)
-            result.set_result(Scanned(found, skipped))
+            never = [os.fsencode(app_dir())]
+            found = scan(list(sources), list(excludes), never, report, partial, scanning.stop)
+            scanning._done.set_result(Scanned(found, skipped))
         except BaseException as e:  # noqa: BLE001 - handed to the run's thread
-            result.set_exception(e)
+            scanning._done.set_exception(e)
 
     threading.Thread(target=work, name="backbeat-scan", daemon=True).start()
-    return result
+    return scanning
 
 
 def run_backup(
     session: Session,
-    scanning: Future[Scanned],
+    scanning: Scanning,
     events: EventSink = lambda ev: None,
     clock: Clock = SYSTEM_CLOCK,
     workers: int | None = None,
@@ -684,7 +705,7 @@ def run_backup(
 
 def _run_backup(
     session: Session,
-    scanning: Future[Scanned],
+    scanning: Scanning,
     events: EventSink,
     clock: Clock,
     workers: int | None,
@@ -698,12 +719,12 @@ def _run_backup(
         run.work.close()
 
 
-def _backup(run: _Run, scanning: Future[Scanned], t0: float) -> BackupSummary:
+def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
     session, clock, events = run.session, run.clock, run.events
     helpers: list[threading.Thread] = []
     scanned: Scanned | None = None
     try:
-        scanned = scanning.result()  # inside: a failed scan still closes the uploader
+        scanned = scanning.result(session.stop)  # inside: a failed scan still closes the uploader
         found = scanned.scan
         run.skipped.extend(scanned.skipped)
         if not found.paths:

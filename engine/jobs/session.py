@@ -166,6 +166,7 @@ class Session:
                 except BlockingIOError:
                     if waited % _SAY_EVERY == 0:
                         on_wait("other backup of this computer", _SAY_EVERY)
+                    self.stop.check()  # the user may give up waiting
                     SYSTEM_CLOCK.sleep(_LOOK_EVERY)
                     waited += _LOOK_EVERY
             try:
@@ -190,7 +191,7 @@ class Session:
         prune may have rewritten it since this session loaded it, another computer's backup or a
         seed's load added to it (a reconcile in the app, whose session is days old, saw no seed)."""
         lock = RepoLock(self.repo.backend, self.repo.key, exclusive=exclusive, operation=operation)
-        lock.acquire(wait, on_wait)
+        lock.acquire(wait, on_wait, self.stop)
         self.lock = lock
         try:
             self.refresh_index()

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from engine.base.events import FileSkipped
+from engine.base.stop import NEVER, Stop
 from engine.local.spool import Spool, pack_meta, room_said, tree_key
 from engine.platform import Exclusion
 from engine.platform import current as platform
@@ -81,8 +82,10 @@ class _Walker:
         never: list[bytes],
         report: Callable[[FileSkipped], None],
         partial: Partial | None = None,
+        stop: Stop = NEVER,
     ) -> None:
         self.spool = spool
+        self.stop = stop
         self.excludes = [os.fsencode(p) for p in excludes]
         #: folders never backed up (Backbeat's own): the walk stops at them, so nothing under one is reached
         self.never = set(never)
@@ -108,6 +111,7 @@ class _Walker:
         while stack:
             for child, child_st in stack[-1]:
                 if self.visit(child, child_st):
+                    self.stop.check()  # once a folder: a scan of a whole home ends soon after a stop
                     stack.append(self.children(child))
                     break
             else:
@@ -219,8 +223,10 @@ def scan(
     never: list[bytes],
     report: Callable[[FileSkipped], None],
     partial: Partial | None = None,
+    stop: Stop = NEVER,
 ) -> Scan:
-    """Scan `sources` into a spool; missing ones are reported as warnings and left out."""
+    """Scan `sources` into a spool; missing ones are reported as warnings and left out. A `stop`
+    asked ends it (raising `Stopped`) at the next folder."""
     paths = sorted({os.path.abspath(os.fsencode(os.path.expanduser(s))) for s in sources}, key=tree_key)
     paths = [p for p in paths if not any(p.startswith(q.rstrip(b"/") + b"/") for q in paths if q != p)]
     found: list[tuple[bytes, os.stat_result]] = []
@@ -236,7 +242,7 @@ def scan(
     base = _base_of(selected) if selected else b"/"
     spool = Spool()
     try:
-        walker = _Walker(spool, excludes, never, report, partial)
+        walker = _Walker(spool, excludes, never, report, partial, stop)
         spool.enter(base, pack_meta(os.lstat(base)))
         entered = [base]  # the folders between the base and the source being walked
         for p, st in found:

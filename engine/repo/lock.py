@@ -28,6 +28,7 @@ from engine.backends.base import Backend, readable
 from engine.base.clock import SYSTEM_CLOCK, Clock
 from engine.base.errors import BackendError, IntegrityError, LockLost, ObjectNotFound, RepositoryBusy
 from engine.base.home import computer_id
+from engine.base.stop import NEVER, Stop
 from engine.base.units import format_duration
 from engine.repo.crypto import MasterKey, plain_hash
 
@@ -37,6 +38,7 @@ _AAD = b"backbeat lock v1"
 STALE_AFTER = 30 * 60.0
 REFRESH_EVERY = 5 * 60.0
 _POLL = 10.0  # seconds between looks while waiting for another holder
+_HEED_STOP = 0.25  # seconds between looks at the user's stop meanwhile
 _TICK = 5.0  # the refresher's look at the wall clock (a sleeping computer's monotonic clock stops)
 
 
@@ -117,8 +119,11 @@ class RepoLock:
         self._thread: threading.Thread | None = None
 
     # -- taking and giving back --------------------------------------------------------------
-    def acquire(self, wait: float = 0.0, on_wait: Callable[[str, float], None] = lambda who, s: None) -> RepoLock:
-        """Take the lock, waiting up to `wait` seconds for holders in the way (`on_wait` hears who)."""
+    def acquire(
+        self, wait: float = 0.0, on_wait: Callable[[str, float], None] = lambda who, s: None, stop: Stop = NEVER
+    ) -> RepoLock:
+        """Take the lock, waiting up to `wait` seconds for holders in the way (`on_wait` hears who;
+        a `stop` asked meanwhile ends the wait within a quarter second, raising `Stopped`)."""
         deadline = self.clock.monotonic() + wait
         self._started_ns = self.clock.wall_ns()
         while True:
@@ -136,7 +141,11 @@ class RepoLock:
                 raise RepositoryBusy(who)
             pause = min(_POLL * random.uniform(0.5, 1.0), left)
             on_wait(who, pause)
-            self.clock.sleep(pause)
+            until = self.clock.monotonic() + pause
+            while (nap := until - self.clock.monotonic()) > 0:
+                stop.check()
+                self.clock.sleep(min(nap, _HEED_STOP))
+            stop.check()
 
     def release(self) -> None:
         self._stop.set()

@@ -147,3 +147,53 @@ def test_a_stopped_protection_run_waits_then_back_up_now_goes_on(s3_repo, tmp_pa
     finally:
         service.close()
     assert_same_tree(src, tmp_path / "back" / "src")
+
+
+@pytest.mark.parametrize("in_the_way", ["another computer's clean-up", "another backup of this computer"])
+def test_a_backup_waiting_for_its_turn_stops_at_once(tmp_path, in_the_way):
+    """Waiting behind a clean-up elsewhere (the repository's lock) or behind this computer's own
+    other backup (a terminal's): the user's Stop ends the wait, and nothing of the run is left."""
+    src = tmp_path / "src"
+    _tree(src, 0, 5)
+    repo = str(tmp_path / "repo")
+    holder = BackupService(repo)
+    holder.init(PASSWORD)
+    holder.unlock(PASSWORD)
+    waits: list[object] = []
+    service = BackupService(repo, events=lambda ev: waits.append(ev) if type(ev).__name__ == "LockWait" else None)
+    service.unlock(PASSWORD)
+    if in_the_way == "another computer's clean-up":
+        held = holder.session.locked("prune", exclusive=True)
+    else:
+        held = holder.session.one_backup(lambda who, s: None)
+    try:
+        with held:
+            job = _InThread(lambda: service.backup([str(src)]))
+            assert eventually(lambda: waits, 30), "the backup never waited"
+            asked = time.monotonic()
+            assert service.stop()
+            job.join(5)
+        assert isinstance(job.outcome, Stopped) and job.ended_at - asked < 1.0
+        assert service.last_problem() is None and service.snapshots() == []  # never a failure to show
+        assert service.backup([str(src)]).files_new == 5  # the way is clear: the next run goes on
+    finally:
+        service.close()
+        holder.close()
+
+
+def test_a_stop_ends_the_scan_of_the_folders(tmp_path):
+    """A first backup of a whole home spends a while listing folders: the scan hears the stop too."""
+    from engine.base.stop import Stop
+    from engine.jobs.backup import start_scan
+    from engine.local.scanner import scan
+
+    src = tmp_path / "src"
+    _tree(src, 0, 3)
+    asked = Stop()
+    asked.ask()
+    with pytest.raises(Stopped):
+        scan([str(src)], [], [], lambda ev: None, stop=asked)  # at the first folder below
+    scanning = start_scan([str(src)])
+    with pytest.raises(Stopped):
+        scanning.result(asked)  # the job stopped while it waited for the scan...
+    assert scanning.stop.asked  # ...and the scan was told to end
