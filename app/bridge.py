@@ -25,7 +25,9 @@ from engine.base.events import Checkpoint, FileSkipped, LockWait, NetworkWait, P
 from engine.base.logs import log
 from engine.config.settings import Settings, load_settings, save_settings
 from engine.service import BackupService, Scheduler
+from engine.service.away import last_backed_up
 from engine.service.controls import pause, paused, resume
+from engine.service.setup import connect
 
 __all__ = ["EngineBridge", "Snapshot"]
 
@@ -48,6 +50,8 @@ class EngineBridge(QObject):
     job_failed = Signal(str, object)  # kind, engine.base.errors.Problem (what happened, what to do)
     status_changed = Signal(object)  # dict, see refresh_status
     answered = Signal(str, object)  # a read-only question's name and answer
+    #: a destination typed in Settings, reached (or not): the Connection, or None; the Problem, or None
+    destination_checked = Signal(object, object)
     #: worker threads post here; the bridge (living on the GUI thread) re-emits, so every public
     #: signal is emitted on the GUI thread and any receiver (a lambda too) runs there
     _post = Signal(str, tuple)
@@ -181,6 +185,20 @@ class EngineBridge(QObject):
         resume()
         self.refresh_status()
 
+    def check_destination(self, location: str | None) -> None:
+        """Reach `location` and open the backup there with this app's passphrase (or start one
+        there) on a thread of its own; the answer comes as `destination_checked`."""
+        passphrase = self._passphrase
+
+        def work() -> None:
+            try:
+                self._post.emit("destination_checked", (connect(location, passphrase), None))
+            except Exception as e:  # noqa: BLE001 - said on the Settings page
+                log.warning("destination %s not taken: %s", location, Problem.of(e))
+                self._post.emit("destination_checked", (None, Problem.of(e)))
+
+        self._start(threading.Thread(target=work, name="app-check-destination", daemon=True))
+
     def save_settings(self, settings: Settings) -> None:
         """The destination may have changed: the service is opened again for the next job."""
         before = load_settings().destination
@@ -196,6 +214,11 @@ class EngineBridge(QObject):
         self.refresh_status()
 
     # -- state for the pages ---------------------------------------------------------------------
+    def last_backed_up(self) -> float | None:
+        """When the newest backup to the destination ended, from this computer's records (quick,
+        no network: the destination may be away)."""
+        return last_backed_up(self.service.location)
+
     def refresh_status(self) -> None:
         bw = self.service.bandwidth()
         self.status_changed.emit({"bandwidth": bw, "busy": self.busy, "paused": paused() is not None})

@@ -21,8 +21,10 @@ from app.icons import menu_bar_icon
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import Problem
 from engine.base.home import app_dir
+from engine.base.logs import log
 from engine.base.units import format_ago, format_duration
 from engine.config.settings import load_settings
+from engine.service.away import away_notice
 from engine.service.controls import paused
 
 __all__ = ["Tray"]
@@ -79,6 +81,10 @@ class Tray(QObject):
         self.pause_action.triggered.connect(self._toggle_pause)
         #: problems already notified, so one that lasts is said once, not on every retry
         self._told: set[str] = set()
+        #: every notification given, newest last (what the user was told, as the log has it)
+        self.said: list[tuple[str, str]] = []
+        #: wall time of the first failed try since the destination was last reached (None: reached)
+        self._away_since: float | None = None
         self.open_action.triggered.connect(self.open_window)
         self.quit_action.triggered.connect(self.quit_requested)
         self.icon: QSystemTrayIcon | None = None
@@ -102,10 +108,13 @@ class Tray(QObject):
 
     def notify(self, title: str, text: str, problem: bool = False) -> bool:
         """A notification of the platform's own (through the tray icon), unless turned off in Settings."""
-        if self.icon is None or not load_settings().notify:
+        if not load_settings().notify:
             return False
-        kind = QSystemTrayIcon.Warning if problem else QSystemTrayIcon.Information
-        self.icon.showMessage(title, text, kind, 10000)
+        log.info("notified: %s: %s", title, text)
+        self.said.append((title, text))
+        if self.icon is not None:
+            kind = QSystemTrayIcon.Warning if problem else QSystemTrayIcon.Information
+            self.icon.showMessage(title, text, kind, 10000)
         return True
 
     def _set(self, state: str, line: str) -> None:
@@ -132,6 +141,7 @@ class Tray(QObject):
             return
         self.problem = None
         self._told.clear()
+        self._away_since = None
         if self.last_backup is None and not _protected_before():
             self.notify("Your files are protected", "Backbeat finished your first backup; it now follows every change.")
             _mark_protected()
@@ -152,11 +162,29 @@ class Tray(QObject):
         if problem.kind == "stopped":  # the user's own stop: said, not a problem to attend to
             self._set("idle", "Backup stopped by you" if kind == "backup" else self._idle_line())
             return
+        if kind == "destination":
+            return  # a place typed in Settings and not taken: the page says why
         self.problem = str(problem)
+        if kind == "backup" and problem.away:
+            self._set("attention", "Can't reach your backup — trying again by itself")
+            self._tell_if_away_too_long()
+            return
         self._set("attention", problem.message[:80])
         if kind == "backup" and problem.message not in self._told:
             self._told.add(problem.message)
             self.notify("Backbeat needs your attention", str(problem), problem=True)
+
+    def _tell_if_away_too_long(self) -> None:
+        """Out of reach for an afternoon is normal (protection retries); for a day, the user is told, once."""
+        now = SYSTEM_CLOCK.wall()
+        if self._away_since is None:
+            self._away_since = now
+        if "away" in self._told:
+            return
+        text = away_notice(self.bridge.service.location, self.bridge.last_backed_up(), self._away_since, now)
+        if text is not None:
+            self._told.add("away")
+            self.notify("Your files are not being backed up", text, problem=True)
 
     def _status(self, st: dict) -> None:
         paused = st["paused"]

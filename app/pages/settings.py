@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import QTime
+from PySide6.QtCore import QTime, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from app.bridge import EngineBridge
 from app.destination import DestinationForm
 from app.pages.common import Page, heading, hint
-from engine.base.errors import BadSchedule
+from engine.base.errors import BadSchedule, Problem
 from engine.config.bandwidth import (
     SCHEDULE_DAYS,
     BandwidthPolicy,
@@ -37,7 +37,8 @@ from engine.config.bandwidth import (
     schedule_rows,
     schedule_text,
 )
-from engine.config.settings import load_settings
+from engine.config.settings import Settings, load_settings
+from engine.service.setup import Connection
 
 __all__ = ["SettingsPage", "ScheduleEditor"]
 
@@ -102,6 +103,9 @@ class ScheduleEditor(QDialog):
 
 
 class SettingsPage(Page):
+    #: a new destination answered and the page saved it, or said why not
+    destination_settled = Signal()
+
     def __init__(self, bridge: EngineBridge) -> None:
         super().__init__("Settings")
         self.bridge = bridge
@@ -111,12 +115,16 @@ class SettingsPage(Page):
         self.error = hint("")
         self.error.setObjectName("problem")
         self.layout_.addWidget(self.error)
-        save = QPushButton("Save")
-        save.setDefault(True)
-        save.clicked.connect(self.save)
+        self.outcome = hint("")
+        self.layout_.addWidget(self.outcome)
+        self.save_button = QPushButton("Save")
+        self.save_button.setDefault(True)
+        self.save_button.clicked.connect(self.save)
+        self._pending: Settings | None = None  # saved once its new destination answers
+        bridge.destination_checked.connect(self._checked)
         end = QHBoxLayout()
         end.addStretch(1)
-        end.addWidget(save)
+        end.addWidget(self.save_button)
         self.layout_.addLayout(end)
         self.layout_.addStretch(1)
         self.load()
@@ -233,18 +241,37 @@ class SettingsPage(Page):
         return BandwidthPolicy("automatic")
 
     def save(self) -> bool:
+        """Save what the page shows. A new destination (or new keys for it) is first reached and
+        opened off the GUI thread, and saved only once it answers (`destination_settled`); False:
+        refused, and the page says why."""
         try:
             policy = self.policy()
         except BadSchedule as e:
             self.error.setText(f"{e}\n{e.hint}")
             return False
         self.error.setText("")
+        self.outcome.setText("")
+        keys_typed = bool(self.destination.secret_key.text())
         problem = self.destination.problem() or self.destination.store_keys()
         if problem:
             self.error.setText(problem)
             return False
+        new = self._chosen(policy)
+        if new.destination == load_settings().destination and not keys_typed:
+            self._apply(new)
+            return True
+        if self.bridge.busy:
+            self.error.setText("A backup or restore is under way: stop it or let it finish, then Save again.")
+            return False
+        self._pending = new
+        self.save_button.setEnabled(False)
+        self.outcome.setText("Checking the destination…")
+        self.bridge.check_destination(new.destination)
+        return True
+
+    def _chosen(self, policy: BandwidthPolicy) -> Settings:
         old = load_settings()
-        new = replace(
+        return replace(
             old,
             retention=replace(old.retention, deleted_days=self.deleted_days.value()),
             prune=replace(old.prune, every_days=float(self.cleanup_days.value())),
@@ -256,6 +283,25 @@ class SettingsPage(Page):
             excludes=tuple(x.strip() for x in self.excludes.text().split(",") if x.strip()),
             destination=self.destination.location(),
         )
+
+    def _apply(self, new: Settings) -> None:
         self.bridge.save_settings(new)
         self.versions.setText(new.retention.describe())
-        return True
+
+    def _checked(self, connection: Connection | None, problem: Problem | None) -> None:
+        """The new destination answered: saved when the backup there opened (or was started)."""
+        self.save_button.setEnabled(True)
+        new, self._pending = self._pending, None
+        if new is None:
+            return
+        if problem is not None:
+            self.outcome.setText("")
+            self.error.setText(f"Not saved: {problem}")
+        else:
+            self._apply(new)
+            self.outcome.setText(
+                "Saved. A new backup was started there; the first backup sends everything."
+                if connection.created
+                else "Saved. Backups carry on into the backup that is there."
+            )
+        self.destination_settled.emit()

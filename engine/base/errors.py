@@ -268,13 +268,17 @@ class Problem:
     kind: str = "permanent"
     #: where the user does what the hint says (a System Settings pane), when there is such a place
     link: str = ""
+    #: the destination is out of reach (no network, the drive unplugged): normal for a while,
+    #: protection tries again by itself; worth telling the user only once it lasts (engine.service.away)
+    away: bool = False
 
     @classmethod
     def of(cls, error: BaseException) -> Problem:
         if isinstance(error, UsageError):
             return cls(str(error), error.hint, "usage")
         if isinstance(error, BackbeatError):
-            return cls(str(error), error.hint, error.kind)
+            away = isinstance(error, (TransientBackendError, RepositoryNotFound))
+            return cls(str(error), error.hint, error.kind, away=away)
         return cls(f"{type(error).__name__}: {error}", "", "internal")
 
     def __str__(self) -> str:

@@ -435,6 +435,12 @@ class State:
                 return None
         return None
 
+    def last_success(self, kind: str) -> float | None:
+        """Wall time (seconds) the newest run of `kind` that did its job ended, as far as the
+        history reaches; None when it holds none."""
+        rows = self._read("SELECT MAX(finished_ns) FROM runs WHERE kind=? AND status IN ('ok', 'warnings')", (kind,))
+        return rows[0][0] / 1e9 if rows and rows[0][0] is not None else None
+
     def runs(self, limit: int = 50) -> Iterator[dict]:
         cur = self._read(
             "SELECT id, kind, started_ns, finished_ns, status, snapshot, summary, error FROM runs "

@@ -1,20 +1,25 @@
 """First run and secrets: connect to a backup or create one, and what the OS keychain keeps.
 
 Front ends reach the keychain only through here. `set_up` is the first run as one use case, the
-same for the app's dialog and any other front end; it derives a key (Argon2id, about a second),
-so a GUI calls it off its own thread.
+same for the app's dialog and any other front end; `connect`, its first half, is also how Settings
+checks a new destination before saving it. Both derive a key (Argon2id, about a second) and reach
+the destination, so a GUI calls them off its own thread.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
-from engine.base.errors import BackbeatError
+from engine.base.errors import BackbeatError, OtherRepositoryThere, WrongPassphrase
+from engine.base.home import default_repository
 from engine.config.settings import update_settings
 from engine.local import keychain
 from engine.service.door import BackupService
 
 __all__ = [
+    "Connection",
+    "connect",
     "keychain_available",
     "keychain_entry",
     "remembered_from_keychain",
@@ -55,22 +60,45 @@ def save_s3_keys(location: str, access_key_id: str, secret_access_key: str) -> b
     return keychain.available() and keychain.save_s3_credentials(location, access_key_id, secret_access_key)
 
 
-def set_up(location: str, passphrase: str, folders: tuple[str, ...], *, existing: bool) -> str:
-    """Connect to the backup at `location` (the passphrase must open it, and nothing there
-    changes) or, unless `existing`, create one there; then remember the passphrase and save the
-    choices. Returns the repository's id."""
-    service = BackupService(location or None)
+@dataclass(frozen=True)
+class Connection:
+    repo_id: str
+    #: True when there was no backup there and one was started
+    created: bool
+
+
+def connect(location: str | None, passphrase: str, *, existing: bool = False) -> Connection:
+    """Reach the backup at `location` (None: the embedded one) and open it with the passphrase
+    (nothing there changes), or, unless `existing`, create one there; the passphrase is then
+    remembered. What Settings does before it saves a new destination, so a place that cannot be
+    reached, or holds a backup this passphrase does not open, is said then, not at the next backup."""
+    service = BackupService(location or str(default_repository()))
     try:
         there = service.backend.exists()
         if existing and not there:
             raise BackbeatError("there is no Backbeat backup there", hint="Check the place, or start a new backup.")
         if there:
-            service.unlock(passphrase)
+            try:
+                service.unlock(passphrase)
+            except WrongPassphrase:
+                if existing:
+                    raise
+                raise OtherRepositoryThere(
+                    service.location,
+                    hint="It was made with another passphrase. Choose an empty folder or bucket for this "
+                    "backup; nothing was changed there.",
+                ) from None
         else:
             service.init(passphrase)
         repo_id = service.repository_id()
         remember_passphrase(repo_id, passphrase)
-        update_settings(folders=folders, destination=location)
-        return repo_id
+        return Connection(repo_id, created=not there)
     finally:
         service.close()
+
+
+def set_up(location: str, passphrase: str, folders: tuple[str, ...], *, existing: bool) -> str:
+    """The first run: connect (or create), then save the choices. Returns the repository's id."""
+    repo_id = connect(location, passphrase, existing=existing).repo_id
+    update_settings(folders=folders, destination=location)
+    return repo_id

@@ -103,6 +103,39 @@ def test_saving_the_settings_page_unchanged_keeps_every_choice(qtbot, desktop):
     assert load_settings() == full
 
 
+def test_a_new_destination_is_checked_before_it_is_saved(qtbot, desktop, tmp_path):
+    """Save reaches the new place off the GUI thread: an empty folder gets a new backup (and the
+    next backup goes there); one holding a backup this passphrase does not open is refused, and
+    the settings stay as they were."""
+    bridge, tray, window, src = desktop
+    page = window.settings
+    before = load_settings()
+    theirs = tmp_path / "neighbours-backup"
+    other = BackupService(str(theirs))
+    other.init("another passphrase entirely")
+    other.close()
+    page.destination.folder.setText(str(theirs))
+    with qtbot.waitSignal(page.destination_settled, timeout=30000):
+        assert page.save()
+        assert not page.save_button.isEnabled()  # one check at a time
+    assert page.error.text().startswith(f"Not saved: another backup is there: {theirs}")
+    assert "another passphrase" in page.error.text() and load_settings() == before
+    assert page.save_button.isEnabled()
+
+    moved = tmp_path / "new-drive" / "Backbeat"
+    page.destination.folder.setText(str(moved))
+    with qtbot.waitSignal(page.destination_settled, timeout=30000):
+        assert page.save()
+    assert page.error.text() == "" and "A new backup was started there" in page.outcome.text()
+    assert load_settings().destination == str(moved) and bridge.service.location == str(moved)
+    bridge.backup_now()
+    _wait_job(qtbot, bridge, "backup")
+    check = BackupService(str(moved))
+    check.unlock(PASSWORD)  # the app's own passphrase opens it
+    assert len(check.snapshots()) == 1
+    check.close()
+
+
 def test_the_schedule_editor_writes_a_timetable_the_engine_accepts(qtbot, desktop):
     from app.pages.settings import ScheduleEditor
     from engine.config.bandwidth import parse_policy

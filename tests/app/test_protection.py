@@ -8,6 +8,7 @@ import pytest
 from engine.config.settings import Settings, WatchSettings, save_settings
 from engine.service import BackupService, Kind
 from tests.conftest import PASSWORD
+from tests.manual_clock import ManualClock
 
 pytest.importorskip("PySide6")
 
@@ -99,9 +100,10 @@ def test_the_app_backs_up_by_itself_follows_changes_pauses_and_survives_a_restar
         window.close()
 
 
-def test_the_app_starts_while_the_destination_is_unreachable_and_says_so(qtbot, tmp_path):
+def test_the_app_starts_while_the_destination_is_unreachable_and_says_so(qtbot, tmp_path, monkeypatch):
     """A laptop at login before its Wi-Fi, or a backup drive not plugged in: no crash, no blank
-    window; the problem is shown, and protection starts once the destination is back."""
+    window; the problem is shown, and protection starts once the destination is back. A
+    notification comes only once nothing has been backed up for a day, and only once."""
     src, repo = _set_up(tmp_path)
     repo.rename(tmp_path / "unplugged")
     from app.main import _passphrase
@@ -112,7 +114,14 @@ def test_the_app_starts_while_the_destination_is_unreachable_and_says_so(qtbot, 
     try:
         with qtbot.waitSignal(bridge.job_failed, timeout=30000):
             pass
-        assert tray.state == "attention"
+        assert tray.state == "attention" and tray.said == []  # away for a moment is normal
+        monkeypatch.setattr("app.tray.SYSTEM_CLOCK", ManualClock(wall=time.time() + 25 * 3600))
+        for _ in range(2):  # a day later, each "Back Up Now" tries again: the user is told once
+            with qtbot.waitSignal(bridge.job_failed, timeout=30000):
+                tray.backup_action.trigger()
+        assert [title for title, _ in tray.said] == ["Your files are not being backed up"]
+        assert f"Nothing has been backed up to {repo} since yesterday" in tray.said[0][1]
+        monkeypatch.undo()
         window.show()
         qtbot.waitUntil(lambda: window.status.problem.isVisible(), timeout=10000)
         (tmp_path / "unplugged").rename(repo)  # plugged in again

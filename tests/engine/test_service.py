@@ -35,3 +35,23 @@ def test_the_history_keeps_the_newest_runs_only(tmp_path, monkeypatch):
     kept = list(state.runs(50))
     state.close()
     assert [r["summary"]["n"] for r in kept] == [11, 10, 9, 8, 7]
+
+
+def test_the_last_backup_is_known_from_this_computer_while_the_destination_is_away(service, tmp_path):
+    """What the app tells a user whose destination has been out of reach for a day rests on it."""
+    import time
+
+    from engine.service.away import NOTICE_AFTER, away_notice, last_backed_up
+
+    assert last_backed_up(service.location) is None  # reached, never backed up
+    before = time.time()
+    service.backup([str(tmp_path / "src")])
+    service.restore("latest", str(tmp_path / "out"))  # a later run of another kind does not count
+    when = last_backed_up(service.location)
+    assert when is not None and before <= when <= time.time()
+    (tmp_path / "repo").rename(tmp_path / "unplugged")
+    assert last_backed_up(service.location) == when  # from this computer's records alone
+    assert away_notice(service.location, when, away_since=time.time(), now=when + NOTICE_AFTER - 60) is None
+    said = away_notice(service.location, when, away_since=time.time(), now=when + NOTICE_AFTER + 60)
+    assert said.startswith(f"Nothing has been backed up to {service.location} since yesterday")
+    assert away_notice(service.location, None, away_since=when, now=when + NOTICE_AFTER + 60) is not None
