@@ -24,6 +24,7 @@ from engine.base.home import app_dir
 from engine.base.logs import log
 from engine.base.units import format_ago, format_duration
 from engine.config.settings import load_settings
+from engine.service import access_problems
 from engine.service.away import away_notice
 from engine.service.controls import paused
 
@@ -81,6 +82,8 @@ class Tray(QObject):
         self.pause_action.triggered.connect(self._toggle_pause)
         #: problems already notified, so one that lasts is said once, not on every retry
         self._told: set[str] = set()
+        #: a missing permission (Full Disk Access) already notified: said again at the next start only
+        self._told_access: set[str] = set()
         #: every notification given, newest last (what the user was told, as the log has it)
         self.said: list[tuple[str, str]] = []
         #: wall time of the first failed try since the destination was last reached (None: reached)
@@ -142,7 +145,12 @@ class Tray(QObject):
         self.problem = None
         self._told.clear()
         self._away_since = None
-        if self.last_backup is None and not _protected_before():
+        access = access_problems()
+        for problem in access:  # said once per start of the app: the user must switch it on
+            if problem.message not in self._told_access:
+                self._told_access.add(problem.message)
+                self.notify("Backbeat needs Full Disk Access", str(problem), problem=True)
+        if not access and not _protected_before():  # never "protected" while a part cannot be read
             self.notify("Your files are protected", "Backbeat finished your first backup; it now follows every change.")
             _mark_protected()
         self.last_backup = SYSTEM_CLOCK.wall()

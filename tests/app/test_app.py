@@ -366,6 +366,12 @@ def test_a_missing_full_disk_access_shows_on_the_status_page_with_a_way_to_grant
     assert window.status.access.isVisibleTo(window) and window.status.access_button.isVisibleTo(window)
     assert "Full Disk Access" in window.status.access.text()
     assert window.status._access_link.startswith("x-apple.systempreferences:")
+    with platform.use(_NoFullDiskAccess()):  # and a notification, once, not after every backup
+        for _ in range(2):
+            bridge.backup_now()
+            _wait_job(qtbot, bridge, "backup")
+    assert [title for title, _ in tray.said] == ["Backbeat needs Full Disk Access"]
+    assert "System Settings" in tray.said[0][1]
 
 
 def test_the_seed_wizard_says_when_the_backup_is_online_already(qtbot, desktop):

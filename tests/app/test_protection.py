@@ -68,6 +68,7 @@ def test_the_app_backs_up_by_itself_follows_changes_pauses_and_survives_a_restar
             pass
         assert time.monotonic() - saved < 10
         assert "Documents/notes.txt" in _files(str(repo))
+        assert [title for title, _ in tray.said] == ["Your files are protected"]  # once, not per snapshot
 
         # paused from the tray: nothing runs; resumed: the change made meanwhile is protected
         tray.pause_action.trigger()
