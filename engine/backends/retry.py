@@ -6,7 +6,9 @@ few quick tries are enough (an unreachable server at start is reported at once, 
 once work is under way (`patient`), it waits without limit while the network is down, telling
 the caller how long each wait is ("waiting for network, retrying in N s"). Delays double from
 0.5 s up to 60 s, each drawn between half and all of that (jitter), so many clients do not
-retry in step.
+retry in step. One exception: a server that keeps failing with its own error on one request
+while it answers others has a fault on that object, which no wait mends; that request fails
+after a few tries, and the job says so and goes on where it can.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ import random
 from collections.abc import Callable
 
 from engine.base.clock import SYSTEM_CLOCK, Clock
-from engine.base.errors import TransientBackendError
+from engine.base.errors import ServerFault, TransientBackendError
 
 __all__ = ["Retrying"]
 
 _FIRST_DELAY = 0.5
 _MAX_DELAY = 60.0
 _QUICK_TRIES = 3
+#: tries of a request the server keeps failing with its own error (HTTP 500) while it answers
+#: others: about 8 s of backoff, then that one request fails (a persistent fault on one object
+#: once made a reconcile wait six minutes)
+_FAULT_TRIES = 5
 
 
 class Retrying:
@@ -48,9 +54,19 @@ class Retrying:
                 attempt += 1
                 if not self.patient and attempt >= _QUICK_TRIES:
                     raise
+                if isinstance(e, ServerFault) and attempt >= _FAULT_TRIES and self._answers():
+                    raise  # the server is up and fails on this object alone: waiting would not mend it
                 delay = min(_MAX_DELAY, _FIRST_DELAY * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
                 self.on_wait(delay, e)
                 self.clock.sleep(delay)
+
+    def _answers(self) -> bool:
+        """Does the destination answer another request (its config's size)?"""
+        try:
+            self.inner.exists()
+        except TransientBackendError:
+            return False
+        return True
 
     def exists(self) -> bool:
         return self._retry(self.inner.exists)

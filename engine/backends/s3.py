@@ -31,6 +31,7 @@ from engine.base.errors import (
     NoCredentials,
     NoSuchBucket,
     ObjectNotFound,
+    ServerFault,
     Stopped,
     TransientBackendError,
     WrongSecretKey,
@@ -73,6 +74,8 @@ def _translate(e: Exception, what: str, location: S3Location) -> Exception:
             return CredentialsRefused(f"{location} ({err.get('Message') or code})")
         if code in ("AccessDenied", "403", "Forbidden"):
             return AccessDenied(f"{location} ({what})")
+        if code == "InternalError" or status == 500:
+            return ServerFault(f"{location}: {what}: {code or status}")
         if code in _TRANSIENT_CODES or status >= 500:
             return TransientBackendError(f"{location}: {code or status}")
         return BackendError(f"{location}: {code} {err.get('Message', '')}".strip())

@@ -27,6 +27,7 @@ __all__ = [
     "UnauthenticatedConfig",
     "BackendError",
     "TransientBackendError",
+    "ServerFault",
     "ForeignName",
     "ObjectNotFound",
     "SnapshotNotFound",
@@ -150,6 +151,15 @@ class TransientBackendError(BackendError):
     message = "the backup destination is not answering"
     hint = "Backbeat retries on its own; check the network if this lasts."
     kind = "transient"
+
+
+class ServerFault(TransientBackendError):
+    """The destination answered with its own internal error (HTTP 500): usually gone at the next
+    try, but a server that keeps failing on one object while it answers others is given up on
+    for that object (engine.backends.retry), not waited for without end."""
+
+    message = "the destination failed on a request"
+    hint = "Backbeat tries again later on its own; if this stays, tell your storage provider (it is their error)."
 
 
 class ObjectNotFound(BackendError):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from engine.backends.base import Backend, list_packs, pack_ids, pack_name, packs_in
 from engine.base.clock import SYSTEM_CLOCK
-from engine.base.errors import BackendError, ObjectNotFound
+from engine.base.errors import BackendError, ObjectNotFound, ServerFault
 from engine.base.events import EventSink
 from engine.base.progress import Meter
 from engine.base.units import format_bytes
@@ -163,15 +163,9 @@ def run_reconcile(
     unsummed = [n for n in packs if not (n in seed_md5 and n in listed_md5)]
     sample = unsummed if full else random.sample(unsummed, min(_SAMPLE, len(unsummed)))
     others = [n for n in present if not n.startswith("data/")]
-    meter = Meter(SYSTEM_CLOCK, len(sample) + len(others), sum(there[n] for n in sample))
-    for name in [*others, *sample]:
-        if not _intact(backend, name):
-            damaged.append(name)
-        report.bytes_read += there[name]
-        meter.add(there[name] if name.startswith("data/") else 0, files=1)
-        events(meter.event("verifying"))
-    report.packs_verified, report.packs_checksummed = len(sample), len(summed)
-    report.unverified = len(unsummed) - len(sample)
+    unreadable = _read_back([*others, *sample], there, backend, damaged, report, events)
+    report.packs_verified, report.packs_checksummed = len(sample) - unreadable, len(summed)
+    report.unverified = len(unsummed) - len(sample) + unreadable
     if report.unverified:
         report.notes.append(
             f"{len(unsummed) - len(sample)} of {len(packs)} packs were counted by their name and size only "
@@ -189,6 +183,32 @@ def run_reconcile(
         _salvage(session, bad_packs, pack_ids(bad & set(report.corrupt)), report, events)
     session.state.set_held(backend.location, list_packs(backend))
     return report
+
+
+def _read_back(
+    names: list[str],
+    there: dict[str, int],
+    backend: Backend,
+    damaged: list[str],
+    report: ReconcileReport,
+    events: EventSink,
+) -> int:
+    """Download and check `names` against their names, adding the damaged ones to `damaged`;
+    returns how many packs could not be read (the destination failed on them)."""
+    packs = [n for n in names if n.startswith("data/")]
+    meter = Meter(SYSTEM_CLOCK, len(names), sum(there[n] for n in packs))
+    unreadable = 0
+    for name in names:
+        try:
+            if not _intact(backend, name):
+                damaged.append(name)
+        except ServerFault as e:  # its fault, not the object's: neither counted damaged nor verified
+            unreadable += name.startswith("data/")
+            report.notes.append(f"{name} could not be read: {e}; run reconcile again later")
+        report.bytes_read += there[name]
+        meter.add(there[name] if name.startswith("data/") else 0, files=1)
+        events(meter.event("verifying"))
+    return unreadable
 
 
 def _repair_from(drive: Backend, backend: Backend, bad: set[str], report: ReconcileReport) -> None:

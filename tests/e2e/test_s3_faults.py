@@ -115,3 +115,40 @@ def test_ctrl_c_at_twenty_random_moments_of_a_throttled_backup_to_s3(cli, s3_rep
             finished += 1
             (dataset_copy / f"new-{finished}.bin").write_bytes(rnd.randbytes(8 << 20))
     _a_last_backup_leaves_it_whole(cli, s3_repo, dataset_copy, tmp_path / "out")
+
+
+def test_an_object_the_server_keeps_failing_is_given_up_on_in_seconds(s3_server, s3_repo, tmp_path):
+    """A provider's node failing on one pack (HTTP 500 every time) while the rest is served: a
+    full reconcile says which object it could not read and finishes within seconds (it once
+    waited six minutes on it); it neither calls the pack damaged nor drops it, and a later
+    reconcile, the fault gone, reads it."""
+    from engine.service import BackupService
+    from tests.faulty_s3 import FaultyS3
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}.bin").write_bytes(os.urandom(300_000))
+    made = BackupService(s3_repo)
+    made.init(PASSWORD)
+    made.unlock(PASSWORD)
+    made.backup([str(src)])
+    made.close()
+    bucket = s3_repo.rsplit("/", 2)[1]
+    pack = next(k for k in s3_server.objects(bucket) if "/data/" in k)
+    front = FaultyS3(s3_server.endpoint)
+    service = BackupService(s3_repo.replace(s3_server.endpoint, front.endpoint))
+    try:
+        service.unlock(PASSWORD)
+        front.failing.add(f"{bucket}/{pack}")
+        started = time.monotonic()
+        report = service.reconcile(full=True)
+        assert time.monotonic() - started < 30 and front.faults >= 5
+        assert report.corrupt == [] and report.missing == [] and report.dropped == 0
+        assert report.unverified == 1 and any("could not be read" in n for n in report.notes), report.notes
+        front.failing.clear()
+        again = service.reconcile(full=True)
+        assert again.unverified == 0 and again.corrupt == [] and again.packs_verified == report.packs_verified + 1
+    finally:
+        service.close()
+        front.close()
