@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from engine.base.errors import EXIT_ERROR, EXIT_OK, BackbeatError
+from engine.base.errors import EXIT_ERROR, EXIT_OK, EXIT_WARNINGS, BackbeatError
 from engine.base.units import format_bytes, format_duration
 from engine.cli.args import RATE_HELP, Subcommands, finish, open_service, rate_arg
 from engine.cli.passphrase import find_passphrase
@@ -91,7 +91,16 @@ def cmd_seed(args, printer) -> int:
         ]
         return finish(args, printer, {"destination": service.location, "bytes_to_upload": left}, lines, False)
     report = BackupService(args.repo, printer).seed.load(args.drive)
-    return _copied(args, printer, report, f"Loaded {{}} into {args.repo}")
+    code = _copied(args, printer, report, f"Loaded {{}} into {args.repo}")
+    if report.damaged and len(report.errors) == len(report.damaged):  # the load is finished all the same
+        if not args.json:
+            print(
+                f"{len(report.damaged)} damaged object(s) on the drive were left out; the rest is loaded. "
+                "Tell the backup's owner: when their computer checks what the drive delivered "
+                "(`backbeat reconcile`, or Check Online Storage in the app), it uploads what was left out."
+            )
+        return EXIT_WARNINGS
+    return code
 
 
 COMMANDS = {"copy": cmd_copy, "seed": cmd_seed}

@@ -37,6 +37,8 @@ class CopyReport:
     bytes_copied: int = 0
     objects_present: int = 0
     errors: list[str] = field(default_factory=list)
+    #: objects damaged at the source, not copied (also said in `errors`)
+    damaged: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -76,6 +78,7 @@ def run_copy(src: Backend, dst: Backend, state: State | None = None, events: Eve
         if not matches_name(name, data):
             with lock:
                 report.errors.append(f"{name} is damaged at {src.location}; not copied")
+                report.damaged.append(name)
             return
         dst.put(name, data)
         with lock:

@@ -247,17 +247,20 @@ def load_drive(drive: LocalBackend, cloud: Backend, state: State | None, events:
     there = {}
     for prefix in _PREFIXES:
         there.update(cloud.list_sizes(prefix))
-    for name, (size, *_) in sorted(doc["objects"].items()):
-        if name != "config" and there.get(name) != size:
+    damaged = set(report.damaged)
+    absent = [n for n, (size, *_) in sorted(doc["objects"].items()) if n != "config" and there.get(n) != size]
+    for name in absent:
+        if name not in damaged:
             report.errors.append(f"{name} is not at {cloud.location} after the copy")
-    if not report.errors:
-        _leave_receipt(cloud, doc)
+    if set(absent) <= damaged:  # finished: what the drive could not give is the owner's computer's to send
+        _leave_receipt(cloud, doc, left_out=absent)
     return report
 
 
-def _leave_receipt(cloud: Backend, doc: dict) -> str:
-    """The load is finished: every object of the manifest is at the destination. Named by the hash
-    of its bytes like every record; it holds nothing secret (the provider has no key)."""
+def _leave_receipt(cloud: Backend, doc: dict, left_out: list[str]) -> str:
+    """The load is finished: every object of the manifest is at the destination but `left_out`
+    (damaged on the drive), which reconcile then counts as lost and the next backup sends again.
+    Named by the hash of its bytes like every record; it holds nothing secret (the provider has no key)."""
     objects = doc["objects"]
     receipt = {
         "format": 1,
@@ -266,6 +269,7 @@ def _leave_receipt(cloud: Backend, doc: dict) -> str:
         "objects": len(objects),
         "bytes": sum(size for size, *_ in objects.values()),
         "loaded": SYSTEM_CLOCK.wall(),
+        "left_out": left_out,
     }
     body = json.dumps(receipt, sort_keys=True).encode()
     name = _RECEIPTS + plain_hash(body).hex()

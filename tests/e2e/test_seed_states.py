@@ -80,6 +80,33 @@ def test_after_a_finished_load_what_is_missing_is_lost_and_sent_again(cli, s3_se
     assert report["dropped"] == 1
 
 
+def test_a_drive_with_a_damaged_pack_still_finishes_its_load_and_the_owner_sends_that_part(cli, s3_server, tmp_path):
+    """A flipped byte on the drive: the provider's load leaves that pack out, finishes (a receipt)
+    and says whom to tell; the owner's reconcile counts it lost at once (it would otherwise wait
+    for the load for ever), the next backup sends only what it held, and a new machine restores it all."""
+    src, bucket, location, drive, exported = _exported(cli, s3_server, tmp_path, "seed-damaged")
+    pack = sorted(p for p in (drive / "data").rglob("*") if p.is_file())[0]
+    with open(pack, "r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 1]))
+    said = cli("seed", "load", "--drive", str(drive), "--repo", location, repo=False, ok=(3,))
+    assert "1 damaged object(s) on the drive were left out; the rest is loaded" in said.stdout
+    assert "Tell the backup's owner" in said.stdout and "read-data" not in said.stdout + said.stderr
+    report = cli.json("reconcile", "--repo", location, repo=False, ok=(3,))
+    name = str(pack.relative_to(drive))
+    assert report["seed_state"] == "loaded" and report["missing"] == [name] and report["dropped"] == 1
+    before = _bucket_bytes(s3_server, bucket)
+    cli("backup", str(src), "--repo", location, repo=False)
+    sent = _bucket_bytes(s3_server, bucket) - before
+    assert pack.stat().st_size * 0.5 < sent < pack.stat().st_size * 2 + (64 << 10)  # that part, not the drive
+    fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
+    cli("restore", "latest", "--target", str(tmp_path / "back"), "--repo", location, repo=False, env=fresh)
+    for p in src.iterdir():
+        assert (tmp_path / "back" / "src" / p.name).read_bytes() == p.read_bytes()
+
+
 def test_an_abandoned_seed_is_sent_over_the_line(cli, s3_server, tmp_path):
     src, bucket, location, drive, exported = _exported(cli, s3_server, tmp_path, "seed-abandon")
     before = _bucket_bytes(s3_server, bucket)
