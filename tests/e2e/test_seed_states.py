@@ -98,7 +98,8 @@ def test_a_drive_with_a_damaged_pack_still_finishes_its_load_and_the_owner_sends
     name = str(pack.relative_to(drive))
     assert report["seed_state"] == "loaded" and report["missing"] == [name] and report["dropped"] == 1
     before = _bucket_bytes(s3_server, bucket)
-    cli("backup", str(src), "--repo", location, repo=False)
+    again = cli.json("backup", str(src), "--repo", location, repo=False)
+    assert again["files_changed"] == 0 and again["files_unchanged"] == len(list(src.iterdir()))  # none "changed"
     sent = _bucket_bytes(s3_server, bucket) - before
     assert pack.stat().st_size * 0.5 < sent < pack.stat().st_size * 2 + (64 << 10)  # that part, not the drive
     fresh = {"BACKBEAT_HOME": str(tmp_path / "new-machine")}
