@@ -79,6 +79,11 @@ def cmd_seed(args, printer) -> int:
         verdict = "the drive is intact" if r.ok else "the drive is NOT intact"
         auth = {True: "; manifest authentic", False: "", None: "; manifest authenticity not checked (no passphrase)"}
         lines.append(f"Read {r.objects} objects ({format_bytes(r.bytes_read)}): {verdict}{auth[r.authentic]}.")
+        if not r.ok and r.authentic is not False:
+            lines.append(
+                "It can be loaded all the same: the load leaves out what is damaged or missing, and the "
+                "backup's owner's computer sends that part over the line after its next `backbeat reconcile`."
+            )
         printer.clear()
         print(json.dumps(r.to_json()) if args.json else "\n".join(lines))
         return EXIT_OK if r.ok else EXIT_ERROR
