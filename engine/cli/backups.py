@@ -227,7 +227,7 @@ def cmd_watch(args, printer) -> int:
         print(f"error: {e}" + (f"\nhint: {e.hint}" if e.hint else "") + "\n(trying again shortly)", file=sys.stderr)
 
     try:  # Ctrl-C also sets args.stop: a KeyboardInterrupt that lands in a finalizer is lost
-        service.watch(paths, list(settings.excludes) + args.exclude, args.stop, on_run, on_error)
+        service.scheduler(paths, list(settings.excludes) + args.exclude, on_run, on_error).run(args.stop)
     except KeyboardInterrupt:
         pass
     printer.clear()

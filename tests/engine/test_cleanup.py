@@ -58,7 +58,7 @@ def test_watch_cleans_up_when_due_between_backups(tmp_path):
 
     stop = threading.Event()
     runs = []
-    thread = threading.Thread(target=service.watch, args=([str(src)], [], stop, runs.append), daemon=True)
+    thread = threading.Thread(target=service.scheduler([str(src)], [], runs.append).run, args=(stop,), daemon=True)
     thread.start()
     state = State(state_path(service.repository_id()))  # the watch thread swaps the service's session
     for _ in range(200):
