@@ -22,7 +22,7 @@ import stat
 import threading
 from array import array
 from collections import deque
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -31,7 +31,6 @@ from engine.base.clock import SYSTEM_CLOCK, Clock
 from engine.base.errors import BackbeatError, Problem, UsageError
 from engine.base.events import BackupSummary, Checkpoint, EventSink, FileSkipped, Progress
 from engine.base.home import app_dir, computer_id
-from engine.base.metadata import Metadata
 from engine.base.progress import Meter
 from engine.base.stop import NEVER, Stop
 from engine.base.units import format_bytes
@@ -41,11 +40,11 @@ from engine.jobs.checkpoint import CheckpointTimer, OpenCheckpoints
 from engine.jobs.needs import Needs, require
 from engine.jobs.rollback import not_before_latest, remember_latest, snapshot_warnings
 from engine.jobs.session import Session, forget_unlisted_packs
+from engine.jobs.trees import CacheCursor, Records, build_trees, name_of
 from engine.local import filerecord
 from engine.local.outbox import Uploader, streams_for
 from engine.local.scanner import Partial, Scan, scan
-from engine.local.spool import CLOUD_ONLY, Entry, Tag, meta_mode, meta_mtime_ns, meta_size, tree_key
-from engine.local.state import State
+from engine.local.spool import CLOUD_ONLY, Tag, meta_mtime_ns, meta_size, tree_key
 from engine.local.worklist import ToRead, WorkList
 from engine.meter.forecast import Line, TailEstimate, UploadForecast, sample_ratios
 from engine.platform import current as platform
@@ -54,7 +53,7 @@ from engine.repo.blobstore import BlobStore
 from engine.repo.chunker import Chunker
 from engine.repo.index import PackInfo
 from engine.repo.snapshot import Snapshot, save_snapshot
-from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry
+from engine.repo.tree import Kind, TreeEntry
 from engine.repo.walk import folder_entries
 
 __all__ = ["NEEDS", "Scanned", "Scanning", "start_scan", "run_backup", "RunOptions", "access_problems"]
@@ -194,7 +193,7 @@ class _Run:
         mode = stat.S_IMODE(before.st_mode)
         xattrs = platform().xattrs(path)
         entry = TreeEntry(
-            _name(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=xattrs, ids=tuple(ids), meta=meta
+            name_of(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=xattrs, ids=tuple(ids), meta=meta
         )
         return filerecord.make(before, entry)
 
@@ -237,7 +236,7 @@ class _Run:
             if any(key == root or key.startswith(under) for root, under in roots):
                 work.gone(key)
 
-        cache = _CacheCursor(self.session.state, passed=gone)
+        cache = CacheCursor(self.session.state, passed=gone)
         unchanged = 0
         no = -1
         file = Tag.FILE
@@ -420,69 +419,20 @@ class _Run:
     def tree(
         self, found: Scan, vouched: array, coming: frozenset[bytes] | None = None, unsure: array | None = None
     ) -> tuple[bytes, int, int]:
-        """Store the trees of the scan bottom-up, part by part, in one pass over the spool beside
-        the files read (the work list) and the files cache (the others), all in tree order;
-        returns (root tree id, folders, files), and adds the numbers of the files read this run
-        that the files cache may vouch for to `vouched`. With `coming` (a checkpoint), only files
-        whose every blob is indexed or in those."""
-        known = self.session.index
-        state = self.session.state
-        seed = self.session.repo.tree_seed
-
-        def put(part: bytes) -> bytes:
-            return self.store.put(BlobType.TREE, part)
-
-        records = _Records(self.work, state, self.cloud_only)
-        racy = self.started_ns - _RACY_NS  # one changed in the last moments may change again within the same mtime
-        folders: list[_Folder] = []
-        root = (b"", 0, 0)
-        no = -1
-        for entry in found.spool:
-            tag = entry.tag
-            if tag == Tag.FILE:
-                no += 1
-                record, fresh = records.of(no, entry.path)
-                if record is None:
-                    if not fresh:
-                        why = "its record left the files cache during the backup; it will be backed up next time"
-                        self.report(FileSkipped(os.fsdecode(entry.path), why, warning=True))
-                    continue  # a file to read that was not read (yet), or could not be
-                if fresh:
-                    if coming is not None and not all(i in known or i in coming for i in filerecord.blob_ids(record)):
-                        continue  # part of it is not even packed yet
-                    if filerecord.mtime_ns(record) < racy:
-                        vouched.append(no)
-                    elif unsure is not None:
-                        unsure.append(no)
-                folder = folders[-1]
-                folder.files += 1
-                folder.splitter.add(_name(entry.path), filerecord.entry_of(record))
-            elif tag == Tag.ENTER:
-                folders.append(_Folder(entry, TreeSplitter(seed, put)))
-            elif tag == Tag.LEAVE:
-                done = folders.pop()
-                tree_id = done.splitter.finish()
-                if not folders:
-                    root = (tree_id, done.dirs, done.files)
-                    continue
-                folder = folders[-1]
-                folder.dirs += done.dirs
-                folder.files += done.files
-                folder.add_folder(done.entry, tree_id)
-            elif tag == Tag.KEPT:
-                folders[-1].add_folder(entry, entry.extra)
-            else:
-                name = _name(entry.path)
-                link = TreeEntry(
-                    name,
-                    Kind.SYMLINK,
-                    meta_mode(entry.meta),
-                    meta_mtime_ns(entry.meta),
-                    target=entry.extra,
-                    meta=_metadata(entry.path),
-                )
-                folders[-1].splitter.add(name, encode_entry(link))
-        return root
+        """The snapshot's trees (engine.jobs.trees): (root tree id, folders, files)."""
+        records = Records(self.work, self.session.state, self.cloud_only)
+        racy_ns = self.started_ns - _RACY_NS
+        return build_trees(
+            found,
+            records,
+            self.store,
+            self.session,
+            self.report,
+            vouched,
+            racy_ns=racy_ns,
+            coming=coming,
+            unsure=unsure,
+        )
 
 
 def _selection(found: Scan) -> dict[str, int]:
@@ -491,97 +441,6 @@ def _selection(found: Scan) -> dict[str, int]:
     if found.partial:
         return {}
     return {"selection_files": found.spool.files, "selection_bytes": found.spool.bytes}
-
-
-def _metadata(path: bytes) -> Metadata | None:
-    """A folder's or link's metadata, read when its tree entry is made (None when it is gone)."""
-    try:
-        return platform().metadata(path, os.lstat(path))
-    except OSError:
-        return None
-
-
-def _name(path: bytes) -> bytes:
-    return path[path.rfind(b"/") + 1 :] or path
-
-
-class _CacheCursor:
-    """The files cache read beside the spool, both in tree order: a file's record is a step
-    forward, not a lookup. `passed` hears of each key stepped over (held, but not asked for)."""
-
-    def __init__(self, state: State, passed: Callable[[bytes], None] | None = None) -> None:
-        self._rows = state.cached_files()
-        self._row = next(self._rows, None)
-        self._passed = passed
-
-    def seek(self, key: bytes) -> bytes | None:
-        """The record of `key`, None when the cache has none; keys must increase."""
-        row = self._row
-        while row is not None and row[0] < key:
-            if self._passed is not None:
-                self._passed(row[0])
-            row = next(self._rows, None)
-        if row is not None and row[0] == key:
-            self._row = next(self._rows, None)
-            return row[1]
-        self._row = row
-        return None
-
-    def finish(self) -> None:
-        """Step over the rest."""
-        while self._row is not None:
-            if self._passed is not None:
-                self._passed(self._row[0])
-            self._row = next(self._rows, None)
-
-
-class _Records:
-    """Each file's record, asked for in spool order: a file to read from the work list, any other
-    from the files cache, both read beside the spool; none for a file left in the cloud."""
-
-    def __init__(self, work: WorkList, state: State, cloud_only: Container[int]) -> None:
-        self._state = state
-        self._cloud_only = cloud_only
-        self._to_read = work.numbers()
-        self._next_to_read = next(self._to_read, None)
-        self._fresh = work.records()
-        self._read = next(self._fresh, None)
-        self._cache = _CacheCursor(state)
-
-    def of(self, no: int, path: bytes) -> tuple[bytes | None, bool]:
-        """(the record of file number `no`, whether it is one to read); None for a file to read
-        that has not been read (yet), or was not read because it is only in the cloud."""
-        if no in self._cloud_only:
-            return None, True
-        if no == self._next_to_read:
-            self._next_to_read = next(self._to_read, None)
-            while self._read is not None and self._read[0] < no:
-                self._read = next(self._fresh, None)
-            return (self._read[1] if self._read is not None and self._read[0] == no else None), True
-        key = tree_key(path)
-        record = self._cache.seek(key)
-        return (record if record is not None else self._state.cached_file(key)), False
-
-
-class _Folder:
-    """A folder whose tree is being built: its spool entry, its parts so far, and counts under it."""
-
-    __slots__ = ("entry", "splitter", "dirs", "files")
-
-    def __init__(self, entry: Entry, splitter: TreeSplitter) -> None:
-        self.entry = entry
-        self.splitter = splitter
-        self.dirs = 1
-        self.files = 0
-
-    def add_folder(self, entry: Entry, tree_id: bytes) -> None:
-        name = _name(entry.path)
-        meta = entry.meta
-        xattrs, described = platform().xattrs(entry.path), _metadata(entry.path)
-        folder = TreeEntry(
-            name, Kind.DIR, meta_mode(meta), meta_mtime_ns(meta), xattrs=xattrs, ids=(tree_id,), meta=described
-        )
-        self.splitter.add(name, encode_entry(folder))
 
 
 @dataclass
