@@ -1,14 +1,15 @@
 """Pacer: decides ten times a second how fast uploads may go, and tells the token bucket.
 
-What is in force, first match wins: a pause the user asked for (`engine.meter.control`), battery power
-or Low Power Mode (when that setting is on), a metered network or one in Low Data Mode (unless the
-user turned that off; `engine.platform` tells), a limit given for this run (`backup --limit`), then the policy in the
-backup set's settings: unlimited, a fixed limit, the schedule's entry for this moment, or the
-automatic controller (`engine.meter.delaycontrol`) fed with the round-trip time of our own uploads
-(`engine.meter.linkrtt`). Every decision carries its reason in plain words ("schedule: 256 KB/s until
-23:00", "automatic: 118 KB/s, link delay +9 ms") and, with the measured upload rate, is
-published for other processes once a second. Settings are re-read when their file changes, so a
-new limit applies to a backup already under way.
+What is in force, first match wins: a pause the user asked for (`engine.meter.control`), battery
+power or Low Power Mode (when that setting is on), a metered network or one in Low Data Mode
+(unless the user turned that off; `engine.platform` tells), a limit given for this run (`backup
+--limit`), then the policy in the backup set's settings: unlimited, a fixed limit, the schedule's
+entry for this moment, or the automatic controller (`engine.meter.delaycontrol`) fed with the
+round-trip time of our own uploads (`engine.meter.linkrtt`); automatic leaves a destination on the
+local network unlimited (`engine.meter.nearby`). Every decision carries its reason in plain words
+("schedule: 256 KB/s until 23:00", "automatic: 118 KB/s, link delay +9 ms") and, with the measured
+upload rate, is published for other processes once a second. Settings are re-read when their file
+changes, so a new limit applies to a backup already under way.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class Pacer:
         self.upload: dict | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: the running job's destination is on this computer's own network
+        self.nearby = False
 
     # -- deciding ------------------------------------------------------------------------------
     def _stamp(self) -> tuple[int, int] | None:
@@ -157,6 +160,8 @@ class Pacer:
     def _automatic(self, now: float) -> Decision:
         if not self.active:
             return Decision(None, "automatic: finds the line's speed while uploading")
+        if self.nearby:
+            return Decision(None, "automatic: no limit, the destination is on your local network")
         if self._controller is None:
             self._controller = DelayController()
         for when, rtt in self.probe.take():
@@ -209,8 +214,10 @@ class Pacer:
 
     # -- running -------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        """Pace uploads while the block runs (a network job)."""
+    def running(self, nearby: bool = False) -> Iterator[None]:
+        """Pace uploads while the block runs (a network job); `nearby`: to a destination on this
+        computer's own network (engine.meter.nearby), which the automatic limit leaves unlimited."""
+        self.nearby = nearby
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="backbeat-pacer", daemon=True)
         self.step()

@@ -25,6 +25,7 @@ from engine.base.stop import NEVER, Stop
 from engine.jobs.needs import Needs
 from engine.jobs.session import Session, recover
 from engine.local.state import State
+from engine.meter.nearby import on_local_network
 from engine.meter.pacing import Pacer
 from engine.platform import current as platform
 
@@ -113,7 +114,7 @@ class Runner:
         the watch's pacing); a disk is never throttled."""
         if self.pacer is None or self.pacer.active or not backend.is_network:
             return contextlib.nullcontext()
-        return self.pacer.running()
+        return self.pacer.running(nearby=on_local_network(backend.location))
 
     @staticmethod
     def _lock(held: contextlib.ExitStack, session: Session, needs: Needs, waiting) -> None:

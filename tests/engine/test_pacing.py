@@ -174,3 +174,40 @@ def test_low_power_mode_pauses_as_battery_does():
         assert p.step().rate is None
         p, bucket, _ = pacer(Settings(BandwidthPolicy("unlimited"), pause_on_battery=True))
         assert p.step().reason == "paused: the computer is in Low Power Mode" and bucket.rate == 0
+
+
+@pytest.mark.parametrize(
+    ("location", "local"),
+    [
+        ("s3:http://127.0.0.1:9000/bucket/repo", True),  # this computer
+        ("s3:http://localhost:9000/bucket", True),  # a name, resolved (from /etc/hosts, no traffic)
+        ("s3:http://192.168.1.5:9000/bucket", True),  # a NAS at home
+        ("s3:http://10.0.0.7/bucket", True),
+        ("s3:http://[fe80::1]:9000/bucket", True),  # link-local
+        ("s3:http://[fd12:3456::2]/bucket", True),  # unique local
+        ("s3:http://198.18.0.2:9000/bucket", False),  # across a line (the household harness's server)
+        ("s3:http://100.64.1.1/bucket", False),  # the provider's shared range: the far side of the modem
+        ("s3:http://203.0.113.9/bucket", False),  # a public address
+        ("s3://bucket/repo", False),  # Amazon S3
+        ("/Volumes/Backup", False),  # a disk is never paced at all
+    ],
+)
+def test_which_destinations_are_on_the_local_network(location, local):
+    from engine.meter.nearby import on_local_network
+
+    assert on_local_network(location) is local
+
+
+def test_automatic_leaves_a_destination_on_the_local_network_unlimited_and_says_why():
+    """A NAS needs no sparing of the household line: no limit, no probing; the user's own limit still holds."""
+    p, bucket, clock = pacer(Settings())
+    with p.running(nearby=True):
+        d = p.step()
+        assert d.rate is None and d.reason == "automatic: no limit, the destination is on your local network"
+        assert not p.probe.wanted and p.status().line is None
+        p.override = 100_000
+        assert p.step().rate == 100_000
+    with p.running(nearby=False):  # the next job, to the cloud: the controller steers again
+        p.override = None
+        p.probe.samples = [(clock.now, 0.020)]
+        assert p.step().rate is not None and p.probe.wanted
