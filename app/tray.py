@@ -27,6 +27,7 @@ from engine.config.settings import load_settings
 from engine.service import access_problems
 from engine.service.away import away_notice
 from engine.service.controls import paused
+from engine.service.seeding import seed_suggestion
 
 __all__ = ["Tray"]
 
@@ -82,8 +83,8 @@ class Tray(QObject):
         self.pause_action.triggered.connect(self._toggle_pause)
         #: problems already notified, so one that lasts is said once, not on every retry
         self._told: set[str] = set()
-        #: a missing permission (Full Disk Access) already notified: said again at the next start only
-        self._told_access: set[str] = set()
+        #: a missing permission (Full Disk Access), a seed drive suggested: said again at the next start only
+        self._told_once: set[str] = set()
         #: every notification given, newest last (what the user was told, as the log has it)
         self.said: list[tuple[str, str]] = []
         #: wall time of the first failed try since the destination was last reached (None: reached)
@@ -132,6 +133,9 @@ class Tray(QObject):
             self.icon.setToolTip(f"Backbeat — {line}")
 
     def _progress(self, ev) -> None:
+        if "seed" not in self._told_once and (suggestion := seed_suggestion(ev)) is not None:
+            self._told_once.add("seed")  # once per start of the app
+            self.notify("A seed drive would be faster", suggestion)
         if ev.bytes_total and self.state != "paused":
             pct = 100 * ev.bytes_done / ev.bytes_total
             left = f" — {format_duration(ev.eta_seconds)} left" if ev.eta_seconds else ""
@@ -147,8 +151,8 @@ class Tray(QObject):
         self._away_since = None
         access = access_problems()
         for problem in access:  # said once per start of the app: the user must switch it on
-            if problem.message not in self._told_access:
-                self._told_access.add(problem.message)
+            if problem.message not in self._told_once:
+                self._told_once.add(problem.message)
                 self.notify("Backbeat needs Full Disk Access", str(problem), problem=True)
         if not access and not _protected_before():  # never "protected" while a part cannot be read
             self.notify("Your files are protected", "Backbeat finished your first backup; it now follows every change.")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from engine.base.errors import BackbeatError
 from engine.base.events import BackupSummary, EventSink, Progress
+from engine.base.units import format_bytes, format_rate
 from engine.jobs.backup import NEEDS as BACKUP
 from engine.jobs.backup import RunOptions, run_backup, start_scan
 from engine.jobs.copy import CopyReport
@@ -33,7 +34,27 @@ from engine.repo.repository import Repository
 if TYPE_CHECKING:
     from engine.service.door import BackupService
 
-__all__ = ["SeedDrives"]
+__all__ = ["SeedDrives", "seed_suggestion", "SEED_WORTH_IT"]
+
+#: an upload that would take longer than this over the line is better carried on a drive (seconds)
+SEED_WORTH_IT = 14 * 86400.0
+#: ... judged once this much has been sent: by then the automatic limit has found the line's speed
+_SETTLED = 16 << 20
+
+
+def seed_suggestion(progress: Progress) -> str | None:
+    """What to tell a user whose upload would take weeks over their line (None: no need): the
+    story this product exists for, where the first upload of a home takes months."""
+    if progress.phase != "uploading" or progress.job or progress.bytes_done < _SETTLED:
+        return None
+    if progress.eta_seconds is None or progress.eta_seconds < SEED_WORTH_IT:
+        return None
+    weeks = progress.eta_seconds / (7 * 86400)
+    left = format_bytes(progress.bytes_total - progress.bytes_done)
+    return (
+        f"This backup would take about {weeks:.0f} weeks over your connection ({left} left at "
+        f"{format_rate(progress.rate)}). A seed drive carries it in days: open Backbeat, then Seed Drive."
+    )
 
 
 class SeedDrives:

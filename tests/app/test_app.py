@@ -2,6 +2,7 @@
 
 import os
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -544,3 +545,20 @@ def test_the_status_page_says_what_the_automatic_limit_leaves_the_household(qtbo
     fixed = BandwidthStatus("512 KB/s", 512 * 1024, "fixed", False, 96_000)
     page._live({"bandwidth": fixed, "busy": True, "paused": False})
     assert page.rate.text().startswith(f"Uploading at {format_rate(96_000)}. Upload speed: 512 KB/s.")
+
+
+def test_a_backup_that_would_take_weeks_over_the_line_suggests_a_seed_drive_once(qtbot, desktop):
+    """The story this product exists for: 300 GB at 160 KB/s is three weeks. Said once, and not
+    before the automatic limit has found the line's speed, nor for a drive's own export."""
+    from engine.base.events import Progress
+    from engine.service.seeding import seed_suggestion
+
+    bridge, tray, window, src = desktop
+    weeks = Progress("uploading", 10, 90_000, 20 << 20, 300 << 30, rate=160_000, eta_seconds=21 * 86400)
+    assert seed_suggestion(Progress("uploading", 1, 90_000, 1 << 20, 300 << 30, rate=20_000, eta_seconds=9e6)) is None
+    assert seed_suggestion(Progress("uploading", 10, 90_000, 20 << 20, 1 << 30, rate=1e6, eta_seconds=3600)) is None
+    assert seed_suggestion(replace(weeks, job="seed export")) is None
+    for _ in range(3):
+        bridge.progress.emit(weeks)
+    assert [title for title, _ in tray.said] == ["A seed drive would be faster"]
+    assert "about 3 weeks over your connection (300 GB left at 156 KB/s)" in tray.said[0][1]
