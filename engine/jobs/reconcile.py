@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from engine.backends.base import Backend, list_packs, pack_ids, pack_name, packs_in
 from engine.base.clock import SYSTEM_CLOCK
-from engine.base.errors import BackendError, ObjectNotFound, ServerFault
+from engine.base.errors import BackendError, ObjectNotFound, OtherRepositoryThere, ServerFault
 from engine.base.events import EventSink
 from engine.base.progress import Meter
 from engine.base.units import format_bytes
@@ -39,6 +39,7 @@ from engine.jobs.repair import mark_snapshots, salvage
 from engine.jobs.seed import read_receipts, seed_progress
 from engine.jobs.session import Session
 from engine.repo.pack import matches_name
+from engine.repo.repository import Repository
 
 __all__ = ["NEEDS", "ReconcileReport", "run_reconcile"]
 
@@ -127,6 +128,11 @@ def run_reconcile(
     session: Session, drive: Backend | None = None, full: bool = False, events: EventSink = lambda ev: None
 ) -> ReconcileReport:
     require(session, NEEDS)
+    if drive is not None and Repository.read_config(drive)["id"] != session.repo.id:
+        raise OtherRepositoryThere(
+            f"{drive.location} holds another backup's seed",
+            hint="Give --drive the seed drive made for this backup, or leave --drive out; nothing was changed.",
+        )
     backend = session.repo.backend
     report = ReconcileReport(backend.location)
     expected = _expected(session)

@@ -139,6 +139,8 @@ def test_loading_a_drive_into_another_repositorys_bucket_is_refused(cli, s3_repo
     cli("init", "--repo", s3_repo, repo=False)  # a different repository already lives there
     out = cli("seed", "load", "--drive", str(drive), "--repo", s3_repo, repo=False, ok=(1,))
     assert "holds another repository" in out.stderr
+    out = cli("reconcile", "--drive", str(drive), "--repo", s3_repo, repo=False, ok=(1,))  # nor taken to mend it
+    assert "holds another backup's seed" in out.stderr and "leave --drive out" in out.stderr
     shutil.rmtree(drive / "snapshots")
     out = cli("seed", "verify", "--drive", str(drive), repo=False, ok=(1,))
     assert "missing: snapshots/" in out.stdout
