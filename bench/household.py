@@ -9,7 +9,8 @@ and a TCP echo server run in "internet"; a backup of random data runs in "home",
 in "home" sends a 64-byte request to the echo server every 100 ms on one connection (the
 household's web page) and measures its round-trip time. For each mode it prints one JSON line:
 seconds measured, bytes the backup sent (TCP payload) and on the wire, link utilization by the
-backup (its frames / line capacity), probe RTT p50/p95 during the backup and at idle before it.
+backup (its frames / line capacity), probe RTT p50/p95 during the backup and at idle before it,
+and the automatic limit's own link probe as a share of the line (`link_probe_share`).
 Fixed mode also reports the worst 10 s window's deviation from its setting; `--pause-test`
 pauses the automatic-mode backup with `backbeat pause` and reports how long the line took to go
 quiet (and to come back after `backbeat resume`). Needs root and network namespaces: without
@@ -35,6 +36,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from engine.meter.linkrtt import WIRE_BYTES  # noqa: E402
 from tests.s3server import ACCESS_KEY, SECRET_KEY, rclone  # noqa: E402
 
 LINE_BPS = 1_300_000
@@ -319,6 +321,7 @@ def run_mode(
     time.sleep(seconds)
     end = time.time()
     doc = {"mode": mode, "limit": MODES[mode]}
+    probes = _link_probes(bb)  # before the end: the backup clears what it publishes
     if pause:
         doc |= pause_test(agent, bb)
     proc.send_signal(signal.SIGINT)
@@ -339,9 +342,20 @@ def run_mode(
         "baseline_p50_ms": round(pct(baseline, 50), 2),
         "baseline_p95_ms": round(pct(baseline, 95), 2),
     }
+    if probes is not None:  # Backbeat's own link probe (handshakes), as a share of the line
+        doc["link_probe_share"] = round(probes * WIRE_BYTES * 8 / (LINE_BPS * (end - first)), 4)
     if mode == "fixed":
         doc["fixed_worst_10s_error"] = round(fixed_windows(agent, first + 2, end), 4)
     return doc
+
+
+def _link_probes(bb: Backbeat) -> int | None:
+    """Handshakes the automatic limit's link probe made so far (None: not probing)."""
+    try:
+        doc = json.loads((Path(bb.env["BACKBEAT_HOME"]) / "activity.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return doc.get("link_probes") or None
 
 
 def trace_activity(bb: Backbeat, proc: subprocess.Popen, agent: Agent) -> None:

@@ -42,6 +42,7 @@ _MAX_CUT = 0.5
 _MIN_CUT_GAP = 0.2  # seconds between cuts at the least, however short the round trip
 _BASE_MINUTES = 10  # RFC 6817's base history: the minimum of each of the last 10 minutes
 _CURRENT_FILTER = 1
+_STEADY_AFTER = 3.0  # seconds after a cut before the delay counts as steady
 _USED = 0.8  # uploads use this much of the allowance: the rate, not the uploader, is the bottleneck
 
 
@@ -65,6 +66,7 @@ class DelayController:
         self._ceiling = float("inf")  # the rate at which a queue last appeared
         self._queue_at_cut = 0.0  # the highest queue of this congested spell
         self._congested = False
+        self._now = float("-inf")  # the time of the latest sample
 
     def _base(self, now: float, rtt: float) -> float:
         minute = int(now // 60)
@@ -81,9 +83,23 @@ class DelayController:
         """About the line's speed (bytes/s): the rate at which a queue last appeared; None until one has."""
         return self._ceiling if self._ceiling != float("inf") else None
 
+    @property
+    def steady(self) -> bool:
+        """Holding just under the line's rate with next to no queue, and no cut for a while: fewer
+        samples are enough (the creep past the line is slow, so a queue is still seen small)."""
+        return (
+            not self._ramping
+            and not self._congested
+            and self.extra_delay is not None
+            and self.extra_delay <= self.target / 4
+            and self.rate >= _NEAR * self._ceiling
+            and self._now - self._last_cut >= _STEADY_AFTER
+        )
+
     def update(self, now: float, rtt: float, used: float) -> DelayReading:
         """One step per round-trip sample (a few a second): `rtt` in seconds, `used` the rate the
         uploads actually sent lately."""
+        self._now = now
         base = self._base(now, rtt)
         self._recent.append(rtt)
         queue = max(0.0, min(self._recent) - base)

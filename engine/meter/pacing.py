@@ -28,7 +28,7 @@ from engine.config.settings import load_settings, settings_path
 from engine.meter.control import clear_activity, current_pause, publish_activity
 from engine.meter.delaycontrol import DelayController
 from engine.meter.forecast import Outlook
-from engine.meter.linkrtt import LinkProbe
+from engine.meter.linkrtt import FAST, STEADY, LinkProbe
 from engine.platform import current as platform
 
 __all__ = ["Pacer", "Decision", "BandwidthStatus"]
@@ -176,6 +176,8 @@ class Pacer:
         self._reload_settings()
         decision = self.decide()
         self.probe.wanted = self.active and self._controller is not None and decision.rate != 0
+        if self._controller is not None:
+            self.probe.interval = STEADY if self._controller.steady else FAST
         old, new = self.bucket.rate, decision.rate
         if old is None or new is None or new == 0 or old == 0:
             changed = old != new
@@ -242,4 +244,5 @@ class Pacer:
             if self._publish and now - last_publish >= _PUBLISH_EVERY:
                 last_publish = now
                 doc = self.status().to_json() | {"sent": self.bucket.sent, "upload": self.upload}
+                doc["link_probes"] = self.probe.handshakes
                 publish_activity(doc, self.clock)

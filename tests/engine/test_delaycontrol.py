@@ -91,3 +91,49 @@ def test_the_base_delay_is_the_least_of_the_last_ten_minutes():
     assert c.update(30.0, 0.080, 0).extra_delay == pytest.approx(0.030)
     c.update(11 * 60.0, 0.060, 0)  # the 50 ms minute has left the history: a route change is learnt
     assert c.update(11 * 60.0 + 1, 0.070, 0).extra_delay == pytest.approx(0.010)
+
+
+def _sample(c: DelayController, t: float, queue: float) -> bool:
+    c.update(t, BASE + queue, c.rate)
+    return c.steady
+
+
+def test_it_says_when_the_delay_holds_so_the_probe_can_sample_less_often():
+    """Steady: just under the rate at which a queue last appeared, next to no queue, no cut for
+    three seconds. Never while ramping or while a queue stands."""
+    c = DelayController()
+    assert not c.steady  # no sample yet
+    t = 0.0
+    for _ in range(20):  # ramping on an empty line
+        t += 0.2
+        assert not _sample(c, t, 0.0)
+    for _ in range(5):  # a queue: cuts
+        t += 0.2
+        assert not _sample(c, t, 0.060)
+    cut = t
+    flags = []
+    while t < cut + 30:  # the queue drained: the rate recovers towards the line's, then holds
+        t += 0.2
+        flags.append((t - cut, _sample(c, t, 0.001)))
+    assert not any(f for since, f in flags if since < 3.0)  # not straight after a cut
+    assert not flags[20][1] and flags[-1][1]  # recovering (well under the line's rate), then holding
+    t += 0.2
+    assert not _sample(c, t, 0.010)  # a queue of half the target: sampled often again
+
+
+def test_the_pacer_probes_less_often_while_the_delay_holds():
+    from engine.config.settings import Settings
+    from engine.meter.linkrtt import FAST, STEADY
+    from tests.engine.test_pacing import pacer
+
+    p, bucket, clock = pacer(Settings())
+    seen = []
+    with p.running():
+        for i in range(200):  # empty line, then a queue, then empty for long enough
+            clock.now += 0.2
+            queue = 0.060 if 20 <= i < 25 else 0.0
+            p.probe.samples = [(clock.now, BASE + queue)]
+            bucket.sent += int(p.decision.rate or 0)  # uploads use what they are allowed
+            p.step()
+            seen.append(p.probe.interval)
+    assert seen[0] == FAST and seen[24] == FAST and seen[-1] == STEADY

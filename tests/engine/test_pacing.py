@@ -21,6 +21,7 @@ class Probe:
     def __init__(self):
         self.samples = []
         self.wanted = False
+        self.handshakes = 0
 
     def take(self):
         out, self.samples = self.samples, []
