@@ -37,6 +37,7 @@ _DOING = {
     "restore": "Restoring…",
     "seed-export": "Writing the seed drive…",
     "seed-verify": "Checking the seed drive…",
+    "seed load": "Uploading the seed drive…",
     "reconcile": "Checking what the seed drive delivered…",
     "support-bundle": "Gathering the support bundle…",
 }
@@ -174,8 +175,8 @@ class Tray(QObject):
         if problem.kind == "stopped":  # the user's own stop: said, not a problem to attend to
             self._set("idle", "Backup stopped by you" if kind == "backup" else self._idle_line())
             return
-        if kind == "destination":
-            return  # a place typed in Settings and not taken: the page says why
+        if kind not in _DOING:
+            return  # a page's question (a listing, a place typed in Settings): that page says it
         self.problem = str(problem)
         if kind == "backup" and problem.away:
             self._set("attention", "Can't reach your backup — trying again by itself")

@@ -148,7 +148,8 @@ class Household:
             run(["ip", "-n", ns, "link", "set", dev, "up"])
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
         run(["ip", "netns", "exec", self.home, "tc", "qdisc", "add", "dev", self.dev_home, "root", "tbf",
-             "rate", f"{LINE_BPS // 1000}kbit", "burst", "4kb", "limit", str(QUEUE)])  # fmt: skip
+             "rate", f"{LINE_BPS // 1000}kbit", "burst", str(max(4096, LINE_BPS // 8 // 100)),
+             "limit", str(QUEUE)])  # fmt: skip
         for mode in MODES:
             (self.s3root / mode).mkdir(parents=True, exist_ok=True)
         self.ns(self.net, [rclone(), "serve", "s3", "--addr", f"{NET_IP}:{S3_PORT}", "--auth-key",
@@ -336,6 +337,9 @@ def run_mode(
         "bytes_sent": int(payload),
         "wire_bytes": int(wire),
         "utilization": round(wire / (CAPACITY * (end - first)), 3),
+        # how soon the line is used: what a fast line's user feels first
+        "utilization_first_5s": round(agent.backup_bytes(first, first + 5)[1] / (CAPACITY * 5), 3),
+        "utilization_first_15s": round(agent.backup_bytes(first, first + 15)[1] / (CAPACITY * 15), 3),
         "probe_p50_ms": round(pct(rtts, 50), 1),
         "probe_p95_ms": round(pct(rtts, 95), 1),
         "probe_max_ms": round(max(rtts), 1),
@@ -394,6 +398,16 @@ def namespaces_available() -> str | None:
     return None
 
 
+def _line(mbit: float, queue_s: float) -> None:
+    """Another line than the default DSL one (the figures of the speed issue: 20 and 100 Mbit/s)."""
+    global LINE_BPS, CAPACITY, QUEUE, FIXED
+    LINE_BPS = int(mbit * 1_000_000)
+    CAPACITY = LINE_BPS / 8
+    QUEUE = int(CAPACITY * queue_s)
+    FIXED = int(CAPACITY * 0.8)
+    MODES["fixed"] = str(FIXED)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60)
@@ -401,6 +415,8 @@ def main() -> int:
     ap.add_argument("--pause-test", action="store_true", help="pause and resume the automatic-mode backup")
     ap.add_argument("--trace", action="store_true", help="print the backup's pace once a second (stderr)")
     ap.add_argument("--source-mb", type=int, default=0, help="size of the random source (default: enough)")
+    ap.add_argument("--line-mbit", type=float, default=1.3, help="the line's upload speed (a fast line: 20, 100)")
+    ap.add_argument("--queue-s", type=float, default=0.98, help="the modem's queue, in seconds of the line")
     ap.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--agent", metavar="DEV", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -410,6 +426,7 @@ def main() -> int:
     if args.agent:
         home_agent(args.agent)
         return 0
+    _line(args.line_mbit, args.queue_s)
     why = namespaces_available()
     if why:
         print(json.dumps({"skipped": why}))
