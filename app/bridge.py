@@ -199,11 +199,12 @@ class EngineBridge(QObject):
 
         self._start(threading.Thread(target=work, name="app-check-destination", daemon=True))
 
-    def save_settings(self, settings: Settings) -> None:
-        """The destination may have changed: the service is opened again for the next job."""
+    def save_settings(self, settings: Settings, reconnect: bool = False) -> None:
+        """The destination may have changed (or, with `reconnect`, its keys): the service is
+        opened again for the next job."""
         before = load_settings().destination
         save_settings(settings)
-        if settings.destination != before and not self.busy:
+        if (settings.destination != before or reconnect) and not self.busy:
             self.stop_protection()  # idle: it ends within a second
             self.service.close()
             self.service = self._open()

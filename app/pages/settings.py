@@ -121,6 +121,7 @@ class SettingsPage(Page):
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self.save)
         self._pending: Settings | None = None  # saved once its new destination answers
+        self._new_keys = False  # ... with keys typed for it: the engine takes them up then
         bridge.destination_checked.connect(self._checked)
         end = QHBoxLayout()
         end.addStretch(1)
@@ -263,7 +264,7 @@ class SettingsPage(Page):
         if self.bridge.busy:
             self.error.setText("A backup or restore is under way: stop it or let it finish, then Save again.")
             return False
-        self._pending = new
+        self._pending, self._new_keys = new, keys_typed
         self.save_button.setEnabled(False)
         self.outcome.setText("Checking the destination…")
         self.bridge.check_destination(new.destination)
@@ -284,8 +285,8 @@ class SettingsPage(Page):
             destination=self.destination.location(),
         )
 
-    def _apply(self, new: Settings) -> None:
-        self.bridge.save_settings(new)
+    def _apply(self, new: Settings, new_keys: bool = False) -> None:
+        self.bridge.save_settings(new, reconnect=new_keys)
         self.versions.setText(new.retention.describe())
 
     def _checked(self, connection: Connection | None, problem: Problem | None) -> None:
@@ -298,7 +299,7 @@ class SettingsPage(Page):
             self.outcome.setText("")
             self.error.setText(f"Not saved: {problem}")
         else:
-            self._apply(new)
+            self._apply(new, self._new_keys)
             self.outcome.setText(
                 "Saved. A new backup was started there; the first backup sends everything."
                 if connection.created
