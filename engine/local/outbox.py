@@ -31,6 +31,7 @@ _STOP = object()
 #: one upload in flight per 4 MiB/s allowed: a single stream fills a slower line (a pack takes
 #: seconds to send, the pause between two requests is one round trip)
 _STREAM_RATE = 4 << 20
+_PACK_BUFFER = 1 << 20
 
 
 def streams_for(limit: float | None, most: int) -> int:
@@ -89,7 +90,9 @@ class Uploader:
         os.close(fd)
         with self._counts:
             self._parts.add(name)
-        return open(name, "wb", buffering=0)  # noqa: SIM115 - closed by the writer thread
+        # buffered: a small file's blob is a copy, not a write call made under the blob store's
+        # lock (PackWriter.finish flushes before the writer thread fsyncs)
+        return open(name, "wb", buffering=_PACK_BUFFER)  # noqa: SIM115 - closed by the writer thread
 
     def pack_finished(self, out: BinaryIO, pack_id: bytes, entries: list[PackEntry]) -> None:
         """Blocks while the queue is full; raises the writer's error if it has failed."""

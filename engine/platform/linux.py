@@ -15,6 +15,7 @@ import platform
 import socket
 import struct
 import subprocess
+import threading
 
 from engine.platform.interface import Platform, Xattrs
 
@@ -31,6 +32,8 @@ _STATX_BTIME = 0x800
 _STATX_SIZE = 256
 _BTIME = struct.Struct("<qI")  # struct statx_timestamp at offset 80: tv_sec, tv_nsec
 _BTIME_AT = 80
+_MASK = struct.Struct("<I")  # stx_mask: which fields the kernel filled in
+_buffers = threading.local()
 
 #: ioprio_set(2): the calling thread (who = 0), best effort class at its lowest level (as `ionice -c2 -n7`)
 _IOPRIO_SET = {"x86_64": 251, "aarch64": 30}.get(platform.machine())
@@ -64,14 +67,16 @@ class LinuxPlatform(Platform):
     def birthtime_ns(self, path: bytes, st: os.stat_result, fd: int | None = None) -> int:
         if _statx is None:
             return 0
-        buf = ctypes.create_string_buffer(_STATX_SIZE)
+        buf = getattr(_buffers, "statx", None)  # one per thread: asked once per file backed up
+        if buf is None:
+            buf = _buffers.statx = ctypes.create_string_buffer(_STATX_SIZE)
         if fd is not None:
             rc = _statx(fd, b"", _AT_EMPTY_PATH | _AT_SYMLINK_NOFOLLOW, _STATX_BTIME, buf)
         else:
             rc = _statx(_AT_FDCWD, path, _AT_SYMLINK_NOFOLLOW, _STATX_BTIME, buf)
-        if rc != 0 or not int.from_bytes(buf.raw[:4], "little") & _STATX_BTIME:
+        if rc != 0 or not _MASK.unpack_from(buf)[0] & _STATX_BTIME:
             return 0
-        sec, nsec = _BTIME.unpack_from(buf.raw, _BTIME_AT)
+        sec, nsec = _BTIME.unpack_from(buf, _BTIME_AT)
         return sec * 1_000_000_000 + nsec
 
     def restorable_xattr(self, name: bytes) -> bool:
