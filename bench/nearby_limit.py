@@ -12,35 +12,20 @@ alternating the two settings with fresh repositories and BACKBEAT_HOMEs; prints 
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.datasets import generate  # noqa: E402
-from bench.s3_vs_local import timed_backup  # noqa: E402
-from tests.s3server import S3Server  # noqa: E402
+from bench.s3_vs_local import loopback_bench, timed_backup  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size-mb", type=int, default=512)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="backbeat-nearby-"))
-    src = work / "src"
-    generate(src, args.size_mb, args.seed)
-    size_mib = sum(p.stat().st_size for p in src.rglob("*") if p.is_file() and not p.is_symlink()) / 2**20
-    server = S3Server(work / "s3")
-    server.start()
-    env = dict(os.environ, BACKBEAT_PASSWORD="bench", PYTHONPATH=str(HERE.parent), **S3Server.env())
+    args, work, src, size_mib, server, env = loopback_bench(__doc__.splitlines()[0], 512)
     times: dict[str, list[float]] = {"automatic (default)": [], "limit off": []}
     try:
         for i in range(args.repeat):

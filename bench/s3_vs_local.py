@@ -50,9 +50,12 @@ def timed_backup(location: str, src: Path, env: dict, server_pid: int | None = N
     return wall, usage.ru_utime + usage.ru_stime, _cpu_of(server_pid) - server0
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size-mb", type=int, default=1024)
+def loopback_bench(description: str, size_mb: int) -> tuple[argparse.Namespace, Path, Path, float, S3Server, dict]:
+    """What a loopback S3 bench starts with: its arguments (--size-mb, --seed, --repeat), a work
+    folder holding the generated dataset `src` (and its MiB), rclone's S3 server started on the
+    loopback, and the environment for Backbeat's commands."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--size-mb", type=int, default=size_mb)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
@@ -64,6 +67,11 @@ def main() -> None:
     server = S3Server(work / "s3")
     server.start()
     env = dict(os.environ, BACKBEAT_PASSWORD="bench", PYTHONPATH=str(HERE.parent), **S3Server.env())
+    return args, work, src, size_mib, server, env
+
+
+def main() -> None:
+    args, work, src, size_mib, server, env = loopback_bench(__doc__.splitlines()[0], 1024)
     local, cloud = [], []
     try:
         for i in range(args.repeat):
