@@ -4,26 +4,21 @@ Nothing is held per file: the scan is a spool on disk (`engine.local.spool`), re
 cache in the same order, and the files to read, with their records once read, are a work list on
 disk (`engine.local.worklist`). Files the files cache vouches for (same device, inode, size, mtime
 and ctime, and every blob still indexed) are not read. The rest are read, in the order of
-`engine.config.priority` (what protects most goes first), on a pool of threads: each reads, chunks
-and hashes a file; new chunks of large files are sealed (zstd + AES-GCM) on a second pool so both
-cores work even on one huge file. All of it runs in compiled code that releases the GIL. A file
-that changes while it is read is read once more, then skipped with a warning. During a long run,
-checkpoints make what has arrived restorable (`engine.jobs.checkpoint`); over a network, progress
-is counted in bytes sent against a forecast of what is left to send (`engine.meter.forecast`). The
-snapshot is written last, after every pack and the index it needs; the files cache after it.
+`engine.config.priority` (what protects most goes first), on a pool of threads
+(`engine.jobs.reading`). During a long run, checkpoints make what has arrived restorable
+(`engine.jobs.checkpoint`); over a network, progress is counted in bytes sent against a forecast
+of what is left to send (`engine.meter.forecast`). The snapshot is written last, after every pack
+and the index it needs; the files cache after it.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
-import stat
 import threading
 from array import array
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -38,22 +33,22 @@ from engine.config.priority import PrioritySettings, kind_of
 from engine.config.settings import CheckpointSettings
 from engine.jobs.checkpoint import CheckpointTimer, OpenCheckpoints
 from engine.jobs.needs import Needs, require
+from engine.jobs.reading import Reading
 from engine.jobs.rollback import not_before_latest, remember_latest, snapshot_warnings
 from engine.jobs.session import Session, forget_unlisted_packs
-from engine.jobs.trees import CacheCursor, Records, build_trees, name_of
+from engine.jobs.trees import CacheCursor, Records, build_trees
 from engine.local import filerecord
 from engine.local.outbox import Uploader, streams_for
 from engine.local.scanner import Partial, Scan, scan
 from engine.local.spool import CLOUD_ONLY, Tag, meta_mtime_ns, meta_size, tree_key
-from engine.local.worklist import ToRead, WorkList
+from engine.local.worklist import WorkList
 from engine.meter.forecast import Line, TailEstimate, UploadForecast, sample_ratios
 from engine.platform import current as platform
 from engine.repo.blob import BlobType, seal_blob
 from engine.repo.blobstore import BlobStore
-from engine.repo.chunker import Chunker
 from engine.repo.index import PackInfo
-from engine.repo.snapshot import Snapshot, save_snapshot
-from engine.repo.tree import Kind, TreeEntry
+from engine.repo.snapshot import Snapshot
+from engine.repo.tree import Kind
 from engine.repo.walk import folder_entries
 
 __all__ = ["NEEDS", "Scanned", "Scanning", "start_scan", "run_backup", "RunOptions", "access_problems"]
@@ -80,24 +75,11 @@ class RunOptions:
     line: Line | None = None
 
 
-class _FileChanged(Exception):
-    pass
-
-
-class _Vanished(Exception):
-    """The file to read was deleted after the scan (not any other missing file: a pack's, say)."""
-
-
-def _same(a: os.stat_result, b: os.stat_result) -> bool:
-    return (a.st_size, a.st_mtime_ns, a.st_ctime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ctime_ns, b.st_ino)
-
-
 class _Run:
     def __init__(self, session: Session, events: EventSink, clock: Clock, workers: int, options: RunOptions) -> None:
         self.session = session
         self.events = events
         self.clock = clock
-        self.workers = workers
         self.options = options
         self.skipped: list[FileSkipped] = []
         #: numbers of the files only in the cloud that no earlier backup holds: not in this snapshot
@@ -115,8 +97,6 @@ class _Run:
         self.store = BlobStore(
             session.repo.key, session.index, session.repo.backend, self.uploader, session.repo.pack_size
         )
-        self.seal_pool = ThreadPoolExecutor(workers, thread_name_prefix="backbeat-seal")
-        self._local = threading.local()
         self.started_ns = clock.wall_ns()
         #: the files to read and, once read, their records: the stat their content matches
         #: (`pack_meta`), then their encoded tree entry. The files cache stores the same records.
@@ -125,12 +105,7 @@ class _Run:
         self.checkpoints: OpenCheckpoints | None = None  # set once the scan says which folders
         self.reading_done = threading.Event()  # checkpoints end; progress to a disk ends
         self.stopping = threading.Event()  # everything is at the destination: progress ends
-        self._count_lock = threading.Lock()
-        self.bytes_deduped = 0  # guarded by self._count_lock: bytes read that were stored already
-        self.bytes_read = 0  # guarded by self._count_lock: bytes of the files read whole
-        self.files_new = 0  # guarded by self._count_lock
-        self.files_changed = 0  # guarded by self._count_lock
-        self.files_same = 0  # guarded by self._count_lock: read again, found as the files cache had them
+        self.reading = Reading(session, self.store, self.work, workers, self.report)
 
     def _stored(self, info: PackInfo) -> None:
         self.store.pack_stored(info)
@@ -138,89 +113,6 @@ class _Run:
     def report(self, ev: FileSkipped) -> None:
         self.skipped.append(ev)
         self.events(ev)
-
-    def _chunker(self) -> Chunker:
-        if not hasattr(self._local, "chunker"):
-            c = self.session.repo.chunker
-            self._local.chunker = Chunker(c.min_size, c.avg_size, c.max_size, self.session.repo.chunker_seed)
-        return self._local.chunker
-
-    # -- one file ----------------------------------------------------------------------------
-    def _read_once(self, path: bytes, progress: Meter) -> bytes:
-        store, stop = self.store, self.session.stop
-        ids: list[bytes] = []
-        futures: deque[Future] = deque()
-        read = 0
-        try:  # never through a link, never blocked by a FIFO: both may have been swapped in since the scan
-            f = open(os.open(path, _READ_FLAGS), "rb", buffering=0)  # noqa: SIM115 - closed by the with below
-        except FileNotFoundError:
-            raise _Vanished() from None
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise _FileChanged("it is no longer a regular file") from None
-            raise
-        try:
-            with f:
-                before = os.fstat(f.fileno())
-                if not stat.S_ISREG(before.st_mode):
-                    raise _FileChanged("it is no longer a regular file")
-                for chunk in self._chunker().cut_file(f):
-                    stop.check()  # a large file: every reserved blob still reaches a pack (below)
-                    blob_id = store.blob_id(chunk)
-                    ids.append(blob_id)
-                    read += len(chunk)
-                    progress.add(len(chunk))
-                    if not store.reserve(blob_id):
-                        with self._count_lock:
-                            self.bytes_deduped += len(chunk)
-                        continue
-                    if len(chunk) < _POOL_SEAL_MIN:
-                        store.add(store.seal(blob_id, BlobType.DATA, chunk))
-                        continue
-                    futures.append(self.seal_pool.submit(store.seal, blob_id, BlobType.DATA, bytes(chunk)))
-                    while len(futures) >= _IN_FLIGHT:
-                        store.add(futures.popleft().result())
-                after = os.fstat(f.fileno())
-                meta = platform().metadata(path, after, f.fileno())
-        finally:
-            while futures:  # a reserved blob must always reach a pack, whatever happened
-                store.add(futures.popleft().result())
-        if not _same(before, after) or read != before.st_size:
-            progress.add(-read)
-            raise _FileChanged("it changed while being read")
-        with self._count_lock:
-            self.bytes_read += read
-        mode = stat.S_IMODE(before.st_mode)
-        xattrs = platform().xattrs(path)
-        entry = TreeEntry(
-            name_of(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=xattrs, ids=tuple(ids), meta=meta
-        )
-        return filerecord.make(before, entry)
-
-    def store_file(self, file: ToRead, progress: Meter) -> None:
-        name = os.fsdecode(file.path)
-        for attempt in (1, 2):
-            try:
-                record = self._read_once(file.path, progress)
-                self.work.done(file.no, record)
-                with self._count_lock:
-                    if file.cached is None:
-                        self.files_new += 1
-                    elif filerecord.digest(record) == file.cached:
-                        self.files_same += 1  # read again to be sure (see _RACY_NS), and the same
-                    else:
-                        self.files_changed += 1
-                break
-            except _FileChanged as e:
-                if attempt == 2:
-                    self.report(FileSkipped(name, f"{e}; it will be backed up next time", warning=True))
-            except _Vanished:
-                self.report(FileSkipped(name, "it was deleted before it could be read", warning=True))
-                break
-            except OSError as e:
-                self.report(FileSkipped(name, f"cannot read it ({e.strerror})", warning=True))
-                break
-        progress.add(0, files=1)
 
     # -- the run -----------------------------------------------------------------------------
     def classify(self, found: Scan) -> int:
@@ -268,38 +160,6 @@ class _Run:
             self.report(FileSkipped(os.fsdecode(found.base), said, warning=True))
         return unchanged
 
-    def read_all(self, progress: Meter) -> None:
-        """Worker threads pull files from the work list, in its order; the first error stops them all."""
-        order = self.work.order()
-        lock = threading.Lock()
-        errors: list[BaseException] = []
-
-        def worker() -> None:
-            platform().throttle_disk_io()  # the computer stays responsive while a backup reads
-            while not errors:
-                with lock:
-                    file = next(order, None)
-                if file is None:
-                    return
-                try:
-                    self.session.stop.check()  # between files: what was read is in the outbox
-                    self.store_file(file, progress)
-                except BaseException as e:  # noqa: BLE001 - re-raised on the run's thread
-                    errors.append(e)
-
-        threads = [threading.Thread(target=worker, name=f"backbeat-read-{i}") for i in range(self.workers)]
-        for t in threads:
-            t.start()
-        try:
-            for t in threads:
-                t.join()
-        except BaseException as e:  # Ctrl-C: the workers stop after the file they are reading
-            errors.append(e)
-            raise
-        if errors:
-            raise errors[0]
-        self.work.flush()
-
     # -- progress and checkpoints, on threads of their own ------------------------------------
     def sent(self) -> int:
         line = self.options.line
@@ -333,8 +193,10 @@ class _Run:
                 self.events(progress.event("backing up"))
             else:
                 outlook = line.outlook()
-                accounted = self.store.data_raw + self.bytes_deduped  # read, and packed or found stored
-                forecast.update(accounted, self.store.bytes_packed, self.sent(), outlook.limit, self.bytes_deduped)
+                accounted = self.store.data_raw + self.reading.bytes_deduped  # read, and packed or found stored
+                forecast.update(
+                    accounted, self.store.bytes_packed, self.sent(), outlook.limit, self.reading.bytes_deduped
+                )
                 eta = forecast.eta(outlook, datetime.fromtimestamp(self.clock.wall()))
                 self.events(
                     Progress(
@@ -382,8 +244,7 @@ class _Run:
             "bytes_sent": self.sent(),
         } | _selection(found)
         snap = self.snapshot(found, tree_id, summary, checkpoint=True)
-        self.session.check_lock()
-        snapshot_id = save_snapshot(self.session.repo.backend, self.session.repo.key, snap)
+        snapshot_id = self.session.save_snapshot(snap)
         self.open_checkpoints(found).wrote(snapshot_id)
         self.remember(vouched)  # what the destination holds need not be read again if this run is interrupted
         self.events(Checkpoint(snapshot_id, files, self.sent()))
@@ -595,7 +456,7 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
             run.report(FileSkipped(str(session.state.path), f"{session.state.altered - altered} {why}", warning=True))
         progress = Meter(clock, found.spool.files, run.work.bytes, files_done=unchanged)
         helpers = run.start_helpers(found, progress)
-        run.read_all(progress)
+        run.reading.read_all(progress)
         run.reading_done.set()
         for t in helpers[1:]:
             t.join()  # a checkpoint under way ends before the final trees are built
@@ -608,7 +469,7 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
         for t in helpers[1:]:
             if t.is_alive():
                 t.join()
-        run.seal_pool.shutdown()
+        run.reading.close()
         try:
             run.uploader.close()
         finally:
@@ -620,11 +481,11 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
     session.write_index()
     summary = BackupSummary(
         snapshot_id="",
-        files_new=run.files_new,
-        files_changed=run.files_changed,
-        files_unchanged=unchanged + run.files_same,
+        files_new=run.reading.files_new,
+        files_changed=run.reading.files_changed,
+        files_unchanged=unchanged + run.reading.files_same,
         dirs=dirs,
-        bytes_read=run.bytes_read,
+        bytes_read=run.reading.bytes_read,
         bytes_added=run.uploader.bytes_written,
         blobs_added=run.store.new_blobs,
         duration=clock.monotonic() - t0,
@@ -637,8 +498,7 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
     recorded = {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}
     snap = run.snapshot(found, root, recorded | _selection(found))
     snap.time_ns = not_before_latest(session, snap.time_ns)
-    session.check_lock()
-    snapshot_id = save_snapshot(session.repo.backend, session.repo.key, snap)
+    snapshot_id = session.save_snapshot(snap)
     run.open_checkpoints(found).fold()  # the final snapshot holds all they did
     remember_latest(session, snap)
     run.remember(vouched, unsure)

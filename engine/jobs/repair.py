@@ -30,7 +30,7 @@ from engine.jobs.prune import PrunePlan, PruneReport, read_plan, repack, rewrite
 from engine.jobs.rollback import remember_latest, remember_listing
 from engine.jobs.session import Session
 from engine.repo.pack import holds_pack, matches_name
-from engine.repo.snapshot import delete_snapshot, load_snapshots, save_snapshot
+from engine.repo.snapshot import delete_snapshot, load_snapshots
 from engine.repo.walk import walk_trees
 
 __all__ = ["NEEDS", "RepairReport", "run_repair", "salvage", "mark_snapshots"]
@@ -119,9 +119,8 @@ def mark_snapshots(session: Session) -> tuple[list[str], list[str]]:
         lost = _lost_files(session, snap.tree_id)
         if lost <= set(snap.damaged):
             continue
-        session.check_lock()
         marked = replace(snap, damaged=sorted(lost | set(snap.damaged)), id="")
-        save_snapshot(repo.backend, repo.key, marked)
+        session.save_snapshot(marked)
         delete_snapshot(repo.backend, snap.id)
         if (session.state.latest_snapshot(repo.backend.location) or ("",))[0] == snap.id:
             remember_latest(session, marked)

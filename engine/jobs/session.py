@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from engine.backends.base import Backend, list_packs, pack_ids, pack_name
+from engine.backends.base import Backend, list_packs, pack_ids
 from engine.base.clock import SYSTEM_CLOCK
 from engine.base.errors import BackendError, IntegrityError, RepositoryBusy, UnauthenticatedConfig
 from engine.base.home import app_dir
 from engine.base.memory import release_memory
 from engine.base.stop import NEVER, Stop
-from engine.local.outbox import outbox_path
+from engine.local.outbox import deliver_journaled, drop_parts, outbox_folder
 from engine.local.state import State
 from engine.repo.blobstore import BlobStore
 from engine.repo.index import Index, PackInfo, index_plain
 from engine.repo.lock import RepoLock
-from engine.repo.pack import holds_pack
 from engine.repo.repository import Repository
+from engine.repo.snapshot import Snapshot, save_snapshot
 
 __all__ = [
     "Session",
@@ -38,7 +38,6 @@ __all__ = [
     "reload_session",
     "rebuild_index",
     "state_path",
-    "outbox_folder",
 ]
 
 
@@ -68,10 +67,6 @@ def _run_lock(repo_id: str, exclusive: bool) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def outbox_folder(repo_id: str) -> Path:
-    return app_dir() / "outbox" / repo_id
 
 
 @dataclass
@@ -123,6 +118,12 @@ class Session:
         self.state.clear_journal(pending.pack_ids)
         self.index_files.add(name)
         return name
+
+    def save_snapshot(self, snap: Snapshot) -> str:
+        """Write a snapshot record (after the packs and the index file it needs), only while this
+        job's lock holds; returns its id."""
+        self.check_lock()
+        return save_snapshot(self.repo.backend, self.repo.key, snap)
 
     def rewrite_index(
         self, kept: dict[str, list[PackInfo]], stays: list[PackInfo], drop: list[str]
@@ -274,42 +275,6 @@ def rebuild_index(repo: Repository, index: Index) -> int:
     return added
 
 
-def _deliver_from_outbox(repo: Repository, pack_id: bytes) -> bool:
-    """Put a finished pack left in the outbox; False when it is not there whole."""
-    path = outbox_path(outbox_folder(repo.id), pack_id)
-    try:
-        if not holds_pack(pack_id, path.read_bytes()):
-            raise IntegrityError(f"outbox pack {pack_id.hex()[:16]} is damaged")
-    except (FileNotFoundError, IntegrityError):
-        path.unlink(missing_ok=True)
-        return False
-    repo.backend.put_file(pack_name(pack_id), str(path))
-    path.unlink(missing_ok=True)
-    return True
-
-
-def _recover_journal(repo: Repository, state: State, index: Index) -> list[bytes]:
-    recovered, gone = [], []
-    journaled = state.journaled_packs()
-    for pack_id in journaled:
-        if not repo.has_pack(pack_id) and not _deliver_from_outbox(repo, pack_id):
-            gone.append(pack_id)
-            continue
-        info = repo.pack_header(pack_id)
-        state.record_held(repo.backend.location, pack_id, info.size)
-        if all(e.blob_id in index for e in info.entries):
-            gone.append(pack_id)  # already indexed before the crash
-            continue
-        index.add_pack(info, pending=True)
-        recovered.append(pack_id)
-    state.clear_journal(gone)
-    keep = {outbox_path(outbox_folder(repo.id), p) for p in journaled}
-    for stray in outbox_folder(repo.id).glob("*.pack"):  # finished, but killed before it was journaled
-        if stray not in keep:
-            stray.unlink(missing_ok=True)
-    return recovered
-
-
 def open_session(
     backend: Backend, passphrase: str, *, trust_config: bool = False, beside: Repository | None = None
 ) -> Session:
@@ -363,8 +328,7 @@ def recover(session: Session) -> None:
         session.state.set_config_seen("mac")
     with _run_lock(session.repo.id, exclusive=True) as alone:
         if alone:  # no run of this computer is alive: half-written packs are a killed run's
-            for part in outbox_folder(session.repo.id).glob("*.part"):
-                part.unlink(missing_ok=True)
+            drop_parts(outbox_folder(session.repo.id))
         journaled = alone and bool(session.state.journaled_packs())
         if journaled or session.index.has_pending():
             _recover(session, journaled)
@@ -388,7 +352,7 @@ def _recover(session: Session, journaled: bool) -> None:
         session.lock = lock
     try:
         if journaled:
-            _recover_journal(session.repo, session.state, session.index)
+            deliver_journaled(session.repo, session.state, session.index, outbox_folder(session.repo.id))
         if session.index.has_pending():
             session.write_index()
     except BackendError:

@@ -7,7 +7,12 @@ local state before it travels. When the destination is slower than the pipeline 
 and the pipeline waits (backpressure), so the outbox stays small. Only once the destination
 holds the whole pack does the blob store learn its blobs. After a crash, a journaled pack still
 in the outbox is delivered by the next run; one already at the destination is recovered from
-its own header (see engine.jobs.session).
+its own header (`deliver_journaled`, called when a job first writes: engine.jobs.session.recover).
+
+Index files and snapshots do not pass through here: they are written by the job (Session.write_index,
+Session.save_snapshot, under its lock) once the outbox has drained. Neither needs a journal: an
+index file is rebuilt from the journaled packs' own headers, and a killed run's snapshot must never
+be sent late (a prune since may have removed what it names); the next run makes a new one.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.backends.base import Backend, pack_name
+from engine.base.errors import IntegrityError
+from engine.base.home import app_dir
 from engine.local.state import State
-from engine.repo.index import PackInfo
-from engine.repo.pack import PackEntry
+from engine.repo.index import Index, PackInfo
+from engine.repo.pack import PackEntry, holds_pack
+from engine.repo.repository import Repository
 
-__all__ = ["Uploader", "outbox_path", "streams_for"]
+__all__ = ["Uploader", "outbox_folder", "outbox_path", "streams_for", "deliver_journaled", "drop_parts"]
 
 _STOP = object()
 #: one upload in flight per 4 MiB/s allowed: a single stream fills a slower line (a pack takes
@@ -40,6 +48,10 @@ def streams_for(limit: float | None, most: int) -> int:
     if limit is None:
         return most
     return max(1, min(most, int(limit // _STREAM_RATE) + 1))
+
+
+def outbox_folder(repo_id: str) -> Path:
+    return app_dir() / "outbox" / repo_id
 
 
 def outbox_path(folder: Path, pack_id: bytes) -> Path:
@@ -184,3 +196,47 @@ class Uploader:
             Path(leftover).unlink(missing_ok=True)
         if self._error is not None:
             raise self._error
+
+
+# -- after a killed run --------------------------------------------------------------------------
+def drop_parts(folder: Path) -> None:
+    """Half-written packs: only when no run of this computer is alive (they are a killed run's)."""
+    for part in folder.glob("*.part"):
+        part.unlink(missing_ok=True)
+
+
+def deliver_journaled(repo: Repository, state: State, index: Index, folder: Path) -> None:
+    """A killed run's journaled packs: each one still in the outbox is delivered, each one at the
+    destination is indexed again from its own header (pending, for the caller's index file); the
+    journal keeps only those. Finished packs never journaled (killed in between) are deleted."""
+    gone = []
+    journaled = state.journaled_packs()
+    for pack_id in journaled:
+        if not repo.has_pack(pack_id) and not _deliver_left(repo, folder, pack_id):
+            gone.append(pack_id)
+            continue
+        info = repo.pack_header(pack_id)
+        state.record_held(repo.backend.location, pack_id, info.size)
+        if all(e.blob_id in index for e in info.entries):
+            gone.append(pack_id)  # already indexed before the crash
+            continue
+        index.add_pack(info, pending=True)
+    state.clear_journal(gone)
+    keep = {outbox_path(folder, p) for p in journaled}
+    for stray in folder.glob("*.pack"):
+        if stray not in keep:
+            stray.unlink(missing_ok=True)
+
+
+def _deliver_left(repo: Repository, folder: Path, pack_id: bytes) -> bool:
+    """Put a finished pack left in the outbox; False when it is not there whole."""
+    path = outbox_path(folder, pack_id)
+    try:
+        if not holds_pack(pack_id, path.read_bytes()):
+            raise IntegrityError(f"outbox pack {pack_id.hex()[:16]} is damaged")
+    except (FileNotFoundError, IntegrityError):
+        path.unlink(missing_ok=True)
+        return False
+    repo.backend.put_file(pack_name(pack_id), str(path))
+    path.unlink(missing_ok=True)
+    return True

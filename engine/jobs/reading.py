@@ -1,0 +1,188 @@
+"""Reading the files a backup must read: each is opened without following a link, read, chunked
+and hashed on a pool of threads, in the work list's order; new chunks are stored (reserved, sealed,
+added to a pack). Chunks of large files are sealed (zstd + AES-GCM) on a second pool so both cores
+work even on one huge file. All of it runs in compiled code that releases the GIL. A file that
+changes while it is read is read once more, then skipped with a warning; one deleted since the
+scan is skipped. A read file's record (its stat and encoded tree entry) goes back to the work list.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from engine.base.events import FileSkipped
+from engine.base.progress import Meter
+from engine.jobs.session import Session
+from engine.jobs.trees import name_of
+from engine.local import filerecord
+from engine.local.worklist import ToRead, WorkList
+from engine.platform import current as platform
+from engine.repo.blob import BlobType
+from engine.repo.blobstore import BlobStore
+from engine.repo.chunker import Chunker
+from engine.repo.tree import Kind, TreeEntry
+
+__all__ = ["Reading"]
+
+#: chunks at least this big are sealed on the seal pool; smaller ones inline.
+_POOL_SEAL_MIN = 512 * 1024
+_IN_FLIGHT = 2
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+class _FileChanged(Exception):
+    pass
+
+
+class _Vanished(Exception):
+    """The file to read was deleted after the scan (not any other missing file: a pack's, say)."""
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_size, a.st_mtime_ns, a.st_ctime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ctime_ns, b.st_ino)
+
+
+class Reading:
+    """The work list's files read into the blob store; counts what was found, for the summary."""
+
+    def __init__(
+        self, session: Session, store: BlobStore, work: WorkList, workers: int, report: Callable[[FileSkipped], None]
+    ) -> None:
+        self.session = session
+        self.store = store
+        self.work = work
+        self.workers = workers
+        self.report = report
+        self.seal_pool = ThreadPoolExecutor(workers, thread_name_prefix="backbeat-seal")
+        self._local = threading.local()
+        self._count_lock = threading.Lock()
+        self.bytes_deduped = 0  # guarded by self._count_lock: bytes read that were stored already
+        self.bytes_read = 0  # guarded by self._count_lock: bytes of the files read whole
+        self.files_new = 0  # guarded by self._count_lock
+        self.files_changed = 0  # guarded by self._count_lock
+        self.files_same = 0  # guarded by self._count_lock: read again, found as the files cache had them
+
+    def _chunker(self) -> Chunker:
+        if not hasattr(self._local, "chunker"):
+            c = self.session.repo.chunker
+            self._local.chunker = Chunker(c.min_size, c.avg_size, c.max_size, self.session.repo.chunker_seed)
+        return self._local.chunker
+
+    # -- one file ----------------------------------------------------------------------------
+    def _read_once(self, path: bytes, progress: Meter) -> bytes:
+        store, stop = self.store, self.session.stop
+        ids: list[bytes] = []
+        futures: deque[Future] = deque()
+        read = 0
+        try:  # never through a link, never blocked by a FIFO: both may have been swapped in since the scan
+            f = open(os.open(path, _READ_FLAGS), "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            raise _Vanished() from None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise _FileChanged("it is no longer a regular file") from None
+            raise
+        try:
+            with f:
+                before = os.fstat(f.fileno())
+                if not stat.S_ISREG(before.st_mode):
+                    raise _FileChanged("it is no longer a regular file")
+                for chunk in self._chunker().cut_file(f):
+                    stop.check()  # a large file: every reserved blob still reaches a pack (below)
+                    blob_id = store.blob_id(chunk)
+                    ids.append(blob_id)
+                    read += len(chunk)
+                    progress.add(len(chunk))
+                    if not store.reserve(blob_id):
+                        with self._count_lock:
+                            self.bytes_deduped += len(chunk)
+                        continue
+                    if len(chunk) < _POOL_SEAL_MIN:
+                        store.add(store.seal(blob_id, BlobType.DATA, chunk))
+                        continue
+                    futures.append(self.seal_pool.submit(store.seal, blob_id, BlobType.DATA, bytes(chunk)))
+                    while len(futures) >= _IN_FLIGHT:
+                        store.add(futures.popleft().result())
+                after = os.fstat(f.fileno())
+                meta = platform().metadata(path, after, f.fileno())
+        finally:
+            while futures:  # a reserved blob must always reach a pack, whatever happened
+                store.add(futures.popleft().result())
+        if not _same(before, after) or read != before.st_size:
+            progress.add(-read)
+            raise _FileChanged("it changed while being read")
+        with self._count_lock:
+            self.bytes_read += read
+        mode = stat.S_IMODE(before.st_mode)
+        xattrs = platform().xattrs(path)
+        entry = TreeEntry(
+            name_of(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=xattrs, ids=tuple(ids), meta=meta
+        )
+        return filerecord.make(before, entry)
+
+    def store_file(self, file: ToRead, progress: Meter) -> None:
+        name = os.fsdecode(file.path)
+        for attempt in (1, 2):
+            try:
+                record = self._read_once(file.path, progress)
+                self.work.done(file.no, record)
+                with self._count_lock:
+                    if file.cached is None:
+                        self.files_new += 1
+                    elif filerecord.digest(record) == file.cached:
+                        self.files_same += 1  # read again to be sure (it changed just before the run), and the same
+                    else:
+                        self.files_changed += 1
+                break
+            except _FileChanged as e:
+                if attempt == 2:
+                    self.report(FileSkipped(name, f"{e}; it will be backed up next time", warning=True))
+            except _Vanished:
+                self.report(FileSkipped(name, "it was deleted before it could be read", warning=True))
+                break
+            except OSError as e:
+                self.report(FileSkipped(name, f"cannot read it ({e.strerror})", warning=True))
+                break
+        progress.add(0, files=1)
+
+    # -- all of them ---------------------------------------------------------------------------
+    def read_all(self, progress: Meter) -> None:
+        """Worker threads pull files from the work list, in its order; the first error stops them all."""
+        order = self.work.order()
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            platform().throttle_disk_io()  # the computer stays responsive while a backup reads
+            while not errors:
+                with lock:
+                    file = next(order, None)
+                if file is None:
+                    return
+                try:
+                    self.session.stop.check()  # between files: what was read is in the outbox
+                    self.store_file(file, progress)
+                except BaseException as e:  # noqa: BLE001 - re-raised on the run's thread
+                    errors.append(e)
+
+        threads = [threading.Thread(target=worker, name=f"backbeat-read-{i}") for i in range(self.workers)]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                t.join()
+        except BaseException as e:  # Ctrl-C: the workers stop after the file they are reading
+            errors.append(e)
+            raise
+        if errors:
+            raise errors[0]
+        self.work.flush()
+
+    def close(self) -> None:
+        self.seal_pool.shutdown()
