@@ -101,10 +101,11 @@ class Platform:
     def excluded(self, path: bytes, is_dir: bool) -> Exclusion | None:
         """Whether the system marks `path` as not worth backing up. Here: a folder holding a
         `CACHEDIR.TAG` that starts with the signature (the convention restic, borg and Backbeat honour)."""
-        if not is_dir:
+        tag = path + b"/CACHEDIR.TAG"
+        if not is_dir or not os.access(tag, os.F_OK):  # asked of every folder: one call, no exception
             return None
         try:
-            with open(os.path.join(path, b"CACHEDIR.TAG"), "rb") as f:
+            with open(tag, "rb") as f:
                 head = f.read(len(CACHEDIR_SIGNATURE))
         except OSError:
             return None
