@@ -39,7 +39,7 @@ def _arm(kill_at: int, count_file: Path, restore: bool) -> None:
         return wrapper
 
     if restore:
-        engine.jobs.restore._put_in_place = counted(engine.jobs.restore._put_in_place)
+        engine.jobs.restore.put_in_place = counted(engine.jobs.restore.put_in_place)
         return
     for cls in (LocalBackend, S3Backend):
         for name in ("put", "put_file", "delete"):

@@ -15,7 +15,7 @@ writes the rest. Existing files are never overwritten unless asked, and then onl
 content is whole: a file whose data turns out damaged leaves the old one as it was.
 
 Everything below the target is reached through folder descriptors, one name at a time, never
-following a link (`_Folders`), and the staging folder is this process's own (0700, checked by
+following a link (`Folders`), and the staging folder is this process's own (0700, checked by
 owner once opened): whoever owns the target (a user whose home root restores) can swap a folder
 or the staging folder for a link while the restore runs, and redirect no write, mode or name.
 """
@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
-import secrets
 import stat
 import threading
 from array import array
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -43,14 +41,36 @@ from engine.base.events import EventSink, FileSkipped, RestoreSummary
 from engine.base.progress import Meter
 from engine.jobs.needs import Needs, require
 from engine.jobs.session import Session, forget_unlisted_packs
+from engine.jobs.target import (
+    OWNERS_BY_ID,
+    OWNERS_BY_NAME,
+    PART,
+    Folders,
+    Staging,
+    already_there,
+    put_in_place,
+    set_flags,
+    set_meta,
+    why_not_written,
+    write_at,
+)
 from engine.local.restoreplan import Place, RestorePlan
-from engine.platform import current as platform
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind, TreeEntry
 from engine.repo.walk import folder_entries
 
-__all__ = ["NEEDS", "check_request", "entries_under", "not_in", "run_restore", "walk_snapshot", "normalize_include"]
+__all__ = [
+    "NEEDS",
+    "OWNERS_BY_ID",
+    "OWNERS_BY_NAME",
+    "check_request",
+    "entries_under",
+    "not_in",
+    "run_restore",
+    "walk_snapshot",
+    "normalize_include",
+]
 
 #: beside backups, never beside a prune (the packs it reads could go)
 NEEDS = Needs("restore", lock="shared", recorded=True, stoppable=True)
@@ -135,246 +155,7 @@ def walk_snapshot(
             stack.pop()
 
 
-#: set-user-ID and set-group-ID: kept only when the owner is restored too, so a snapshot cannot
-#: hand the restorer's rights (root's, for a restore as root) to whatever it holds
-_SETID = stat.S_ISUID | stat.S_ISGID
-#: how owners are restored (only by root): by name where this computer knows it (a user is 501 on
-#: one Mac and 502 on the next), or by the numbers stored
-OWNERS_BY_NAME, OWNERS_BY_ID = "name", "id"
-
-
-def _set_meta(fd: int, entry: TreeEntry, owners: str | None) -> list[str]:
-    """Extended attributes, owner (`owners`: how, for a restore as root; None: not at all), mode,
-    ACL, times and creation time of an open file or folder, in an order that lets each be set;
-    flags come after (`_set_flags`), once it has its name: a locked file cannot be renamed.
-    Returns what could not be set, in words."""
-    system, meta, missed, owned = platform(), entry.meta, [], False
-    for name, value in entry.xattrs:
-        if system.restorable_xattr(name):
-            with contextlib.suppress(OSError):  # the target file system may not support it; contents matter most
-                system.set_xattr(fd, name, value)
-    if meta is not None and owners is not None:
-        try:
-            os.fchown(fd, *((meta.uid, meta.gid) if owners == OWNERS_BY_ID else system.owner_ids(meta)))
-            owned = True
-        except OSError as e:
-            missed.append(f"its owner ({e.strerror})")
-    os.fchmod(fd, entry.mode if owned else entry.mode & ~_SETID)  # after chown, which clears the bits
-    if meta is not None and meta.acl:
-        try:
-            system.set_acl(fd, meta.acl)
-        except OSError as e:
-            missed.append(f"its access list ({e.strerror})")
-    os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
-    if meta is not None and meta.birth_ns:
-        try:
-            system.set_birthtime(fd, meta.birth_ns)
-        except OSError as e:
-            missed.append(f"its creation date ({e.strerror})")
-    return missed
-
-
-def _set_flags(fd: int, entry: TreeEntry) -> list[str]:
-    """BSD flags (hidden, locked), the last change an item takes."""
-    if entry.meta is None or not entry.meta.flags:
-        return []
-    try:
-        platform().set_flags(fd, entry.meta.flags)
-    except OSError as e:
-        return [f"its flags ({e.strerror})"]
-    return []
-
-
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_PART = os.O_NOFOLLOW | os.O_CLOEXEC
-#: open folders a `_Folders` keeps (a restore meets them in tree order: the path to the current one)
-_KEEP_OPEN = 64
-
-
-class _Folders:
-    """Folders below the restore target, opened from the target's descriptor one name at a time
-    with O_NOFOLLOW: a folder swapped for a link fails to open (ELOOP, ENOTDIR) instead of leading
-    elsewhere. Keeps the last few open; one per thread."""
-
-    def __init__(self, root: int) -> None:
-        self.root = root
-        self._open: OrderedDict[bytes, int] = OrderedDict()
-
-    def fd(self, rel: bytes) -> int:
-        """The folder `rel` (relative to the target, b"" for the target itself): from the deepest
-        folder on its way that is open, one name at a time (a loop: any depth)."""
-        if not rel:
-            return self.root
-        fd = self._open.get(rel)
-        if fd is not None:
-            self._open.move_to_end(rel)
-            return fd
-        start, fd = 0, self.root
-        cut = len(rel)
-        while (cut := rel.rfind(b"/", 0, cut)) > 0:
-            if (held := self._open.get(rel[:cut])) is not None:
-                start, fd = cut + 1, held
-                break
-        while start <= len(rel):
-            end = rel.find(b"/", start)
-            end = len(rel) if end < 0 else end
-            fd = os.open(rel[start:end], _DIR, dir_fd=fd)
-            self._open[rel[:end]] = fd
-            if len(self._open) > _KEEP_OPEN:
-                os.close(self._open.popitem(last=False)[1])
-            start = end + 1
-        return fd
-
-    def at(self, rel: bytes) -> tuple[int, bytes]:
-        """(the descriptor of `rel`'s folder, its name in it)."""
-        parent, _, name = rel.rpartition(b"/")
-        return self.fd(parent), name
-
-    def close(self) -> None:
-        for fd in self._open.values():
-            os.close(fd)
-        self._open.clear()
-
-
-_STAGING = ".backbeat-restoring-"
-_STAGING_B = os.fsencode(_STAGING)
-#: the staging folder's subfolders: the pack workers create files at once, and in one folder they
-#: wait on each other (200,000 files of 405 folders, written in one: 116 s, against 17 s in place)
-_SHARDS = 256
 _NAME_BATCH = 1000  # files named per task at the end
-
-
-def _clear(parent: int, name: bytes, fd: int) -> None:
-    """Remove a staging folder (open as `fd`), its subfolders and the numbered parts in them;
-    anything else keeps it (not ours)."""
-    try:
-        for shard in os.listdir(fd):
-            if shard.isdigit() and stat.S_ISDIR(os.stat(shard, dir_fd=fd, follow_symlinks=False).st_mode):
-                shard_fd = os.open(shard, _DIR, dir_fd=fd)
-                try:
-                    for part in os.listdir(shard_fd):
-                        if part.isdigit():
-                            os.unlink(part, dir_fd=shard_fd)
-                finally:
-                    os.close(shard_fd)
-                os.rmdir(shard, dir_fd=fd)
-        os.rmdir(name, dir_fd=parent)
-    except OSError:
-        pass
-
-
-def _hold(parent: int, name: bytes) -> int | None:
-    """An exclusive lock on a staging folder (its fd), or None when another restore holds it. The
-    lock goes with the process, so a restore cut off holds none."""
-    fd = os.open(name, _DIR, dir_fd=parent)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return fd
-    except BlockingIOError:
-        os.close(fd)
-        return None
-
-
-class _Staging:
-    """Where a restore writes its files until they are whole: a fresh folder in the top-most folder
-    on the way from the target to the first file to write that lets one be made (the target
-    itself, unless it is one a user may not write in: a restore in place of a home folder backed
-    up from /Users). Held open and locked while the restore runs, and used only through its
-    descriptor: renamed or swapped for a link, it is still the folder this process made. The
-    staging folders a restore cut off left there are removed, those another restore is using are not."""
-
-    def __init__(self, folders: _Folders, first: bytes) -> None:
-        below = first.split(b"/")[:-1]
-        folder = b""
-        while True:
-            self._parent = folders.fd(folder)
-            self._name = _STAGING_B + secrets.token_hex(6).encode()
-            try:
-                os.mkdir(self._name, 0o700, dir_fd=self._parent)
-                break
-            except PermissionError:
-                if not below:
-                    raise
-                folder = os.path.join(folder, below.pop(0))
-        self._parent = os.dup(self._parent)  # `folders` may close its own
-        self.fd = _hold(self._parent, self._name)
-        st = os.fstat(self.fd)
-        if st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) != 0o700:
-            raise PermissionError(errno.EPERM, "the restore's staging folder was replaced while it was made")
-        for left in map(os.fsencode, os.listdir(self._parent)):
-            if not left.startswith(_STAGING_B) or left == self._name:
-                continue
-            try:
-                fd = _hold(self._parent, left)
-            except OSError:  # gone meanwhile, a link, or not ours to open
-                continue
-            if fd is not None:
-                _clear(self._parent, left, fd)
-                os.close(fd)
-        for shard in range(_SHARDS):
-            os.mkdir(b"%d" % shard, 0o700, dir_fd=self.fd)
-
-    @staticmethod
-    def part(file: int) -> bytes:
-        """Where file number `file` is written until it is whole (relative to `fd`)."""
-        return b"%d/%d" % (file % _SHARDS, file)
-
-    def close(self) -> None:
-        _clear(self._parent, self._name, self.fd)
-        os.close(self.fd)
-        os.close(self._parent)
-
-
-def _already_there(folder: int, name: bytes, entry: TreeEntry) -> bool:
-    """The file a restore cut off had finished (or the user's own, identical by size and time)."""
-    st = os.stat(name, dir_fd=folder, follow_symlinks=False)
-    return stat.S_ISREG(st.st_mode) and st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns
-
-
-def _put_in_place(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: str | None) -> None:
-    try:
-        os.rename(part, name, src_dir_fd=staging, dst_dir_fd=folder)
-    except OSError as e:
-        if e.errno != errno.EXDEV:
-            raise
-        _move_across(staging, part, folder, name, entry, owners)  # on another file system mounted inside the target
-
-
-def _move_across(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: str | None) -> None:
-    """A rename across file systems: the part copied under its name (its metadata set again), then dropped."""
-    src = os.open(part, os.O_RDONLY | _PART, dir_fd=staging)
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name, dir_fd=folder)
-        dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _PART, 0o600, dir_fd=folder)
-        try:
-            while chunk := os.read(src, 1 << 20):
-                os.write(dst, chunk)
-            _set_meta(dst, entry, owners)  # what it misses was said when the part got it
-            _set_flags(dst, entry)
-        finally:
-            os.close(dst)
-    finally:
-        os.close(src)
-    os.unlink(part, dir_fd=staging)
-
-
-def _why_not_written(e: OSError) -> str:
-    if e.errno in (errno.ELOOP, errno.ENOTDIR):
-        return "its folder was replaced (by a link or a file) during the restore: nothing was written through it"
-    return f"could not be written: {e.strerror}"
-
-
-def _write_at(staging: int, part: bytes, data: bytes, offset: int) -> None:
-    """Write one blob where it goes; a blob of zeros is left as a hole (sparse files stay sparse,
-    a disk image restores without writing its empty gigabytes)."""
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | _PART, 0o600, dir_fd=staging)
-    try:
-        if data and not data[0] and not data[-1] and data.count(0) == len(data):
-            return
-        os.pwrite(fd, data, offset)
-    finally:
-        os.close(fd)
 
 
 def _on_pool(jobs: Iterator[Callable[[], None]], workers: int, done: Callable[[], None] = lambda: None) -> None:
@@ -412,7 +193,7 @@ class _Restorer:
         )
         self.target = target
         self.root = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        self.folders = _Folders(self.root)  # for the plan, on this thread
+        self.folders = Folders(self.root)  # for the plan, on this thread
         self.overwrite = overwrite
         self.events = events
         self.clock = clock
@@ -426,7 +207,7 @@ class _Restorer:
         self.already_there = 0
         #: what was not restored because something different of that name is there, kept as it is
         self.kept: list[FileSkipped] = []
-        self.staging: _Staging | None = None  # made when the plan meets the first file to write
+        self.staging: Staging | None = None  # made when the plan meets the first file to write
         self._lock = threading.Lock()
         #: owners are set back only by a restore as root (anyone else may only give files away)
         self.owners = owners if os.geteuid() == 0 else None
@@ -494,7 +275,7 @@ class _Restorer:
             return True
         same_link = is_link and entry.kind == Kind.SYMLINK and os.readlink(name, dir_fd=folder) == entry.target
         if there is not None and not self.overwrite and not same_link:
-            if entry.kind == Kind.FILE and _already_there(folder, name, entry):
+            if entry.kind == Kind.FILE and already_there(folder, name, entry):
                 self.already_there += 1
                 return True
             self.kept.append(FileSkipped(os.fsdecode(dest), "already exists, different; it was kept"))
@@ -525,7 +306,7 @@ class _Restorer:
         arrives: creation is the costly part of a restore, so it runs in parallel. Only empty ones
         are created here."""
         if self.staging is None:
-            self.staging = _Staging(self.folders, rel)
+            self.staging = Staging(self.folders, rel)
         link = entry.meta.link if entry.meta is not None else None
         if link is not None and link in self.linked:  # another name of a file planned already
             self._add(plan, dest, entry, 0, link_to=self.linked[link])
@@ -543,7 +324,7 @@ class _Restorer:
         if link is not None:
             self.linked[link] = no
         if not entry.ids:
-            os.close(os.open(self.staging.part(no), os.O_WRONLY | os.O_CREAT | _PART, 0o600, dir_fd=self.staging.fd))
+            os.close(os.open(self.staging.part(no), os.O_WRONLY | os.O_CREAT | PART, 0o600, dir_fd=self.staging.fd))
             self.empty += 1
         for found, blob_id, at in places:
             plan.add_place(no, found.pack_id, found.offset, blob_id, at)
@@ -578,7 +359,7 @@ class _Restorer:
                 self.fail(file, path, str(data))
                 continue
             try:
-                _write_at(self.staging.fd, self.staging.part(file), data, at)
+                write_at(self.staging.fd, self.staging.part(file), data, at)
             except OSError as e:  # a full disk, a name too long: this file only
                 self.fail(file, path, f"could not be written: {e.strerror}")
                 continue
@@ -604,7 +385,7 @@ class _Restorer:
         for _, path, entry in plan.entries(Kind.DIR, deepest_first=True):
             with self._said_if_not_set(path):
                 fd = self.folders.fd(self.rel(path))
-                self.note(path, _set_meta(fd, entry, self.owners) + _set_flags(fd, entry))
+                self.note(path, set_meta(fd, entry, self.owners) + set_flags(fd, entry))
         if self.given_to_me:
             said = (
                 f"{self.given_to_me} item(s) belonged to another user and are now yours "
@@ -645,23 +426,23 @@ class _Restorer:
     def _name_files(self, files: list[tuple[int, bytes, TreeEntry]]) -> None:
         """Each whole file gets its metadata, then its name (a file already there with it, only
         with --overwrite, is replaced at once); a failed one is dropped, and what was there stays."""
-        staging, folders = self.staging.fd, _Folders(self.root)
+        staging, folders = self.staging.fd, Folders(self.root)
         try:
             for no, path, entry in files:
                 part = self.staging.part(no)
                 if no not in self.failed and not self.remaining[no]:  # whole (all of it, unless stopped)
                     try:
-                        fd = os.open(part, os.O_WRONLY | _PART, dir_fd=staging)
+                        fd = os.open(part, os.O_WRONLY | PART, dir_fd=staging)
                         try:
                             os.ftruncate(fd, entry.size)  # a file ending in zeros left as a hole: its length
-                            missed = _set_meta(fd, entry, self.owners)
-                            _put_in_place(staging, part, *folders.at(self.rel(path)), entry, self.owners)
-                            self.note(path, missed + _set_flags(fd, entry))
+                            missed = set_meta(fd, entry, self.owners)
+                            put_in_place(staging, part, *folders.at(self.rel(path)), entry, self.owners)
+                            self.note(path, missed + set_flags(fd, entry))
                         finally:
                             os.close(fd)
                         continue
                     except OSError as e:  # a folder where the file goes, a link swapped in, no room: this file only
-                        self.fail(no, path, _why_not_written(e))
+                        self.fail(no, path, why_not_written(e))
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(part, dir_fd=staging)
         finally:
