@@ -46,6 +46,7 @@ from engine.jobs.target import (
     OWNERS_BY_NAME,
     PART,
     Folders,
+    Owners,
     Staging,
     already_there,
     put_in_place,
@@ -210,7 +211,7 @@ class _Restorer:
         self.staging: Staging | None = None  # made when the plan meets the first file to write
         self._lock = threading.Lock()
         #: owners are set back only by a restore as root (anyone else may only give files away)
-        self.owners = owners if os.geteuid() == 0 else None
+        self.owners = Owners(owners) if os.geteuid() == 0 else None
         #: items another user owned, restored as the restorer's (said once, not per file)
         self.given_to_me = 0
         #: items restored whole whose metadata was not all set: said, not counted as failures

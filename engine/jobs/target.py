@@ -18,12 +18,14 @@ import secrets
 import stat
 from collections import OrderedDict
 
+from engine.base.metadata import Metadata
 from engine.platform import current as platform
 from engine.repo.tree import TreeEntry
 
 __all__ = [
     "OWNERS_BY_NAME",
     "OWNERS_BY_ID",
+    "Owners",
     "PART",
     "Folders",
     "Staging",
@@ -43,7 +45,26 @@ _SETID = stat.S_ISUID | stat.S_ISGID
 OWNERS_BY_NAME, OWNERS_BY_ID = "name", "id"
 
 
-def set_meta(fd: int, entry: TreeEntry, owners: str | None) -> list[str]:
+class Owners:
+    """The ids a restore as root gives its items, `how` it was asked (OWNERS_BY_NAME or
+    OWNERS_BY_ID). Each stored owner is looked up by name once per restore: a home has a handful
+    of owners and hundreds of thousands of files, and each lookup reads the user database."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+        self._ids: dict[tuple[bytes, bytes, int, int], tuple[int, int]] = {}
+
+    def of(self, meta: Metadata) -> tuple[int, int]:
+        if self.how == OWNERS_BY_ID:
+            return meta.uid, meta.gid
+        key = (meta.user, meta.group, meta.uid, meta.gid)
+        ids = self._ids.get(key)
+        if ids is None:
+            ids = self._ids[key] = platform().owner_ids(meta)
+        return ids
+
+
+def set_meta(fd: int, entry: TreeEntry, owners: Owners | None) -> list[str]:
     """Extended attributes, owner (`owners`: how, for a restore as root; None: not at all), mode,
     ACL, times and creation time of an open file or folder, in an order that lets each be set;
     flags come after (`set_flags`), once it has its name: a locked file cannot be renamed.
@@ -55,7 +76,7 @@ def set_meta(fd: int, entry: TreeEntry, owners: str | None) -> list[str]:
                 system.set_xattr(fd, name, value)
     if meta is not None and owners is not None:
         try:
-            os.fchown(fd, *((meta.uid, meta.gid) if owners == OWNERS_BY_ID else system.owner_ids(meta)))
+            os.fchown(fd, *owners.of(meta))
             owned = True
         except OSError as e:
             missed.append(f"its owner ({e.strerror})")
@@ -230,7 +251,7 @@ def already_there(folder: int, name: bytes, entry: TreeEntry) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns
 
 
-def put_in_place(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: str | None) -> None:
+def put_in_place(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: Owners | None) -> None:
     try:
         os.rename(part, name, src_dir_fd=staging, dst_dir_fd=folder)
     except OSError as e:
@@ -239,7 +260,7 @@ def put_in_place(staging: int, part: bytes, folder: int, name: bytes, entry: Tre
         _move_across(staging, part, folder, name, entry, owners)  # on another file system mounted inside the target
 
 
-def _move_across(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: str | None) -> None:
+def _move_across(staging: int, part: bytes, folder: int, name: bytes, entry: TreeEntry, owners: Owners | None) -> None:
     """A rename across file systems: the part copied under its name (its metadata set again), then dropped."""
     src = os.open(part, os.O_RDONLY | PART, dir_fd=staging)
     try:

@@ -196,7 +196,7 @@ def test_set_id_bits_stay_only_with_their_owner(tmp_path):
     """Without its owner (a restore by anyone but root, or an entry from before metadata), a
     set-user-ID file would run with the restorer's rights: the bits go."""
     from engine.base.metadata import Metadata
-    from engine.jobs.target import OWNERS_BY_ID, OWNERS_BY_NAME, set_meta
+    from engine.jobs.target import OWNERS_BY_ID, OWNERS_BY_NAME, Owners, set_meta
     from engine.repo.tree import TreeEntry
 
     f = tmp_path / "tool"
@@ -212,7 +212,8 @@ def test_set_id_bits_stay_only_with_their_owner(tmp_path):
             continue
         fd = os.open(f, os.O_RDONLY)
         try:
-            assert set_meta(fd, TreeEntry(b"tool", Kind.FILE, 0o6755, 0, meta=meta), owners) == []
+            how = Owners(owners) if owners is not None else None
+            assert set_meta(fd, TreeEntry(b"tool", Kind.FILE, 0o6755, 0, meta=meta), how) == []
         finally:
             os.close(fd)
         st = os.stat(f)
