@@ -31,7 +31,7 @@ from engine.platform import current as platform
 __all__ = ["upload_peer", "handshake_rtt", "LinkProbe", "FAST", "STEADY", "WIRE_BYTES"]
 
 FAST = 0.2  # seconds between handshakes while the delay moves
-STEADY = 0.66  # ... while the rate holds just under the line's
+STEADY = 1.0  # ... while the rate holds just under the line's
 WIRE_BYTES = 194  # a handshake's packets on the wire (SYN, ACK, RST)
 
 
