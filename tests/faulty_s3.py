@@ -1,6 +1,7 @@
 """A faulty front for a real S3 server: every request goes through to it unchanged, except those for
 the keys in `failing`, which get the server's own error (HTTP 500 InternalError) every time, as a
-provider's disk or node that fails on one object does. The client side is the real one."""
+provider's disk or node that fails on one object does. The client side is the real one. What it
+served to GETs is noted (`served`), so a test can see how much of an object a client read."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class FaultyS3:
         url = urlparse(upstream)
         self.failing: set[str] = set()  # keys, bucket-relative ("bucket/repo/data/ab/…")
         self.faults = 0
+        self.served: list[tuple[str, int]] = []  # (key, bytes of the body) of each GET answered
         front = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,6 +41,8 @@ class FaultyS3:
                     headers = {
                         k: v for k, v in got.getheaders() if k.lower() not in ("transfer-encoding", "connection")
                     }
+                    if self.command == "GET":
+                        front.served.append((key, len(data)))
                     self._answer(got.status, headers, data, head=self.command == "HEAD")
                 finally:
                     conn.close()

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from bench.datasets import assert_same_tree
+from tests.conftest import PASSWORD
 
 
 @pytest.fixture
@@ -88,3 +89,37 @@ def test_bad_credentials_missing_bucket_endpoint_down(cli, s3_server, s3_repo):
     assert "bucket does not exist" in proc.stderr and "Create the bucket" in proc.stderr
     proc = cli("backup", "/etc/hostname", "--repo", "s3:http://127.0.0.1:9/bucket/repo", repo=False, ok=(1,))
     assert "cannot reach http://127.0.0.1:9" in proc.stderr and "hint:" in proc.stderr
+
+
+def test_a_restore_of_one_file_reads_only_its_range_of_the_pack(s3_server, s3_repo, tmp_path):
+    """From the cloud, restoring one small file of a pack that holds forty reads that file's bytes
+    (a ranged GET), not the pack: a user fetching one document back waits for it alone."""
+    from engine.service import BackupService
+    from tests.faulty_s3 import FaultyS3
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(40):
+        (src / f"doc{i:02}.bin").write_bytes(os.urandom(60_000))
+    made = BackupService(s3_repo)
+    made.init(PASSWORD)
+    made.unlock(PASSWORD)
+    made.backup([str(src)])
+    made.close()
+    bucket = s3_repo.rsplit("/", 2)[1]
+    packs = {k: size for k, size in s3_server.objects(bucket).items() if "/data/" in k}
+    big = max(packs, key=packs.__getitem__)  # the files' pack (the other holds the folder's tree)
+    assert packs[big] > 40 * 60_000
+    front = FaultyS3(s3_server.endpoint)
+    service = BackupService(s3_repo.replace(s3_server.endpoint, front.endpoint))
+    try:
+        service.unlock(PASSWORD)
+        front.served.clear()
+        summary = service.restore("latest", str(tmp_path / "out"), includes=["src/doc07.bin"])
+        assert summary.files == 1 and not summary.failed
+        assert (tmp_path / "out" / "src" / "doc07.bin").read_bytes() == (src / "doc07.bin").read_bytes()
+        from_big = [n for key, n in front.served if key.endswith(big)]
+        assert len(from_big) == 1 and 60_000 <= from_big[0] < 61_000, front.served
+    finally:
+        service.close()
+        front.close()
