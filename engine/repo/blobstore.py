@@ -31,6 +31,9 @@ DEFAULT_PACK_SIZE = 8 * 1024 * 1024
 #: blobs) are held until it is stored, and 8 MiB of 60-byte blobs is 140,000 of them
 PACK_MAX_BLOBS = 16_384
 _TREE_CACHE_BYTES = 64 * 1024 * 1024
+#: wanted blobs of one pack further apart than this are fetched by separate ranged reads: a
+#: request costs a round trip (~50 ms to a cloud: 600 kB at 100 Mbit/s), a gap read through its bytes
+_GAP = 1 << 20
 
 
 class PackOutbox(Protocol):
@@ -211,10 +214,12 @@ class BlobStore:
     def read_pack(
         self, pack_id: bytes, wanted: list[tuple[bytes, IndexEntry]]
     ) -> Iterator[tuple[bytes, bytes | IntegrityError]]:
-        """Fetch the span of one pack that covers `wanted` once; yield each blob or its error.
-        Blobs that fail here (a damaged or missing pack) are fetched from the mirrors, if any."""
+        """Fetch the parts of one pack that hold `wanted`, each once (a ranged read per run of
+        blobs closer than _GAP: restoring one file reads its bytes, not its pack); yield each blob
+        or its error. Blobs that fail here (a damaged or missing pack) are fetched from the
+        mirrors, if any."""
         failed: dict[bytes, IntegrityError] = {}
-        for blob_id, data in self._read_span(self.backend, pack_id, wanted):
+        for blob_id, data in self._read_spans(self.backend, pack_id, wanted):
             if isinstance(data, IntegrityError):
                 failed[blob_id] = data
             else:
@@ -222,7 +227,7 @@ class BlobStore:
         for mirror in self.mirrors:
             if not failed:
                 break
-            for blob_id, data in self._read_span(mirror, pack_id, [w for w in wanted if w[0] in failed]):
+            for blob_id, data in self._read_spans(mirror, pack_id, [w for w in wanted if w[0] in failed]):
                 if not isinstance(data, IntegrityError):
                     del failed[blob_id]
                     with self._lock:
@@ -230,11 +235,21 @@ class BlobStore:
                     yield blob_id, data
         yield from failed.items()
 
+    def _read_spans(
+        self, backend: Backend, pack_id: bytes, wanted: list[tuple[bytes, IndexEntry]]
+    ) -> Iterator[tuple[bytes, bytes | IntegrityError]]:
+        ordered = sorted(wanted, key=lambda w: w[1].offset)
+        first = 0
+        for i in range(1, len(ordered) + 1):
+            if i == len(ordered) or ordered[i][1].offset - _end(ordered[i - 1]) > _GAP:
+                yield from self._read_span(backend, pack_id, ordered[first:i])
+                first = i
+
     def _read_span(
         self, backend: Backend, pack_id: bytes, wanted: list[tuple[bytes, IndexEntry]]
     ) -> Iterator[tuple[bytes, bytes | IntegrityError]]:
         start = min(e.offset for _, e in wanted)
-        end = max(e.offset + e.length for _, e in wanted)
+        end = max(_end(w) for w in wanted)
         try:
             span = memoryview(backend.get(pack_name(pack_id), start, end - start))
         except BackbeatError as e:
@@ -245,3 +260,8 @@ class BlobStore:
             return
         for blob_id, _entry, _sealed, opened in open_span(self.key, pack_id, span, start, wanted):
             yield blob_id, opened
+
+
+def _end(wanted: tuple[bytes, IndexEntry]) -> int:
+    """Where a wanted blob's bytes end in its pack."""
+    return wanted[1].offset + wanted[1].length
