@@ -1,12 +1,13 @@
 """Restore: snapshot (and selected paths) -> files, folders and links on disk, exactly.
 
 The plan walks the snapshot's trees, creates folders and links, and records every content
-blob's places in the files that need it, on disk (`engine.local.restoreplan`: a million files must not
-cost a gigabyte); it hands them back pack by pack, so each pack is read about once, on a pool of
-threads, and each blob is verified (authenticated, id rechecked) before it is written. A blob
-that fails makes *its files* fail: they are dropped and reported, never left looking restored;
-the rest goes on. Metadata (mode, mtime in ns, extended attributes) is set last, folders deepest
-first, so read-only folders restore too.
+blob's places in the files that need it, on disk (`engine.local.restoreplan`: a million files
+must not cost a gigabyte); it hands them back pack by pack, so the parts of each pack a restore
+needs are read once (in ranges: `BlobStore.read_pack`), on a pool of threads, and each blob is
+verified (authenticated, id rechecked) before it is written. A blob that fails makes *its files*
+fail: they are dropped and reported, never left looking restored; the rest goes on. Metadata
+(mode, mtime in ns, extended attributes) is set last, folders deepest first, so read-only
+folders restore too.
 
 Files are written in a staging folder inside the target and get their names only whole, with
 their metadata: a restore cut off (kill -9, a full disk) leaves no file that looks restored and is
