@@ -6,8 +6,10 @@ served to GETs is noted (`served`), so a test can see how much of an object a cl
 from __future__ import annotations
 
 import http.client
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 _FAULT = b"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>"
@@ -67,3 +69,19 @@ class FaultyS3:
     def close(self) -> None:
         self._http.shutdown()
         self._http.server_close()
+
+
+def backed_up(location: str, src: Path, names: list[str], size: int) -> None:
+    """Files of `size` random bytes under these `names` in a new folder `src`, backed up to a new
+    repository at `location` by a service closed after: a test then reads it through a front."""
+    from engine.service import BackupService
+    from tests.conftest import PASSWORD
+
+    src.mkdir()
+    for name in names:
+        (src / name).write_bytes(os.urandom(size))
+    made = BackupService(location)
+    made.init(PASSWORD)
+    made.unlock(PASSWORD)
+    made.backup([str(src)])
+    made.close()

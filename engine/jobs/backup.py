@@ -53,11 +53,9 @@ from engine.repo.walk import folder_entries
 
 __all__ = ["NEEDS", "Scanned", "Scanning", "start_scan", "run_backup", "RunOptions", "access_problems"]
 
-#: chunks at least this big are sealed on the seal pool; smaller ones inline.
-_POOL_SEAL_MIN = 512 * 1024
-_IN_FLIGHT = 2
+#: a file read this run whose mtime is later than this before the run's start may change again
+#: within the same mtime: the files cache does not vouch for it, the next run reads it (`remember`)
 _RACY_NS = 2_000_000_000
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _TICK = 0.25  # seconds between progress events
 
 

@@ -96,17 +96,10 @@ def test_a_restore_of_one_file_reads_only_its_range_of_the_pack(s3_server, s3_re
     (a ranged GET), not the pack: a user fetching one document back waits for it alone. Two files
     far apart in the pack are two ranged reads, not one span with everything between."""
     from engine.service import BackupService
-    from tests.faulty_s3 import FaultyS3
+    from tests.faulty_s3 import FaultyS3, backed_up
 
     src = tmp_path / "src"
-    src.mkdir()
-    for i in range(40):
-        (src / f"doc{i:02}.bin").write_bytes(os.urandom(60_000))
-    made = BackupService(s3_repo)
-    made.init(PASSWORD)
-    made.unlock(PASSWORD)
-    made.backup([str(src)])
-    made.close()
+    backed_up(s3_repo, src, [f"doc{i:02}.bin" for i in range(40)], 60_000)
     bucket = s3_repo.rsplit("/", 2)[1]
     packs = {k: size for k, size in s3_server.objects(bucket).items() if "/data/" in k}
     big = max(packs, key=packs.__getitem__)  # the files' pack (the other holds the folder's tree)

@@ -123,17 +123,9 @@ def test_an_object_the_server_keeps_failing_is_given_up_on_in_seconds(s3_server,
     waited six minutes on it); it neither calls the pack damaged nor drops it, and a later
     reconcile, the fault gone, reads it."""
     from engine.service import BackupService
-    from tests.faulty_s3 import FaultyS3
+    from tests.faulty_s3 import FaultyS3, backed_up
 
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(3):
-        (src / f"f{i}.bin").write_bytes(os.urandom(300_000))
-    made = BackupService(s3_repo)
-    made.init(PASSWORD)
-    made.unlock(PASSWORD)
-    made.backup([str(src)])
-    made.close()
+    backed_up(s3_repo, tmp_path / "src", [f"f{i}.bin" for i in range(3)], 300_000)
     bucket = s3_repo.rsplit("/", 2)[1]
     pack = next(k for k in s3_server.objects(bucket) if "/data/" in k)
     front = FaultyS3(s3_server.endpoint)
