@@ -16,29 +16,18 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from bench.compare_restic import run  # noqa: E402
 from bench.datasets import compare  # noqa: E402
 from bench.s3_vs_local import loopback_bench  # noqa: E402
 from tests.s3server import ACCESS_KEY, SECRET_KEY  # noqa: E402
 
 TARGET = 1.5
 PASSWORD = "bench"
-
-
-def timed(cmd: list[str], env: dict) -> float:
-    """Wall seconds of one command, which must succeed."""
-    os.sync()
-    t0 = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd[:4])} failed: {done.stderr.decode(errors='replace')[-2000:]}")
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -58,11 +47,11 @@ def main() -> None:
     times: dict[str, list[float]] = {"Backbeat": [], "restic": []}
     identical: list[str] = []
     try:
-        timed([*bb, "init", "--repo", bb_repo, "-q"], env)
-        timed([*rs, "init"], env)
+        run([*bb, "init", "--repo", bb_repo, "-q"], env)
+        run([*rs, "init"], env)
         backup = {
-            "Backbeat": timed([*bb, "backup", "--repo", bb_repo, "-q", str(src)], env),
-            "restic": timed([*rs, "backup", str(src)], env),
+            "Backbeat": run([*bb, "backup", "--repo", bb_repo, "-q", str(src)], env)[0],
+            "restic": run([*rs, "backup", str(src)], env)[0],
         }
         for i in range(args.repeat):
             restores = {
@@ -72,7 +61,7 @@ def main() -> None:
             for tool in sorted(restores, reverse=i % 2 == 1):
                 out = work / ("bb-out" if tool == "Backbeat" else "rs-out")
                 shutil.rmtree(out, ignore_errors=True)
-                times[tool].append(timed(restores[tool], env))
+                times[tool].append(run(restores[tool], env)[0])
             identical.append(compare(src, work / "bb-out" / src.name))
     finally:
         server.kill()

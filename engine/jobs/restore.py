@@ -15,10 +15,8 @@ not, and the same restore run again skips the files already restored (same size 
 writes the rest. Existing files are never overwritten unless asked, and then only once their new
 content is whole: a file whose data turns out damaged leaves the old one as it was.
 
-Everything below the target is reached through folder descriptors, one name at a time, never
-following a link (`Folders`), and the staging folder is this process's own (0700, checked by
-owner once opened): whoever owns the target (a user whose home root restores) can swap a folder
-or the staging folder for a link while the restore runs, and redirect no write, mode or name.
+Everything below the target is reached through folder descriptors, never following a link, and
+files are written in a staging folder of this process's own (`engine.jobs.target`).
 """
 
 from __future__ import annotations

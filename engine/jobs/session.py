@@ -328,7 +328,7 @@ def recover(session: Session) -> None:
         session.state.set_config_seen("mac")
     with _run_lock(session.repo.id, exclusive=True) as alone:
         if alone:  # no run of this computer is alive: half-written packs are a killed run's
-            drop_parts(outbox_folder(session.repo.id))
+            drop_parts(session.outbox)
         journaled = alone and bool(session.state.journaled_packs())
         if journaled or session.index.has_pending():
             _recover(session, journaled)
@@ -352,7 +352,7 @@ def _recover(session: Session, journaled: bool) -> None:
         session.lock = lock
     try:
         if journaled:
-            deliver_journaled(session.repo, session.state, session.index, outbox_folder(session.repo.id))
+            deliver_journaled(session.repo, session.state, session.index, session.outbox)
         if session.index.has_pending():
             session.write_index()
     except BackendError:
