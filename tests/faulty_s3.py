@@ -1,6 +1,7 @@
 """A faulty front for a real S3 server: every request goes through to it unchanged, except those for
 the keys in `failing`, which get the server's own error (HTTP 500 InternalError) every time, as a
-provider's disk or node that fails on one object does. The client side is the real one. What it
+provider's disk or node that fails on one object does, and the next `fail_next` requests of any
+key get it too. The client side is the real one. What it
 served to GETs is noted (`served`), so a test can see how much of an object a client read."""
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ class FaultyS3:
         url = urlparse(upstream)
         self.failing: set[str] = set()  # keys, bucket-relative ("bucket/repo/data/ab/…")
         self.faults = 0
+        self.fail_next = 0  # requests of any key still to be failed, as a server busy making a bucket does
+        self._next_lock = threading.Lock()
         self.served: list[tuple[str, int]] = []  # (key, bytes of the body) of each GET answered
         front = self
 
@@ -32,7 +35,7 @@ class FaultyS3:
             def _relay(self) -> None:
                 key = unquote(urlparse(self.path).path.lstrip("/"))
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if key in front.failing:
+                if key in front.failing or front.failing_now():
                     front.faults += 1
                     return self._answer(500, {"Content-Type": "application/xml"}, _FAULT)
                 conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
@@ -65,6 +68,13 @@ class FaultyS3:
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.endpoint = f"http://127.0.0.1:{self._http.server_address[1]}"
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
+
+    def failing_now(self) -> bool:
+        with self._next_lock:
+            if self.fail_next <= 0:
+                return False
+            self.fail_next -= 1
+            return True
 
     def close(self) -> None:
         self._http.shutdown()

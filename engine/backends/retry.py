@@ -2,7 +2,8 @@
 
 Timeouts, connection resets and 5xx answers are worth another try; a missing object, a missing
 bucket or refused credentials are not, and pass straight through. Before a repository is open a
-few quick tries are enough (an unreachable server at start is reported at once, with a hint);
+few quick tries are enough (an unreachable server at start is reported at once, with a hint;
+a server that answers with its own error gets the tries below, as it does later);
 once work is under way (`patient`), it waits without limit while the network is down, telling
 the caller how long each wait is ("waiting for network, retrying in N s"). Delays double from
 0.5 s up to 60 s, each drawn between half and all of that (jitter), so many clients do not
@@ -52,7 +53,8 @@ class Retrying:
                 return fn(*args)
             except TransientBackendError as e:
                 attempt += 1
-                if not self.patient and attempt >= _QUICK_TRIES:
+                quick = _FAULT_TRIES if isinstance(e, ServerFault) else _QUICK_TRIES  # an answer: not unreachable
+                if not self.patient and attempt >= quick:
                     raise
                 if isinstance(e, ServerFault) and attempt >= _FAULT_TRIES and self._answers():
                     raise  # the server is up and fails on this object alone: waiting would not mend it

@@ -144,3 +144,23 @@ def test_an_object_the_server_keeps_failing_is_given_up_on_in_seconds(s3_server,
     finally:
         service.close()
         front.close()
+
+
+def test_a_new_backup_is_made_though_the_server_fails_its_first_requests(s3_server, s3_repo):
+    """A server that answers its own error (HTTP 500) to the first few requests, as SeaweedFS
+    once did while a clean-clone run made a new bucket's first objects, is tried again: the new
+    backup is made. Before, `init` gave up after three tries (~1 s), the rule for a server that
+    does not answer at all."""
+    from engine.service import BackupService
+    from tests.faulty_s3 import FaultyS3
+
+    front = FaultyS3(s3_server.endpoint)
+    service = BackupService(s3_repo.replace(s3_server.endpoint, front.endpoint))
+    try:
+        front.fail_next = 4
+        service.init(PASSWORD)
+        assert front.faults == 4 and front.fail_next == 0
+        service.unlock(PASSWORD)
+    finally:
+        service.close()
+        front.close()
