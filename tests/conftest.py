@@ -156,4 +156,5 @@ def everything_chosen(destination: str = "s3:https://s3.example.org/bucket/al") 
         prune=PruneSettings(every_days=3.0),
         notify=False,
         pause_on_metered=False,
+        never_upload_on_wifi=("Café Lumière", "iPhone de Al"),
     )

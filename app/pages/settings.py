@@ -1,10 +1,11 @@
-"""Settings: folders and exclusions, the destination, upload speed in plain words, pause on battery."""
+"""Settings: folders and exclusions, the destination, upload speed in plain words, when uploads
+pause (battery, metered networks, Wi-Fi networks the user names), versions kept."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import QTime, Signal
+from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -38,6 +39,7 @@ from engine.config.bandwidth import (
     schedule_text,
 )
 from engine.config.settings import Settings, load_settings
+from engine.platform import current as platform
 from engine.service.setup import Connection
 
 __all__ = ["SettingsPage", "ScheduleEditor"]
@@ -181,8 +183,52 @@ class SettingsPage(Page):
         self.layout_.addWidget(self.battery)
         self.metered = QCheckBox("Pause uploads on a phone's hotspot and other metered networks")
         self.layout_.addWidget(self.metered)
+        self._wifi_section()
         self.notify = QCheckBox("Tell me when my first backup is complete, and when something needs me")
         self.layout_.addWidget(self.notify)
+
+    def _wifi_section(self) -> None:
+        self.layout_.addWidget(hint("Never upload on these Wi-Fi networks:"))
+        self.wifi = QListWidget()
+        self.wifi.setMaximumHeight(70)
+        self.layout_.addWidget(self.wifi)
+        row = QHBoxLayout()
+        self.wifi_typed = QLineEdit()
+        self.wifi_typed.setPlaceholderText("a network's name")
+        self.wifi_typed.returnPressed.connect(self._add_typed_wifi)
+        add, self.wifi_here, self.wifi_remove = (
+            QPushButton("Add"),
+            QPushButton("Add This Network"),
+            QPushButton("Remove"),
+        )
+        add.clicked.connect(self._add_typed_wifi)
+        self.wifi_here.clicked.connect(self._add_this_wifi)
+        self.wifi_remove.clicked.connect(lambda: self.wifi.takeItem(self.wifi.currentRow()))
+        for w in (self.wifi_typed, add, self.wifi_here, self.wifi_remove):
+            row.addWidget(w)
+        self.layout_.addLayout(row)
+        self.wifi_note = hint("")
+        self.wifi_note.setWordWrap(True)
+        self.layout_.addWidget(self.wifi_note)
+
+    def _add_wifi(self, name: str) -> None:
+        if name and not self.wifi.findItems(name, Qt.MatchExactly):
+            self.wifi.addItem(name)
+
+    def _add_typed_wifi(self) -> None:
+        self._add_wifi(self.wifi_typed.text().strip())
+        self.wifi_typed.clear()
+
+    def _add_this_wifi(self) -> None:
+        system = platform()
+        name = system.wifi_name()
+        if name is None:
+            system.allow_wifi_name()
+            why = system.WIFI_NAME_HIDDEN or "type its name instead"
+            self.wifi_note.setText(f"This computer is not on a Wi-Fi network, or does not say its name: {why}.")
+            return
+        self.wifi_note.setText("")
+        self._add_wifi(name)
 
     def _versions_section(self) -> None:
         self.layout_.addWidget(heading("Versions kept"))
@@ -227,6 +273,8 @@ class SettingsPage(Page):
         self.schedule_text = policy.schedule or ""
         self.battery.setChecked(s.pause_on_battery)
         self.metered.setChecked(s.pause_on_metered)
+        self.wifi.clear()
+        self.wifi.addItems(list(s.never_upload_on_wifi))
         self.notify.setChecked(s.notify)
         self.versions.setText(s.retention.describe())
         self.deleted_days.setValue(s.retention.deleted_days)
@@ -279,6 +327,7 @@ class SettingsPage(Page):
             bandwidth=policy,
             pause_on_battery=self.battery.isChecked(),
             pause_on_metered=self.metered.isChecked(),
+            never_upload_on_wifi=tuple(self.wifi.item(i).text() for i in range(self.wifi.count())),
             notify=self.notify.isChecked(),
             folders=tuple(self.folders.item(i).text() for i in range(self.folders.count())),
             excludes=tuple(x.strip() for x in self.excludes.text().split(",") if x.strip()),

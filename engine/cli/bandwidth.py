@@ -40,6 +40,14 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
         choices=["pause", "continue"],
         help="pause uploads on a metered network (a phone's hotspot) or in Low Data Mode (default: pause)",
     )
+    lim.add_argument(
+        "--never-on-wifi",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="never upload on the Wi-Fi network NAME (its name as the Wi-Fi menu shows it; repeat for more)",
+    )
+    lim.add_argument("--allow-wifi", action="append", default=[], metavar="NAME", help="take NAME off that list again")
     pa = sub.add_parser("pause", parents=[common], help="pause uploads (every backup of this computer)")
     pa.add_argument(
         "--for", dest="duration", type=duration_arg, metavar="DURATION", help="30m, 2h, 1d (default: until resume)"
@@ -103,14 +111,23 @@ def cmd_limit(args, printer) -> int:
         policy = parse_policy(args.policy)
     battery = settings.pause_on_battery if args.on_battery is None else args.on_battery == "pause"
     metered = settings.pause_on_metered if args.on_metered is None else args.on_metered == "pause"
-    chosen = (policy, battery, metered)
-    if chosen != (settings.bandwidth, settings.pause_on_battery, settings.pause_on_metered):
-        update_settings(bandwidth=policy, pause_on_battery=battery, pause_on_metered=metered)
+    listed = (*settings.never_upload_on_wifi, *args.never_on_wifi)
+    wifi = tuple(dict.fromkeys(n for n in listed if n not in args.allow_wifi))
+    chosen = {
+        "bandwidth": policy,
+        "pause_on_battery": battery,
+        "pause_on_metered": metered,
+        "never_upload_on_wifi": wifi,
+    }
+    if any(getattr(settings, name) != value for name, value in chosen.items()):
+        update_settings(**chosen)
     _print_bandwidth(BackupService(args.repo, printer), args.json)
     if not args.json and battery:
         print("Uploads pause while the computer runs on battery or in Low Power Mode.")
     if not args.json and metered:
         print("Uploads pause on a metered network (a phone's hotspot) and in Low Data Mode.")
+    if not args.json and wifi:
+        print("Never uploads on the Wi-Fi " + ", ".join(f"“{n}”" for n in wifi) + ".")
     return EXIT_OK
 
 

@@ -1,9 +1,9 @@
 """The backup set's settings: what the user chose, in one JSON file in the app-data folder.
 
-Only choices live here (folders and exclusions, the bandwidth policy, pausing on battery,
-continuous backup's timing and ignore patterns, checkpoints and upload order, which versions
-are kept and how space is reclaimed), never secrets: keys and
-passphrases are in the OS keychain. Written atomically; a missing or unreadable file gives the
+Only choices live here (folders and exclusions, the bandwidth policy, pausing on battery, on
+metered networks and on Wi-Fi networks the user named, continuous backup's timing and ignore
+patterns, checkpoints and upload order, which versions are kept and how space is reclaimed), never
+secrets: keys and passphrases are in the OS keychain. Written atomically; a missing or unreadable file gives the
 defaults, so a damaged settings file never stops a backup. Running jobs re-read it when it
 changes, so a new limit set from the CLI or the app applies to a backup already under way.
 """
@@ -141,6 +141,8 @@ class Settings:
     notify: bool = True
     #: stop uploading on a metered network (a phone's hotspot, cellular) or one in Low Data Mode
     pause_on_metered: bool = True
+    #: Wi-Fi networks (by name) never to upload on: a café's, a train's, a friend's
+    never_upload_on_wifi: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -156,6 +158,7 @@ class Settings:
             "prune": asdict(self.prune),
             "notify": self.notify,
             "pause_on_metered": self.pause_on_metered,
+            "never_upload_on_wifi": list(self.never_upload_on_wifi),
         }
 
     @classmethod
@@ -173,6 +176,7 @@ class Settings:
             PruneSettings.from_json(doc.get("prune") or {}),
             bool(doc.get("notify", True)),
             bool(doc.get("pause_on_metered", True)),
+            tuple(str(n) for n in doc.get("never_upload_on_wifi") or ()),
         )
 
 

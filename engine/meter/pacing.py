@@ -2,7 +2,8 @@
 
 What is in force, first match wins: a pause the user asked for (`engine.meter.control`), battery
 power or Low Power Mode (when that setting is on), a metered network or one in Low Data Mode
-(unless the user turned that off; `engine.platform` tells), a limit given for this run (`backup
+(unless the user turned that off; `engine.platform` tells), a Wi-Fi the user chose never to upload
+on, a limit given for this run (`backup
 --limit`), then the policy in the backup set's settings: unlimited, a fixed limit, the schedule's
 entry for this moment, or the automatic controller (`engine.meter.delaycontrol`) fed with the
 round-trip time of our own uploads (`engine.meter.linkrtt`); automatic leaves a destination on the
@@ -109,7 +110,8 @@ class Pacer:
             self._machine_checked = float("-inf")  # a setting turned off lifts its hold at once
 
     def _held_by_machine(self, now: float) -> str | None:
-        """Battery, Low Power Mode, a metered network: asked every few seconds, not at each step."""
+        """Battery, Low Power Mode, a metered network, a Wi-Fi the user listed: asked every few
+        seconds, not at each step."""
         if now - self._machine_checked >= _MACHINE_EVERY:
             self._machine_checked = now
             s, system, hold = self._settings, platform(), None
@@ -119,6 +121,8 @@ class Pacer:
                 hold = "paused: the computer is in Low Power Mode"
             elif s.pause_on_metered and (metered := system.metered_network()):
                 hold = f"paused: {metered}"
+            elif s.never_upload_on_wifi and (wifi := system.wifi_name()) in s.never_upload_on_wifi:
+                hold = f"paused: on the Wi-Fi “{wifi}”, which you chose never to upload on"
             self._machine_hold = hold
         return self._machine_hold
 

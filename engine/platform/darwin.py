@@ -10,8 +10,10 @@
   any item, and `CSBackupIsItemExcluded` for folders (it also knows the paths excluded in settings);
 - disk reads at Time Machine's throttled priority (`setiopolicy_np`), idle sleep held off with an
   IOKit power assertion while uploading on AC power, and a Full Disk Access probe;
-- Low Power Mode from `NSProcessInfo.isLowPowerModeEnabled`, through the Objective-C runtime's C
-  entry points (`objc_getClass`, `sel_registerName`, `objc_msgSend`);
+- Low Power Mode from `NSProcessInfo.isLowPowerModeEnabled` and the Wi-Fi's name from CoreWLAN's
+  `CWInterface.ssid` (shown only to an app the user allowed Location: `CLLocationManager`
+  asks), through the Objective-C runtime's C entry points (`objc_getClass`,
+  `sel_registerName`, `objc_msgSend`);
 - expensive (a phone's hotspot, cellular) and constrained (Low Data Mode) networks from
   Network.framework's path monitor, which has no C entry point without blocks: through PyObjC
   (`pyobjc-framework-Network`, a dependency on macOS only).
@@ -136,16 +138,22 @@ class _Frameworks:
         return self.string(None, text.encode(), 0x08000100)  # kCFStringEncodingUTF8
 
 
-def _objc_bool(cls: str, getter: str, question: str) -> bool:
-    """`[[cls getter] question]` for a BOOL answer, through the Objective-C runtime's C functions."""
-    ctypes.CDLL("/System/Library/Frameworks/Foundation.framework/Foundation")  # defines NSProcessInfo
+def _objc_send(framework: str, target: str | int, *messages: str, answer: type | None = ctypes.c_void_p) -> object:
+    """`[[[target m1] m2] … mN]` (messages without arguments; `target` a class's name or an
+    object) through the Objective-C runtime's C functions, the last answer read as `answer`; None
+    when one on the way is nil."""
+    ctypes.CDLL(f"/System/Library/Frameworks/{framework}.framework/{framework}")  # defines the class
     objc = ctypes.CDLL("/usr/lib/libobjc.A.dylib")
     objc.objc_getClass.restype, objc.objc_getClass.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
     objc.sel_registerName.restype, objc.sel_registerName.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
-    send_id = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(("objc_msgSend", objc))
-    send_bool = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)(("objc_msgSend", objc))
-    target = send_id(objc.objc_getClass(cls.encode()), objc.sel_registerName(getter.encode()))
-    return bool(target) and send_bool(target, objc.sel_registerName(question.encode()))
+    receiver = objc.objc_getClass(target.encode()) if isinstance(target, str) else target
+    for i, message in enumerate(messages):
+        if not receiver:
+            return None
+        kind = answer if i == len(messages) - 1 else ctypes.c_void_p
+        send = ctypes.CFUNCTYPE(kind, ctypes.c_void_p, ctypes.c_void_p)(("objc_msgSend", objc))
+        receiver = send(receiver, objc.sel_registerName(message.encode()))
+    return receiver
 
 
 class _PathWatch:
@@ -190,6 +198,7 @@ class DarwinPlatform(Platform):
         super().__init__()
         self._fw: _Frameworks | None = None
         self._paths: _PathWatch | None = None
+        self._location: object = None  # a CLLocationManager, once Location was asked for
 
     @property
     def frameworks(self) -> _Frameworks:
@@ -311,7 +320,9 @@ class DarwinPlatform(Platform):
 
     def low_power_mode(self) -> bool:
         try:
-            return _objc_bool("NSProcessInfo", "processInfo", "isLowPowerModeEnabled")
+            return bool(
+                _objc_send("Foundation", "NSProcessInfo", "processInfo", "isLowPowerModeEnabled", answer=ctypes.c_bool)
+            )
         except (OSError, AttributeError):
             return False
 
@@ -319,6 +330,37 @@ class DarwinPlatform(Platform):
         if self._paths is None:
             self._paths = _PathWatch()
         return self._paths.cost
+
+    def wifi_name(self) -> str | None:
+        """`[[[CWWiFiClient sharedWiFiClient] interface] ssid]` (CoreWLAN): nil off Wi-Fi, and since
+        macOS 14 also when the user has not allowed Backbeat Location Services."""
+        try:
+            name = _objc_send(
+                "CoreWLAN",
+                "CWWiFiClient",
+                "sharedWiFiClient",
+                "interface",
+                "ssid",
+                "UTF8String",
+                answer=ctypes.c_char_p,
+            )
+        except (OSError, AttributeError):
+            return None
+        return name.decode("utf-8", "replace") if isinstance(name, bytes) else None
+
+    def allow_wifi_name(self) -> None:
+        """`[[CLLocationManager alloc] init]`, then `requestAlwaysAuthorization` (macOS 10.15; "always":
+        the name is read while uploading, with no window open). The system asks the user once, and
+        lists Backbeat under Location Services. The manager is kept: the prompt lives as long as it does."""
+        if self._location is None:
+            with contextlib.suppress(OSError, AttributeError):
+                self._location = _objc_send("CoreLocation", "CLLocationManager", "alloc", "init")
+                _objc_send("CoreLocation", self._location, "requestAlwaysAuthorization", answer=None)
+
+    WIFI_NAME_HIDDEN = (
+        "macOS tells an app the Wi-Fi's name only when Location Services are on for it: "
+        "System Settings › Privacy & Security › Location Services › Backbeat"
+    )
 
     def full_disk_access(self) -> bool | None:
         try:

@@ -170,6 +170,17 @@ class Platform:
         (a phone's hotspot)"), or None. Asked every few seconds while uploading."""
         return None
 
+    def wifi_name(self) -> str | None:
+        """The name (SSID) of the Wi-Fi network this computer is on, for the list of networks the
+        user never uploads on; None when not on Wi-Fi, or when the system will not say."""
+        return None
+
+    def allow_wifi_name(self) -> None:
+        """Ask the user to let Backbeat see the Wi-Fi's name, where the system asks (macOS: Location)."""
+
+    #: why `wifi_name` may not know the name, and what the user can do (None: it always knows)
+    WIFI_NAME_HIDDEN: str | None = None
+
     #: where the user grants it (the Full Disk Access pane of System Settings)
     FULL_DISK_ACCESS_SETTINGS = "x-apple.systempreferences:com.apple.preference.security?Privacy_AllFiles"
 

@@ -1,8 +1,9 @@
 """Linux: extended attributes (POSIX ACLs among them, as `system.posix_acl_*`), creation time read
 with `statx(2)` where the file system keeps it, and per-thread disk priority with `ioprio_set(2)`.
 
-A metered network is NetworkManager's word (its `Metered` property, read with `busctl`; none
-where NetworkManager or systemd's bus tool is absent). Linux has no BSD flags, no settable
+A metered network and the Wi-Fi's name are NetworkManager's word (its `Metered` property, and
+the primary connection's access point's `Ssid`, read with `busctl`; none where NetworkManager or
+systemd's bus tool is absent). Linux has no BSD flags, no settable
 creation time, no Full Disk Access grant, no Low Power Mode and no iCloud placeholders: those
 answers are the interface's defaults.
 """
@@ -40,13 +41,24 @@ _IOPRIO_SET = {"x86_64": 251, "aarch64": 30}.get(platform.machine())
 _IOPRIO_WHO_PROCESS = 1
 _IOPRIO_LOWEST_BEST_EFFORT = (2 << 13) | 7
 
-#: busctl get-property SERVICE OBJECT INTERFACE PROPERTY: NetworkManager's view of the whole connection
-_NM_METERED = (
-    "org.freedesktop.NetworkManager",
-    "/org/freedesktop/NetworkManager",
-    "org.freedesktop.NetworkManager",
-    "Metered",
-)
+_NM = "org.freedesktop.NetworkManager"
+_NM_ROOT = "/org/freedesktop/NetworkManager"
+
+
+def _nm(path: str, interface: str, prop: str) -> list[str]:
+    """One NetworkManager property, as `busctl get-property` prints it split in words ("u 1",
+    'o "/org/…"', "ay 4 72 111 109 101"); [] where NetworkManager or busctl is absent."""
+    try:
+        return subprocess.run(
+            ["busctl", "get-property", _NM, path, interface, prop],
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=True,
+        ).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return []
+
 
 #: besides `user.*`, the POSIX ACLs: a restore may set them (they say no more than the mode bits do)
 _ACL_XATTRS = {b"system.posix_acl_access", b"system.posix_acl_default"}
@@ -92,15 +104,21 @@ class LinuxPlatform(Platform):
         return info[0] == 1 and (unacked > 0 or last_data_sent <= _ACTIVE_MS)  # 1: TCP_ESTABLISHED
 
     def metered_network(self) -> str | None:
-        try:
-            answer = subprocess.run(
-                ["busctl", "get-property", *_NM_METERED], capture_output=True, text=True, timeout=2, check=True
-            ).stdout.split()
-        except (OSError, subprocess.SubprocessError):
-            return None
+        answer = _nm(_NM_ROOT, _NM, "Metered")  # NetworkManager's view of the whole connection
         if answer[:1] == ["u"] and answer[1:2] in (["1"], ["3"]):  # NM_METERED_YES, NM_METERED_GUESS_YES
             return "on a metered network (NetworkManager says so)"
         return None
+
+    def wifi_name(self) -> str | None:
+        """The primary connection's access point's SSID, from NetworkManager."""
+        active = _nm(_NM_ROOT, _NM, "PrimaryConnection")[1:2]
+        if not active or _nm(active[0].strip('"'), f"{_NM}.Connection.Active", "Type") != ["s", '"802-11-wireless"']:
+            return None
+        point = _nm(active[0].strip('"'), f"{_NM}.Connection.Active", "SpecificObject")[1:2]
+        ssid = _nm(point[0].strip('"'), f"{_NM}.AccessPoint", "Ssid") if point else []
+        if ssid[:1] != ["ay"] or len(ssid) < 3:
+            return None
+        return bytes(int(b) for b in ssid[2:]).decode("utf-8", "replace")
 
     def throttle_disk_io(self) -> None:
         if _IOPRIO_SET is not None:

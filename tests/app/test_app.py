@@ -375,6 +375,26 @@ def test_a_missing_full_disk_access_shows_on_the_status_page_with_a_way_to_grant
     assert "System Settings" in tray.said[0][1]
 
 
+def test_the_settings_page_lists_wifi_networks_never_to_upload_on(qtbot, desktop):
+    from engine import platform
+    from tests.engine.test_pacing import _OnWifi
+
+    bridge, tray, window, src = desktop
+    page = window.settings
+    page.wifi_typed.setText("Train")
+    page.wifi_typed.returnPressed.emit()
+    with platform.use(_OnWifi("Café Lumière")):
+        page.wifi_here.click()
+    with platform.use(_OnWifi(None)) as hidden:
+        hidden.WIFI_NAME_HIDDEN = "allow Location Services for Backbeat"
+        page.wifi_here.click()
+    assert "does not say its name: allow Location Services for Backbeat" in page.wifi_note.text()
+    assert page.save() and load_settings().never_upload_on_wifi == ("Train", "Café Lumière")
+    page.wifi.setCurrentRow(0)
+    page.wifi_remove.click()
+    assert page.save() and load_settings().never_upload_on_wifi == ("Café Lumière",)
+
+
 def test_the_seed_wizard_says_when_the_backup_is_online_already(qtbot, desktop):
     """Issue 27: a seed drive made when the destination held everything doubled the bucket; the
     wizard now says what is online already, and that a drive would not help."""

@@ -53,6 +53,9 @@ def test_every_cli_setter_changes_only_what_it_sets(cli):
         ("limit", "off"): {"bandwidth": BandwidthPolicy("unlimited")},
         ("limit", "--kbit", "800"): {"bandwidth": BandwidthPolicy("fixed", 100_000.0)},
         ("limit", "--on-battery", "continue"): {"pause_on_battery": False},
+        ("limit", "--never-on-wifi", "Train", "--allow-wifi", "Café Lumière"): {
+            "never_upload_on_wifi": ("iPhone de Al", "Train")
+        },
     }
     for args, changed in setters.items():
         save_settings(full)

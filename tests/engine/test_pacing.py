@@ -168,6 +168,38 @@ def test_a_metered_network_pauses_uploads_by_default_and_says_why():
         assert p.step().rate is None
 
 
+class _OnWifi(LinuxPlatform):
+    """A computer on a Wi-Fi network of that name, as CoreWLAN or NetworkManager says it."""
+
+    def __init__(self, name: str | None) -> None:
+        super().__init__()
+        self.name = name
+        self.asked = 0
+
+    def wifi_name(self) -> str | None:
+        self.asked += 1
+        return self.name
+
+
+def test_a_wifi_the_user_listed_pauses_uploads_and_says_which():
+    system = _OnWifi("Café Lumière")
+    with platform.use(system):
+        p, bucket, clock = pacer(Settings(BandwidthPolicy("unlimited")))
+        assert p.step().rate is None and system.asked == 0  # no list: the network is not even asked
+        save_settings(Settings(BandwidthPolicy("unlimited"), never_upload_on_wifi=("Café Lumière", "Train")))
+        clock.now += 10
+        d = p.step()
+        assert (
+            bucket.rate == 0 and d.reason == "paused: on the Wi-Fi “Café Lumière”, which you chose never to upload on"
+        )
+        system.name = "Home"  # back home: uploads go on at the next look at the network
+        clock.now += 10
+        assert p.step().rate is None
+        system.name = None  # not on Wi-Fi (a cable), or a Mac that will not say
+        clock.now += 10
+        assert p.step().rate is None
+
+
 def test_low_power_mode_pauses_as_battery_does():
     with platform.use(_OnAHotspot()) as system:
         system.metered = None

@@ -23,6 +23,7 @@ def test_the_launchd_agent_is_a_valid_plist_naming_the_bundles_executable():
     assert agent["KeepAlive"] == {"SuccessfulExit": False} and agent["LimitLoadToSessionType"] == "Aqua"
     spec = (ROOT / "packaging" / "backbeat.spec").read_text()
     assert '"LSUIElement": True' in spec and "bundle_identifier=BUNDLE_ID" in spec
+    assert '"NSLocationUsageDescription"' in spec  # without it macOS never asks, and never tells the Wi-Fi's name
 
 
 @pytest.mark.skipif(sys.platform != "darwin", reason="launchd login items exist on macOS only")

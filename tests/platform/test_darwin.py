@@ -100,6 +100,8 @@ def test_machine_questions_answer_without_raising(system):
     system.metered_network()  # starts the path monitor
     time.sleep(1)
     assert system.metered_network() is None  # a CI runner's wired network is neither expensive nor constrained
+    name = system.wifi_name()  # a hosted runner is on a cable (None); a Mac on Wi-Fi with Location: its name
+    assert name is None or (isinstance(name, str) and name)
     system.throttle_disk_io()
     with system.awake("Backbeat test"):
         pass
