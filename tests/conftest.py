@@ -157,4 +157,5 @@ def everything_chosen(destination: str = "s3:https://s3.example.org/bucket/al") 
         notify=False,
         pause_on_metered=False,
         never_upload_on_wifi=("Café Lumière", "iPhone de Al"),
+        download_from_icloud=True,
     )

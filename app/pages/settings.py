@@ -149,6 +149,12 @@ class SettingsPage(Page):
         self.excludes = QLineEdit()
         self.excludes.setPlaceholderText("*.iso, node_modules, ~/Downloads")
         form.addRow("Leave out:", self.excludes)
+        self.icloud = QCheckBox(
+            "Download files that are only in iCloud to back them up, then free their space again "
+            "(never on a metered network)"
+        )
+        form.addRow(self.icloud)
+        self.icloud.setVisible(platform().cloud_placeholders)  # a Mac's question only
         self.destination = DestinationForm(form, self, "empty: Backbeat's folder on this computer")
         self.layout_.addLayout(form)
 
@@ -273,6 +279,7 @@ class SettingsPage(Page):
         self.schedule_text = policy.schedule or ""
         self.battery.setChecked(s.pause_on_battery)
         self.metered.setChecked(s.pause_on_metered)
+        self.icloud.setChecked(s.download_from_icloud)
         self.wifi.clear()
         self.wifi.addItems(list(s.never_upload_on_wifi))
         self.notify.setChecked(s.notify)
@@ -327,6 +334,7 @@ class SettingsPage(Page):
             bandwidth=policy,
             pause_on_battery=self.battery.isChecked(),
             pause_on_metered=self.metered.isChecked(),
+            download_from_icloud=self.icloud.isChecked(),
             never_upload_on_wifi=tuple(self.wifi.item(i).text() for i in range(self.wifi.count())),
             notify=self.notify.isChecked(),
             folders=tuple(self.folders.item(i).text() for i in range(self.folders.count())),

@@ -14,7 +14,7 @@ from app.ratechart import RateChart
 from engine.base.errors import Problem
 from engine.base.progress import describe_upload
 from engine.base.units import format_bytes, format_duration, format_rate, format_when
-from engine.service import BackupService, access_problems
+from engine.service import BackupService, access_problems, left_in_icloud
 
 __all__ = ["StatusPage", "status_answer"]
 
@@ -50,6 +50,10 @@ class StatusPage(Page):
         box.setObjectName("card")
         box.setLayout(self.destinations)
         self.layout_.addWidget(box)
+        self.icloud = hint("")  # what the latest backup left in iCloud, and what to do
+        self.icloud.setWordWrap(True)
+        self.icloud.hide()
+        self.layout_.addWidget(self.icloud)
         self.note = hint("")  # the run's latest word: a checkpoint, a skipped file, a wait for the network
         self.layout_.addWidget(self.note)
         self.rate = QLabel("")
@@ -122,6 +126,9 @@ class StatusPage(Page):
             self.destinations.addWidget(name, row, 0)
             self.destinations.addWidget(bar, row, 1)
             self.destinations.addWidget(QLabel(state), row, 2)
+        icloud = left_in_icloud(latest)
+        self.icloud.setVisible(bool(icloud))
+        self.icloud.setText(icloud or "")
         self._show_problem(problem)
 
     def _show_access(self, problems: list[Problem]) -> None:

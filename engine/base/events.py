@@ -90,6 +90,8 @@ class BackupSummary:
     #: files whose content is only in the cloud (iCloud placeholders) and had no earlier copy to carry
     cloud_only: int = 0
     cloud_only_bytes: int = 0
+    #: of the files only in the cloud, those downloaded to be read (the user's choice), then given back
+    cloud_downloaded: int = 0
     #: items the system marks as not worth backing up (cache folders, Time Machine exclusions), left out
     left_out: int = 0
 

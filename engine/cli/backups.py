@@ -46,6 +46,12 @@ def register(sub: Subcommands, common: argparse.ArgumentParser) -> None:
         help="make what has arrived restorable this often during a long run (default 15m; 0 for never)",
     )
     b.add_argument(
+        "--download-from-icloud",
+        action=argparse.BooleanOptionalAction,
+        help="download files that are only in iCloud to back them up, then free their space again "
+        "(never on a metered network; default: the setting, off)",
+    )
+    b.add_argument(
         "--order",
         choices=["smart", "path"],
         help="smart (default): recent documents and small files first, disk images last; path: in path order",
@@ -102,7 +108,13 @@ def cmd_init(args, printer) -> int:
 def cmd_backup(args, printer) -> int:
     service = open_service(args, printer, defer=True)
     service.set_limit(args.limit)
-    s = service.backup(args.paths, args.exclude, checkpoint_every=args.checkpoint_every, order=args.order)
+    s = service.backup(
+        args.paths,
+        args.exclude,
+        checkpoint_every=args.checkpoint_every,
+        order=args.order,
+        download_from_icloud=args.download_from_icloud,
+    )
     lines = [
         f"Snapshot {s.snapshot_id[:8]} saved in {format_duration(s.duration)}: {s.files_new} new, "
         f"{s.files_changed} changed, {s.files_unchanged} unchanged files; {format_bytes(s.bytes_read)} read, "

@@ -13,7 +13,7 @@ from engine.base.units import format_bytes, format_rate
 from engine.cli.args import Subcommands, duration_arg, open_service
 from engine.config.bandwidth import BandwidthPolicy, parse_policy
 from engine.config.settings import load_settings, update_settings
-from engine.service import BackupService
+from engine.service import BackupService, left_in_icloud
 from engine.service.controls import pause, resume
 
 __all__ = ["register", "COMMANDS"]
@@ -83,6 +83,8 @@ def cmd_status(args, printer) -> int:
         )
     else:
         print(f"Latest snapshot: {latest.short_id} ({latest.time:%Y-%m-%d %H:%M})")
+    if icloud := left_in_icloud(latest):
+        print(icloud)
     for d in dests:
         left = f", {format_bytes(d.selection_bytes - d.bytes_backed_up)} left" if d.checkpoint else ""
         print(

@@ -143,6 +143,9 @@ class Settings:
     pause_on_metered: bool = True
     #: Wi-Fi networks (by name) never to upload on: a café's, a train's, a friend's
     never_upload_on_wifi: tuple[str, ...] = ()
+    #: download a file that is only in iCloud to back it up, then free its space again (off: a
+    #: download storm on a slow line, and the Mac's disk filled; never on a metered network)
+    download_from_icloud: bool = False
 
     def to_json(self) -> dict:
         return {
@@ -159,6 +162,7 @@ class Settings:
             "notify": self.notify,
             "pause_on_metered": self.pause_on_metered,
             "never_upload_on_wifi": list(self.never_upload_on_wifi),
+            "download_from_icloud": self.download_from_icloud,
         }
 
     @classmethod
@@ -177,6 +181,7 @@ class Settings:
             bool(doc.get("notify", True)),
             bool(doc.get("pause_on_metered", True)),
             tuple(str(n) for n in doc.get("never_upload_on_wifi") or ()),
+            bool(doc.get("download_from_icloud", False)),
         )
 
 

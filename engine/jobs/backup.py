@@ -28,7 +28,6 @@ from engine.base.events import BackupSummary, Checkpoint, EventSink, FileSkipped
 from engine.base.home import app_dir, computer_id
 from engine.base.progress import Meter
 from engine.base.stop import NEVER, Stop
-from engine.base.units import format_bytes
 from engine.config.priority import PrioritySettings, kind_of
 from engine.config.settings import CheckpointSettings
 from engine.jobs.checkpoint import CheckpointTimer, OpenCheckpoints
@@ -36,6 +35,7 @@ from engine.jobs.needs import Needs, require
 from engine.jobs.reading import Reading
 from engine.jobs.rollback import not_before_latest, remember_latest, snapshot_warnings
 from engine.jobs.session import Session, forget_unlisted_packs
+from engine.jobs.status import describe_icloud
 from engine.jobs.trees import CacheCursor, Records, build_trees
 from engine.local import filerecord
 from engine.local.outbox import Uploader, streams_for
@@ -71,6 +71,8 @@ class RunOptions:
     priority: PrioritySettings = PrioritySettings()
     #: a network destination's line (None for a disk): progress then counts bytes sent
     line: Line | None = None
+    #: download a file only in the cloud that no earlier backup holds, read it, free its space again
+    fetch_cloud_only: bool = False
 
 
 class _Run:
@@ -138,6 +140,9 @@ class _Run:
             if extra == CLOUD_ONLY:  # reading it would download it: carried from the last backup, or left out
                 if filerecord.same_file(record, meta, known):
                     unchanged += 1
+                elif self.options.fetch_cloud_only:  # the user asked: fetched, read, evicted (engine.jobs.reading)
+                    self.reading.fetch.add(no)
+                    work.add(no, path, meta_size(meta), meta_mtime_ns(meta), None)
                 else:
                     self.cloud_only.add(no)
                     self.cloud_only_bytes += meta_size(meta)
@@ -149,12 +154,7 @@ class _Run:
         cache.finish()
         work.seal()
         if self.cloud_only:
-            n, size = len(self.cloud_only), format_bytes(self.cloud_only_bytes)
-            said = (
-                f"{n} file(s) ({size}) are only in iCloud, not on this Mac, and were not backed up. To back them "
-                "up, select them in Finder and choose Download Now (or turn off Optimize Mac Storage in iCloud "
-                "settings); the next backup takes them."
-            )
+            said = describe_icloud(len(self.cloud_only), self.cloud_only_bytes)
             self.report(FileSkipped(os.fsdecode(found.base), said, warning=True))
         return unchanged
 
@@ -489,8 +489,9 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
         duration=clock.monotonic() - t0,
         warnings=sum(1 for s in run.skipped if s.warning),
         skipped=tuple(run.skipped),
-        cloud_only=len(run.cloud_only),
-        cloud_only_bytes=run.cloud_only_bytes,
+        cloud_only=len(run.cloud_only) + run.reading.left_in_cloud,
+        cloud_only_bytes=run.cloud_only_bytes + run.reading.left_in_cloud_bytes,
+        cloud_downloaded=run.reading.fetched,
         left_out=found.left_out,
     )
     recorded = {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}

@@ -4,6 +4,10 @@ added to a pack). Chunks of large files are sealed (zstd + AES-GCM) on a second 
 work even on one huge file. All of it runs in compiled code that releases the GIL. A file that
 changes while it is read is read once more, then skipped with a warning; one deleted since the
 scan is skipped. A read file's record (its stat and encoded tree entry) goes back to the work list.
+
+A file only in the cloud (an iCloud placeholder) is read only when the user asked for it: it is
+downloaded first (never on a metered network, asked again before each one), and once read its
+local copy is given back to the cloud, so a home full of them never fills the disk.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from engine.base.events import FileSkipped
+from engine.base.logs import log
 from engine.base.progress import Meter
 from engine.jobs.session import Session
 from engine.jobs.trees import name_of
@@ -67,6 +72,11 @@ class Reading:
         self.files_new = 0  # guarded by self._count_lock
         self.files_changed = 0  # guarded by self._count_lock
         self.files_same = 0  # guarded by self._count_lock: read again, found as the files cache had them
+        #: numbers of the files only in the cloud to download, read and evict (filled before reading starts)
+        self.fetch: set[int] = set()
+        self.fetched = 0  # guarded by self._count_lock: of those, downloaded and read
+        self.left_in_cloud = 0  # guarded by self._count_lock: of those, not downloaded (a metered network)
+        self.left_in_cloud_bytes = 0  # guarded by self._count_lock
 
     def _chunker(self) -> Chunker:
         if not hasattr(self._local, "chunker"):
@@ -128,6 +138,12 @@ class Reading:
 
     def store_file(self, file: ToRead, progress: Meter) -> None:
         name = os.fsdecode(file.path)
+        if file.no in self.fetch and not self._fetched(file.path, name):
+            with self._count_lock:
+                self.left_in_cloud += 1
+                self.left_in_cloud_bytes += file.size
+            progress.add(0, files=1)
+            return
         for attempt in (1, 2):
             try:
                 record = self._read_once(file.path, progress)
@@ -139,6 +155,11 @@ class Reading:
                         self.files_same += 1  # read again to be sure (it changed just before the run), and the same
                     else:
                         self.files_changed += 1
+                if file.no in self.fetch:
+                    with self._count_lock:
+                        self.fetched += 1
+                    if not platform().evict(file.path):
+                        log.info("%s stays downloaded: the system did not take its space back", name)
                 break
             except _FileChanged as e:
                 if attempt == 2:
@@ -150,6 +171,20 @@ class Reading:
                 self.report(FileSkipped(name, f"cannot read it ({e.strerror})", warning=True))
                 break
         progress.add(0, files=1)
+
+    def _fetched(self, path: bytes, name: str) -> bool:
+        """Download a file that is only in the cloud; False (said) when it must stay there."""
+        system = platform()
+        metered = system.metered_network()
+        if metered is not None:
+            self.report(FileSkipped(name, f"only in iCloud, and not downloaded {metered}", warning=True))
+            return False
+        try:
+            system.fetch(path)
+        except OSError as e:
+            self.report(FileSkipped(name, f"only in iCloud, and could not be downloaded ({e.strerror})", warning=True))
+            return False
+        return True
 
     # -- all of them ---------------------------------------------------------------------------
     def read_all(self, progress: Meter) -> None:

@@ -20,13 +20,31 @@ from dataclasses import asdict, dataclass
 
 from engine.backends.base import list_packs
 from engine.base.errors import BackendError, IntegrityError
+from engine.base.units import format_bytes
 from engine.jobs.session import Session
 from engine.repo.index import Index
 from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind
 from engine.repo.walk import folder_entries
 
-__all__ = ["overview", "DestinationStatus", "counted_selection", "status_basis"]
+__all__ = ["overview", "DestinationStatus", "counted_selection", "status_basis", "left_in_icloud", "describe_icloud"]
+
+
+def describe_icloud(files: int, nbytes: int) -> str:
+    """Files only in iCloud that a backup did not take, in plain words, with what to do."""
+    return (
+        f"{files} file(s) ({format_bytes(nbytes)}) are only in iCloud, not on this Mac, and were not backed up. "
+        "To back them up, select them in Finder and choose Download Now (or turn off Optimize Mac Storage in "
+        "iCloud settings); the next backup takes them. Or let Backbeat download each, back it up and free its "
+        'space again: Settings, "Download files that are only in iCloud".'
+    )
+
+
+def left_in_icloud(latest: Snapshot | None) -> str | None:
+    """What the latest backup left in iCloud (`describe_icloud`); None when it left nothing there."""
+    summary = latest.summary if latest is not None else {}
+    files = int(summary.get("cloud_only", 0))
+    return describe_icloud(files, int(summary.get("cloud_only_bytes", 0))) if files else None
 
 
 @dataclass(frozen=True)

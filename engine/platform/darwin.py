@@ -5,7 +5,8 @@
 - creation time from `lstat` (`st_birthtime`), set back with `fsetattrlist(ATTR_CMN_CRTIME)`;
 - BSD flags from `st_flags`, the user-settable ones set back with `fchflags`;
 - extended ACLs with `acl_get_fd_np`/`acl_get_link_np`, `acl_to_text`, `acl_from_text`, `acl_set_fd_np`;
-- iCloud placeholders: `SF_DATALESS` in `st_flags` (reading one would download it);
+- iCloud placeholders: `SF_DATALESS` in `st_flags` (reading one would download it); one downloaded
+  on purpose is given back with `NSFileManager.evictUbiquitousItemAtURL:error:`;
 - Time Machine exclusions: the sticky `com.apple.metadata:com_apple_backup_excludeItem` attribute on
   any item, and `CSBackupIsItemExcluded` for folders (it also knows the paths excluded in settings);
 - disk reads at Time Machine's throttled priority (`setiopolicy_np`), idle sleep held off with an
@@ -138,10 +139,12 @@ class _Frameworks:
         return self.string(None, text.encode(), 0x08000100)  # kCFStringEncodingUTF8
 
 
-def _objc_send(framework: str, target: str | int, *messages: str, answer: type | None = ctypes.c_void_p) -> object:
-    """`[[[target m1] m2] … mN]` (messages without arguments; `target` a class's name or an
-    object) through the Objective-C runtime's C functions, the last answer read as `answer`; None
-    when one on the way is nil."""
+def _objc_send(
+    framework: str, target: str | int, *messages: str | tuple, answer: type | None = ctypes.c_void_p
+) -> object:
+    """`[[[target m1] m2] … mN]` through the Objective-C runtime's C functions: `target` a class's
+    name or an object, a message a selector or (selector, arguments…) with bytes passed as C
+    strings and the rest as pointers; the last answer read as `answer`, None when one on the way is nil."""
     ctypes.CDLL(f"/System/Library/Frameworks/{framework}.framework/{framework}")  # defines the class
     objc = ctypes.CDLL("/usr/lib/libobjc.A.dylib")
     objc.objc_getClass.restype, objc.objc_getClass.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
@@ -150,9 +153,11 @@ def _objc_send(framework: str, target: str | int, *messages: str, answer: type |
     for i, message in enumerate(messages):
         if not receiver:
             return None
+        selector, *args = (message,) if isinstance(message, str) else message
+        kinds = [ctypes.c_char_p if isinstance(a, bytes) else ctypes.c_void_p for a in args]
         kind = answer if i == len(messages) - 1 else ctypes.c_void_p
-        send = ctypes.CFUNCTYPE(kind, ctypes.c_void_p, ctypes.c_void_p)(("objc_msgSend", objc))
-        receiver = send(receiver, objc.sel_registerName(message.encode()))
+        send = ctypes.CFUNCTYPE(kind, ctypes.c_void_p, ctypes.c_void_p, *kinds)(("objc_msgSend", objc))
+        receiver = send(receiver, objc.sel_registerName(selector.encode()), *args)
     return receiver
 
 
@@ -192,6 +197,7 @@ class DarwinPlatform(Platform):
     excludes_files = True
     restored_flags = _RESTORABLE_FLAGS
     sets_birthtime = True
+    cloud_placeholders = True
     template_menu_bar_icons = True  # Apple HIG, "The menu bar": menu bar extras use template images
 
     def __init__(self) -> None:
@@ -330,6 +336,23 @@ class DarwinPlatform(Platform):
         if self._paths is None:
             self._paths = _PathWatch()
         return self._paths.cost
+
+    def evict(self, path: bytes) -> bool:
+        """`[[NSFileManager defaultManager] evictUbiquitousItemAtURL:error:]`: the local copy of an
+        iCloud file is removed, the file stays in iCloud (a placeholder again)."""
+        try:
+            text = _objc_send("Foundation", "NSString", ("stringWithUTF8String:", path))
+            url = _objc_send("Foundation", "NSURL", ("fileURLWithPath:", text))
+            evicted = _objc_send(
+                "Foundation",
+                "NSFileManager",
+                "defaultManager",
+                ("evictUbiquitousItemAtURL:error:", url, None),
+                answer=ctypes.c_bool,
+            )
+        except (OSError, AttributeError):
+            return False
+        return bool(url) and bool(evicted)
 
     def wifi_name(self) -> str | None:
         """`[[[CWWiFiClient sharedWiFiClient] interface] ssid]` (CoreWLAN): nil off Wi-Fi, and since

@@ -49,6 +49,8 @@ class Platform:
     restored_flags = 0
     #: whether a restore can set a creation time (`set_birthtime`)
     sets_birthtime = False
+    #: whether files may be placeholders whose content is only in the cloud (macOS: iCloud Drive)
+    cloud_placeholders = False
     #: whether the menu bar draws an app's icon as a template (black and clear, tinted by the
     #: system for a light or dark menu bar, as macOS does); elsewhere the tray shows colours
     template_menu_bar_icons = False
@@ -96,6 +98,20 @@ class Platform:
     def dataless(self, st: os.stat_result) -> bool:
         """Whether the file's content lives only in the cloud (macOS: an iCloud placeholder):
         reading it would download it."""
+        return False
+
+    def fetch(self, path: bytes) -> None:
+        """Bring a cloud-only file's content onto this computer, waiting until it is here. Reading
+        it does that (macOS materializes a dataless file on access, TN3150); one byte is enough."""
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            os.read(fd, 1)
+        finally:
+            os.close(fd)
+
+    def evict(self, path: bytes) -> bool:
+        """Give a downloaded cloud file's space back, keeping it in the cloud; False where the
+        system has no cloud files or would not."""
         return False
 
     def excluded(self, path: bytes, is_dir: bool) -> Exclusion | None:

@@ -12,6 +12,7 @@ from engine.jobs.continuous import WatchRun
 from engine.jobs.find import Version
 from engine.jobs.forget import describe_decision
 from engine.jobs.prune import PruneReport
+from engine.jobs.status import left_in_icloud
 from engine.repo.tree import Kind, TreeEntry
 from engine.service.door import BackupService
 from engine.service.schedule import Scheduler
@@ -26,4 +27,5 @@ __all__ = [
     "TreeEntry",
     "describe_decision",
     "access_problems",
+    "left_in_icloud",
 ]

@@ -170,8 +170,10 @@ class BackupService(Upkeep, Questions, Line):
         *,
         checkpoint_every: float | None = None,
         order: str | None = None,
+        download_from_icloud: bool | None = None,
     ) -> BackupSummary:
-        """`checkpoint_every` (seconds, 0 for none) and `order` override the settings for this run."""
+        """`checkpoint_every` (seconds, 0 for none), `order` and `download_from_icloud` override the
+        settings for this run."""
         scanning = backup.start_scan(paths, excludes, self.events)
         session = self.session  # opening (Argon2id) overlaps the scan
         options = self.run_options()
@@ -180,6 +182,8 @@ class BackupService(Upkeep, Questions, Line):
             options = replace(options, checkpoints=every if checkpoint_every > 0 else None)
         if order is not None:
             options = replace(options, priority=replace(options.priority, order=order))
+        if download_from_icloud is not None:
+            options = replace(options, fetch_cloud_only=download_from_icloud)
         return self.runner.run(
             backup.NEEDS, lambda: backup.run_backup(session, scanning, self.events, options=options), session=session
         )

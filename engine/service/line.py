@@ -41,4 +41,4 @@ class Line:
     def run_options(self) -> RunOptions:
         settings = load_settings()
         line = self.pacer if self.backend.is_network else None
-        return RunOptions(settings.checkpoints, settings.priority, line)
+        return RunOptions(settings.checkpoints, settings.priority, line, settings.download_from_icloud)

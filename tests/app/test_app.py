@@ -395,6 +395,25 @@ def test_the_settings_page_lists_wifi_networks_never_to_upload_on(qtbot, desktop
     assert page.save() and load_settings().never_upload_on_wifi == ("Café Lumière",)
 
 
+def test_the_status_page_says_what_the_last_backup_left_in_icloud(qtbot, desktop):
+    from engine import platform
+    from tests.e2e.test_metadata import _ICloud
+
+    bridge, tray, window, src = desktop
+    film = src / "film.mov"
+    film.write_bytes(bytes(3_000_000))
+    icloud = _ICloud()
+    icloud.evicted.add(film.stat().st_ino)
+    with platform.use(icloud):
+        bridge.backup_now()
+        _wait_job(qtbot, bridge, "backup")
+    with qtbot.waitSignal(bridge.answered, timeout=10000, check_params_cb=lambda name, _: name == "status"):
+        window.status.refresh()
+    assert window.status.icloud.isVisibleTo(window)
+    assert window.status.icloud.text().startswith("1 file(s) (2.9 MB) are only in iCloud, not on this Mac")
+    assert window.settings.icloud.isHidden()  # the choice is a Mac's: Linux has no placeholders
+
+
 def test_the_seed_wizard_says_when_the_backup_is_online_already(qtbot, desktop):
     """Issue 27: a seed drive made when the destination held everything doubled the bucket; the
     wizard now says what is online already, and that a drive would not help."""

@@ -129,6 +129,40 @@ class _ICloud(LinuxPlatform):
         return st.st_ino in self.evicted
 
 
+class _ICloudDrive(_ICloud):
+    """... that also downloads on demand: a placeholder's file holds zeros until `fetch` writes the
+    content iCloud keeps (`cloud`, by path), as macOS materializes one; `evict` takes it back."""
+
+    def __init__(self, metered: str | None = None) -> None:
+        super().__init__()
+        self.cloud: dict[bytes, bytes] = {}
+        self.fetched: list[bytes] = []
+        self.given_back: list[bytes] = []
+        self.metered = metered
+
+    def placeholder(self, path, content: bytes) -> None:
+        path.write_bytes(bytes(len(content)))
+        os.utime(path, ns=(1_700_000_000_000_000_000,) * 2)  # put in iCloud long ago
+        self.cloud[os.fsencode(path)] = content
+        self.evicted.add(path.stat().st_ino)
+
+    def metered_network(self) -> str | None:
+        return self.metered
+
+    def fetch(self, path: bytes) -> None:
+        self.fetched.append(path)
+        st = os.lstat(path)
+        with open(path, "r+b") as f:
+            f.write(self.cloud[path])
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the content arrives; the file was not changed
+        self.evicted.discard(st.st_ino)
+
+    def evict(self, path: bytes) -> bool:
+        self.given_back.append(path)
+        self.evicted.add(os.lstat(path).st_ino)
+        return True
+
+
 def test_files_only_in_icloud_are_never_read_carried_forward_or_said(service, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -157,6 +191,40 @@ def test_files_only_in_icloud_are_never_read_carried_forward_or_said(service, tm
     assert sorted(_entries(service)) == ["src", "src/photo.jpg"]  # the film is not claimed as backed up
     service.restore("latest", str(tmp_path / "out"))
     assert (tmp_path / "out" / "src" / "photo.jpg").read_bytes() == body  # carried forward, not the zeros
+
+
+def test_files_only_in_icloud_are_downloaded_backed_up_and_given_back_when_the_user_asks(service, tmp_path):
+    """Issue 28: the download-back-up-evict choice (off by default; never on a metered network)."""
+    from engine.service import left_in_icloud
+
+    src = tmp_path / "src"
+    src.mkdir()
+    film, notes = os.urandom(700_000), os.urandom(90_000)
+    icloud = _ICloudDrive(metered="on a metered network (a phone's hotspot or a cellular link)")
+    icloud.placeholder(src / "film.mov", film)
+    icloud.placeholder(src / "notes.pages", notes)
+    with platform.use(icloud):
+        summary = service.backup([str(src)])  # the default: nothing downloaded
+        assert (summary.cloud_only, summary.cloud_downloaded, icloud.fetched) == (2, 0, [])
+        on_hotspot = service.backup([str(src)], download_from_icloud=True)  # asked, but on a phone's hotspot
+        assert (on_hotspot.cloud_only, on_hotspot.cloud_downloaded, icloud.fetched) == (2, 0, [])
+        said = sorted(s.reason for s in on_hotspot.skipped if s.warning)
+        assert (
+            said
+            == ["only in iCloud, and not downloaded on a metered network (a phone's hotspot or a cellular link)"] * 2
+        )
+        assert "2 file(s) (771 KB) are only in iCloud" in left_in_icloud(service.snapshot("latest"))
+
+        icloud.metered = None  # home again
+        home = service.backup([str(src)], download_from_icloud=True)
+        assert (home.cloud_only, home.cloud_downloaded, home.bytes_read) == (0, 2, 790_000)
+        assert sorted(icloud.given_back) == sorted(icloud.fetched) == sorted(icloud.cloud)  # each given back
+        assert left_in_icloud(service.snapshot("latest")) is None
+        again = service.backup([str(src)], download_from_icloud=True)  # placeholders again: carried forward
+        assert (again.files_unchanged, again.cloud_downloaded, len(icloud.fetched)) == (2, 0, 2)
+    service.restore("latest", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "src" / "film.mov").read_bytes() == film
+    assert (tmp_path / "out" / "src" / "notes.pages").read_bytes() == notes
 
 
 def test_folders_carry_their_metadata_too(service, tmp_path):

@@ -90,6 +90,8 @@ def test_an_ordinary_file_is_not_a_placeholder(system, tmp_path):
     f = tmp_path / "f"
     f.write_text("x")
     assert not system.dataless(os.lstat(f))
+    assert system.evict(os.fsencode(f)) is False  # not an iCloud item: NSFileManager refuses, the file stays
+    assert f.read_text() == "x"
 
 
 def test_machine_questions_answer_without_raising(system):
