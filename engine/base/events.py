@@ -92,6 +92,8 @@ class BackupSummary:
     cloud_only_bytes: int = 0
     #: of the files only in the cloud, those downloaded to be read (the user's choice), then given back
     cloud_downloaded: int = 0
+    #: originals that Photos libraries keep only in iCloud (Optimize Mac Storage): not in the backup
+    photos_in_icloud: int = 0
     #: items the system marks as not worth backing up (cache folders, Time Machine exclusions), left out
     left_out: int = 0
 

@@ -492,6 +492,7 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
         cloud_only=len(run.cloud_only) + run.reading.left_in_cloud,
         cloud_only_bytes=run.cloud_only_bytes + run.reading.left_in_cloud_bytes,
         cloud_downloaded=run.reading.fetched,
+        photos_in_icloud=found.photos_in_icloud,
         left_out=found.left_out,
     )
     recorded = {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}

@@ -22,6 +22,7 @@ from engine.backends.base import list_packs
 from engine.base.errors import BackendError, IntegrityError
 from engine.base.units import format_bytes
 from engine.jobs.session import Session
+from engine.platform import photos
 from engine.repo.index import Index
 from engine.repo.snapshot import Snapshot
 from engine.repo.tree import Kind
@@ -41,10 +42,13 @@ def describe_icloud(files: int, nbytes: int) -> str:
 
 
 def left_in_icloud(latest: Snapshot | None) -> str | None:
-    """What the latest backup left in iCloud (`describe_icloud`); None when it left nothing there."""
+    """What the latest backup left in iCloud, files and Photos originals, in plain words with what
+    to do; None when it left nothing there."""
     summary = latest.summary if latest is not None else {}
-    files = int(summary.get("cloud_only", 0))
-    return describe_icloud(files, int(summary.get("cloud_only_bytes", 0))) if files else None
+    files, originals = int(summary.get("cloud_only", 0)), int(summary.get("photos_in_icloud", 0))
+    said = [describe_icloud(files, int(summary.get("cloud_only_bytes", 0)))] if files else []
+    said += [photos.describe(originals)] if originals else []
+    return "\n".join(said) or None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from engine.base.events import FileSkipped
 from engine.base.stop import NEVER, Stop
 from engine.local.spool import Spool, pack_meta, room_said, tree_key
-from engine.platform import Exclusion
+from engine.platform import Exclusion, photos
 from engine.platform import current as platform
 
 __all__ = ["Scan", "Partial", "scan"]
@@ -45,6 +45,8 @@ class Scan:
     paths: list[bytes]
     #: items the system marks as not worth backing up (cache folders, Time Machine exclusions), left out
     left_out: int = 0
+    #: originals that Photos libraries in the selection keep only in iCloud (none of them is backed up)
+    photos_in_icloud: int = 0
     #: only the folders on the way to what changed were listed (`Partial`); the rest is the previous snapshot's
     partial: bool = False
 
@@ -94,6 +96,7 @@ class _Walker:
         self.system = platform()
         #: items the system marks as not worth backing up, left out (each said as a note)
         self.left_out = 0
+        self.photos_in_icloud = 0  # originals Photos libraries keep only in iCloud (each library said)
 
     def excluded(self, path: bytes, name: bytes) -> bool:
         """Once per entry of every folder: a set lookup, and patterns only when there are some."""
@@ -139,6 +142,8 @@ class _Walker:
                     spool.kept(path, pack_meta(st), tree_id)
                     return False
             spool.enter(path, pack_meta(st))
+            if path.endswith(photos.LIBRARY_SUFFIX):
+                self.photos_library(path)
             return True
         else:
             what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
@@ -151,6 +156,15 @@ class _Walker:
             self.left_out += 1
             self.report(FileSkipped(os.fsdecode(path), f"{why.value}: left out", warning=False))
         return why is not None
+
+    def photos_library(self, path: bytes) -> None:
+        """A Photos library: its files are backed up as files; what it keeps only in iCloud is said."""
+        counted = self.system.photos_in_icloud(path)
+        if counted is None or counted[0] == 0:
+            return
+        missing, listed = counted
+        self.photos_in_icloud += missing
+        self.report(FileSkipped(os.fsdecode(path), photos.describe(missing, listed), warning=True))
 
     def children(self, path: bytes) -> Iterator[tuple[bytes, os.stat_result]]:
         """The loop every entry goes through: a regular file is spooled here, without a call more
@@ -260,7 +274,7 @@ def scan(
     except BaseException:
         spool.close()
         raise
-    return Scan(spool, base, selected, walker.left_out, partial is not None)
+    return Scan(spool, base, selected, walker.left_out, walker.photos_in_icloud, partial is not None)
 
 
 def _folders_between(base: bytes, path: bytes) -> list[bytes]:

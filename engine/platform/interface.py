@@ -23,6 +23,7 @@ import psutil
 
 from engine.base.metadata import Metadata
 from engine.platform.loginitem import autostart_entry, autostart_path
+from engine.platform.photos import originals_in_icloud
 
 __all__ = ["Platform", "Exclusion", "Xattrs", "CACHEDIR_SIGNATURE"]
 
@@ -99,6 +100,11 @@ class Platform:
         """Whether the file's content lives only in the cloud (macOS: an iCloud placeholder):
         reading it would download it."""
         return False
+
+    def photos_in_icloud(self, library: bytes) -> tuple[int, int] | None:
+        """(originals only in iCloud, originals in all) of the Photos library at `library`, read
+        from its own catalogue (`engine.platform.photos`); None when that cannot tell."""
+        return originals_in_icloud(library)
 
     def fetch(self, path: bytes) -> None:
         """Bring a cloud-only file's content onto this computer, waiting until it is here. Reading

@@ -227,6 +227,59 @@ def test_files_only_in_icloud_are_downloaded_backed_up_and_given_back_when_the_u
     assert (tmp_path / "out" / "src" / "notes.pages").read_bytes() == notes
 
 
+def _photos_library(folder, assets: list[tuple[str, str, int]], present: list[str]):
+    """A Photos library as Photos 6 and later keep one: `database/Photos.sqlite` with its ZASSET
+    table (directory, file name, trashed state) and the originals that are on this computer."""
+    import sqlite3
+
+    library = folder / "Photos Library.photoslibrary"
+    (library / "database").mkdir(parents=True)
+    db = sqlite3.connect(library / "database" / "Photos.sqlite")
+    db.execute(
+        "CREATE TABLE ZASSET (Z_PK INTEGER PRIMARY KEY, ZDIRECTORY VARCHAR, ZFILENAME VARCHAR, ZTRASHEDSTATE INTEGER)"
+    )
+    db.executemany("INSERT INTO ZASSET (ZDIRECTORY, ZFILENAME, ZTRASHEDSTATE) VALUES (?, ?, ?)", assets)
+    db.commit()
+    db.close()
+    for name in present:
+        original = library / "originals" / name[0] / name
+        original.parent.mkdir(parents=True, exist_ok=True)
+        original.write_bytes(os.urandom(50_000))
+    return library
+
+
+def test_a_photos_library_with_originals_only_in_icloud_is_backed_up_as_files_and_said(service, tmp_path):
+    """Issue 28: with Optimize Mac Storage, Photos keeps most originals only in iCloud; a backup of the
+    library's files holds none of those, and the user is told, with Photos' own remedy."""
+    from engine.service import left_in_icloud
+
+    src = tmp_path / "Pictures"
+    src.mkdir()
+    assets = [
+        ("A", "A1B2.heic", 0),  # on this Mac
+        ("3", "3C4D.heic", 0),  # only in iCloud
+        ("F", "F5E6.mov", 0),  # only in iCloud
+        ("0", "0A0B.jpeg", 1),  # in the trash: not counted
+        ("cloudsharing/data", "shared.jpeg", 0),  # a shared album's photo: kept elsewhere, not counted
+    ]
+    library = _photos_library(src, assets, present=["A1B2.heic"])
+    catalogue = library / "database" / "Photos.sqlite"
+    before = (catalogue.read_bytes(), catalogue.stat().st_mtime_ns)
+    _photos_library(src / "Old", [], present=[]).joinpath("database", "Photos.sqlite").write_bytes(b"not sqlite")
+
+    summary = service.backup([str(src)])
+    assert summary.photos_in_icloud == 2
+    (said,) = [s for s in summary.skipped if s.warning]
+    assert said.path == str(library)
+    assert said.reason.startswith("Photos keeps 2 of the 3 originals of this library only in iCloud (Optimize Mac")
+    assert "Download Originals to this Mac" in said.reason
+    assert (catalogue.read_bytes(), catalogue.stat().st_mtime_ns) == before  # read, never written
+    assert sorted(p.name for p in (library / "database").iterdir()) == ["Photos.sqlite"]  # no journal left
+    assert "Photos keeps 2 originals only in iCloud" in left_in_icloud(service.snapshot("latest"))
+    service.restore("latest", str(tmp_path / "out"))
+    assert_same_tree(src, tmp_path / "out" / "Pictures")  # the library's files, as files
+
+
 def test_folders_carry_their_metadata_too(service, tmp_path):
     """(Trees from before metadata, version 1, still restore: tests/e2e/test_format_fixture.py.)"""
     src = tmp_path / "src"
