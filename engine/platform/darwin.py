@@ -372,13 +372,14 @@ class DarwinPlatform(Platform):
         return name.decode("utf-8", "replace") if isinstance(name, bytes) else None
 
     def allow_wifi_name(self) -> None:
-        """`[[CLLocationManager alloc] init]`, then `requestAlwaysAuthorization` (macOS 10.15; "always":
-        the name is read while uploading, with no window open). The system asks the user once, and
-        lists Backbeat under Location Services. The manager is kept: the prompt lives as long as it does."""
+        """`[[CLLocationManager alloc] init]`, then `requestWhenInUseAuthorization` (macOS 10.15; the
+        kind Apple asks apps to prefer, and whose prompt needs only `NSLocationUsageDescription` on
+        macOS). The system asks the user once, and lists Backbeat under Location Services. The
+        manager is kept: the prompt lives as long as it does."""
         if self._location is None:
             with contextlib.suppress(OSError, AttributeError):
                 self._location = _objc_send("CoreLocation", "CLLocationManager", "alloc", "init")
-                _objc_send("CoreLocation", self._location, "requestAlwaysAuthorization", answer=None)
+                _objc_send("CoreLocation", self._location, "requestWhenInUseAuthorization", answer=None)
 
     WIFI_NAME_HIDDEN = (
         "macOS tells an app the Wi-Fi's name only when Location Services are on for it: "
