@@ -9,7 +9,8 @@ and a TCP echo server run in "internet"; a backup of random data runs in "home",
 in "home" sends a 64-byte request to the echo server every 100 ms on one connection (the
 household's web page) and measures its round-trip time. For each mode it prints one JSON line:
 seconds measured, bytes the backup sent (TCP payload) and on the wire, link utilization by the
-backup (its frames / line capacity), probe RTT p50/p95 during the backup and at idle before it,
+backup (its frames / line capacity; over the first 5 and 15 s; and how many seconds it took to
+use 90% of the line over one second), probe RTT p50/p95 during the backup and at idle before it,
 and the automatic limit's own link probe as a share of the line (`link_probe_share`).
 Fixed mode also reports the worst 10 s window's deviation from its setting; `--pause-test`
 pauses the automatic-mode backup with `backbeat pause` and reports how long the line took to go
@@ -222,6 +223,17 @@ class Agent:
         return max(0.0, payload), max(0.0, wire)
 
 
+def seconds_to_line(agent: Agent, first: float, end: float, share: float = 0.9) -> float | None:
+    """Seconds from the first upload to the end of the first one-second window in which the backup
+    used `share` of the line (None: never): how soon a fast line is used."""
+    t = first
+    while t + 1 <= end:
+        if agent.backup_bytes(t, t + 1)[1] >= share * CAPACITY:
+            return round(t + 1 - first, 2)
+        t += 0.25
+    return None
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else float("nan")
 
@@ -340,6 +352,7 @@ def run_mode(
         # how soon the line is used: what a fast line's user feels first
         "utilization_first_5s": round(agent.backup_bytes(first, first + 5)[1] / (CAPACITY * 5), 3),
         "utilization_first_15s": round(agent.backup_bytes(first, first + 15)[1] / (CAPACITY * 15), 3),
+        "seconds_to_90pct": seconds_to_line(agent, first, end),
         "probe_p50_ms": round(pct(rtts, 50), 1),
         "probe_p95_ms": round(pct(rtts, 95), 1),
         "probe_max_ms": round(max(rtts), 1),
