@@ -5,8 +5,9 @@ house by up to a second. The controller watches the round-trip time our uploads 
 lowest one seen recently as the line's base delay, and treats anything above it as queue that we
 built. It steers the upload rate so that queue stays under a target (20 ms by default):
 
-- until a queue first appears (a quarter of the target) it ramps up fast (x1.25 a step, about
-  x2.4 a second), so it finds the line's capacity by itself in seconds on any line;
+- until a queue first appears (a quarter of the target) it ramps up fast, x6 a second whatever
+  the pace of samples (at most x1.5 a sample), so it finds the line's capacity by itself in
+  seconds on any line: 100 Mbit/s in under 4 s from its start at 32 KB/s;
 - over the target it cuts the rate multiplicatively, harder the further over (x0.85 at twice the
   target, never below x0.5), at most once per round trip, and not while the queue is already
   shrinking (the rate is then below the line's: cutting again would only waste the line);
@@ -33,7 +34,8 @@ __all__ = ["DelayController", "DelayReading"]
 TARGET = 0.020
 _START_RATE = 32 * 1024
 _MIN_RATE = 4 * 1024
-_RAMP = 1.25
+_RAMP_PER_SECOND = 6.0
+_RAMP_MAX_STEP = 1.5  # a late sample must not jump the rate far past where the line may be full
 _RECOVER = 0.05  # share of the rate added per step, well under the rate of the last queue
 _PROBE = 0.003  # ... and near or past it
 _NEAR = 0.85
@@ -99,7 +101,7 @@ class DelayController:
     def update(self, now: float, rtt: float, used: float) -> DelayReading:
         """One step per round-trip sample (a few a second): `rtt` in seconds, `used` the rate the
         uploads actually sent lately."""
-        self._now = now
+        since, self._now = now - self._now, now
         base = self._base(now, rtt)
         self._recent.append(rtt)
         queue = max(0.0, min(self._recent) - base)
@@ -119,7 +121,7 @@ class DelayController:
             self._congested = False
             if used >= _USED * self.rate:
                 if self._ramping:
-                    self.rate *= _RAMP
+                    self.rate *= min(_RAMP_MAX_STEP, _RAMP_PER_SECOND ** min(since, 1.0))
                 else:
                     gain = _RECOVER if self.rate < _NEAR * self._ceiling else _PROBE
                     self.rate += max(_MIN_STEP, gain * self.rate) * off_target

@@ -45,6 +45,20 @@ def test_finds_the_line_capacity_by_itself_and_keeps_the_queue_short(capacity):
     assert 0.9 * capacity < c.line < 1.1 * capacity  # "using … of about …": the line's speed, as found
 
 
+@pytest.mark.parametrize("capacity", [2_500_000, 12_500_000])  # 20 and 100 Mbit/s, a modem of half a second
+def test_a_fast_line_is_used_within_a_few_seconds_and_the_first_overshoot_stays_short(capacity):
+    """Issue 29: the ramp grew x1.25 a sample (x3 a second), so 100 Mbit/s took 5.4 s to reach 90%
+    in this model (6 s on the emulated line). It now grows x6 a second until the first queue."""
+    c = DelayController()
+    trace = drive(c, Line(capacity, limit_s=0.5), 15)
+    reached = next(t for t, rate, _ in trace if rate >= 0.9 * capacity)
+    assert reached <= 3.5
+    assert max(q for _, _, q in trace) <= 0.1  # the one overshoot, before the first cut
+    assert [q for t, _, q in trace if t > reached + 3] and max(
+        q for t, _, q in trace if t > reached + 3
+    ) <= TARGET + 0.015
+
+
 def test_the_line_is_not_known_before_a_queue_has_appeared():
     c = DelayController()
     drive(c, Line(12_500_000), 2)  # still ramping, far under the line
