@@ -14,6 +14,7 @@ backed up once, and saves `status.png`, `settings.png`, … `wizard-1-intro.png`
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -180,6 +181,7 @@ class Shots:
 
     def close(self) -> None:
         self.bridge.close()
+        shutil.rmtree(self.work, ignore_errors=True)  # the temporary installation, pictures taken
 
 
 def main() -> None:
