@@ -42,7 +42,8 @@ def _tools(work: Path, src: Path, also: list[Path]) -> dict[str, dict]:
     """Per tool: its environment and commands (init, backup, restore to a folder)."""
     tools = {}
     for label, checkout in [("backbeat", HERE.parent)] + [(f"bb@{p.name}", p.resolve()) for p in also]:
-        repo, bb = work / f"repo-{label}", [sys.executable, "-m", "engine"]
+        # -P: the engine comes from PYTHONPATH (the checkout), not from the folder this runs in
+        repo, bb = work / f"repo-{label}", [sys.executable, "-P", "-m", "engine"]
         env = tools_env(work / f"home-{label}", work / "restic-cache") | {"PYTHONPATH": str(checkout)}
         tools[label] = {
             "env": env,
