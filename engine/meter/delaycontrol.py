@@ -5,9 +5,10 @@ house by up to a second. The controller watches the round-trip time our uploads 
 lowest one seen recently as the line's base delay, and treats anything above it as queue that we
 built. It steers the upload rate so that queue stays under a target (20 ms by default):
 
-- until a queue first appears (a quarter of the target) it ramps up fast, x6 a second whatever
-  the pace of samples (at most x1.5 a sample), so it finds the line's capacity by itself in
-  seconds on any line: 100 Mbit/s in under 4 s from its start at 32 KB/s;
+- until a queue first appears (a quarter of the target) it ramps up: x1.25 a sample up to 256 KB/s
+  (2 Mbit/s: a household line's overshoot stays small), then x6 a second whatever the pace of
+  samples (at most x1.5 a sample), so it finds the line's capacity by itself in seconds on any
+  line: 100 Mbit/s in about 4 s from its start at 32 KB/s;
 - over the target it cuts the rate multiplicatively, harder the further over (x0.85 at twice the
   target, never below x0.5), at most once per round trip, and not while the queue is already
   shrinking (the rate is then below the line's: cutting again would only waste the line);
@@ -34,7 +35,9 @@ __all__ = ["DelayController", "DelayReading"]
 TARGET = 0.020
 _START_RATE = 32 * 1024
 _MIN_RATE = 4 * 1024
-_RAMP_PER_SECOND = 6.0
+_RAMP = 1.25  # a sample, up to _FAST_RAMP_FROM
+_FAST_RAMP_FROM = 256 * 1024
+_RAMP_PER_SECOND = 6.0  # ... and above it
 _RAMP_MAX_STEP = 1.5  # a late sample must not jump the rate far past where the line may be full
 _RECOVER = 0.05  # share of the rate added per step, well under the rate of the last queue
 _PROBE = 0.003  # ... and near or past it
@@ -121,7 +124,8 @@ class DelayController:
             self._congested = False
             if used >= _USED * self.rate:
                 if self._ramping:
-                    self.rate *= min(_RAMP_MAX_STEP, _RAMP_PER_SECOND ** min(since, 1.0))
+                    fast = self.rate >= _FAST_RAMP_FROM
+                    self.rate *= min(_RAMP_MAX_STEP, _RAMP_PER_SECOND ** min(since, 1.0)) if fast else _RAMP
                 else:
                     gain = _RECOVER if self.rate < _NEAR * self._ceiling else _PROBE
                     self.rate += max(_MIN_STEP, gain * self.rate) * off_target
