@@ -111,10 +111,10 @@ class LinuxPlatform(Platform):
 
     def wifi_name(self) -> str | None:
         """The primary connection's access point's SSID, from NetworkManager."""
-        active = _nm(_NM_ROOT, _NM, "PrimaryConnection")[1:2]
-        if not active or _nm(active[0].strip('"'), f"{_NM}.Connection.Active", "Type") != ["s", '"802-11-wireless"']:
+        active = [p.strip('"') for p in _nm(_NM_ROOT, _NM, "PrimaryConnection")[1:2]]
+        if not active or _nm(active[0], f"{_NM}.Connection.Active", "Type") != ["s", '"802-11-wireless"']:
             return None
-        point = _nm(active[0].strip('"'), f"{_NM}.Connection.Active", "SpecificObject")[1:2]
+        point = _nm(active[0], f"{_NM}.Connection.Active", "SpecificObject")[1:2]
         ssid = _nm(point[0].strip('"'), f"{_NM}.AccessPoint", "Ssid") if point else []
         if ssid[:1] != ["ay"] or len(ssid) < 3:
             return None
