@@ -38,7 +38,7 @@ from engine.jobs.session import Session, forget_unlisted_packs
 from engine.jobs.status import describe_icloud
 from engine.jobs.trees import CacheCursor, Records, build_trees
 from engine.local import filerecord
-from engine.local.outbox import Uploader, streams_for
+from engine.local.outbox import streams_for
 from engine.local.scanner import Partial, Scan, scan
 from engine.local.spool import CLOUD_ONLY, Tag, meta_mtime_ns, meta_size, tree_key
 from engine.local.worklist import WorkList
@@ -86,16 +86,13 @@ class _Run:
         self.cloud_only: set[int] = set()
         self.cloud_only_bytes = 0
         line, threads = options.line, session.upload_threads
-        self.uploader = Uploader(
-            session.repo.backend,
-            session.state,
-            session.outbox,
+        self.packs = session.outbox.packs(
             self._stored,
             threads,
             (lambda: streams_for(line.outlook().limit, threads)) if line is not None else None,
         )
         self.store = BlobStore(
-            session.repo.key, session.index, session.repo.backend, self.uploader, session.repo.pack_size
+            session.repo.key, session.index, session.repo.backend, self.packs, session.repo.pack_size
         )
         self.started_ns = clock.wall_ns()
         #: the files to read and, once read, their records: the stat their content matches
@@ -161,7 +158,7 @@ class _Run:
     # -- progress and checkpoints, on threads of their own ------------------------------------
     def sent(self) -> int:
         line = self.options.line
-        return line.sent() - self.sent0 if line is not None else self.uploader.bytes_written
+        return line.sent() - self.sent0 if line is not None else self.packs.bytes_written
 
     def start_helpers(self, found: Scan, progress: Meter) -> list[threading.Thread]:
         """The progress reporter (first), and the checkpointer when checkpoints are on."""
@@ -213,13 +210,13 @@ class _Run:
 
     def keep_checkpoints(self, found: Scan, timer: CheckpointTimer) -> None:
         while not self.reading_done.wait(1.0):
-            if not timer.due(self.uploader.bytes_written):
+            if not timer.due(self.packs.bytes_written):
                 continue
             try:
                 self.checkpoint(found)
             except BackbeatError as e:  # the run itself meets the same trouble and says so
                 self.events(FileSkipped("(checkpoint)", f"a checkpoint could not be written: {e}", warning=False))
-            timer.done(self.uploader.bytes_written)
+            timer.done(self.packs.bytes_written)
 
     def checkpoint(self, found: Scan) -> None:
         """Make every file whose blobs the destination holds restorable now: send the open packs,
@@ -232,17 +229,16 @@ class _Run:
         tree_id, _dirs, files = self.tree(found, vouched, coming=coming)
         self.store.flush()
         known = self.session.index
-        self.uploader.drain()  # raises if a pack did not make it: then no checkpoint names it
+        self.packs.drain()  # raises if a pack did not make it: then no checkpoint names it
         while not all(b in known for b in coming):  # a pack finished just before the mark, handed over just after
             self.clock.sleep(0.05)
-            self.uploader.drain()
-        self.session.write_index()
+            self.packs.drain()
         summary = {
             "files": files,
             "bytes_sent": self.sent(),
         } | _selection(found)
         snap = self.snapshot(found, tree_id, summary, checkpoint=True)
-        snapshot_id = self.session.save_snapshot(snap)
+        snapshot_id = self.session.outbox.send_snapshot(snap, self.session.index)
         self.open_checkpoints(found).wrote(snapshot_id)
         self.remember(vouched)  # what the destination holds need not be read again if this run is interrupted
         self.events(Checkpoint(snapshot_id, files, self.sent()))
@@ -442,7 +438,7 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
     helpers: list[threading.Thread] = []
     scanned: Scanned | None = None
     try:
-        scanned = scanning.result(session.stop)  # inside: a failed scan still closes the uploader
+        scanned = scanning.result(session.stop)  # inside: a failed scan still closes the pack sender
         found = scanned.scan
         run.skipped.extend(scanned.skipped)
         if not found.paths:
@@ -469,14 +465,13 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
                 t.join()
         run.reading.close()
         try:
-            run.uploader.close()
+            run.packs.close()
         finally:
             run.stopping.set()
             if helpers and helpers[0].is_alive():
                 helpers[0].join()
             if scanned is not None:
                 scanned.scan.spool.close()
-    session.write_index()
     summary = BackupSummary(
         snapshot_id="",
         files_new=run.reading.files_new,
@@ -484,7 +479,7 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
         files_unchanged=unchanged + run.reading.files_same,
         dirs=dirs,
         bytes_read=run.reading.bytes_read,
-        bytes_added=run.uploader.bytes_written,
+        bytes_added=run.packs.bytes_written,
         blobs_added=run.store.new_blobs,
         duration=clock.monotonic() - t0,
         warnings=sum(1 for s in run.skipped if s.warning),
@@ -498,7 +493,7 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
     recorded = {k: v for k, v in summary.to_json().items() if k not in ("skipped", "snapshot_id")}
     snap = run.snapshot(found, root, recorded | _selection(found))
     snap.time_ns = not_before_latest(session, snap.time_ns)
-    snapshot_id = session.save_snapshot(snap)
+    snapshot_id = session.outbox.send_snapshot(snap, session.index)
     run.open_checkpoints(found).fold()  # the final snapshot holds all they did
     remember_latest(session, snap)
     run.remember(vouched, unsure)

@@ -31,7 +31,6 @@ from engine.config.settings import PruneSettings
 from engine.jobs.needs import Needs, require
 from engine.jobs.rollback import newest_missing
 from engine.jobs.session import Session
-from engine.local.outbox import Uploader
 from engine.repo.blobstore import BlobStore, Sealed
 from engine.repo.index import Index, PackInfo, parse_index
 from engine.repo.pack import PackEntry, open_span
@@ -234,8 +233,8 @@ def repack(
     and recorded there, and the pack's good blobs move on without it."""
     repo = session.repo
     fresh = Index()
-    uploader = Uploader(repo.backend, session.state, session.outbox, lambda info: store.pack_stored(info))
-    store = BlobStore(repo.key, fresh, repo.backend, uploader, repo.pack_size)
+    packs = session.outbox.packs(lambda info: store.pack_stored(info))
+    store = BlobStore(repo.key, fresh, repo.backend, packs, repo.pack_size)
     meter = Meter(clock, len(plan.repack), sum(plan.packs[p].used_bytes for p in plan.repack))
     try:
         for pack_id in list(plan.repack):
@@ -263,8 +262,8 @@ def repack(
             events(meter.event("repacking"))
         store.flush()
     finally:
-        uploader.close()
-    report.bytes_repacked = uploader.bytes_written
+        packs.close()
+    report.bytes_repacked = packs.bytes_written
     return list(parse_index(fresh.take_pending().plain))
 
 
@@ -277,7 +276,7 @@ def rewrite_index(session: Session, plan: PrunePlan, new_packs: list[PackInfo]) 
     named = {i.pack_id for infos in kept.values() for i in infos}
     stays = [p.info for pid, p in plan.packs.items() if pid not in gone and pid not in named]
     stays += [i for i in new_packs if i.pack_id not in named]
-    return session.rewrite_index(kept, stays, sorted(affected) + plan.damaged_files)
+    return session.outbox.replace_index(kept, stays, sorted(affected) + plan.damaged_files)
 
 
 def run_prune(
@@ -318,7 +317,6 @@ def run_prune(
 
     new_packs = repack(session, plan, events, clock, report) if plan.repack else []
     index_files = rewrite_index(session, plan, new_packs)
-    session.state.clear_journal(p.pack_id for p in new_packs)
     doomed = sorted((plan.delete | set(plan.repack)) - {p.pack_id for p in new_packs})  # one made anew: same name
     session.check_lock()
     meter = Meter(clock, len(doomed), sum(plan.packs[p].info.size for p in doomed))

@@ -120,7 +120,7 @@ def mark_snapshots(session: Session) -> tuple[list[str], list[str]]:
         if lost <= set(snap.damaged):
             continue
         marked = replace(snap, damaged=sorted(lost | set(snap.damaged)), id="")
-        session.save_snapshot(marked)
+        session.outbox.send_snapshot(marked, session.index)
         delete_snapshot(repo.backend, snap.id)
         if (session.state.latest_snapshot(repo.backend.location) or ("",))[0] == snap.id:
             remember_latest(session, marked)
@@ -172,7 +172,6 @@ def salvage(
     new_packs = repack(session, plan, events, clock, scratch, lost) if plan.repack else []
     if plan.repack or plan.missing or plan.damaged_files:
         index_files = rewrite_index(session, plan, new_packs)
-        session.state.clear_journal(p.pack_id for p in new_packs)
         session.check_lock()
         for pack_id in set(plan.repack) - {p.pack_id for p in new_packs}:  # a pack whose blobs were all intact
             try:  # is written anew under its own name (format 2 names a pack by its blobs): it stays

@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -22,13 +22,12 @@ from engine.base.errors import BackendError, IntegrityError, RepositoryBusy, Una
 from engine.base.home import app_dir
 from engine.base.memory import release_memory
 from engine.base.stop import NEVER, Stop
-from engine.local.outbox import deliver_journaled, drop_parts, outbox_folder
+from engine.local.outbox import Outbox
 from engine.local.state import State
 from engine.repo.blobstore import BlobStore
 from engine.repo.index import Index, PackInfo, index_plain
 from engine.repo.lock import RepoLock
 from engine.repo.repository import Repository
-from engine.repo.snapshot import Snapshot, save_snapshot
 
 __all__ = [
     "Session",
@@ -74,8 +73,6 @@ class Session:
     repo: Repository
     state: State
     index: Index
-    #: the index files `index` was loaded from (a prune elsewhere replaces them)
-    index_files: set[str] = field(default_factory=set)
     #: the repository lock this session's job holds, if any
     lock: RepoLock | None = None
     #: no lock can be written there (a read-only drive, read-only keys): readers go on without one
@@ -89,9 +86,10 @@ class Session:
     #: the user's stop for the job under way (the runner gives a stoppable job a fresh one)
     stop: Stop = NEVER
 
-    @property
-    def outbox(self) -> Path:
-        return outbox_folder(self.repo.id)
+    @cached_property
+    def outbox(self) -> Outbox:
+        """The one path by which this session's jobs write packs, index files and snapshots."""
+        return Outbox(self.repo, self.state, self.check_lock)
 
     @cached_property
     def reader(self) -> BlobStore:
@@ -103,53 +101,11 @@ class Session:
         """A few uploads in flight fill a fast link; a local disk wants one writer."""
         return 4 if self.repo.backend.is_network else 1
 
-    def write_index(self) -> str | None:
-        """Write pending packs as an index file, cache it, and clear their journal rows."""
-        pending = self.index.take_pending()
-        if not pending.pack_ids:
-            return None
-        try:
-            self.check_lock()
-            name = self.repo.write_index(pending.plain)
-        except BaseException:
-            self.index.return_pending(pending)
-            raise
-        self.state.cache_index_file(name, pending.plain)
-        self.state.clear_journal(pending.pack_ids)
-        self.index_files.add(name)
-        return name
-
-    def save_snapshot(self, snap: Snapshot) -> str:
-        """Write a snapshot record (after the packs and the index file it needs), only while this
-        job's lock holds; returns its id."""
-        self.check_lock()
-        return save_snapshot(self.repo.backend, self.repo.key, snap)
-
-    def rewrite_index(
-        self, kept: dict[str, list[PackInfo]], stays: list[PackInfo], drop: list[str]
-    ) -> dict[str, list[PackInfo]]:
-        """The one way the index is rewritten (prune, repair, reconcile), under the exclusive lock:
-        one new index file naming `stays` is written first, then the index files in `drop` are
-        deleted (a crash between leaves packs named twice, never none). Returns the index files
-        now at the destination and what each names; `cache_index` makes them the local cache."""
-        self.check_lock()
-        now = dict(kept)
-        if stays:
-            now[self.repo.write_index(index_plain(stays))] = stays
-        self.delete_index_files(sorted(n for n in drop if n not in now))
-        return now
-
     def cache_index(self, files: dict[str, list[PackInfo]]) -> None:
         """The local index cache becomes exactly these index files (after a rewrite)."""
         self.state.reset_index_cache()
         for name, infos in files.items():
             self.state.cache_index_file(name, index_plain(infos))
-
-    def delete_index_files(self, names: list[str]) -> None:
-        """Index files replaced (prune, repair, reconcile): gone, and never read again here if the
-        destination brings them back."""
-        self.state.record_deleted_index_files(self.repo.backend.location, names)
-        self.repo.delete_index_files(names)
 
     @contextlib.contextmanager
     def one_backup(self, on_wait: Callable[[str, float], None]) -> Iterator[None]:
@@ -211,7 +167,7 @@ class Session:
         if self.beside or self.index.has_pending():
             return False  # packs of a failed run still wait for their index file: keep them
         _sync_index_cache(self.repo, self.state)
-        if self.state.loaded_index_files() == self.index_files:
+        if self.state.loaded_index_files() == self.index.files:
             return False
         self.reload_index()
         return True
@@ -221,7 +177,6 @@ class Session:
         index = Index()
         self.state.load_index(index)
         self.index = index
-        self.index_files = self.state.loaded_index_files()
         self.__dict__.pop("reader", None)  # its decoded trees may name packs that are gone
 
     def close(self) -> None:
@@ -305,7 +260,7 @@ def open_session(
     healthy, troubles = _sync_index_cache(beside or repo, state)
     index = Index()
     state.load_index(index)
-    session = Session(repo, state, index, state.loaded_index_files(), beside=beside is not None)
+    session = Session(repo, state, index, beside=beside is not None)
     rebuilt = 0 if healthy or beside else rebuild_index(repo, index)
     if rebuilt and troubles:
         session.healed = (
@@ -328,7 +283,7 @@ def recover(session: Session) -> None:
         session.state.set_config_seen("mac")
     with _run_lock(session.repo.id, exclusive=True) as alone:
         if alone:  # no run of this computer is alive: half-written packs are a killed run's
-            drop_parts(session.outbox)
+            session.outbox.drop_parts()
         journaled = alone and bool(session.state.journaled_packs())
         if journaled or session.index.has_pending():
             _recover(session, journaled)
@@ -352,9 +307,9 @@ def _recover(session: Session, journaled: bool) -> None:
         session.lock = lock
     try:
         if journaled:
-            deliver_journaled(session.repo, session.state, session.index, session.outbox)
+            session.outbox.deliver_journaled(session.index)
         if session.index.has_pending():
-            session.write_index()
+            session.outbox.send_index(session.index)
     except BackendError:
         pass  # a read-only destination: the index serves this session from memory
     finally:
@@ -401,4 +356,4 @@ def reload_session(repo: Repository) -> Session:
     state = _open_state(repo)
     index = Index()
     state.load_index(index)
-    return Session(repo, state, index, state.loaded_index_files())
+    return Session(repo, state, index)

@@ -348,6 +348,7 @@ class State:
     def load_index(self, index: Index) -> None:
         """One row per index file, parsed in bulk: 200,000 blobs load in a fraction of a second."""
         for name, stored in self._read("SELECT name, plain FROM index_files"):
+            index.files.add(name)
             plain = self._opened(name, stored)
             if plain is not None:
                 index.add_plain(plain)

@@ -142,6 +142,8 @@ class Index:
         self._pack_ids: list[bytes] = []  # pack number -> pack id
         self._pack_numbers: dict[bytes, int] = {}
         self.pack_sizes: dict[bytes, int] = {}
+        #: the index files whose packs it holds (a prune elsewhere replaces them: engine.jobs.session)
+        self.files: set[str] = set()
         self._pending: list[tuple[bytes, bytes]] = []  # (pack id, index record); guarded by self._lock
         #: writers add packs while a checkpoint takes the pending ones
         self._lock = threading.Lock()

@@ -1,7 +1,7 @@
 import os
 
 from engine.backends.local import LocalBackend
-from engine.local.outbox import Uploader
+from engine.local.outbox import PackSender
 from engine.local.state import State
 from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
@@ -27,7 +27,7 @@ def _store(tmp_path, key, pack_size=64 * 1024):
         written.append(info.pack_id)
         store.pack_stored(info)
 
-    uploader = Uploader(backend, State(tmp_path / "state.sqlite"), tmp_path / "outbox", stored)
+    uploader = PackSender(backend, State(tmp_path / "state.sqlite"), tmp_path / "outbox", stored)
     store = _Store(key, index, backend, uploader, pack_size)
     return store, backend, index, written
 
