@@ -124,8 +124,10 @@ class S3Server(_Server):
     def start(self) -> None:
         cmd = [rclone(), "serve", "s3", "--addr", f"127.0.0.1:{self.port}"]
         cmd += ["--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", str(self.root)]
+        # its errors (an HTTP 500's cause) go to a log beside the buckets, for a failed test to show
+        cmd += ["--log-file", str(self.root.with_name(self.root.name + "-rclone.log"))]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for(self.port, self.proc, "rclone serve s3")
+        _wait_for(self.port, self.proc, f"rclone serve s3 (log: {self.root.name}-rclone.log beside it)")
 
 
 class SeaweedServer(_Server):

@@ -197,7 +197,7 @@ def test_kill9_at_ten_moments_of_a_prune_to_a_folder(cli, tmp_path, backbeat_hom
         _put_back(repo_copy, cli.repo)
         _put_back(home_copy, backbeat_home)
         proc = _killed_prune(cli, location, moment, count)
-        assert proc.returncode == -9, (moment, proc.stderr)
+        assert proc.returncode == -9, f"killed at change {moment}, it ended first: {proc.stderr}"
         _survives(location, kept, states, tmp_path / "out")
         assert _stored(cli.repo) <= clean * 1.05
         survived += 1
@@ -223,7 +223,7 @@ def test_kill9_at_five_moments_of_a_prune_to_s3(cli, tmp_path, backbeat_home, s3
         _put_back(home_copy, backbeat_home)
         location = fresh(f"prune-kill-{i}")
         proc = _killed_prune(cli, location, moment, count)
-        assert proc.returncode == -9, (moment, proc.stderr)
+        assert proc.returncode == -9, f"killed at change {moment}, it ended first: {proc.stderr}"
         _survives(location, kept, states, tmp_path / "out")
 
 
