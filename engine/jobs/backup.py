@@ -137,6 +137,7 @@ class _Run:
             if extra == CLOUD_ONLY:  # reading it would download it: carried from the last backup, or left out
                 if filerecord.same_file(record, meta, known):
                     unchanged += 1
+                    work.keep(no, record)
                 elif self.options.fetch_cloud_only:  # the user asked: fetched, read, evicted (engine.jobs.reading)
                     self.reading.fetch.add(no)
                     work.add(no, path, meta_size(meta), meta_mtime_ns(meta), None)
@@ -146,6 +147,7 @@ class _Run:
                 continue
             if filerecord.vouches(record, meta, known):
                 unchanged += 1
+                work.keep(no, record)
                 continue
             work.add(no, path, meta_size(meta), meta_mtime_ns(meta), record and filerecord.digest(record))
         cache.finish()
@@ -275,7 +277,7 @@ class _Run:
         self, found: Scan, vouched: array, coming: frozenset[bytes] | None = None, unsure: array | None = None
     ) -> tuple[bytes, int, int]:
         """The snapshot's trees (engine.jobs.trees): (root tree id, folders, files)."""
-        records = Records(self.work, self.session.state, self.cloud_only)
+        records = Records(self.work, self.cloud_only)
         racy_ns = self.started_ns - _RACY_NS
         return build_trees(
             found,

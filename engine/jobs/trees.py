@@ -1,8 +1,8 @@
 """The snapshot's trees, built bottom-up in one pass over the scan's spool.
 
-Beside the spool, in the same tree order, run the files read this run (the work list) and the
-files cache (the others), so a file's tree entry is a step forward in one of them, never a
-lookup. A folder's tree is split into parts (TreeSplitter) as it fills and stored as the walk
+Beside the spool, in the same tree order, run the files read this run and the records the files
+cache vouched for (both in the work list), so a file's tree entry is a step forward in one of
+them, never a lookup. A folder's tree is split into parts (TreeSplitter) as it fills and stored as the walk
 leaves it; a file whose record is missing (not read yet at a checkpoint, or gone from the cache)
 is left out of this snapshot and said.
 """
@@ -18,7 +18,7 @@ from engine.base.metadata import Metadata
 from engine.jobs.session import Session
 from engine.local import filerecord
 from engine.local.scanner import Scan
-from engine.local.spool import Entry, Tag, meta_mode, meta_mtime_ns, tree_key
+from engine.local.spool import Entry, Tag, meta_mode, meta_mtime_ns
 from engine.local.state import State
 from engine.local.worklist import WorkList
 from engine.platform import current as platform
@@ -59,10 +59,10 @@ def build_trees(
         tag = entry.tag
         if tag == Tag.FILE:
             no += 1
-            record, fresh = records.of(no, entry.path)
+            record, fresh = records.of(no)
             if record is None:
                 if not fresh:
-                    why = "its record left the files cache during the backup; it will be backed up next time"
+                    why = "its record was lost during the backup; it will be backed up next time"
                     report(FileSkipped(os.fsdecode(entry.path), why, warning=True))
                 continue  # a file to read that was not read (yet), or could not be
             if fresh:
@@ -147,19 +147,19 @@ class CacheCursor:
 
 
 class Records:
-    """Each file's record, asked for in spool order: a file to read from the work list, any other
-    from the files cache, both read beside the spool; none for a file left in the cloud."""
+    """Each file's record, asked for in spool order: a file read this run, or one the files cache
+    vouched for (`WorkList.keep`), both read beside the spool; none for a file left in the cloud."""
 
-    def __init__(self, work: WorkList, state: State, cloud_only: Container[int]) -> None:
-        self._state = state
+    def __init__(self, work: WorkList, cloud_only: Container[int]) -> None:
         self._cloud_only = cloud_only
         self._to_read = work.numbers()
         self._next_to_read = next(self._to_read, None)
         self._fresh = work.records()
         self._read = next(self._fresh, None)
-        self._cache = CacheCursor(state)
+        self._vouched = work.kept()
+        self._kept = next(self._vouched, None)
 
-    def of(self, no: int, path: bytes) -> tuple[bytes | None, bool]:
+    def of(self, no: int) -> tuple[bytes | None, bool]:
         """(the record of file number `no`, whether it is one to read); None for a file to read
         that has not been read (yet), or was not read because it is only in the cloud."""
         if no in self._cloud_only:
@@ -169,9 +169,11 @@ class Records:
             while self._read is not None and self._read[0] < no:
                 self._read = next(self._fresh, None)
             return (self._read[1] if self._read is not None and self._read[0] == no else None), True
-        key = tree_key(path)
-        record = self._cache.seek(key)
-        return (record if record is not None else self._state.cached_file(key)), False
+        while self._kept is not None and self._kept[0] < no:
+            self._kept = next(self._vouched, None)
+        if self._kept is not None and self._kept[0] == no:
+            return self._kept[1], False
+        return None, False  # neither read nor vouched for: never, as the run classifies files
 
 
 class Folder:

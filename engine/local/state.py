@@ -28,7 +28,7 @@ from pathlib import Path
 from engine.base.errors import LocalDiskFull
 from engine.local import filerecord
 from engine.local.spool import tree_key
-from engine.repo.crypto import RECORD_MAC_SIZE, record_mac
+from engine.repo.crypto import RECORD_MAC_SIZE, RecordMac
 from engine.repo.index import Index
 
 __all__ = ["State", "disk_full_said", "scratch_db"]
@@ -105,6 +105,7 @@ class State:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._record_key = record_key
+        self._mac = RecordMac(record_key) if record_key is not None else None
         #: rows of the files cache and index cache found altered (and dropped) since this opened
         self.altered = 0
         self._lock = threading.Lock()
@@ -191,10 +192,10 @@ class State:
 
     # -- rows with their MAC -------------------------------------------------------------------
     def _sealed(self, key: bytes | str, value: bytes) -> bytes:
-        if self._record_key is None:
+        if self._mac is None:
             raise RuntimeError("the files and index caches need the repository's key")
         name = key.encode() if isinstance(key, str) else key
-        return bytes(value) + record_mac(self._record_key, name, value)
+        return bytes(value) + self._mac(name, value)
 
     def _opened(self, key: bytes | str, stored: bytes) -> bytes | None:
         """The value of a row, None (and said once) when its MAC does not match."""

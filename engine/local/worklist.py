@@ -1,4 +1,5 @@
-"""A backup run's work list: the files it must read, in reading order, and the records of those read.
+"""A backup run's work list: the files it must read, in reading order, the records of those read,
+and the records the files cache vouched for (so the trees never read the files cache again).
 
 Held in memory it cost a few hundred bytes a file (the node, its record, a place in the order); a
 first backup of a million files held them all. Here it is a private SQLite database in this
@@ -8,11 +9,19 @@ built by reading the spool beside these tables, all in the same order.
 
 The reading order is `engine.config.priority`'s, across the whole selection: the table is read from
 both ends of its score index, a page at a time.
+
+The vouched records go to a plain temporary file (unlinked at once) in spool order: written once
+while the files cache is read beside the scan, read back in the same order by each pass of the
+trees. A second pass over the files cache cost a SQLite page read and a MAC check per file: a
+sixth of a no-change backup of 200,000 small files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import struct
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
@@ -29,6 +38,8 @@ CREATE TABLE unseen (key BLOB);
 """
 _PAGE = 2048
 _BATCH = 10_000
+_KEPT = struct.Struct("<QH")  # a vouched record's file number and length, before its bytes
+_BLOCK = 1 << 16
 
 
 def _rank(score: float, no: int) -> int:
@@ -67,12 +78,16 @@ class WorkList:
         self._todo: list[tuple] = []
         self._unseen: list[tuple[bytes]] = []
         self._fresh: list[tuple[int, bytes]] = []
+        self._kept = tempfile.TemporaryFile(prefix="backbeat-vouched-", buffering=0)  # noqa: SIM115 - closed by close()
+        self._kept_batch: list[bytes] = []
+        self._kept_bytes = 0
         self.count = 0
         self.bytes = 0
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._kept.close()
 
     def _write(self, sql: str, rows: list[tuple]) -> None:
         with self._lock, _disk(), self._db:
@@ -94,6 +109,21 @@ class WorkList:
         if len(self._todo) >= _BATCH:
             self._write("INSERT INTO todo VALUES (?, ?, ?, ?, ?)", self._todo)
 
+    def keep(self, no: int, record: bytes) -> None:
+        """File number `no` is not to be read: `record`, which the files cache vouched for, is its."""
+        batch = self._kept_batch
+        batch.append(_KEPT.pack(no, len(record)))
+        batch.append(record)
+        self._kept_bytes += len(record)
+        if self._kept_bytes >= _BLOCK:  # a block at a time: no record per file is held
+            self._write_kept()
+
+    def _write_kept(self) -> None:
+        with _disk():
+            self._kept.write(b"".join(self._kept_batch))
+        self._kept_batch.clear()
+        self._kept_bytes = 0
+
     def gone(self, key: bytes) -> None:
         """The files cache holds `key`, under the paths backed up, and the scan did not find it."""
         self._unseen.append((key,))
@@ -101,6 +131,7 @@ class WorkList:
             self._write("INSERT INTO unseen VALUES (?)", self._unseen)
 
     def seal(self) -> None:
+        self._write_kept()
         self._write("INSERT INTO todo VALUES (?, ?, ?, ?, ?)", self._todo)
         self._write("INSERT INTO unseen VALUES (?)", self._unseen)
         with self._lock, _disk():
@@ -157,6 +188,23 @@ class WorkList:
         while page := self._page(sql, (after,)):
             yield from page
             after = page[-1][0]
+
+    def kept(self) -> Iterator[tuple[int, bytes]]:
+        """(number, record) of every file `keep` was told of, in spool order (after `seal`; each
+        call reads from the start, so checkpoints and the final trees read alike)."""
+        fd, offset, rest = self._kept.fileno(), 0, b""
+        head, unpack = _KEPT.size, _KEPT.unpack_from
+        while block := os.pread(fd, _BLOCK, offset):
+            offset += len(block)
+            data, at = rest + block, 0
+            while len(data) - at >= head:
+                no, size = unpack(data, at)
+                end = at + head + size
+                if end > len(data):
+                    break
+                yield no, data[at + head : end]
+                at = end
+            rest = data[at:]
 
     def paths_and_records(self, numbers: Iterable[int]) -> Iterator[tuple[bytes, bytes]]:
         """(path, record) of the files read with these numbers."""

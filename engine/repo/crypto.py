@@ -56,14 +56,20 @@ def named_by_content(name: str, data: bytes | memoryview) -> bool:
 RECORD_MAC_SIZE = 16
 
 
-def record_mac(key: bytes, *parts: bytes) -> bytes:
+class RecordMac:
     """A 16-byte keyed BLAKE3 over `parts` (each length-prefixed, so no two splits collide): a
-    local record this computer wrote, checked before it is trusted (engine.local.state)."""
-    hasher = blake3.blake3(key=key, max_threads=1)
-    for part in parts:
-        hasher.update(len(part).to_bytes(4, "little"))
-        hasher.update(part)
-    return hasher.digest(RECORD_MAC_SIZE)
+    local record this computer wrote, checked before it is trusted (engine.local.state). The
+    keyed hasher is made once and copied per record: a third cheaper, once per file per run."""
+
+    def __init__(self, key: bytes) -> None:
+        self._keyed = blake3.blake3(key=key, max_threads=1)
+
+    def __call__(self, *parts: bytes) -> bytes:
+        hasher = self._keyed.copy()
+        for part in parts:
+            hasher.update(len(part).to_bytes(4, "little"))
+            hasher.update(part)
+        return hasher.digest(RECORD_MAC_SIZE)
 
 
 def plain_hasher():
