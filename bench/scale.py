@@ -3,9 +3,11 @@
 (and beside another Backbeat checkout with --also), in one run.
 
     python bench/scale.py [--files 200000] [--per-folder 500] [--seed 3] [--repeat 3] [--also DIR]
+    python bench/scale.py --tree /usr/share [--repeat 3]
 
 The tree holds `--files` files of 100 B to 4 KiB (random bytes, so nothing compresses) in folders
-of `--per-folder`. Every tool backs up to a fresh local encrypted repository: first backup, a
+of `--per-folder`; or, with `--tree`, a copy of a real tree nobody here wrote (links kept as links,
+what cannot be read left out). Every tool backs up to a fresh local encrypted repository: first backup, a
 backup with nothing changed, then a restore of it to a folder. Wall time, CPU and peak RSS come
 from wait4 (bench/compare_restic.py's `run`). Targets (the faults issue): no-change under 3 s, peak RSS under 300 MiB.
 """
@@ -38,6 +40,14 @@ def make_tree(root: Path, files: int, per_folder: int, seed: int) -> int:
     return total
 
 
+def _copy(source: str, target: str) -> None:
+    """A real tree holds what this user cannot read: it is left out of the copy."""
+    try:
+        shutil.copy2(source, target)
+    except OSError:
+        pass
+
+
 def _tools(work: Path, src: Path, also: list[Path]) -> dict[str, dict]:
     """Per tool: its environment and commands (init, backup, restore to a folder)."""
     tools = {}
@@ -68,6 +78,7 @@ def main() -> None:
     ap.add_argument("--per-folder", type=int, default=500)
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=1, help="runs of every step; medians are printed")
+    ap.add_argument("--tree", type=Path, help="back up a copy of this real tree instead of a generated one")
     ap.add_argument(
         "--also", type=Path, action="append", default=[], metavar="CHECKOUT",
         help="another Backbeat checkout (the commit before a change: `git worktree add`), timed beside this one",
@@ -77,8 +88,14 @@ def main() -> None:
     rows: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
     try:
         src = work / "src"
-        size = make_tree(src, args.files, args.per_folder, args.seed)
-        print(f"{args.files} files, {size / 1e6:.0f} MB, {args.files // args.per_folder} folders")
+        if args.tree is not None:
+            shutil.copytree(args.tree, src, symlinks=True, ignore_dangling_symlinks=True, copy_function=_copy)
+            files = [f for f in src.rglob("*") if f.is_file() and not f.is_symlink()]
+            size = sum(f.stat().st_size for f in files)
+            print(f"a copy of {args.tree}: {len(files)} files, {size / 1e6:.0f} MB")
+        else:
+            size = make_tree(src, args.files, args.per_folder, args.seed)
+            print(f"{args.files} files, {size / 1e6:.0f} MB, {args.files // args.per_folder} folders")
         tools = _tools(work, src, args.also)
         for _ in range(args.repeat):
             for leftover in [*work.glob("repo-*"), *work.glob("home-*")]:  # "first" is a first backup
