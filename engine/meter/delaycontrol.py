@@ -16,9 +16,9 @@ built. It steers the upload rate so that queue stays under a target (20 ms by de
   uploads actually use what they are allowed (an idle moment must not let the rate run far
   ahead of the line). A drop-tail modem shows no delay at all until the line is full, so the
   only warning is the queue itself: like CUBIC, it climbs back quickly to near the rate at which
-  the last queue appeared (25% a second, however far apart the samples) and creeps past it
-  (0.3% a sample, at least 256 B/s: on a 1.3 Mbit/s line a 1 KB/s floor overshot every few
-  seconds), so an overshoot builds little queue before it is seen.
+  the last queue appeared (5% a step) and creeps past it (0.3% a step, at least 256 B/s: on a
+  1.3 Mbit/s line a 1 KB/s floor overshot every few seconds), so an overshoot builds little
+  queue before it is seen.
 
 Differences from RFC 6817 (a congestion window per connection): this steers one rate for all of
 a process's connections, since that is what the token bucket enforces. Pure logic: time and
@@ -39,8 +39,7 @@ _RAMP = 1.25  # a sample, up to _FAST_RAMP_FROM
 _FAST_RAMP_FROM = 256 * 1024
 _RAMP_PER_SECOND = 6.0  # ... and above it
 _RAMP_MAX_STEP = 1.5  # a late sample must not jump the rate far past where the line may be full
-_RECOVER = 0.05  # share of the rate added per step, well under the rate of the last queue ...
-_PACE = 0.2  # ... a step being this long (samples further apart add as much a second)
+_RECOVER = 0.05  # share of the rate added per step, well under the rate of the last queue
 _PROBE = 0.003  # ... and near or past it
 _NEAR = 0.85
 _MIN_STEP = 256
@@ -102,11 +101,6 @@ class DelayController:
             and self._now - self._last_cut >= _STEADY_AFTER
         )
 
-    @property
-    def queued(self) -> bool:
-        """A queue of ours stands in the modem (or did at the last sample): every sample counts."""
-        return self._congested or (self.extra_delay is not None and self.extra_delay > self.target / 4)
-
     def update(self, now: float, rtt: float, used: float) -> DelayReading:
         """One step per round-trip sample (a few a second): `rtt` in seconds, `used` the rate the
         uploads actually sent lately."""
@@ -133,10 +127,6 @@ class DelayController:
                     fast = self.rate >= _FAST_RAMP_FROM
                     self.rate *= min(_RAMP_MAX_STEP, _RAMP_PER_SECOND ** min(since, 1.0)) if fast else _RAMP
                 else:
-                    # the link probe keeps within its share of the line (engine.meter.linkrtt),
-                    # so samples may come slower after a cut: recovery is per second, not per
-                    # sample; the creep past the line stays per sample (a queue is seen small)
-                    steps = min(max(since, _PACE), 1.0) / _PACE
-                    gain = _RECOVER * steps if self.rate < _NEAR * self._ceiling else _PROBE
+                    gain = _RECOVER if self.rate < _NEAR * self._ceiling else _PROBE
                     self.rate += max(_MIN_STEP, gain * self.rate) * off_target
         return DelayReading(self.rate, queue)

@@ -182,7 +182,6 @@ class Pacer:
         self.probe.wanted = self.active and self._controller is not None and decision.rate != 0
         if self._controller is not None:
             self.probe.interval = STEADY if self._controller.steady else FAST
-            self.probe.rate, self.probe.queued = decision.rate, self._controller.queued
         old, new = self.bucket.rate, decision.rate
         if old is None or new is None or new == 0 or old == 0:
             changed = old != new
