@@ -2,9 +2,9 @@
 
 Beside the spool, in the same tree order, run the files read this run and the records the files
 cache vouched for (both in the work list), so a file's tree entry is a step forward in one of
-them, never a lookup. A folder's tree is split into parts (TreeSplitter) as it fills and stored as the walk
-leaves it; a file whose record is missing (not read yet at a checkpoint, or gone from the cache)
-is left out of this snapshot and said.
+them, never a lookup. A folder's tree is split into parts (TreeSplitter) as it fills and stored
+as the walk leaves it; a file whose record is missing (not read yet at a checkpoint) is left out
+of this snapshot.
 """
 
 from __future__ import annotations

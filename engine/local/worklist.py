@@ -38,7 +38,7 @@ CREATE TABLE unseen (key BLOB);
 """
 _PAGE = 2048
 _BATCH = 10_000
-_KEPT = struct.Struct("<QH")  # a vouched record's file number and length, before its bytes
+_KEPT = struct.Struct("<QI")  # a vouched record's file number and length (a big file's: 32 B a chunk), then its bytes
 _BLOCK = 1 << 16
 
 
