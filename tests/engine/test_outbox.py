@@ -8,7 +8,8 @@ import pytest
 
 from engine.backends.local import LocalBackend
 from engine.base.errors import LockLost
-from engine.jobs.session import open_session
+from engine.jobs.session import Session, open_session
+from engine.local.outbox import PackSender
 from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
 from engine.repo.repository import Repository
@@ -35,14 +36,20 @@ def _snapshot(tree: bytes) -> Snapshot:
     return Snapshot(time_ns=1, host="h", computer_id="c", base="/", paths=["/"], tree=tree.hex())
 
 
-def test_a_snapshot_reaches_the_destination_only_after_its_packs_and_their_index_file(tmp_path):
-    backend = _SlowLine(tmp_path / "repo")
+def _one_pack(backend: LocalBackend) -> tuple[Session, PackSender, bytes]:
+    """A session on a new repository there, and a pack of one tree blob handed to its outbox."""
     Repository.create(backend, PASSWORD)
     session = open_session(backend, PASSWORD)
     sender = session.outbox.packs(lambda info: store.pack_stored(info))
     store = BlobStore(session.repo.key, session.index, backend, sender, session.repo.pack_size)
     blob_id = store.put(BlobType.TREE, os.urandom(2000))
     store.flush()
+    return session, sender, blob_id
+
+
+def test_a_snapshot_reaches_the_destination_only_after_its_packs_and_their_index_file(tmp_path):
+    backend = _SlowLine(tmp_path / "repo")
+    session, sender, blob_id = _one_pack(backend)
     assert backend.sending.wait(10)  # the pack is on its way, not there
 
     written: list[str] = []
@@ -65,13 +72,8 @@ def test_a_snapshot_reaches_the_destination_only_after_its_packs_and_their_index
 
 def test_no_index_file_or_snapshot_is_written_once_the_jobs_lock_is_broken(tmp_path):
     backend = LocalBackend(tmp_path / "repo")
-    Repository.create(backend, PASSWORD)
-    session = open_session(backend, PASSWORD)
-    sender = session.outbox.packs(lambda info: store.pack_stored(info))
-    store = BlobStore(session.repo.key, session.index, backend, sender, session.repo.pack_size)
+    session, sender, blob_id = _one_pack(backend)
     with session.locked("backup"):
-        blob_id = store.put(BlobType.TREE, os.urandom(2000))
-        store.flush()
         sender.close()
         for name in backend.list("locks/"):
             backend.delete(name)  # another computer broke it (`backbeat unlock`)
