@@ -216,7 +216,7 @@ class Outbox:
         self.folder = _outbox_folder(repo.id)
         #: raises LockLost when the job's lock was broken: asked before each index file and snapshot
         self._check_lock = check_lock
-        self._senders: list[PackSender] = []  # open ones: drained before an index file is written
+        self._senders: set[PackSender] = set()  # open ones: drained before an index file is written
 
     def packs(
         self,
@@ -226,9 +226,9 @@ class Outbox:
     ) -> PackSender:
         """A job's pack pipeline (close it when done); see PackSender."""
         sender = PackSender(
-            self.repo.backend, self.state, self.folder, on_stored, threads, concurrency, self._senders.remove
+            self.repo.backend, self.state, self.folder, on_stored, threads, concurrency, self._senders.discard
         )
-        self._senders.append(sender)
+        self._senders.add(sender)
         return sender
 
     def drain(self) -> None:
