@@ -104,7 +104,7 @@ class State:
     def __init__(self, path: Path, record_key: bytes | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._record_key = record_key
+        #: keyed with the repository's key: the files and index caches' rows carry it (None: no key given)
         self._mac = RecordMac(record_key) if record_key is not None else None
         #: rows of the files cache and index cache found altered (and dropped) since this opened
         self.altered = 0
@@ -142,10 +142,10 @@ class State:
         if schema == "5":
             self._rekey_files()
             schema = "6"
-        if schema == "6" and self._record_key is not None:
+        if schema == "6" and self._mac is not None:
             self._seal_records()
             schema = "7"
-        if schema == "7" and self._record_key is not None:
+        if schema == "7" and self._mac is not None:
             self._describe_files()
             schema = _SCHEMA_VERSION
         elif schema not in ("6", "7", _SCHEMA_VERSION):
