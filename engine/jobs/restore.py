@@ -31,7 +31,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from itertools import islice
 
 from engine.backends.base import Backend
 from engine.base.clock import SYSTEM_CLOCK, Clock
@@ -57,7 +56,7 @@ from engine.jobs.target import (
 from engine.local.restoreplan import Place, RestorePlan
 from engine.repo.blobstore import BlobStore
 from engine.repo.snapshot import Snapshot
-from engine.repo.tree import Kind, TreeEntry
+from engine.repo.tree import Kind, TreeEntry, decode_entry
 from engine.repo.walk import folder_entries
 
 __all__ = [
@@ -155,9 +154,6 @@ def walk_snapshot(
             stack.pop()
 
 
-_NAME_BATCH = 1000  # files named per task at the end
-
-
 def _on_pool(jobs: Iterator[Callable[[], None]], workers: int, done: Callable[[], None] = lambda: None) -> None:
     """Run `jobs` on a pool of `workers`, taking the next from the iterator (on this thread) only
     as they are needed: at most 2 x workers in flight. `done` after each; the first error raises."""
@@ -194,6 +190,9 @@ class _Restorer:
         self.target = target
         self.root = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.folders = Folders(self.root)  # for the plan, on this thread
+        #: each pack worker's own (a `Folders` is for one thread), all closed with the restorer
+        self._worker = threading.local()
+        self._workers_folders: list[Folders] = []
         self.overwrite = overwrite
         self.events = events
         self.clock = clock
@@ -225,8 +224,18 @@ class _Restorer:
     def close(self) -> None:
         if self.staging is not None:
             self.staging.close()
-        self.folders.close()
+        for folders in (self.folders, *self._workers_folders):
+            folders.close()
         os.close(self.root)
+
+    def _folders(self) -> Folders:
+        """The calling pack worker's own open folders."""
+        folders = getattr(self._worker, "folders", None)
+        if folders is None:
+            folders = self._worker.folders = Folders(self.root)
+            with self._lock:
+                self._workers_folders.append(folders)
+        return folders
 
     def fail(self, file: int, path: bytes, reason: str) -> None:
         with self._lock:
@@ -303,8 +312,8 @@ class _Restorer:
 
     def _plan_file(self, plan: RestorePlan, index, rel: bytes, dest: bytes, entry: TreeEntry) -> None:
         """Files are created (in the staging folder) by the pack workers as their first blob
-        arrives: creation is the costly part of a restore, so it runs in parallel. Only empty ones
-        are created here."""
+        arrives, and named by the one that writes their last: creation is the costly part of a
+        restore, so it runs in parallel, while other packs download. Only empty ones are made here."""
         if self.staging is None:
             self.staging = Staging(self.folders, rel)
         link = entry.meta.link if entry.meta is not None else None
@@ -324,8 +333,11 @@ class _Restorer:
         if link is not None:
             self.linked[link] = no
         if not entry.ids:
-            os.close(os.open(self.staging.part(no), os.O_WRONLY | os.O_CREAT | PART, 0o600, dir_fd=self.staging.fd))
-            self.empty += 1
+            fd = os.open(self.staging.part(no), os.O_WRONLY | os.O_CREAT | PART, 0o600, dir_fd=self.staging.fd)
+            try:
+                self.empty += self._name(fd, no, dest, entry, self.folders)
+            finally:
+                os.close(fd)
         for found, blob_id, at in places:
             plan.add_place(no, found.pack_id, found.offset, blob_id, at)
         plan.bytes += offset
@@ -354,27 +366,46 @@ class _Restorer:
                 self._write_blob(failure, targets)
 
     def _write_blob(self, data: bytes | IntegrityError, targets: list[Place]) -> None:
-        for file, path, at in targets:
+        """Write a blob in each place it goes; the write that makes a file whole names it, with
+        the descriptor it wrote through."""
+        for file, path, at, entry in targets:
             if isinstance(data, IntegrityError):
                 self.fail(file, path, str(data))
                 continue
+            named = False
             try:
-                write_at(self.staging.fd, self.staging.part(file), data, at)
+                fd = os.open(self.staging.part(file), os.O_WRONLY | os.O_CREAT | PART, 0o600, dir_fd=self.staging.fd)
+                try:
+                    write_at(fd, data, at)
+                    with self._lock:
+                        self.remaining[file] -= 1
+                        whole = self.remaining[file] == 0 and file not in self.failed
+                    if whole:
+                        named = self._name(fd, file, path, decode_entry(memoryview(entry))[0], self._folders())
+                finally:
+                    os.close(fd)
             except OSError as e:  # a full disk, a name too long: this file only
                 self.fail(file, path, f"could not be written: {e.strerror}")
                 continue
-            with self._lock:
-                self.remaining[file] -= 1
-                done = self.remaining[file] == 0
-            self.meter.add(len(data), files=int(done))
+            self.meter.add(len(data), files=int(named))
 
-    def finish(self, plan: RestorePlan, workers: int) -> None:
-        """Files get their metadata and names on the pool (a rename into another folder waits on
-        the disk), a batch at a time; then links, then folders deepest first. After a stop, only
-        the files written whole: the next restore finds them there and writes the rest."""
-        files = plan.entries(Kind.FILE)
-        batches = iter(lambda: list(islice(files, _NAME_BATCH)), [])
-        _on_pool((partial(self._name_files, batch) for batch in batches), workers)
+    def _name(self, fd: int, file: int, path: bytes, entry: TreeEntry, folders: Folders) -> bool:
+        """A whole file (open as `fd` in staging) takes its length, metadata and name; False (and
+        said) when it cannot: what was there stays."""
+        try:
+            os.ftruncate(fd, entry.size)  # a file ending in zeros left as a hole: its length
+            missed = set_meta(fd, entry, self.owners)
+            put_in_place(self.staging.fd, self.staging.part(file), *folders.at(self.rel(path)), entry, self.owners)
+            self.note(path, missed + set_flags(fd, entry))
+            return True
+        except OSError as e:  # a folder where the file goes, a link swapped in, no room: this file only
+            self.fail(file, path, why_not_written(e))
+            return False
+
+    def finish(self, plan: RestorePlan) -> None:
+        """Once the files are named (as each became whole: after a stop, the next restore finds
+        them there and writes the rest), the further names of hard-linked files, then the times of
+        links, then folders' metadata, deepest first."""
         self._link_names(plan)
         for path, reason in self.failed.values():
             self.skipped.append(FileSkipped(os.fsdecode(path), f"not restored: {reason}"))
@@ -423,31 +454,6 @@ class _Restorer:
         except OSError as e:
             self.skipped.append(FileSkipped(os.fsdecode(path), f"its times and permissions were not set: {e.strerror}"))
 
-    def _name_files(self, files: list[tuple[int, bytes, TreeEntry]]) -> None:
-        """Each whole file gets its metadata, then its name (a file already there with it, only
-        with --overwrite, is replaced at once); a failed one is dropped, and what was there stays."""
-        staging, folders = self.staging.fd, Folders(self.root)
-        try:
-            for no, path, entry in files:
-                part = self.staging.part(no)
-                if no not in self.failed and not self.remaining[no]:  # whole (all of it, unless stopped)
-                    try:
-                        fd = os.open(part, os.O_WRONLY | PART, dir_fd=staging)
-                        try:
-                            os.ftruncate(fd, entry.size)  # a file ending in zeros left as a hole: its length
-                            missed = set_meta(fd, entry, self.owners)
-                            put_in_place(staging, part, *folders.at(self.rel(path)), entry, self.owners)
-                            self.note(path, missed + set_flags(fd, entry))
-                        finally:
-                            os.close(fd)
-                        continue
-                    except OSError as e:  # a folder where the file goes, a link swapped in, no room: this file only
-                        self.fail(no, path, why_not_written(e))
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(part, dir_fd=staging)
-        finally:
-            folders.close()
-
 
 def run_restore(
     session: Session,
@@ -478,9 +484,9 @@ def run_restore(
             try:
                 r.write(plan, workers)
             except Stopped:
-                r.finish(plan, workers)  # the files written whole before the stop take their names
+                r.finish(plan)  # the hard links and folders of the files named before the stop
                 raise
-            r.finish(plan, workers)
+            r.finish(plan)
     finally:
         r.close()
     for s in (*r.kept, *r.skipped, *r.notes):

@@ -32,11 +32,13 @@ PACK_JOB_PLACES = 4096
 
 
 class Place(NamedTuple):
-    """Where one blob goes: file number, its path, the offset in the file."""
+    """Where one blob goes: file number, its path, the offset in the file; and the file's entry
+    without its blob ids (encoded), which the blob that makes the file whole gives it."""
 
     file: int
     path: bytes
     at: int
+    entry: bytes
 
 
 def _disk() -> contextlib.AbstractContextManager[None]:
@@ -105,17 +107,17 @@ class RestorePlan:
         count = 0
         with _disk():  # the sort may spill to the temporary folder too
             rows = self._db.execute(
-                "SELECT p.pack, p.blob, p.file, e.path, p.at FROM places p JOIN entries e ON e.no = p.file "
+                "SELECT p.pack, p.blob, p.file, e.path, p.at, e.entry FROM places p JOIN entries e ON e.no = p.file "
                 "ORDER BY p.pack, p.pack_offset, p.blob"
             )
-            for pack_id, blob_id, file, path, at in rows:
+            for pack_id, blob_id, file, path, at, entry in rows:
                 if pack_id != pack or count >= PACK_JOB_PLACES:
                     if blobs:
                         yield pack, blobs
                     pack, blobs, count = pack_id, [], 0
                 if not blobs or blobs[-1][0] != blob_id:
                     blobs.append((blob_id, []))
-                blobs[-1][1].append(Place(file, path, at))
+                blobs[-1][1].append(Place(file, path, at, entry))
                 count += 1
         if blobs:
             yield pack, blobs

@@ -6,6 +6,7 @@ import stat
 import engine.local.restoreplan
 from bench.datasets import assert_same_tree, mutate
 from engine.backends.local import LocalBackend
+from engine.base.events import Progress
 from engine.jobs.backup import start_scan
 from engine.jobs.session import open_session
 from engine.repo.repository import Repository
@@ -174,3 +175,31 @@ def test_a_blob_shared_by_more_files_than_a_pack_job_takes_restores_into_all(tmp
         assert (out / f"same-{i:02d}.txt").read_text() == "one blob for all of us\n"
         assert (out / f"same-{i:02d}.txt").stat().st_mtime_ns == 1_600_000_000_000_000_000 + i
     assert (out / "own.bin").read_bytes() == (src / "own.bin").read_bytes()
+
+
+def test_a_restored_file_takes_its_name_and_time_as_soon_as_it_is_whole(tmp_path, backbeat_home):
+    """Files are named by the write that makes them whole, not all at the end: a user restoring a
+    whole Mac can open what has arrived, and a restore cut off keeps it."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(4):
+        (src / f"f{i}.bin").write_bytes(os.urandom(300_000))
+        os.utime(src / f"f{i}.bin", ns=(1_600_000_000_000_000_000 + i, 1_600_000_000_000_000_000 + i))
+    backend = LocalBackend(tmp_path / "repo")
+    Repository.create(backend, PASSWORD, pack_size=256 * 1024)  # one pack each: one restore job each
+    session = open_session(backend, PASSWORD)
+    run_backup(session, start_scan([str(src)]))
+    out = tmp_path / "out" / "src"
+    seen: list[set[str]] = []
+
+    def events(ev):
+        if isinstance(ev, Progress) and ev.phase == "restoring" and not seen:
+            seen.append({p.name for p in out.iterdir()})
+            for name in seen[0]:
+                assert (out / name).read_bytes() == (src / name).read_bytes()
+                assert (out / name).stat().st_mtime_ns == (src / name).stat().st_mtime_ns
+
+    snap = load_snapshots(backend, session.repo.key)[-1]
+    summary = run_restore(session, snap, str(tmp_path / "out"), events=events, workers=1)
+    assert (summary.files, summary.failed) == (4, ())
+    assert len(seen[0]) == 1  # the first pack's file, named before the second pack was read
