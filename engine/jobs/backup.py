@@ -117,7 +117,7 @@ class _Run:
         (same stat, and every blob still indexed: a prune may have removed some). The spool and
         the cache are read side by side, both in tree order; what the cache holds under the paths
         backed up but the scan did not find is noted as gone."""
-        known = self.session.index.ids()
+        known = self.session.index
         work = self.work
         roots = [(tree_key(p), tree_key(p.rstrip(b"/")) + b"\0") for p in found.paths]
 

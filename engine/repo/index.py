@@ -2,20 +2,24 @@
 
 Index files (`index/<id>`) are sealed lists of packs and the blobs each holds. They are a
 cache for speed, never the only record: every pack carries its own header, and `rebuild`
-reconstructs the whole index from the packs alone. In memory the index is one dict; packs
-added during a run stay *pending* until an index file naming them is written.
+reconstructs the whole index from the packs alone. In memory the index is a dict of the blobs
+added lately and a packed table of the rest (`engine.repo.blobtable`), which a long-running
+process (the app) folds them into when idle (`compact`); packs added during a run stay
+*pending* until an index file naming them is written.
 """
 
 from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Iterable, Iterator, KeysView
+from collections.abc import Iterable, Iterator, Set
+from itertools import chain
 from typing import NamedTuple
 
 from engine.backends.base import Backend, pack_name
 from engine.base.errors import IntegrityError
 from engine.repo.blob import BlobType, Compression
+from engine.repo.blobtable import BlobTable
 from engine.repo.crypto import MasterKey, plain_hash
 from engine.repo.pack import TAIL_GUESS, PackEntry, decode_header, parse_trailer
 
@@ -37,6 +41,8 @@ _VERSION = 1
 _PACK = struct.Struct("<32sQI")  # pack id, pack size, blob count
 _ENTRY = struct.Struct("<BB32sIII")
 _LOCATION = struct.Struct("<IBBIII")  # pack number, type, compression, offset, length, raw length
+#: blobs added since the last compaction that make one worth its pass (~9 MiB of dict)
+COMPACT_AFTER = 50_000
 
 
 class PackInfo(NamedTuple):
@@ -130,12 +136,18 @@ def read_pack_header(backend: Backend, key: MasterKey, pack_id: bytes) -> PackIn
 class Index:
     """All known blobs, plus the packs not yet named by an index file.
 
-    Compact, because it lives through a whole run beside the scan: a blob costs its id and an
-    18-byte location (pack number, type, compression, offset, length, raw length), and a pending
-    pack its index record, not a tuple of Python ints per blob (200,000 blobs: 36 MiB less)."""
+    Compact, because it lives as long as the app: a blob costs its id and an 18-byte location
+    (pack number, type, compression, offset, length, raw length), a bytes object each in the dict
+    of recent blobs, packed in the table once compacted; and a pending pack its index record.
+
+    Readers take no lock: they look in `_recent`, then in `_table`, and a compaction puts the new
+    table in place before it empties `_recent`, so every blob is in one or the other throughout.
+    Changes take `_mutex`. A blob is in `_recent`, or in `_table` and not in its `gone`: never both."""
 
     def __init__(self) -> None:
-        self._blobs: dict[bytes, bytes] = {}  # blob id -> _LOCATION
+        self._recent: dict[bytes, bytes] = {}  # blob id -> _LOCATION
+        self._table = BlobTable(b"", b"", _LOCATION.size)
+        self._mutex = threading.Lock()
         #: blob id -> other places it is stored (a blob stored again after its pack was lost): when
         #: a pack is dropped, its blobs fall back to these, whatever order the index files loaded in
         self._alternates: dict[bytes, list[bytes]] = {}
@@ -151,24 +163,39 @@ class Index:
         self._compressions = {int(c): c for c in Compression}
 
     def __contains__(self, blob_id: bytes) -> bool:
-        return blob_id in self._blobs
+        if blob_id in self._recent:
+            return True
+        table = self._table
+        return bool(table.ids) and table.find(blob_id) >= 0 and blob_id not in table.gone
 
     def __len__(self) -> int:
-        return len(self._blobs)
+        table = self._table
+        return len(self._recent) + len(table) - len(table.gone)
+
+    def _location(self, blob_id: bytes) -> bytes | None:
+        loc = self._recent.get(blob_id)
+        if loc is None and (table := self._table).ids:
+            i = table.find(blob_id)
+            if i >= 0 and blob_id not in table.gone:
+                return table.location(i)
+        return loc
 
     def get(self, blob_id: bytes) -> IndexEntry | None:
-        loc = self._blobs.get(blob_id)
+        loc = self._location(blob_id)
         return None if loc is None else self._entry(loc)
 
     def _entry(self, loc: bytes) -> IndexEntry:
         number, t, c, offset, length, raw = _LOCATION.unpack(loc)
         return IndexEntry(self._pack_ids[number], self._types[t], self._compressions[c], offset, length, raw)
 
-    def ids(self) -> KeysView[bytes]:
-        return self._blobs.keys()
+    def ids(self) -> Set[bytes]:
+        return _Ids(self)
+
+    def _locations(self) -> Iterator[tuple[bytes, bytes]]:
+        return chain(list(self._recent.items()), self._table.items())
 
     def entries(self) -> Iterator[tuple[bytes, IndexEntry]]:
-        for blob_id, loc in self._blobs.items():
+        for blob_id, loc in self._locations():
             yield blob_id, self._entry(loc)
 
     def _number(self, pack_id: bytes, size: int) -> int:
@@ -179,11 +206,17 @@ class Index:
             self._pack_ids.append(pack_id)
         return number
 
-    def add_plain(self, plain: bytes) -> None:
-        """Every pack of an index body (see index_plain): the fast path for loading the local cache."""
-        for pack_id, size, rows in _pack_spans(plain):
-            number, location = self._number(pack_id, size), _LOCATION.pack
-            self._update({b: location(number, t, c, o, n, r) for t, c, b, o, n, r in _ENTRY.iter_unpack(rows)})
+    def add_plain(self, *plains: bytes) -> None:
+        """Every pack of these index bodies (see index_plain): the fast path for loading the local
+        cache. All their packs are numbered first: a pack's id lives as long as the index, and
+        made between the blobs' it would keep the memory their dict frees once packed."""
+        for plain in plains:
+            for pack_id, size, _rows in _pack_spans(plain):
+                self._number(pack_id, size)
+        for plain in plains:
+            for pack_id, size, rows in _pack_spans(plain):
+                number, location = self._number(pack_id, size), _LOCATION.pack
+                self._update({b: location(number, t, c, o, n, r) for t, c, b, o, n, r in _ENTRY.iter_unpack(rows)})
 
     def add_pack(self, info: PackInfo, *, pending: bool) -> None:
         number, location = self._number(info.pack_id, info.size), _LOCATION.pack
@@ -196,17 +229,42 @@ class Index:
                 self._pending.append((info.pack_id, record))
 
     def _update(self, locations: dict[bytes, bytes]) -> None:
-        """Add blobs; one already known elsewhere keeps both places (set operations: loading stays fast)."""
-        blobs = self._blobs
-        for blob_id in locations.keys() & blobs.keys():
-            if blobs[blob_id] != locations[blob_id]:
-                self._alternates.setdefault(blob_id, []).append(blobs[blob_id])
-        blobs.update(locations)
+        """Add blobs; one already known elsewhere keeps both places (set operations: loading stays
+        fast). One in the table moves to `_recent`: it is there before it is gone from the table."""
+        with self._mutex:
+            recent, table = self._recent, self._table
+            for blob_id in locations.keys() & recent.keys():
+                if recent[blob_id] != locations[blob_id]:
+                    self._alternates.setdefault(blob_id, []).append(recent[blob_id])
+            recent.update(locations)
+            if len(table) > len(table.gone):
+                for blob_id, loc in locations.items():
+                    i = table.find(blob_id)
+                    if i >= 0 and blob_id not in table.gone:
+                        if table.location(i) != loc:
+                            self._alternates.setdefault(blob_id, []).append(table.location(i))
+                        table.gone.add(blob_id)
 
     def discard(self, blob_ids: Iterable[bytes]) -> None:
-        for blob_id in blob_ids:
-            self._blobs.pop(blob_id, None)
-            self._alternates.pop(blob_id, None)
+        with self._mutex:
+            table = self._table
+            for blob_id in blob_ids:
+                self._recent.pop(blob_id, None)
+                self._alternates.pop(blob_id, None)
+                if table.find(blob_id) >= 0:
+                    table.gone.add(blob_id)
+
+    def compact(self, at_least: int | None = None) -> bool:
+        """Pack the blobs added (and drop those removed) since the last compaction into the table,
+        once there are `at_least` of them (COMPACT_AFTER); True if it did. For the app, when idle:
+        a run (the CLI) has no use for it."""
+        with self._mutex:
+            table = self._table
+            if max(len(self._recent), len(table.gone)) < max(COMPACT_AFTER if at_least is None else at_least, 1):
+                return False
+            self._table = table.merged(self._recent)
+            self._recent = {}
+            return True
 
     def drop_packs(self, pack_ids: set[bytes], keep_unplaced: bool = False) -> int:
         """Forget packs that are lost at the destination: their blobs fall back to another place
@@ -219,16 +277,23 @@ class Index:
             return _LOCATION.unpack_from(loc)[0] in numbers
 
         gone = []
-        for blob_id, loc in list(self._blobs.items()):
+        for blob_id, loc in list(self._locations()):
             if not lost(loc):
                 continue
             elsewhere = [alt for alt in self._alternates.pop(blob_id, ()) if not lost(alt)]
             if elsewhere:
-                self._blobs[blob_id] = elsewhere[0]
+                self._update({blob_id: elsewhere[0]})
+                self._alternates.pop(blob_id, None)  # the lost place is no alternate
                 if elsewhere[1:]:
                     self._alternates[blob_id] = elsewhere[1:]
             else:
                 gone.append(blob_id)
+        with self._mutex:  # nor is a lost place another blob's fallback, when its own pack goes later
+            for blob_id in [b for b, alts in self._alternates.items() if any(map(lost, alts))]:
+                if kept := [alt for alt in self._alternates[blob_id] if not lost(alt)]:
+                    self._alternates[blob_id] = kept
+                else:
+                    del self._alternates[blob_id]
         if keep_unplaced:
             return len(gone)
         self.discard(gone)
@@ -257,6 +322,27 @@ class Index:
         records = [(p, r) for p, r in zip(body.pack_ids, _pack_records(body.plain), strict=True)]
         with self._lock:
             self._pending[:0] = records
+
+
+class _Ids(Set):
+    """The index's blob ids, as a set to test against (and to subtract from another)."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[bytes]) -> set[bytes]:
+        """What set operations with it give: a plain set."""
+        return set(it)
+
+    def __contains__(self, blob_id: object) -> bool:
+        return isinstance(blob_id, bytes) and blob_id in self._index
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (blob_id for blob_id, _ in self._index._locations())
+
+    def __len__(self) -> int:
+        return len(self._index)
 
 
 def _pack_records(plain: bytes) -> Iterator[bytes]:

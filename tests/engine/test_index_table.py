@@ -1,0 +1,128 @@
+"""The index's packed table (`engine.repo.blobtable`) behind `Index`: whatever mix of adds,
+removals, lost packs and compactions, the index answers exactly as a plain dict would."""
+
+import os
+import random
+import threading
+
+import pytest
+
+import engine.repo.index
+from engine.repo.blob import BlobType, Compression
+from engine.repo.blobtable import BlobTable
+from engine.repo.index import Index, PackInfo
+from engine.repo.pack import PackEntry
+from engine.service import BackupService
+from tests.conftest import PASSWORD
+
+
+def _pack(rnd: random.Random, ids: list[bytes]) -> PackInfo:
+    entries = [
+        PackEntry(b, BlobType.DATA, Compression.ZSTD, i * 100, 100, rnd.randrange(1, 1 << 20))
+        for i, b in enumerate(ids)
+    ]
+    return PackInfo(rnd.randbytes(32), len(ids) * 100, entries)
+
+
+def _same(index: Index, model: dict[bytes, tuple], others: list[bytes]) -> None:
+    absent = [b for b in others if b not in model]
+    assert len(index) == len(model)
+    assert {b: tuple(e) for b, e in index.entries()} == model
+    assert set(index.ids()) == set(model) and len(index.ids()) == len(model)
+    for blob_id, entry in model.items():
+        assert blob_id in index and tuple(index.get(blob_id)) == entry
+    for blob_id in absent:
+        assert blob_id not in index and index.get(blob_id) is None
+    assert (set(absent) | set(list(model)[:5])) - index.ids() == set(absent)  # set operations work
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_index_answers_as_a_dict_through_adds_removals_lost_packs_and_compactions(seed):
+    rnd = random.Random(seed)
+    index, packs = Index(), []
+    places: dict[bytes, list[tuple]] = {}  # blob id -> every place the index knows, the one it gives first
+    # ids that share their first bytes (one bucket) and ids that differ only at the end
+    crowded = [bytes([7, 7, 7]) + rnd.randbytes(29) for _ in range(40)] + [bytes(31) + bytes([i]) for i in range(20)]
+    for step in range(60):
+        action = rnd.random()
+        if action < 0.45:  # a new pack: new blobs, and some stored again (another place for them)
+            count = rnd.randrange(1, 400)
+            fresh = [rnd.choice(crowded) if rnd.random() < 0.2 else rnd.randbytes(32) for _ in range(count)]
+            again = rnd.sample(sorted(places), min(len(places), rnd.randrange(0, 5)))
+            info = _pack(rnd, list(dict.fromkeys(fresh + again)))
+            index.add_pack(info, pending=False)
+            packs.append(info)
+            for e in info.entries:
+                places.setdefault(e.blob_id, []).insert(
+                    0, (info.pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
+                )
+        elif action < 0.6 and places:  # removed (a prune)
+            gone = rnd.sample(sorted(places), min(len(places), rnd.randrange(1, 30)))
+            index.discard(gone)
+            for blob_id in gone:
+                del places[blob_id]
+        elif action < 0.7 and packs:  # a pack lost at the destination: its blobs fall back or go
+            lost = packs.pop(rnd.randrange(len(packs))).pack_id
+            index.drop_packs({lost})
+            for blob_id in [b for b, where in places.items() if any(w[0] == lost for w in where)]:
+                left = [w for w in places[blob_id] if w[0] != lost]
+                if places[blob_id][0][0] == lost and left:  # it falls back to one of the others
+                    assert tuple(index.get(blob_id)) in left
+                    left.remove(tuple(index.get(blob_id)))
+                    left.insert(0, tuple(index.get(blob_id)))
+                if left:
+                    places[blob_id] = left
+                else:
+                    del places[blob_id]
+        else:
+            index.compact(at_least=rnd.choice([1, 50, 10_000]))
+        if step % 10 == 0 or step == 59:
+            _same(index, {b: where[0] for b, where in places.items()}, [rnd.randbytes(32) for _ in range(50)] + crowded)
+    index.compact(at_least=1)
+    _same(index, {b: where[0] for b, where in places.items()}, [rnd.randbytes(32) for _ in range(50)] + crowded)
+
+
+def test_the_table_finds_each_id_in_its_place_and_no_match_across_two_ids():
+    ids = sorted({os.urandom(32) for _ in range(5000)} | {bytes(32), b"\xff" * 32})
+    table = BlobTable(b"".join(ids), b"".join(i.to_bytes(4, "little") for i in range(len(ids))), 4)
+    for i, blob_id in enumerate(ids):
+        assert table.find(blob_id) == i and table.location(i) == i.to_bytes(4, "little")
+    straddling = ids[10][16:] + ids[11][:16]  # the end of one id and the start of the next
+    assert table.find(straddling) == -1 or ids[table.find(straddling)] == straddling
+    assert [b for b, _ in table.items()] == ids
+
+
+def test_compacting_packs_the_index_into_about_fifty_bytes_a_blob():
+    index, rnd = Index(), random.Random(1)
+    for _ in range(100):
+        index.add_pack(_pack(rnd, [rnd.randbytes(32) for _ in range(500)]), pending=False)
+    assert index.compact()
+    table = index._table
+    per_blob = (len(table.ids) + len(table.locs) + table.directory.itemsize * len(table.directory)) / len(index)
+    assert len(index) == 50_000 and per_blob < 52
+
+
+def test_the_apps_watch_packs_what_its_backups_added_once_idle(tmp_path, monkeypatch, backbeat_home):
+    monkeypatch.setattr(engine.repo.index, "COMPACT_AFTER", 1)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(20):
+        (src / f"f{i}").write_bytes(os.urandom(5000))
+    service = BackupService(str(tmp_path / "repo"))
+    service.init(PASSWORD)
+    service.unlock(PASSWORD)
+    stop, runs = threading.Event(), []
+    thread = threading.Thread(target=service.scheduler([str(src)], [], runs.append).run, args=(stop,), daemon=True)
+    thread.start()
+    for _ in range(300):
+        if runs and service.session.index._table.ids:  # the first backup ran, and the watch idled since
+            break
+        stop.wait(0.1)
+    stop.set()
+    thread.join(10)
+    index = service.session.index
+    assert runs and not index.compact(at_least=1)  # nothing left to pack
+    assert len(index._table) == len(index) > 20  # every blob in the table: the files' and the trees'
+    restored = service.restore("latest", str(tmp_path / "out"))  # read through the table
+    assert restored.files == 20 and restored.failed == ()
+    service.close()
