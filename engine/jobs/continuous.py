@@ -172,8 +172,9 @@ class ContinuousBackup:
             self._last_full = started
             repo = self.session.repo
             # dropped, not closed: another thread (the app asking for status) may still be using it;
-            # its database connection closes once the last holder lets go
-            self.session = None
+            # its database connection closes once the last holder lets go. No name here keeps it
+            # either: its index would live on beside the new one (290 MiB for the story's home)
+            self.session = session = None
             self.session = self.reload(repo)
         repo = self.session.repo
         previous, self.last = self.last, load_snapshot(repo.backend, repo.key, summary.snapshot_id)

@@ -193,9 +193,8 @@ class BlobStore:
                 return self._trees[blob_id]
             if self._tree_packs is None or pack_id not in self._tree_packs:  # first use, or the index grew
                 self._tree_packs = {}
-                for bid, e in self.index.entries():
-                    if e.type == BlobType.TREE:
-                        self._tree_packs.setdefault(e.pack_id, []).append((bid, e))
+                for bid, e in self.index.entries(BlobType.TREE):
+                    self._tree_packs.setdefault(e.pack_id, []).append((bid, e))
             wanted = sorted(self._tree_packs.get(pack_id, []), key=lambda x: x[1].offset)
             if self._tree_bytes > _TREE_CACHE_BYTES:
                 self._trees.clear()

@@ -41,6 +41,7 @@ _VERSION = 1
 _PACK = struct.Struct("<32sQI")  # pack id, pack size, blob count
 _ENTRY = struct.Struct("<BB32sIII")
 _LOCATION = struct.Struct("<IBBIII")  # pack number, type, compression, offset, length, raw length
+_TYPE_AT = 4  # the byte of a location that holds the blob's type
 #: blobs added since the last compaction that make one worth its pass (~9 MiB of dict)
 COMPACT_AFTER = 50_000
 
@@ -194,9 +195,11 @@ class Index:
     def _locations(self) -> Iterator[tuple[bytes, bytes]]:
         return chain(list(self._recent.items()), self._table.items())
 
-    def entries(self) -> Iterator[tuple[bytes, IndexEntry]]:
+    def entries(self, kind: BlobType | None = None) -> Iterator[tuple[bytes, IndexEntry]]:
+        """Every blob, or every blob of `kind` (told from its packed location, before an entry is made)."""
         for blob_id, loc in self._locations():
-            yield blob_id, self._entry(loc)
+            if kind is None or loc[_TYPE_AT] == kind:
+                yield blob_id, self._entry(loc)
 
     def _number(self, pack_id: bytes, size: int) -> int:
         self.pack_sizes[pack_id] = size

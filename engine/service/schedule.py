@@ -115,7 +115,7 @@ class Scheduler:
         again every half minute: protection starts as soon as it can."""
         while not stop.is_set():
             try:
-                session = self.service.session
+                self.service.session  # noqa: B018 - opened here, not kept: a reload replaces it
             except BackbeatError as e:
                 self.on_error(e)
                 self._wake.clear()
@@ -123,13 +123,15 @@ class Scheduler:
                 while not (stop.wait(0.5) or self._wake.is_set()) and self.clock.monotonic() < deadline:
                     pass
                 continue
-            self._protect(session, stop)
+            self._protect(stop)
             return
 
-    def _protect(self, session: Session, stop: threading.Event) -> None:
+    def _protect(self, stop: threading.Event) -> None:
+        """The watch, on the service's session of now; no name here holds it while the watch runs
+        (each full run replaces it with a fresh one, and the old one must go, with its index)."""
         service = self.service
         self._continuous = ContinuousBackup(
-            session,
+            service.session,
             self.paths,
             self.excludes,
             self._backup,

@@ -1,9 +1,11 @@
 """The index's packed table (`engine.repo.blobtable`) behind `Index`: whatever mix of adds,
 removals, lost packs and compactions, the index answers exactly as a plain dict would."""
 
+import gc
 import os
 import random
 import threading
+import weakref
 
 import pytest
 
@@ -28,6 +30,7 @@ def _same(index: Index, model: dict[bytes, tuple], others: list[bytes]) -> None:
     absent = [b for b in others if b not in model]
     assert len(index) == len(model)
     assert {b: tuple(e) for b, e in index.entries()} == model
+    assert {b for b, _ in index.entries(BlobType.DATA)} == set(model) and not any(index.entries(BlobType.TREE))
     assert set(index.ids()) == set(model) and len(index.ids()) == len(model)
     for blob_id, entry in model.items():
         assert blob_id in index and tuple(index.get(blob_id)) == entry
@@ -126,3 +129,31 @@ def test_the_apps_watch_packs_what_its_backups_added_once_idle(tmp_path, monkeyp
     restored = service.restore("latest", str(tmp_path / "out"))  # read through the table
     assert restored.files == 20 and restored.failed == ()
     service.close()
+
+
+def test_the_watch_lets_the_index_it_replaces_go(tmp_path, backbeat_home):
+    """After its first full run the watch reloads its session (a fresh, compact index); the old one,
+    and its index, must go: nothing may hold it (a name in a running frame kept 290 MiB for the
+    story's home, for as long as the app ran)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    service = BackupService(str(tmp_path / "repo"))
+    service.init(PASSWORD)
+    service.unlock(PASSWORD)
+    first = weakref.ref(service.session.index)
+    stop, runs = threading.Event(), []
+    thread = threading.Thread(target=service.scheduler([str(src)], [], runs.append).run, args=(stop,), daemon=True)
+    thread.start()
+    for _ in range(300):
+        if runs:
+            break
+        stop.wait(0.1)
+    try:
+        assert runs
+        gc.collect()
+        assert first() is None and service.session.index is not None
+    finally:
+        stop.set()
+        thread.join(10)
+        service.close()
