@@ -15,7 +15,7 @@ from engine.repo.blobtable import BlobTable
 from engine.repo.index import Index, PackInfo
 from engine.repo.pack import PackEntry
 from engine.service import BackupService
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, eventually
 
 
 def _pack(rnd: random.Random, ids: list[bytes]) -> PackInfo:
@@ -105,8 +105,9 @@ def test_compacting_packs_the_index_into_about_fifty_bytes_a_blob():
     assert len(index) == 50_000 and per_blob < 52
 
 
-def test_the_apps_watch_packs_what_its_backups_added_once_idle(tmp_path, monkeypatch, backbeat_home):
-    monkeypatch.setattr(engine.repo.index, "COMPACT_AFTER", 1)
+def _watched(tmp_path, until, before=lambda service: None):
+    """A service whose watch protected 20 small files until `until(service, runs)` held (or 30 s
+    passed), then stopped; `before(service)` is called before the watch starts."""
     src = tmp_path / "src"
     src.mkdir()
     for i in range(20):
@@ -114,15 +115,20 @@ def test_the_apps_watch_packs_what_its_backups_added_once_idle(tmp_path, monkeyp
     service = BackupService(str(tmp_path / "repo"))
     service.init(PASSWORD)
     service.unlock(PASSWORD)
+    before(service)
     stop, runs = threading.Event(), []
     thread = threading.Thread(target=service.scheduler([str(src)], [], runs.append).run, args=(stop,), daemon=True)
     thread.start()
-    for _ in range(300):
-        if runs and service.session.index._table.ids:  # the first backup ran, and the watch idled since
-            break
-        stop.wait(0.1)
+    eventually(lambda: until(service, runs), 30)
     stop.set()
     thread.join(10)
+    return service, runs
+
+
+def test_the_apps_watch_packs_what_its_backups_added_once_idle(tmp_path, monkeypatch, backbeat_home):
+    monkeypatch.setattr(engine.repo.index, "COMPACT_AFTER", 1)
+    # the first backup ran, and the watch idled since
+    service, runs = _watched(tmp_path, lambda service, runs: runs and service.session.index._table.ids)
     index = service.session.index
     assert runs and not index.compact(at_least=1)  # nothing left to pack
     assert len(index._table) == len(index) > 20  # every blob in the table: the files' and the trees'
@@ -135,25 +141,16 @@ def test_the_watch_lets_the_index_it_replaces_go(tmp_path, backbeat_home):
     """After its first full run the watch reloads its session (a fresh, compact index); the old one,
     and its index, must go: nothing may hold it (a name in a running frame kept 290 MiB for the
     story's home, for as long as the app ran)."""
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "a.txt").write_text("a")
-    service = BackupService(str(tmp_path / "repo"))
-    service.init(PASSWORD)
-    service.unlock(PASSWORD)
-    first = weakref.ref(service.session.index)
-    stop, runs = threading.Event(), []
-    thread = threading.Thread(target=service.scheduler([str(src)], [], runs.append).run, args=(stop,), daemon=True)
-    thread.start()
-    for _ in range(300):
-        if runs:
-            break
-        stop.wait(0.1)
-    try:
-        assert runs
+    first, gone = [], []
+
+    def the_first_is_gone(service, runs):  # looked at while the watch runs
         gc.collect()
-        assert first() is None and service.session.index is not None
-    finally:
-        stop.set()
-        thread.join(10)
-        service.close()
+        gone.append(bool(runs) and first[0]() is None)
+        return gone[-1]
+
+    def keep_a_weak_reference(service):
+        first.append(weakref.ref(service.session.index))
+
+    service, runs = _watched(tmp_path, the_first_is_gone, keep_a_weak_reference)
+    assert runs and gone[-1] and service.session.index is not None
+    service.close()
