@@ -42,7 +42,6 @@ from engine.jobs.session import Session, forget_unlisted_packs
 from engine.jobs.target import (
     OWNERS_BY_ID,
     OWNERS_BY_NAME,
-    PART,
     Folders,
     Owners,
     Staging,
@@ -333,7 +332,7 @@ class _Restorer:
         if link is not None:
             self.linked[link] = no
         if not entry.ids:
-            fd = os.open(self.staging.part(no), os.O_WRONLY | os.O_CREAT | PART, 0o600, dir_fd=self.staging.fd)
+            fd = self.staging.open(no)
             try:
                 self.empty += self._name(fd, no, dest, entry, self.folders)
             finally:
@@ -374,7 +373,7 @@ class _Restorer:
                 continue
             named = False
             try:
-                fd = os.open(self.staging.part(file), os.O_WRONLY | os.O_CREAT | PART, 0o600, dir_fd=self.staging.fd)
+                fd = self.staging.open(file)
                 try:
                     write_at(fd, data, at)
                     with self._lock:

@@ -239,6 +239,10 @@ class Staging:
         """Where file number `file` is written until it is whole (relative to `fd`)."""
         return b"%d/%d" % (file % _SHARDS, file)
 
+    def open(self, file: int) -> int:
+        """File number `file`'s part, open for writing (made, 0600, when it is not there yet)."""
+        return os.open(self.part(file), os.O_WRONLY | os.O_CREAT | PART, 0o600, dir_fd=self.fd)
+
     def close(self) -> None:
         _clear(self._parent, self._name, self.fd)
         os.close(self.fd)
