@@ -29,16 +29,13 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.index_memory import index_files  # noqa: E402
 from engine.backends.base import pack_name  # noqa: E402
 from engine.backends.local import LocalBackend  # noqa: E402
 from engine.jobs.session import open_session  # noqa: E402
-from engine.repo.blob import BlobType, Compression  # noqa: E402
-from engine.repo.index import PackInfo, encode_index, index_plain  # noqa: E402
-from engine.repo.pack import PackEntry  # noqa: E402
+from engine.repo.index import encode_index, index_plain  # noqa: E402
 
 PASSWORD = "app-memory"
-_PER_PACK = 500
-_PACKS_PER_FILE = 100
 TARGET_MIB = 150
 
 
@@ -48,19 +45,12 @@ def big_index(repo: Path, blobs: int) -> None:
     session = open_session(backend, PASSWORD)
     key = session.repo.key
     session.close()
-    for _ in range(max(1, blobs // _PER_PACK // _PACKS_PER_FILE)):
-        packs = []
-        for _ in range(_PACKS_PER_FILE):
-            entries = [
-                PackEntry(os.urandom(32), BlobType.DATA, Compression.ZSTD, i * 4096, 4096, 4096)
-                for i in range(_PER_PACK)
-            ]
-            info = PackInfo(os.urandom(32), _PER_PACK * 4096 + 1024, entries)
+    for packs in index_files(blobs):
+        for info in packs:
             path = repo / pack_name(info.pack_id)
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "wb") as f:
                 f.truncate(info.size)
-            packs.append(info)
         name, data = encode_index(key, index_plain(packs))
         backend.put(name, data)
 

@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -29,8 +30,22 @@ from engine.repo.index import Index, PackInfo, index_plain  # noqa: E402
 from engine.repo.pack import PackEntry  # noqa: E402
 
 _PER_PACK = 500
+_PACKS_PER_FILE = 100
 _CHUNK = 1 << 20  # the repository's average chunk
 _SMALL_FILE = 50_000  # bytes: a home's typical small file (documents, sidecars, mail)
+
+
+def _pack() -> PackInfo:
+    entries = [
+        PackEntry(os.urandom(32), BlobType.DATA, Compression.ZSTD, i * 4096, 4096, 4096) for i in range(_PER_PACK)
+    ]
+    return PackInfo(os.urandom(32), _PER_PACK * 4096 + 1024, entries)
+
+
+def index_files(blobs: int) -> Iterator[list[PackInfo]]:
+    """The packs of a repository of `blobs` random blobs, 500 to a pack, 100 packs to an index file."""
+    for _ in range(max(1, blobs // _PER_PACK // _PACKS_PER_FILE)):
+        yield [_pack() for _ in range(_PACKS_PER_FILE)]
 
 
 def main() -> None:
@@ -41,15 +56,9 @@ def main() -> None:
     args = ap.parse_args()
     me = psutil.Process()
     before, plains, found = me.memory_info().rss, [], []
-    for _ in range(args.blobs // _PER_PACK // 100):
-        packs = []
-        for _ in range(100):
-            entries = [
-                PackEntry(os.urandom(32), BlobType.DATA, Compression.ZSTD, i * 4096, 4096, 4096)
-                for i in range(_PER_PACK)
-            ]
-            packs.append(PackInfo(os.urandom(32), _PER_PACK * 4096, entries))
-            found += [e.blob_id[:16] + e.blob_id[16:] for e in entries[:10]]  # copies, made before the index
+    for packs in index_files(args.blobs):
+        for pack in packs:
+            found += [e.blob_id[:16] + e.blob_id[16:] for e in pack.entries[:10]]  # copies, made before the index
         plains.append(index_plain(packs))  # an index file's body, as the local cache keeps it
     missing = [os.urandom(32) for _ in range(len(found))]
     index = Index()
