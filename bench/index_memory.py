@@ -1,22 +1,34 @@
 #!/usr/bin/env python3
-"""Memory of the in-memory index (blob id -> pack, offset, length) per blob, as loaded and once
-the app has packed it, and what each comes to for a home of a given size.
+"""The in-memory index (blob id -> pack, offset, length) of a big home: its memory, the time to
+load it and the peak while loading, the three ways a run can load it; and what each comes to for
+a home of a given size.
 
     python bench/index_memory.py [--blobs 1000000] [--home-gb 500] [--files 1000000]
 
-Fills an `engine.repo.index.Index` with `--blobs` random blob ids in packs of 500 (as loading a
-repository's index files does) and prints the process's resident memory it added, per blob; then
-packs it (`Index.compact`, what the app does when idle) and prints it again, with the time the
-packing took and a lookup's, found and not found, before and after. A
-home's blob count is modelled as one blob per file (most files are smaller than a chunk) plus
-one per average chunk (1 MiB) of the rest: the story's user, 500 GB in 1,000,000 files.
+Caches index files naming `--blobs` random blob ids, in packs of 500 and 100 packs a file (as a
+repository's are), in a local state, then loads them in a fresh process each way:
+- **a dict**: the blobs added to an index that holds some already (what index files written since
+  the saved index cost; before the saved index, how every run loaded);
+- **built**: an empty index from the index files straight into its packed table (a run's first, or
+  after a prune), which then saves it beside the state;
+- **opened**: the saved table.
+Each prints the seconds, the resident memory it added (per blob), the peak above the start while
+loading, and a lookup's time (found, not found). A home's blob count is modelled as one blob per
+file (most files are smaller than a chunk) plus one per average chunk (1 MiB) of the rest: the
+story's user, 500 GB in 1,000,000 files.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +37,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.base.memory import release_memory  # noqa: E402
+from engine.local.state import State  # noqa: E402
 from engine.repo.blob import BlobType, Compression  # noqa: E402
 from engine.repo.index import Index, PackInfo, index_plain  # noqa: E402
 from engine.repo.pack import PackEntry  # noqa: E402
@@ -33,6 +46,7 @@ _PER_PACK = 500
 _PACKS_PER_FILE = 100
 _CHUNK = 1 << 20  # the repository's average chunk
 _SMALL_FILE = 50_000  # bytes: a home's typical small file (documents, sidecars, mail)
+_KEY = bytes(32)  # the local state's record key
 
 
 def _pack() -> PackInfo:
@@ -48,41 +62,73 @@ def index_files(blobs: int) -> Iterator[list[PackInfo]]:
         yield [_pack() for _ in range(_PACKS_PER_FILE)]
 
 
+_WAYS = {"dict": "a dict", "built": "built (into the table)", "opened": "opened (the saved table)"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--blobs", type=int, default=1_000_000)
     ap.add_argument("--home-gb", type=float, default=500)
     ap.add_argument("--files", type=int, default=1_000_000)
+    ap.add_argument("--way", choices=_WAYS, help=argparse.SUPPRESS)  # one load, in this process
+    ap.add_argument("--state", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    me = psutil.Process()
-    before, plains, found = me.memory_info().rss, [], []
-    for packs in index_files(args.blobs):
-        for pack in packs:
-            found += [e.blob_id[:16] + e.blob_id[16:] for e in pack.entries[:10]]  # copies, made before the index
-        plains.append(index_plain(packs))  # an index file's body, as the local cache keeps it
-    missing = [os.urandom(32) for _ in range(len(found))]
-    index = Index()
-    index.add_plain(*plains)
-    del plains
-    release_memory()  # the bodies, read and parsed
-    loaded = (me.memory_info().rss - before) / len(index)
-    lookups = _lookups(index, found, missing)
-    t0 = time.perf_counter()
-    index.compact(at_least=1)
-    took = time.perf_counter() - t0
+    if args.way:
+        return _load(args.way, args.state)
+    work = Path(tempfile.mkdtemp(prefix="backbeat-index-"))
+    try:
+        state = State(work / "state.sqlite", record_key=_KEY)
+        for n, packs in enumerate(index_files(args.blobs)):
+            state.cache_index_file(f"index/{n:06d}", index_plain(packs))
+        state.close()
+        rest = max(0.0, args.home_gb * 1e9 - args.files * _SMALL_FILE)
+        blobs = args.files + rest / _CHUNK
+        print(f"a home of {args.home_gb:.0f} GB in {args.files} files: about {blobs / 1e6:.2f} M blobs")
+        for way, name in _WAYS.items():
+            child = [sys.executable, __file__, "--way", way, "--state", str(work / "state.sqlite")]
+            got = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
+            per_blob = got["added"] / got["blobs"]
+            print(
+                f"{got['blobs']} blobs, {name}: {got['seconds']:.2f} s, {got['added'] / 2**20:.0f} MiB "
+                f"({per_blob:.0f} B a blob), peak +{got['peak'] / 2**20:.0f} MiB; lookup {got['hit']:.2f} us "
+                f"found, {got['miss']:.2f} us not; that home: {blobs * per_blob / 2**20:.0f} MiB of index"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _load(way: str, path: Path) -> None:
+    """One way of loading the cached index files, measured in this fresh process (printed as JSON)."""
+    state, me = State(path, record_key=_KEY), psutil.Process()
+    bodies = [index_plain([_pack()])] if way == "dict" else []
+    if way == "built":
+        path.with_suffix(".index").unlink(missing_ok=True)
     release_memory()
-    packed = (me.memory_info().rss - before) / len(index)
-    rest = max(0.0, args.home_gb * 1e9 - args.files * _SMALL_FILE)
-    blobs = args.files + rest / _CHUNK
-    print(f"a home of {args.home_gb:.0f} GB in {args.files} files: about {blobs / 1e6:.2f} M blobs")
-    for name, per_blob, (hit, miss) in (
-        ("as loaded (a dict)", loaded, lookups),
-        (f"packed (in {took:.1f} s)", packed, _lookups(index, found, missing)),
-    ):
-        print(
-            f"{len(index)} blobs {name}: {per_blob * len(index) / 2**20:.0f} MiB, {per_blob:.0f} B a blob; "
-            f"lookup {hit:.2f} us found, {miss:.2f} us not; that home: {blobs * per_blob / 2**20:.0f} MiB of index"
-        )
+    start, peak, done = me.memory_info().rss, [0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            peak[0] = max(peak[0], me.memory_info().rss)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    t0 = time.perf_counter()
+    index = Index()
+    if way == "dict":  # 500 blobs first: the index files then go to its dict
+        index.add_plain(*bodies)
+        index.add_plain(*state._index_bodies(state.loaded_index_files()).values())
+    else:
+        state.load_index(index)
+    took = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    release_memory()  # the bodies, read and parsed
+    sample_ids = [blob_id for blob_id, _ in itertools.islice(index.entries(), 0, None, 97)][:20_000]
+    found = [b[:16] + b[16:] for b in sample_ids]  # copies, as a backup's chunk ids are
+    missing = [os.urandom(32) for _ in found]
+    hit, miss = _lookups(index, found, missing)
+    added = me.memory_info().rss - start
+    print(json.dumps(dict(blobs=len(index), seconds=took, added=added, peak=peak[0] - start, hit=hit, miss=miss)))
 
 
 def _lookups(index: Index, found: list[bytes], missing: list[bytes]) -> tuple[float, float]:

@@ -2,7 +2,8 @@
 
 It holds what can be rebuilt but is slow to rebuild: the files cache (path in tree order ->
 device, inode, size, mtime, ctime and the file's tree entry, so unchanged files are not re-read), the blob index cache
-(the body of every repository index file already loaded), the pack journal (packs
+(the body of every repository index file already loaded; beside it, the index as a packed table,
+`engine.local.savedindex`), the pack journal (packs
 written during a run but not yet named by an index file, so a run killed midway can recover
 them), and the history of runs. Losing this file loses no backup data: a damaged one is moved
 aside and started afresh (the index cache then reloads from the destination). The only importer of
@@ -22,11 +23,11 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
 from pathlib import Path
 
 from engine.base.errors import LocalDiskFull
-from engine.local import filerecord
+from engine.local import filerecord, savedindex
 from engine.local.spool import tree_key
 from engine.repo.crypto import RECORD_MAC_SIZE, RecordMac
 from engine.repo.index import Index
@@ -57,6 +58,7 @@ _SCHEMA_VERSION = "8"  # 7: files and index cache rows carry their MAC; 8: file 
 #: for v5's files cache: rebuilding it means reading every file again, so it is re-keyed)
 _CACHE_TABLES = ("files", "index_files", "blobs", "packs")  # blobs, packs: before v5
 _FILES_PAGE = 1024
+_NAMES_A_QUERY = 500  # index files asked for by name at once (SQLite allows 32,766 variables)
 
 
 class _Connection(sqlite3.Connection):
@@ -104,6 +106,7 @@ class State:
     def __init__(self, path: Path, record_key: bytes | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._saved_index = path.with_suffix(".index")
         #: keyed with the repository's key: the files and index caches' rows carry it (None: no key given)
         self._mac = RecordMac(record_key) if record_key is not None else None
         #: rows of the files cache and index cache found altered (and dropped) since this opened
@@ -191,11 +194,14 @@ class State:
         self._db.execute("COMMIT")
 
     # -- rows with their MAC -------------------------------------------------------------------
-    def _sealed(self, key: bytes | str, value: bytes) -> bytes:
+    def _record_mac(self) -> RecordMac:
         if self._mac is None:
             raise RuntimeError("the files and index caches need the repository's key")
+        return self._mac
+
+    def _sealed(self, key: bytes | str, value: bytes) -> bytes:
         name = key.encode() if isinstance(key, str) else key
-        return bytes(value) + self._mac(name, value)
+        return bytes(value) + self._record_mac()(name, value)
 
     def _opened(self, key: bytes | str, stored: bytes) -> bytes | None:
         """The value of a row, None (and said once) when its MAC does not match."""
@@ -347,14 +353,37 @@ class State:
             self._db.execute("DELETE FROM index_files")
 
     def load_index(self, index: Index) -> None:
-        """One row per index file, parsed in bulk: 200,000 blobs load in a fraction of a second."""
-        plains = []
-        for name, stored in self._read("SELECT name, plain FROM index_files"):
-            index.files.add(name)
-            plain = self._opened(name, stored)
-            if plain is not None:
-                plains.append(plain)
-        index.add_plain(*plains)
+        """An empty index from the saved one (engine.local.savedindex) and the index files it does
+        not hold; from every index file when it holds one the cache no longer has, saving it anew
+        for the next run. Saved anew too when what it added went into the table (it held nothing, or
+        the additions were worth a compaction)."""
+        names = self.loaded_index_files()
+        index.files |= names
+        saved = savedindex.load(self._saved_index, self._record_mac())
+        if saved is not None and not saved.names <= names:
+            saved = None  # a prune rewrote the index files
+        if saved is not None:
+            index.add_packed(saved.packed)
+        held = saved.names if saved is not None else frozenset()
+        loaded = self._index_bodies(names - held)
+        index.add_plain(*loaded.values())
+        index.compact()  # once worth it: then all of it is saved again
+        if (saved is None or loaded) and index.settled():
+            savedindex.save(self._saved_index, self._record_mac(), held | loaded.keys(), index.packed())
+
+    def _index_bodies(self, names: Set[str]) -> dict[str, bytes]:
+        """The cached bodies of these index files (an altered row is left out: it is fetched again)."""
+        bodies, names = {}, sorted(names)
+        for at in range(0, len(names), _NAMES_A_QUERY):
+            asked = names[at : at + _NAMES_A_QUERY]
+            query = f"SELECT name, plain FROM index_files WHERE name IN ({','.join('?' * len(asked))})"
+            rows = self._read(query, tuple(asked))
+            while rows:  # each row dropped once opened: the bodies are held once, not twice
+                name, stored = rows.pop()
+                plain = self._opened(name, stored)
+                if plain is not None:
+                    bodies[name] = plain
+        return bodies
 
     # -- seed drives waiting to be loaded ---------------------------------------------------
     def record_seed(self, destination: str, drive: str, created: float, objects: dict[str, list]) -> None:
