@@ -199,14 +199,16 @@ class State:
             raise RuntimeError("the files and index caches need the repository's key")
         return self._mac
 
+    def _tag(self, key: bytes | str, value: bytes) -> bytes:
+        return self._record_mac().record(key.encode() if isinstance(key, str) else key, value)
+
     def _sealed(self, key: bytes | str, value: bytes) -> bytes:
-        name = key.encode() if isinstance(key, str) else key
-        return bytes(value) + self._record_mac()(name, value)
+        return bytes(value) + self._tag(key, value)
 
     def _opened(self, key: bytes | str, stored: bytes) -> bytes | None:
         """The value of a row, None (and said once) when its MAC does not match."""
         value = stored[:-RECORD_MAC_SIZE]
-        if len(stored) >= RECORD_MAC_SIZE and self._sealed(key, value) == stored:
+        if len(stored) >= RECORD_MAC_SIZE and self._tag(key, value) == stored[-RECORD_MAC_SIZE:]:
             return value
         self.altered += 1
         if self.altered == 1:
