@@ -501,4 +501,5 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
     run.remember(vouched, unsure)
     if not found.partial:  # a partial scan saw only the changed folders: the files it did not see are not gone
         session.state.forget_files(run.work.unseen())
+    session.settle_index()
     return replace(summary, snapshot_id=snapshot_id, duration=clock.monotonic() - t0)

@@ -179,6 +179,13 @@ class Session:
         self.index = index
         self.__dict__.pop("reader", None)  # its decoded trees may name packs that are gone
 
+    def settle_index(self) -> None:
+        """After a run that added many blobs (a first backup): the index again from the cache's
+        index files, packed and saved now, so the next run opens it instead of sorting them all
+        (and this process, if it lives on, holds the table instead of their dict)."""
+        if self.index.worth_compacting() and not self.beside:
+            self.reload_index()
+
     def close(self) -> None:
         self.state.close()
 

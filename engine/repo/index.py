@@ -255,6 +255,11 @@ class Index:
         for blob_id, loc in repeats:
             self._alternates.setdefault(blob_id, []).append(loc)
 
+    def worth_compacting(self, at_least: int | None = None) -> bool:
+        """Whether the blobs added (or dropped) since the table was built number `at_least`
+        (COMPACT_AFTER): enough to be worth a pass over it."""
+        return max(len(self._recent), len(self._table.gone)) >= max(COMPACT_AFTER if at_least is None else at_least, 1)
+
     def settled(self) -> bool:
         """Every blob in the table, none removed since, no pack pending: what `packed` saves."""
         with self._lock:
@@ -322,13 +327,12 @@ class Index:
 
     def compact(self, at_least: int | None = None) -> bool:
         """Pack the blobs added (and drop those removed) since the last compaction into the table,
-        once there are `at_least` of them (COMPACT_AFTER); True if it did. For the app, when idle:
-        a run (the CLI) has no use for it."""
+        once there are `at_least` of them (COMPACT_AFTER); True if it did. For the app, when idle,
+        and for a load that added many to a saved index (it is saved again)."""
         with self._mutex:
-            table = self._table
-            if max(len(self._recent), len(table.gone)) < max(COMPACT_AFTER if at_least is None else at_least, 1):
+            if not self.worth_compacting(at_least):
                 return False
-            self._table = table.merged(self._recent)
+            self._table = self._table.merged(self._recent)
             self._recent = {}
             return True
 
