@@ -40,7 +40,7 @@ class BlobTable:
 
     def __init__(self, records: bytes, size: int, directory: array | None = None) -> None:
         """`records`: sorted by id, each an id and its `size`-byte location; `directory` (from
-        `directory`, `of_records` or a saved table) spares a pass over every id."""
+        `of_records`, or a saved table) spares a pass over every id."""
         self.records, self.size, self.stride = records, size, _ID + size
         bits = _bits(len(records) // self.stride)
         self.shift = shift = 24 - bits

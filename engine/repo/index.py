@@ -46,6 +46,7 @@ _ENTRY = struct.Struct("<BB32sIII")
 _PACK_PLACE = struct.Struct("<32sQ")  # a pack's id and size (Packed.packs)
 _LOCATION = struct.Struct("<IBBIII")  # pack number, type, compression, offset, length, raw length
 _TYPE_AT = 4  # the byte of a location that holds the blob's type
+_ALTERNATE = struct.Struct(f"<32s{_LOCATION.size}s")  # a blob id and another place of it (Packed.alternates)
 #: blobs added since the last compaction that make one worth its pass (~9 MiB of dict)
 COMPACT_AFTER = 50_000
 
@@ -126,7 +127,7 @@ class Packed(NamedTuple):
 
     #: by pack number: each pack's id and size (_PACK_PLACE)
     packs: bytes
-    #: each other place a blob is stored: its id, then the location
+    #: each other place a blob is stored: its id, then the location (_ALTERNATE)
     alternates: bytes
     #: the table's (engine.repo.blobtable)
     records: bytes
@@ -243,9 +244,9 @@ class Index:
 
     def _load_table(self, plains: tuple[bytes, ...]) -> None:
         """An empty index loaded straight into its table: each blob one record (its id, then its
-        location), sorted. A third of the dict's peak (the 500 GB home: about 220 MiB, not 560),
-        and no compaction to follow. A blob stored in two packs keeps one place, the others become
-        its alternates."""
+        location), sorted. A lower peak than a dict's, and no compaction to follow (the app's start
+        with the story's home: 320 MiB at most, not 640). A blob stored in two packs keeps one
+        place, the others become its alternates."""
         location, records = _LOCATION.pack, []
         for plain in plains:
             for pack_id, _size, rows in _pack_spans(plain):
@@ -273,7 +274,7 @@ class Index:
         place = _PACK_PLACE.pack
         return Packed(
             b"".join([place(pack_id, self.pack_sizes[pack_id]) for pack_id in self._pack_ids]),
-            b"".join([blob_id + loc for blob_id, locs in self._alternates.items() for loc in locs]),
+            b"".join([_ALTERNATE.pack(blob_id, loc) for blob_id, locs in self._alternates.items() for loc in locs]),
             table.records,
             table.directory,
         )
@@ -284,9 +285,8 @@ class Index:
             raise ValueError("a saved index is loaded first")
         for pack_id, size in _PACK_PLACE.iter_unpack(packed.packs):
             self._number(pack_id, size)
-        alternates, stride = packed.alternates, 32 + _LOCATION.size
-        for at in range(0, len(alternates), stride):
-            self._alternates.setdefault(alternates[at : at + 32], []).append(alternates[at + 32 : at + stride])
+        for blob_id, loc in _ALTERNATE.iter_unpack(packed.alternates):
+            self._alternates.setdefault(blob_id, []).append(loc)
         self._table = BlobTable(packed.records, _LOCATION.size, packed.directory)
 
     def add_pack(self, info: PackInfo, *, pending: bool) -> None:
