@@ -103,6 +103,8 @@ def _load(way: str, path: Path) -> None:
     bodies = [index_plain([_pack()])] if way == "dict" else []
     if way == "built":
         path.with_suffix(".index").unlink(missing_ok=True)
+    elif way == "opened" and not path.with_suffix(".index").exists():
+        raise SystemExit("no saved index to open: the built one was not saved")
     release_memory()
     start, peak, done = me.memory_info().rss, [0], threading.Event()
 

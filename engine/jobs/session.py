@@ -185,6 +185,7 @@ class Session:
         (and this process, if it lives on, holds the table instead of their dict)."""
         if self.index.worth_compacting() and not self.beside:
             self.reload_index()
+            release_memory()  # the dict of what was added: a process that lives on gives it back
 
     def close(self) -> None:
         self.state.close()

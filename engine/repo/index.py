@@ -4,7 +4,7 @@ Index files (`index/<id>`) are sealed lists of packs and the blobs each holds. T
 cache for speed, never the only record: every pack carries its own header, and `rebuild`
 reconstructs the whole index from the packs alone. In memory the index is a packed table
 (`engine.repo.blobtable`), which an empty index loads straight into, and a dict of the blobs
-added since, which a long-running process (the app) folds in when idle (`compact`); packs added
+added since, folded in (`compact`) once they are many; packs added
 during a run stay *pending* until an index file naming them is written. A table loaded from
 index files alone is what the local cache saves (`packed`).
 """
@@ -327,8 +327,8 @@ class Index:
 
     def compact(self, at_least: int | None = None) -> bool:
         """Pack the blobs added (and drop those removed) since the last compaction into the table,
-        once there are `at_least` of them (COMPACT_AFTER); True if it did. For the app, when idle,
-        and for a load that added many to a saved index (it is saved again)."""
+        once there are `at_least` of them (COMPACT_AFTER); True if it did: a load that added many
+        to a saved index (it is then saved again)."""
         with self._mutex:
             if not self.worth_compacting(at_least):
                 return False

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from engine.base.clock import SYSTEM_CLOCK, Clock
 from engine.base.errors import BackbeatError
 from engine.base.logs import log
-from engine.base.memory import release_memory
 from engine.base.units import format_bytes
 from engine.config.settings import load_settings
 from engine.jobs.backup import NEEDS as BACKUP
@@ -168,8 +167,6 @@ class Scheduler:
         """About once a second while nothing is due (and not while paused: nothing runs then)."""
         self._line.sample()
         self._catch_up_after_sleep()
-        if self.service.session.index.compact():  # what the last runs added, packed: the app lives on
-            release_memory()
         if current_pause() is None:
             self._clean_up_when_quiet()
 

@@ -144,12 +144,12 @@ def _watched(tmp_path, until, before=lambda service: None):
     return service, runs
 
 
-def test_the_apps_watch_packs_what_its_backups_added_once_idle(tmp_path, monkeypatch, backbeat_home):
+def test_the_apps_watch_holds_what_its_backups_added_in_its_table(tmp_path, monkeypatch, backbeat_home):
     monkeypatch.setattr(engine.repo.index, "COMPACT_AFTER", 1)
     added = tmp_path / "src" / "added later"
 
     def packed_after_a_change(service, runs):
-        """The first run's blobs load into the table when the watch reloads; a later run's are packed by the watch."""
+        """The first run's blobs, and a later run's: each backup leaves them packed as it ends."""
         if runs and not added.exists():
             added.write_bytes(os.urandom(5000))
         return len(runs) > 1 and not service.session.index._recent
