@@ -6,6 +6,7 @@ import os
 import random
 import threading
 import weakref
+from pathlib import Path
 
 import pytest
 
@@ -124,16 +125,22 @@ def test_compacting_packs_the_index_into_about_fifty_bytes_a_blob():
     assert len(index) == 50_000 and per_blob < 52
 
 
-def _watched(tmp_path, until, before=lambda service: None):
-    """A service whose watch protected 20 small files until `until(service, runs)` held (or 30 s
-    passed), then stopped; `before(service)` is called before the watch starts."""
+def service_with_files(tmp_path: Path, files: int) -> tuple[BackupService, Path]:
+    """A service unlocked on a new repository, and a folder (`src`) of `files` small random files."""
     src = tmp_path / "src"
     src.mkdir()
-    for i in range(20):
+    for i in range(files):
         (src / f"f{i}").write_bytes(os.urandom(5000))
     service = BackupService(str(tmp_path / "repo"))
     service.init(PASSWORD)
     service.unlock(PASSWORD)
+    return service, src
+
+
+def _watched(tmp_path, until, before=lambda service: None):
+    """A service whose watch protected 20 small files until `until(service, runs)` held (or 30 s
+    passed), then stopped; `before(service)` is called before the watch starts."""
+    service, src = service_with_files(tmp_path, 20)
     before(service)
     stop, runs = threading.Event(), []
     thread = threading.Thread(target=service.scheduler([str(src)], [], runs.append).run, args=(stop,), daemon=True)

@@ -4,7 +4,6 @@ parsing every index file, and it never says more, or less, than the index files 
 from __future__ import annotations
 
 import logging
-import os
 import random
 
 import pytest
@@ -13,9 +12,7 @@ import engine.repo.index
 from engine.local import savedindex
 from engine.local.state import State
 from engine.repo.index import Index, PackInfo, index_plain
-from engine.service import BackupService
-from tests.conftest import PASSWORD
-from tests.engine.test_index_table import _pack
+from tests.engine.test_index_table import _pack, service_with_files
 
 KEY = bytes(range(32))
 Files = dict[str, list[PackInfo]]
@@ -167,13 +164,7 @@ def test_an_index_that_cannot_be_saved_costs_only_the_speed_up(tmp_path, state):
 def test_a_backup_that_added_many_blobs_leaves_them_saved_for_the_next_run(tmp_path, monkeypatch, backbeat_home):
     """Else the next run, a no-change backup, would sort them all (0.3 s for 200,000 files)."""
     monkeypatch.setattr(engine.repo.index, "COMPACT_AFTER", 10)
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(30):
-        (src / f"f{i}").write_bytes(os.urandom(3000))
-    service = BackupService(str(tmp_path / "repo"))
-    service.init(PASSWORD)
-    service.unlock(PASSWORD)
+    service, src = service_with_files(tmp_path, 30)
     service.backup([str(src)])
     state = service.session.state
     assert _saved_names(state) == state.loaded_index_files() != set()
