@@ -112,9 +112,9 @@ class BlobTable:
         """A new table: this one's ids but the gone ones, and `added` (none of which is here and
         not gone). The runs between changes are copied whole: the cost is sorting the added ids,
         plus one pass over all ids for the directory."""
+        if not len(self):  # the records of `added` alone (each id once: no repeats)
+            return BlobTable.of_records([b + loc for b, loc in added.items()], self.size)[0]
         adds = sorted(added.items())
-        if not len(self):
-            return BlobTable(_joined([b + loc for b, loc in adds]), self.size)
         removals = sorted(at for b in self.gone if (at := self.find(b)) >= 0)
         records, stride = memoryview(self.records), self.stride
         parts: list[bytes | memoryview] = []
