@@ -21,7 +21,7 @@ from engine.backends.base import Backend, pack_name
 from engine.base.errors import BackbeatError, IntegrityError, LocalDiskFull
 from engine.repo.blob import BlobType, Compression, seal_blob
 from engine.repo.crypto import MasterKey
-from engine.repo.index import Index, IndexEntry, PackInfo
+from engine.repo.index import Index, IndexEntry, PackInfo, read_pack_header
 from engine.repo.pack import PackEntry, PackWriter, open_span
 
 __all__ = ["Sealed", "BlobStore", "PackOutbox", "DEFAULT_PACK_SIZE", "PACK_MAX_BLOBS"]
@@ -82,7 +82,6 @@ class BlobStore:
         self._tree_lock = threading.Lock()
         self._trees: dict[bytes, bytes] = {}  # guarded by self._tree_lock
         self._tree_bytes = 0  # guarded by self._tree_lock
-        self._tree_packs: dict[bytes, list[tuple[bytes, IndexEntry]]] | None = None  # guarded by self._tree_lock
         #: other destinations of the same repository, read when a pack here fails
         self.mirrors = mirrors
         #: pack id -> the mirror that supplied blobs this destination could not (guarded by self._lock)
@@ -178,29 +177,27 @@ class BlobStore:
         if entry.type != blob_type:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} is a {entry.type.name}, not a {blob_type.name}")
         if blob_type == BlobType.TREE:
-            return self._tree(blob_id, entry.pack_id)
+            return self._tree(blob_id, entry)
         for _, data in self.read_pack(entry.pack_id, [(blob_id, entry)]):
             if isinstance(data, IntegrityError):
                 raise data
             return data
         raise AssertionError("read_pack yields every blob it is asked for")
 
-    def _tree(self, blob_id: bytes, pack_id: bytes) -> bytes:
-        """Trees come a pack at a time: walking a snapshot in a bucket costs one request per tree pack,
-        not one per folder. Decoded trees are kept up to a budget (they are immutable)."""
+    def _tree(self, blob_id: bytes, entry: IndexEntry) -> bytes:
+        """Trees come a pack at a time: walking a snapshot in a bucket costs a few requests per tree
+        pack, not one per folder. Decoded trees are kept up to a budget (they are immutable)."""
         with self._tree_lock:
             if blob_id in self._trees:
                 return self._trees[blob_id]
-            if self._tree_packs is None or pack_id not in self._tree_packs:  # first use, or the index grew
-                self._tree_packs = {}
-                for bid, e in self.index.entries(BlobType.TREE):
-                    self._tree_packs.setdefault(e.pack_id, []).append((bid, e))
-            wanted = sorted(self._tree_packs.get(pack_id, []), key=lambda x: x[1].offset)
+            wanted = self._trees_of(entry.pack_id)
+            if all(bid != blob_id for bid, _ in wanted):
+                wanted.append((blob_id, entry))
             if self._tree_bytes > _TREE_CACHE_BYTES:
                 self._trees.clear()
                 self._tree_bytes = 0
             failure: IntegrityError | None = None
-            for bid, data in self.read_pack(pack_id, wanted):
+            for bid, data in self.read_pack(entry.pack_id, wanted):
                 if isinstance(data, IntegrityError):
                     failure = data if bid == blob_id else failure
                     continue
@@ -209,6 +206,24 @@ class BlobStore:
             if blob_id not in self._trees:
                 raise failure or IntegrityError(f"tree {blob_id.hex()[:16]} is not in its pack")
             return self._trees[blob_id]
+
+    def _trees_of(self, pack_id: bytes) -> list[tuple[bytes, IndexEntry]]:
+        """The trees a pack holds, as its own header lists them (here, or at a mirror): not found
+        among all the index's blobs, a pass that costs a second for the story's home. Where no
+        header can be read, none: the tree asked for is read alone."""
+        for backend in (self.backend, *self.mirrors):
+            try:
+                info = read_pack_header(backend, self.key, pack_id)
+            except BackbeatError as e:
+                if e.kind == "transient" and not self.mirrors:
+                    raise  # an outage is not damage: the caller's retry policy decides
+                continue
+            return [
+                (e.blob_id, IndexEntry(pack_id, e.type, e.compression, e.offset, e.length, e.raw_length))
+                for e in info.entries
+                if e.type == BlobType.TREE
+            ]
+        return []
 
     def read_pack(
         self, pack_id: bytes, wanted: list[tuple[bytes, IndexEntry]]

@@ -1,5 +1,8 @@
 import os
 
+import pytest
+
+from engine.backends.base import pack_name
 from engine.backends.local import LocalBackend
 from engine.local.outbox import PackSender
 from engine.local.state import State
@@ -83,3 +86,39 @@ def test_a_blob_stored_in_two_packs_falls_back_to_the_other_when_one_is_dropped(
         assert index.drop_packs({a.pack_id}) == 1  # only_a is forgotten
         assert index.get(blob).pack_id == b.pack_id and index.get(blob).offset == 50
         assert only_a not in index and a.pack_id not in index.pack_sizes
+
+
+def _trees(tmp_path, key):
+    """A store whose trees share one pack, apart from its data, and the trees by id."""
+    store, backend, index, _written = _store(tmp_path, key, pack_size=1 << 20)
+    trees = {store.put(BlobType.TREE, f"tree {i} ".encode() * 40): f"tree {i} ".encode() * 40 for i in range(30)}
+    for _ in range(10):
+        store.put(BlobType.DATA, os.urandom(5000))
+    store.flush()
+    assert len({index.get(t).pack_id for t in trees}) == 1
+    return store, backend, index, trees
+
+
+def test_a_tree_brings_its_pack_mates_from_the_packs_header_not_a_pass_over_the_index(tmp_path, monkeypatch):
+    """A pass over every blob for the trees of one pack took a second for the story's home, and
+    mapped in all of the saved index: the pack's own header lists them."""
+    key = MasterKey.generate()
+    store, backend, index, trees = _trees(tmp_path, key)
+    monkeypatch.setattr(Index, "entries", lambda *a: pytest.fail("a pass over the index"))
+    reads = []
+    real_get = backend.get
+    monkeypatch.setattr(backend, "get", lambda *a: reads.append(a) or real_get(*a))
+    first, *rest = trees
+    assert store.get(BlobType.TREE, first) == trees[first]
+    asked = len(reads)
+    assert all(store.get(BlobType.TREE, t) == trees[t] for t in rest) and len(reads) == asked  # from the cache
+
+
+def test_a_tree_whose_packs_header_is_damaged_is_read_alone(tmp_path):
+    key = MasterKey.generate()
+    store, backend, index, trees = _trees(tmp_path, key)
+    path = tmp_path / "repo" / pack_name(index.get(next(iter(trees))).pack_id)
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 1  # in the sealed header, before the trailer's length
+    path.write_bytes(data)
+    assert all(store.get(BlobType.TREE, t) == trees[t] for t in trees)
