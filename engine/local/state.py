@@ -358,7 +358,8 @@ class State:
         """An empty index from the saved one (engine.local.savedindex) and the index files it does
         not hold; from every index file when it holds one the cache no longer has, saving it anew
         for the next run. Saved anew too when what it added went into the table (it held nothing, or
-        the additions were worth a compaction)."""
+        the additions were worth a compaction); the index then holds the records it saved as mapped
+        from there."""
         names = self.loaded_index_files()
         index.files |= names
         saved = savedindex.load(self._saved_index, self._record_mac())
@@ -371,7 +372,9 @@ class State:
         index.add_plain(*loaded.values())
         index.compact()  # once worth it: then all of it is saved again
         if (saved is None or loaded) and index.settled():
-            savedindex.save(self._saved_index, self._record_mac(), held | loaded.keys(), index.packed())
+            records = savedindex.save(self._saved_index, self._record_mac(), held | loaded.keys(), index.packed())
+            if records is not None:
+                index.hold_records(records)
 
     def _index_bodies(self, names: Set[str]) -> dict[str, bytes]:
         """The cached bodies of these index files (an altered row is left out: it is fetched again)."""

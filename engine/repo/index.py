@@ -21,7 +21,7 @@ from typing import NamedTuple
 from engine.backends.base import Backend, pack_name
 from engine.base.errors import IntegrityError
 from engine.repo.blob import BlobType, Compression
-from engine.repo.blobtable import BlobTable
+from engine.repo.blobtable import BlobTable, Records
 from engine.repo.crypto import MasterKey, plain_hash
 from engine.repo.pack import TAIL_GUESS, PackEntry, decode_header, parse_trailer
 
@@ -130,7 +130,7 @@ class Packed(NamedTuple):
     #: each other place a blob is stored: its id, then the location (_ALTERNATE)
     alternates: bytes
     #: the table's (engine.repo.blobtable)
-    records: bytes
+    records: Records
     directory: array
 
 
@@ -278,6 +278,19 @@ class Index:
             table.records,
             table.directory,
         )
+
+    def hold_records(self, records: Records) -> None:
+        """The table's records replaced by the same bytes mapped from the saved index, where `packed`
+        put them: pages the system can drop and read again, no longer memory of this process's own."""
+        with self._mutex:
+            table = self._table
+            if not self.settled() or len(records) != len(table.records):
+                raise ValueError("only the records this index saved are held instead of its own")
+            self._table = BlobTable(records, table.size, table.directory)
+
+    def release_pages(self) -> None:
+        """At idle: the table's mapped pages are no memory of this process's (BlobTable.release_pages)."""
+        self._table.release_pages()
 
     def add_packed(self, packed: Packed) -> None:
         """An empty index becomes a saved one (`packed`)."""

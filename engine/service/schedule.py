@@ -166,6 +166,7 @@ class Scheduler:
     def _idle(self) -> None:
         """About once a second while nothing is due (and not while paused: nothing runs then)."""
         self._line.sample()
+        self.service.session.index.release_pages()  # what the last run and status looked up
         self._catch_up_after_sleep()
         if current_pause() is None:
             self._clean_up_when_quiet()

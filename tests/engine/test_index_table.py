@@ -2,6 +2,7 @@
 removals, lost packs and compactions, the index answers exactly as a plain dict would."""
 
 import gc
+import mmap
 import os
 import random
 import threading
@@ -186,4 +187,38 @@ def test_the_watch_lets_the_index_it_replaces_go(tmp_path, backbeat_home):
 
     service, runs = _watched(tmp_path, the_first_is_gone, keep_a_weak_reference)
     assert runs and gone[-1] and service.session.index is not None
+    service.close()
+
+
+def _mapped_resident(path: Path) -> int:
+    """kB of the file at `path` mapped into this process and resident (Linux's /proc/self/smaps)."""
+    resident, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(maxsplit=5)
+        if len(head) > 1 and "-" in head[0]:  # a mapping's first line: its range, ..., its file
+            inside = len(head) == 6 and head[5].removesuffix(" (deleted)") == str(path)
+        elif inside and head[0] == "Rss:":
+            resident += int(head[1])
+    return resident
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux's account of mapped pages")
+def test_at_idle_the_watch_hands_the_pages_of_its_mapped_index_back(tmp_path, backbeat_home):
+    """Lookups map the saved index's pages into the app (64 KiB around each); idle, it keeps none."""
+    touched = []
+
+    def released_after_lookups(service, runs):
+        index = service.session.index
+        if not runs or not isinstance(index._table.records, mmap.mmap):
+            return False
+        saved = service.session.state.path.with_suffix(".index")
+        if not touched:
+            assert all(blob_id in index for blob_id in list(index.ids()))
+            touched.append(_mapped_resident(saved))
+        return _mapped_resident(saved) == 0
+
+    service, runs = _watched(tmp_path, released_after_lookups)
+    assert touched and touched[0] > 0
+    assert _mapped_resident(service.session.state.path.with_suffix(".index")) == 0
+    assert service.restore("latest", str(tmp_path / "out")).files == 20  # its pages read in again
     service.close()

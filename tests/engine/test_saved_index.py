@@ -4,6 +4,7 @@ parsing every index file, and it never says more, or less, than the index files 
 from __future__ import annotations
 
 import logging
+import mmap
 import random
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 import engine.repo.index
 from engine.local import savedindex
 from engine.local.state import State
+from engine.repo.crypto import RECORD_MAC_SIZE
 from engine.repo.index import Index, PackInfo, index_plain
 from tests.engine.test_index_table import _pack, service_with_files
 
@@ -122,20 +124,36 @@ def test_a_saved_index_is_not_used_once_an_index_file_it_holds_is_gone(state):
     assert _saved_names(state) == set(kept)
 
 
-@pytest.mark.parametrize("harm", ["a byte changed", "cut short", "emptied"])
+@pytest.mark.parametrize("harm", ["a record changed", "its head changed", "cut short", "emptied"])
 def test_a_saved_index_changed_or_cut_short_is_built_again(state, caplog, harm):
     files = _files(random.Random(4), 0, 3)
     _cache(state, files)
     _loaded(state)
     path = state.path.with_suffix(".index")
     data = bytearray(path.read_bytes())
-    if harm == "a byte changed":
-        data[len(data) // 2] ^= 1
+    if harm == "a record changed":  # the records end the file, before its MAC
+        data[-RECORD_MAC_SIZE - 40] ^= 1
+    elif harm == "its head changed":  # a length
+        data[8] ^= 1
     path.write_bytes(data[: len(data) - 100] if harm == "cut short" else b"" if harm == "emptied" else data)
     with caplog.at_level(logging.WARNING):
         _says(_loaded(state), files)
     assert ("built again" in caplog.text) == (harm != "emptied")  # an empty one: written by a crash, not changed
     assert _saved_names(state) == set(files)  # and saved whole again
+
+
+def test_the_records_are_mapped_from_the_saved_file_and_a_save_never_changes_a_mapped_one(state):
+    """Mapped, they are pages the system can drop and read again, not the process's own memory; a
+    save renames a new file into place, so a table opened before reads on the bytes it checked."""
+    files = _files(random.Random(7), 0, 3)
+    _cache(state, files)
+    built, opened = _loaded(state), _loaded(state)
+    assert isinstance(built._table.records, mmap.mmap) and isinstance(opened._table.records, mmap.mmap)
+    more = _files(random.Random(8), 3, 2)
+    _cache(state, more)
+    state.path.with_suffix(".index").unlink()  # the next load builds and saves anew
+    _says(_loaded(state), files | more)
+    _says(opened, files)
 
 
 def test_only_what_index_files_say_is_ever_saved():
