@@ -63,7 +63,7 @@ def save(path: Path, mac: RecordMac, names: Set[str], packed: Packed) -> Records
     listed = "\n".join(sorted(names)).encode()
     parts = [listed, packed.packs, packed.alternates, packed.directory.tobytes()]
     head = _HEAD.pack(_MAGIC, _VERSION, *map(len, parts), len(packed.records))
-    at = _records_at(head, parts)
+    at = _records_at(len(head) + sum(map(len, parts)))
     tag = mac(_MAC_NAME, head, *parts, plain_hasher().update(packed.records).digest())
     aside = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")  # two loads may meet
     try:
@@ -93,12 +93,13 @@ def load(path: Path, mac: RecordMac) -> Saved | None:
             magic, version, *lengths, size = _HEAD.unpack(head)
             if magic != _MAGIC or version != _VERSION:
                 return None  # an older form: built again, and saved in this one
-            parts = [f.read(n) for n in lengths]
-            at = _records_at(head, parts)
-            if not _whole(f, head, parts, at, mac):
+            at = _records_at(_HEAD.size + sum(lengths))
+            whole = os.fstat(f.fileno()).st_size == at + size + RECORD_MAC_SIZE  # then no length is absurd
+            parts = [f.read(n) for n in lengths] if whole else []
+            if not whole or not _authentic(f, head, parts, at, size, mac):
                 _log.warning("the saved index %s is not whole, or was changed: it is built again", path)
                 return None
-            records = _mapped(f, at, size)  # its length checked: no page of it lies past the file's end
+            records = _mapped(f, at, size)  # no page of it lies past the file's end
     except FileNotFoundError:
         return None
     except OSError as e:
@@ -109,19 +110,15 @@ def load(path: Path, mac: RecordMac) -> Saved | None:
     return Saved(names, Packed(packs, alternates, records, array("I", directory)))
 
 
-def _whole(f: BinaryIO, head: bytes, parts: list[bytes], at: int, mac: RecordMac) -> bool:
-    """Whether the file is as long as its head says, and its MAC matches."""
-    *lengths, size = _HEAD.unpack(head)[2:]
-    if [len(p) for p in parts] != lengths or os.fstat(f.fileno()).st_size != at + size + RECORD_MAC_SIZE:
-        return False
+def _authentic(f: BinaryIO, head: bytes, parts: list[bytes], at: int, size: int, mac: RecordMac) -> bool:
+    """Whether the MAC at the file's end is that of its head, its parts and its records."""
     f.seek(at)
     digest = _digest(f, size)
     return f.read(RECORD_MAC_SIZE) == mac(_MAC_NAME, head, *parts, digest)
 
 
-def _records_at(head: bytes, parts: list[bytes]) -> int:
-    """Where the records start: after the rest, at the next multiple of _ALIGN."""
-    end = len(head) + sum(map(len, parts))
+def _records_at(end: int) -> int:
+    """Where the records start: after the rest, which ends at `end`, at the next multiple of _ALIGN."""
     return -(-end // _ALIGN) * _ALIGN
 
 

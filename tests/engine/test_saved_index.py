@@ -124,7 +124,10 @@ def test_a_saved_index_is_not_used_once_an_index_file_it_holds_is_gone(state):
     assert _saved_names(state) == set(kept)
 
 
-@pytest.mark.parametrize("harm", ["a record changed", "its head changed", "cut short", "emptied"])
+HARMS = ["a record changed", "its head changed", "a length made absurd", "cut short", "emptied"]
+
+
+@pytest.mark.parametrize("harm", HARMS)
 def test_a_saved_index_changed_or_cut_short_is_built_again(state, caplog, harm):
     files = _files(random.Random(4), 0, 3)
     _cache(state, files)
@@ -135,6 +138,8 @@ def test_a_saved_index_changed_or_cut_short_is_built_again(state, caplog, harm):
         data[-RECORD_MAC_SIZE - 40] ^= 1
     elif harm == "its head changed":  # a length
         data[8] ^= 1
+    elif harm == "a length made absurd":  # 2**62 bytes of names: nothing is read for it
+        data[15] ^= 0x40
     path.write_bytes(data[: len(data) - 100] if harm == "cut short" else b"" if harm == "emptied" else data)
     with caplog.at_level(logging.WARNING):
         _says(_loaded(state), files)
