@@ -214,11 +214,12 @@ class _Run:
         while not self.reading_done.wait(1.0):
             if not timer.due(self.packs.bytes_written):
                 continue
+            began = self.clock.monotonic()
             try:
                 self.checkpoint(found)
             except BackbeatError as e:  # the run itself meets the same trouble and says so
                 self.events(FileSkipped("(checkpoint)", f"a checkpoint could not be written: {e}", warning=False))
-            timer.done(self.packs.bytes_written)
+            timer.done(self.packs.bytes_written, self.clock.monotonic() - began)
 
     def checkpoint(self, found: Scan) -> None:
         """Make every file whose blobs the destination holds restorable now: send the open packs,

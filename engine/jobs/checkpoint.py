@@ -2,9 +2,11 @@
 
 A week-long first upload must protect files as they arrive, not only at the end (restic makes no
 snapshot until a run ends; borg writes checkpoint archives). Every `every` seconds or
-`every_bytes` uploaded, the run sends its open packs, waits until the destination holds them,
-and writes a snapshot marked `checkpoint` of every file whose blobs are all confirmed there;
-files still on their way are left out, never listed early. A run keeps only its latest
+`every_bytes` uploaded (and never sooner than nine times as long as the last one took: each
+lists every file so far, so checkpoints cost a run at most a tenth of its time), the run sends
+its open packs, waits until the destination holds them, and writes a snapshot marked
+`checkpoint` of every file whose blobs are all confirmed there; files still on their way are
+left out, never listed early. A run keeps only its latest
 checkpoint; its final snapshot folds away its own and those earlier interrupted runs of the same
 folders left (the final snapshot holds everything they did). An interrupted run's checkpoint stays
 until then: the next run starts by protecting at least as much.
@@ -24,24 +26,32 @@ from engine.repo.snapshot import delete_snapshot
 __all__ = ["CheckpointTimer", "OpenCheckpoints"]
 
 
+#: a checkpoint waits at least this many times as long as the last one took, so checkpoints cost
+#: a run at most a tenth of its time. Each lists every file so far: to a local drive, 1 GiB came
+#: every 3 s, and 1,000,000 files with 20 GB took 309 s instead of 130.
+REST = 9.0
+
+
 @dataclass
 class CheckpointTimer:
     settings: CheckpointSettings
     clock: Clock
     _last_time: float = field(default=0.0, init=False)
     _last_bytes: int = field(default=0, init=False)
+    _rest: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         self._last_time = self.clock.monotonic()
 
     def due(self, sent: int) -> bool:
-        return (
-            self.clock.monotonic() - self._last_time >= self.settings.every
-            or sent - self._last_bytes >= self.settings.every_bytes
+        waited = self.clock.monotonic() - self._last_time
+        return waited >= self._rest and (
+            waited >= self.settings.every or sent - self._last_bytes >= self.settings.every_bytes
         )
 
-    def done(self, sent: int) -> None:
-        self._last_time, self._last_bytes = self.clock.monotonic(), sent
+    def done(self, sent: int, took: float) -> None:
+        """A checkpoint ended, `took` seconds after it began, when `sent` bytes had been sent."""
+        self._last_time, self._last_bytes, self._rest = self.clock.monotonic(), sent, took * REST
 
 
 class OpenCheckpoints:
