@@ -27,14 +27,15 @@ sys.path.insert(0, str(HERE.parent))
 from bench.compare_restic import run, tools_env  # noqa: E402
 
 
-def make_tree(root: Path, files: int, per_folder: int, seed: int) -> int:
+def make_tree(root: Path, files: int, per_folder: int, seed: int, largest: int = 4096) -> int:
+    """`files` files of random bytes, 100 B to `largest`, in folders of `per_folder`: their bytes."""
     rnd = random.Random(seed)
     total = 0
     for n in range(files):
         folder = root / f"d{n // per_folder // 100:03d}" / f"d{n // per_folder:05d}"
         if n % per_folder == 0:
             folder.mkdir(parents=True)
-        data = rnd.randbytes(rnd.randint(100, 4096))
+        data = rnd.randbytes(rnd.randint(100, largest))
         (folder / f"f{n:07d}.txt").write_bytes(data)
         total += len(data)
     return total
