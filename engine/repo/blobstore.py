@@ -209,7 +209,7 @@ class BlobStore:
 
     def _trees_of(self, pack_id: bytes) -> list[tuple[bytes, IndexEntry]]:
         """The trees a pack holds, as its own header lists them (here, or at a mirror): not found
-        among all the index's blobs, a pass that costs a second for the story's home. Where no
+        among all the index's blobs, a pass that cost 0.38 s for the story's home. Where no
         header can be read, none: the tree asked for is read alone."""
         for backend in (self.backend, *self.mirrors):
             try:

@@ -100,7 +100,7 @@ def _trees(tmp_path, key):
 
 
 def test_a_tree_brings_its_pack_mates_from_the_packs_header_not_a_pass_over_the_index(tmp_path, monkeypatch):
-    """A pass over every blob for the trees of one pack took a second for the story's home, and
+    """A pass over every blob for the trees of one pack took 0.38 s for the story's home, and
     mapped in all of the saved index: the pack's own header lists them."""
     key = MasterKey.generate()
     store, backend, index, trees = _trees(tmp_path, key)
