@@ -6,10 +6,10 @@ snapshot until a run ends; borg writes checkpoint archives). Every `every` secon
 lists every file so far, so checkpoints cost a run at most a tenth of its time), the run sends
 its open packs, waits until the destination holds them, and writes a snapshot marked
 `checkpoint` of every file whose blobs are all confirmed there; files still on their way are
-left out, never listed early. A run keeps only its latest
-checkpoint; its final snapshot folds away its own and those earlier interrupted runs of the same
-folders left (the final snapshot holds everything they did). An interrupted run's checkpoint stays
-until then: the next run starts by protecting at least as much.
+left out, never listed early. A run keeps only its latest checkpoint; its final snapshot folds
+away its own and those earlier interrupted runs of the same folders left (the final snapshot
+holds everything they did). An interrupted run's checkpoint stays until then: the next run
+starts by protecting at least as much.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = ["CheckpointTimer", "OpenCheckpoints"]
 
 #: a checkpoint waits at least this many times as long as the last one took, so checkpoints cost
 #: a run at most a tenth of its time. Each lists every file so far: to a local drive, 1 GiB came
-#: every 3 s, and 1,000,000 files with 20 GB took 309 s instead of 130.
+#: every 3 s, and a first backup of 1,000,000 files with 20 GB took 309 s (210 s with this).
 REST = 9.0
 
 

@@ -185,8 +185,9 @@ class BlobStore:
         raise AssertionError("read_pack yields every blob it is asked for")
 
     def _tree(self, blob_id: bytes, entry: IndexEntry) -> bytes:
-        """Trees come a pack at a time: walking a snapshot in a bucket costs a few requests per tree
-        pack, not one per folder. Decoded trees are kept up to a budget (they are immutable)."""
+        """Trees come a pack at a time: walking a snapshot in a bucket costs two or three requests
+        per tree pack (its header, then its trees), not one per folder. Decoded trees are kept up
+        to a budget (they are immutable)."""
         with self._tree_lock:
             if blob_id in self._trees:
                 return self._trees[blob_id]
@@ -213,7 +214,7 @@ class BlobStore:
         header can be read, none: the tree asked for is read alone."""
         for backend in (self.backend, *self.mirrors):
             try:
-                info = read_pack_header(backend, self.key, pack_id)
+                info = read_pack_header(backend, self.key, pack_id, self.index.pack_sizes.get(pack_id))
             except BackbeatError as e:
                 if e.kind == "transient" and not self.mirrors:
                     raise  # an outage is not damage: the caller's retry policy decides

@@ -141,10 +141,11 @@ class IndexBody(NamedTuple):
     plain: bytes
 
 
-def read_pack_header(backend: Backend, key: MasterKey, pack_id: bytes) -> PackInfo:
-    """A pack's own header, read from its tail."""
+def read_pack_header(backend: Backend, key: MasterKey, pack_id: bytes, size: int | None = None) -> PackInfo:
+    """A pack's own header, read from its tail; `size`, when the index knows it, spares asking."""
     name = pack_name(pack_id)
-    size = backend.size(name)
+    if size is None:
+        size = backend.size(name)
     tail = backend.get(name, max(0, size - TAIL_GUESS))
     start, sealed = parse_trailer(tail, size)
     if sealed is None:

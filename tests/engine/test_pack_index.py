@@ -105,6 +105,7 @@ def test_a_tree_brings_its_pack_mates_from_the_packs_header_not_a_pass_over_the_
     key = MasterKey.generate()
     store, backend, index, trees = _trees(tmp_path, key)
     monkeypatch.setattr(Index, "entries", lambda *a: pytest.fail("a pass over the index"))
+    monkeypatch.setattr(backend, "size", lambda *a: pytest.fail("a request for the size the index holds"))
     reads = []
     real_get = backend.get
     monkeypatch.setattr(backend, "get", lambda *a: reads.append(a) or real_get(*a))
