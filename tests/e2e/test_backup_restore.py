@@ -182,11 +182,11 @@ def test_a_restored_file_takes_its_name_and_time_as_soon_as_it_is_whole(tmp_path
     whole Mac can open what has arrived, and a restore cut off keeps it."""
     src = tmp_path / "src"
     src.mkdir()
-    for i in range(4):
-        (src / f"f{i}.bin").write_bytes(os.urandom(300_000))
+    for i in range(4):  # below the chunker's least size (256 KiB): one blob each, never cut in two
+        (src / f"f{i}.bin").write_bytes(os.urandom(200_000))
         os.utime(src / f"f{i}.bin", ns=(1_600_000_000_000_000_000 + i, 1_600_000_000_000_000_000 + i))
     backend = LocalBackend(tmp_path / "repo")
-    Repository.create(backend, PASSWORD, pack_size=256 * 1024)  # one pack each: one restore job each
+    Repository.create(backend, PASSWORD, pack_size=128 * 1024)  # one pack each: one restore job each
     session = open_session(backend, PASSWORD)
     run_backup(session, start_scan([str(src)]))
     out = tmp_path / "out" / "src"
