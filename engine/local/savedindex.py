@@ -64,7 +64,7 @@ def save(path: Path, mac: RecordMac, names: Set[str], packed: Packed) -> Records
     parts = [listed, packed.packs, packed.alternates, packed.directory.tobytes()]
     head = _HEAD.pack(_MAGIC, _VERSION, *map(len, parts), len(packed.records))
     at = _records_at(len(head) + sum(map(len, parts)))
-    tag = mac(_MAC_NAME, head, *parts, plain_hasher().update(packed.records).digest())
+    tag = _tag(mac, head, parts, plain_hasher().update(packed.records).digest())
     aside = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")  # two loads may meet
     try:
         with open(os.open(aside, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:  # it is the user's
@@ -114,7 +114,13 @@ def _authentic(f: BinaryIO, head: bytes, parts: list[bytes], at: int, size: int,
     """Whether the MAC at the file's end is that of its head, its parts and its records."""
     f.seek(at)
     digest = _digest(f, size)
-    return f.read(RECORD_MAC_SIZE) == mac(_MAC_NAME, head, *parts, digest)
+    return f.read(RECORD_MAC_SIZE) == _tag(mac, head, parts, digest)
+
+
+def _tag(mac: RecordMac, head: bytes, parts: list[bytes], digest: bytes) -> bytes:
+    """The MAC that ends the file: over its head, its parts and the hash of its records (what
+    `save` writes and `load` checks, defined once)."""
+    return mac(_MAC_NAME, head, *parts, digest)
 
 
 def _records_at(end: int) -> int:

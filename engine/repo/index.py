@@ -4,9 +4,9 @@ Index files (`index/<id>`) are sealed lists of packs and the blobs each holds. T
 cache for speed, never the only record: every pack carries its own header, and `rebuild`
 reconstructs the whole index from the packs alone. In memory the index is a packed table
 (`engine.repo.blobtable`), which an empty index loads straight into, and a dict of the blobs
-added since, folded in (`compact`) once they are many; packs added
-during a run stay *pending* until an index file naming them is written. A table loaded from
-index files alone is what the local cache saves (`packed`).
+added since, folded in (`compact`) once they are many; packs added during a run stay *pending*
+until an index file naming them is written. A table loaded from index files alone is what the
+local cache saves (`packed`).
 """
 
 from __future__ import annotations
