@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
+from typing import NamedTuple
 
 from engine.backends.base import Backend
 from engine.base.clock import SYSTEM_CLOCK, Clock
@@ -120,6 +121,16 @@ def _wanted(rel: bytes, includes: list[bytes]) -> str:
     if any(i.startswith(rel + b"/") for i in includes):
         return "path"
     return ""
+
+
+class _Whole(NamedTuple):
+    """A file written whole and settled in staging, waiting for its name (sorted: by path)."""
+
+    rel: bytes
+    file: int
+    path: bytes
+    entry: TreeEntry
+    missed: list[str]
 
 
 def walk_snapshot(
@@ -354,19 +365,27 @@ class _Restorer:
 
     def restore_pack(self, pack_id: bytes, blobs: list[tuple[bytes, list[Place]]]) -> None:
         """Each blob is written as it is opened, so a worker holds one pack's bytes, not also all
-        its blobs opened."""
+        its blobs opened. The files the job made whole are named as it ends, in path order: a
+        pack's files come in the backup's reading order (by value, `engine.config.priority`),
+        scattered over the tree, and in path order each folder on their way is opened once."""
         index, places = self.session.index, dict(blobs)
+        whole: list[_Whole] = []
         try:
             for blob_id, data in self.store.read_pack(pack_id, [(b, index.get(b)) for b, _ in blobs]):
-                self._write_blob(data, places.pop(blob_id))
+                self._write_blob(data, places.pop(blob_id), whole)
         except Exception as e:  # noqa: BLE001 - a pack we cannot read fails only its files
             failure = IntegrityError(f"pack {pack_id.hex()[:16]} cannot be read ({e})")
             for targets in places.values():
-                self._write_blob(failure, targets)
+                self._write_blob(failure, targets, whole)
+        finally:
+            folders = self._folders()
+            named = sum(self._put(file, path, entry, missed, folders) for _, file, path, entry, missed in sorted(whole))
+            self.meter.add(0, files=named)
 
-    def _write_blob(self, data: bytes | IntegrityError, targets: list[Place]) -> None:
-        """Write a blob in each place it goes; the write that makes a file whole names it, with
-        the descriptor it wrote through."""
+    def _write_blob(self, data: bytes | IntegrityError, targets: list[Place], whole: list[_Whole]) -> None:
+        """Write a blob in each place it goes; the write that makes a file whole gives it its
+        length and metadata through the descriptor it wrote with, and adds it to `whole` (one
+        with flags, which may lock it, is named at once and takes them last)."""
         for file, path, at, entry in targets:
             if isinstance(data, IntegrityError):
                 self.fail(file, path, str(data))
@@ -378,9 +397,13 @@ class _Restorer:
                     write_at(fd, data, at)
                     with self._lock:
                         self.remaining[file] -= 1
-                        whole = self.remaining[file] == 0 and file not in self.failed
-                    if whole:
-                        named = self._name(fd, file, path, decode_entry(memoryview(entry))[0], self._folders())
+                        done = self.remaining[file] == 0 and file not in self.failed
+                    if done:
+                        tree_entry = decode_entry(memoryview(entry))[0]
+                        if tree_entry.meta is not None and tree_entry.meta.flags:
+                            named = self._name(fd, file, path, tree_entry, self._folders())
+                        elif (missed := self._settle(fd, file, path, tree_entry)) is not None:
+                            whole.append(_Whole(self.rel(path), file, path, tree_entry, missed))
                 finally:
                     os.close(fd)
             except OSError as e:  # a full disk, a name too long: this file only
@@ -389,20 +412,35 @@ class _Restorer:
             self.meter.add(len(data), files=int(named))
 
     def _name(self, fd: int, file: int, path: bytes, entry: TreeEntry, folders: Folders) -> bool:
-        """A whole file (open as `fd` in staging) takes its length, metadata and name; False (and
-        said) when it cannot: what was there stays."""
+        """A whole file (open as `fd` in staging) takes its length, metadata, name and flags;
+        False (and said) when it cannot: what was there stays."""
+        missed = self._settle(fd, file, path, entry)
+        if missed is None or not self._put(file, path, entry, [], folders):
+            return False
+        self.note(path, missed + set_flags(fd, entry))
+        return True
+
+    def _settle(self, fd: int, file: int, path: bytes, entry: TreeEntry) -> list[str] | None:
+        """A whole file's length and metadata: what could not be set, or None when it failed (said)."""
         try:
             os.ftruncate(fd, entry.size)  # a file ending in zeros left as a hole: its length
-            missed = set_meta(fd, entry, self.owners)
+            return set_meta(fd, entry, self.owners)
+        except OSError as e:  # no room: this file only
+            self.fail(file, path, why_not_written(e))
+            return None
+
+    def _put(self, file: int, path: bytes, entry: TreeEntry, missed: list[str], folders: Folders) -> bool:
+        """A settled file takes its name; False (and said) when it cannot: what was there stays."""
+        try:
             put_in_place(self.staging.fd, self.staging.part(file), *folders.at(self.rel(path)), entry, self.owners)
-            self.note(path, missed + set_flags(fd, entry))
-            return True
         except OSError as e:  # a folder where the file goes, a link swapped in, no room: this file only
             self.fail(file, path, why_not_written(e))
             return False
+        self.note(path, missed)
+        return True
 
     def finish(self, plan: RestorePlan) -> None:
-        """Once the files are named (as each became whole: after a stop, the next restore finds
+        """Once the files are named (as each pack job ended: after a stop, the next restore finds
         them there and writes the rest), the further names of hard-linked files, then the times of
         links, then folders' metadata, deepest first."""
         self._link_names(plan)
