@@ -111,7 +111,11 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 class Household:
-    def __init__(self, work: Path) -> None:
+    """The two namespaces, the line between them (its upload always; its download when given: a
+    restore's line) and the servers on the "internet" side."""
+
+    def __init__(self, work: Path, down_bps: int = 0, down_queue: int = 0) -> None:
+        self.down_bps, self.down_queue = down_bps, down_queue
         tag = f"{os.getpid() % 100000}"
         self.home, self.net = f"bbh-home-{tag}", f"bbh-net-{tag}"
         self.dev_home, self.dev_net = f"bbh{tag}h", f"bbh{tag}n"
@@ -151,6 +155,10 @@ class Household:
         run(["ip", "netns", "exec", self.home, "tc", "qdisc", "add", "dev", self.dev_home, "root", "tbf",
              "rate", f"{LINE_BPS // 1000}kbit", "burst", str(max(4096, LINE_BPS // 8 // 100)),
              "limit", str(QUEUE)])  # fmt: skip
+        if self.down_bps:  # the provider's side queues what comes down
+            run(["ip", "netns", "exec", self.net, "tc", "qdisc", "add", "dev", self.dev_net, "root", "tbf",
+                 "rate", f"{self.down_bps // 1000}kbit", "burst", str(max(4096, self.down_bps // 8 // 100)),
+                 "limit", str(self.down_queue)])  # fmt: skip
         for mode in MODES:
             (self.s3root / mode).mkdir(parents=True, exist_ok=True)
         self.ns(self.net, [rclone(), "serve", "s3", "--addr", f"{NET_IP}:{S3_PORT}", "--auth-key",
