@@ -178,8 +178,8 @@ def test_a_blob_shared_by_more_files_than_a_pack_job_takes_restores_into_all(tmp
 
 
 def test_a_restored_file_takes_its_name_and_time_as_soon_as_it_is_whole(tmp_path, backbeat_home):
-    """Files are named by the write that makes them whole, not all at the end: a user restoring a
-    whole Mac can open what has arrived, and a restore cut off keeps it."""
+    """Files are named as the pack job that made them whole ends, not all at the end: a user
+    restoring a whole Mac can open what has arrived, and a restore cut off keeps it."""
     src = tmp_path / "src"
     src.mkdir()
     for i in range(4):  # below the chunker's least size (256 KiB): one blob each, never cut in two
@@ -203,3 +203,35 @@ def test_a_restored_file_takes_its_name_and_time_as_soon_as_it_is_whole(tmp_path
     summary = run_restore(session, snap, str(tmp_path / "out"), events=events, workers=1)
     assert (summary.files, summary.failed) == (4, ())
     assert 1 <= len(seen[0]) < 4  # the first pack's file (the next job may be done too) before the end
+
+
+def test_files_scattered_over_the_tree_in_a_pack_cost_each_folder_one_open(tmp_path, backbeat_home, monkeypatch):
+    """A pack holds files in the backup's reading order (smallest first here), one from each folder
+    in turn; its job names them in path order, so each folder on their way is opened about once,
+    not once per file (more folders than a worker keeps open)."""
+    src = tmp_path / "src"
+    folders, per_folder = 150, 3
+    for f in range(folders):
+        (src / f"d{f:03d}").mkdir(parents=True)
+        for j in range(per_folder):  # sizes 1, 3, 7 KiB: all the first files go first, then the second...
+            (src / f"d{f:03d}" / f"n{j}.bin").write_bytes(os.urandom(((2 << j) - 1) * 1024))
+    backend = LocalBackend(tmp_path / "repo")
+    Repository.create(backend, PASSWORD)
+    session = open_session(backend, PASSWORD)
+    run_backup(session, start_scan([str(src)]))
+    snap = load_snapshots(backend, session.repo.key)[-1]
+    opened_folders, real_open = [], os.open
+
+    def counting_open(path, flags, *args, **kwargs):
+        if flags & os.O_DIRECTORY:
+            opened_folders.append(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counting_open)
+    summary = run_restore(session, snap, str(tmp_path / "out"), workers=1)
+    monkeypatch.undo()
+    assert (summary.files, summary.failed) == (folders * per_folder, ())
+    assert_same_tree(src, tmp_path / "out" / "src")
+    tree = [p for p in opened_folders if not os.fsencode(p).isdigit()]  # not the staging's numbered ones
+    # the plan opens each folder once and so does setting folders' times; the pack worker once more
+    assert len(tree) <= 3 * (folders + 1) + 6, len(tree)
