@@ -65,6 +65,10 @@ NEEDS = Needs(
 )
 
 
+#: seconds between looks at whether a checkpoint is due
+_CHECKPOINT_LOOK = 1.0
+
+
 @dataclass(frozen=True)
 class RunOptions:
     checkpoints: CheckpointSettings | None = CheckpointSettings()
@@ -100,6 +104,10 @@ class _Run:
         self.work = WorkList(options.priority, self.started_ns)
         self.sent0 = line.sent() if line is not None else 0
         self.checkpoints: OpenCheckpoints | None = None  # set once the scan says which folders
+        #: a byte per file number, set once the files cache has its record: each checkpoint and
+        #: the run's end remember only the files vouched for since (a week-long first upload makes
+        #: hundreds of checkpoints; remembering every file so far at each one was quadratic)
+        self.remembered = bytearray()
         self.reading_done = threading.Event()  # checkpoints end; progress to a disk ends
         self.stopping = threading.Event()  # everything is at the destination: progress ends
         self.reading = Reading(session, self.store, self.work, workers, self.report)
@@ -211,7 +219,7 @@ class _Run:
                 return  # over a network, the last packs' upload is shown to its end
 
     def keep_checkpoints(self, found: Scan, timer: CheckpointTimer) -> None:
-        while not self.reading_done.wait(1.0):
+        while not self.reading_done.wait(_CHECKPOINT_LOOK):
             if not timer.due(self.packs.bytes_written):
                 continue
             began = self.clock.monotonic()
@@ -250,8 +258,12 @@ class _Run:
         """Files the cache vouches for from now on; and the `unsure` ones (changed in the run's last
         moments: they may change again within the same mtime) with a blank stat, so the next run
         reads them again, and finds them the same when they are (see store_file)."""
-        rows = self.work.paths_and_records(vouched)
+        self.remembered.extend(bytes(max(0, max(vouched, default=-1) + 1 - len(self.remembered))))
+        new = array("q", (no for no in vouched if not self.remembered[no]))
+        rows = self.work.paths_and_records(new)
         self.session.state.remember_files((tree_key(path), record) for path, record in rows)
+        for no in new:
+            self.remembered[no] = 1
         rows = self.work.paths_and_records(unsure or ())
         self.session.state.remember_files((tree_key(path), filerecord.unvouched(record)) for path, record in rows)
 

@@ -1,8 +1,19 @@
 """When a long run makes its checkpoints (`engine.jobs.checkpoint.CheckpointTimer`)."""
 
+import os
+
+from engine.backends.local import LocalBackend
 from engine.base.clock import Clock
+from engine.base.events import Checkpoint
 from engine.config.settings import CheckpointSettings
+from engine.jobs import backup, checkpoint
+from engine.jobs.backup import RunOptions, start_scan
 from engine.jobs.checkpoint import CheckpointTimer
+from engine.jobs.session import open_session
+from engine.local.state import State
+from engine.repo.repository import Repository
+from tests.conftest import PASSWORD
+from tests.jobs import run_backup
 
 GIB = 1 << 30
 
@@ -38,3 +49,38 @@ def test_checkpoints_come_every_gib_or_quarter_hour_but_cost_a_run_at_most_a_ten
     assert not timer.due(10 * GIB)
     clock.now = 101.0 + 900
     assert timer.due(10 * GIB)  # a quarter of an hour, on a slow line
+
+
+def test_each_file_is_remembered_once_however_many_checkpoints_a_run_makes(tmp_path, backbeat_home, monkeypatch):
+    """Each checkpoint gives the files cache the files vouched for since the last one, not every
+    file so far: a week-long first upload makes hundreds of checkpoints."""
+    src = tmp_path / "src"
+    files = 4000
+    for f in range(files // 100):
+        (src / f"d{f}").mkdir(parents=True)
+        for j in range(100):
+            path = src / f"d{f}" / f"{j}.txt"
+            path.write_bytes(os.urandom(1000 + j))
+            os.utime(path, (1_600_000_000, 1_600_000_000))  # old: vouched for, not "changed as the run began"
+    monkeypatch.setattr(backup, "_CHECKPOINT_LOOK", 0.005)
+    monkeypatch.setattr(checkpoint, "REST", 0.0)
+    backend = LocalBackend(tmp_path / "repo")
+    Repository.create(backend, PASSWORD)
+    session = open_session(backend, PASSWORD)
+    rows: list[int] = []
+    remember_files = State.remember_files
+
+    def counting(self, pairs):
+        pairs = list(pairs)
+        rows.append(len(pairs))
+        remember_files(self, pairs)
+
+    monkeypatch.setattr(State, "remember_files", counting)
+    events: list = []
+    options = RunOptions(checkpoints=CheckpointSettings(every=0.0, every_bytes=0))
+    summary = run_backup(session, start_scan([str(src)]), events=events.append, options=options)
+    made = [e for e in events if isinstance(e, Checkpoint)]
+    assert summary.files_new == files
+    assert len(made) >= 2, "the run made fewer than two checkpoints: nothing here was tested"
+    assert sum(rows) == files, rows
+    assert sum(1 for _ in session.state.cached_files()) == files
