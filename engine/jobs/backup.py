@@ -255,9 +255,10 @@ class _Run:
         self.events(Checkpoint(snapshot_id, files, self.sent()))
 
     def remember(self, vouched: array, unsure: array | None = None) -> None:
-        """Files the cache vouches for from now on; and the `unsure` ones (changed in the run's last
-        moments: they may change again within the same mtime) with a blank stat, so the next run
-        reads them again, and finds them the same when they are (see store_file)."""
+        """Files the cache vouches for from now on (those not given to it earlier in this run);
+        and the `unsure` ones (changed in the run's last moments: they may change again within the
+        same mtime) with a blank stat, so the next run reads them again, and finds them the same
+        when they are (see store_file)."""
         self.remembered.extend(bytes(max(0, max(vouched, default=-1) + 1 - len(self.remembered))))
         new = array("q", (no for no in vouched if not self.remembered[no]))
         rows = self.work.paths_and_records(new)

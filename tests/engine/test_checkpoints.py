@@ -1,4 +1,5 @@
-"""When a long run makes its checkpoints (`engine.jobs.checkpoint.CheckpointTimer`)."""
+"""When a long run makes its checkpoints (`engine.jobs.checkpoint.CheckpointTimer`), and what
+each gives the files cache."""
 
 import os
 
