@@ -129,6 +129,13 @@ class Household:
         return proc
 
     def __enter__(self) -> Household:
+        try:
+            return self._build()
+        except BaseException:  # a line this kernel cannot make, a server that never listens: none left behind
+            self.__exit__()
+            raise
+
+    def _build(self) -> Household:
         run(["ip", "netns", "add", self.home])
         run(["ip", "netns", "add", self.net])
         run(
