@@ -322,8 +322,9 @@ class _Restorer:
 
     def _plan_file(self, plan: RestorePlan, index, rel: bytes, dest: bytes, entry: TreeEntry) -> None:
         """Files are created (in the staging folder) by the pack workers as their first blob
-        arrives, and named by the one that writes their last: creation is the costly part of a
-        restore, so it runs in parallel, while other packs download. Only empty ones are made here."""
+        arrives, and named by the job that writes their last, as it ends: creation is the costly
+        part of a restore, so it runs in parallel, while other packs download. Only empty ones are
+        made here."""
         if self.staging is None:
             self.staging = Staging(self.folders, rel)
         link = entry.meta.link if entry.meta is not None else None
