@@ -124,11 +124,11 @@ def _wanted(rel: bytes, includes: list[bytes]) -> str:
 
 
 class _Whole(NamedTuple):
-    """A file written whole and settled in staging, waiting for its name (sorted: by path)."""
+    """A file written whole and settled in staging, waiting for its name (sorted: by path, which
+    is unique in a restore, so nothing after it is ever compared)."""
 
-    rel: bytes
-    file: int
     path: bytes
+    file: int
     entry: TreeEntry
     missed: list[str]
 
@@ -380,7 +380,7 @@ class _Restorer:
                 self._write_blob(failure, targets, whole)
         finally:
             folders = self._folders()
-            named = sum(self._put(file, path, entry, missed, folders) for _, file, path, entry, missed in sorted(whole))
+            named = sum(self._put(file, path, entry, missed, folders) for path, file, entry, missed in sorted(whole))
             self.meter.add(0, files=named)
 
     def _write_blob(self, data: bytes | IntegrityError, targets: list[Place], whole: list[_Whole]) -> None:
@@ -404,7 +404,7 @@ class _Restorer:
                         if tree_entry.meta is not None and tree_entry.meta.flags:
                             named = self._name(fd, file, path, tree_entry, self._folders())
                         elif (missed := self._settle(fd, file, path, tree_entry)) is not None:
-                            whole.append(_Whole(self.rel(path), file, path, tree_entry, missed))
+                            whole.append(_Whole(path, file, tree_entry, missed))
                 finally:
                     os.close(fd)
             except OSError as e:  # a full disk, a name too long: this file only
