@@ -92,44 +92,38 @@ class Reading:
 
     # -- one file ----------------------------------------------------------------------------
     def _read_once(self, path: bytes, progress: Meter) -> bytes:
-        store, stop = self.store, self.session.stop
-        ids: list[bytes] = []
-        futures: deque[Future] = deque()
-        read = 0
         try:  # never through a link, never blocked by a FIFO: both may have been swapped in since the scan
-            f = open(os.open(path, _READ_FLAGS), "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+            fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError:
             raise _Vanished() from None
         except OSError as e:
             if e.errno == errno.ELOOP:
                 raise _FileChanged("it is no longer a regular file") from None
             raise
+        futures: deque[Future] = deque()
         try:
-            with f:
-                before = os.fstat(f.fileno())
-                if not stat.S_ISREG(before.st_mode):
-                    raise _FileChanged("it is no longer a regular file")
-                for chunk in self._chunker().cut_file(f):
-                    stop.check()  # a large file: every reserved blob still reaches a pack (below)
-                    blob_id = store.blob_id(chunk)
-                    ids.append(blob_id)
-                    read += len(chunk)
-                    progress.add(len(chunk))
-                    if not store.reserve(blob_id):
-                        with self._count_lock:
-                            self.bytes_deduped += len(chunk)
-                        continue
-                    if len(chunk) < _POOL_SEAL_MIN:
-                        store.add(store.seal(blob_id, BlobType.DATA, chunk))
-                        continue
-                    futures.append(self.seal_pool.submit(store.seal, blob_id, BlobType.DATA, bytes(chunk)))
-                    while len(futures) >= _IN_FLIGHT:
-                        store.add(futures.popleft().result())
-                after = os.fstat(f.fileno())
-                meta = platform().metadata(path, after, f.fileno())
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode):
+                raise _FileChanged("it is no longer a regular file")
+            ids: list[bytes] = []
+            if before.st_size < self._chunker().min_size:  # one chunk at most (a home's most files): one read
+                data = os.read(fd, before.st_size + 1)  # a byte more: a file that grew is seen to
+                if data:
+                    self._store_chunk(data, ids, futures, progress)
+                read = len(data)
+            else:
+                read = 0
+                with open(fd, "rb", buffering=0, closefd=False) as f:
+                    for chunk in self._chunker().cut_file(f):
+                        read += self._store_chunk(chunk, ids, futures, progress)
+            after = os.fstat(fd)
+            meta = platform().metadata(path, after, fd)
         finally:
-            while futures:  # a reserved blob must always reach a pack, whatever happened
-                store.add(futures.popleft().result())
+            try:
+                while futures:  # a reserved blob must always reach a pack, whatever happened
+                    self.store.add(futures.popleft().result())
+            finally:
+                os.close(fd)
         if not _same(before, after) or read != before.st_size:
             progress.add(-read)
             raise _FileChanged("it changed while being read")
@@ -141,6 +135,25 @@ class Reading:
             name_of(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=xattrs, ids=tuple(ids), meta=meta
         )
         return filerecord.make(before, entry)
+
+    def _store_chunk(self, chunk: bytes | memoryview, ids: list[bytes], futures: deque[Future], progress: Meter) -> int:
+        """One chunk of a file into the store (or found there): its length. A large chunk is sealed
+        on the pool, at most `_IN_FLIGHT` at a time; the caller adds what `futures` still holds."""
+        self.session.stop.check()  # a large file: every reserved blob still reaches a pack (the caller's finally)
+        store = self.store
+        blob_id = store.blob_id(chunk)
+        ids.append(blob_id)
+        progress.add(len(chunk))
+        if not store.reserve(blob_id):
+            with self._count_lock:
+                self.bytes_deduped += len(chunk)
+        elif len(chunk) < _POOL_SEAL_MIN:
+            store.add(store.seal(blob_id, BlobType.DATA, chunk))
+        else:
+            futures.append(self.seal_pool.submit(store.seal, blob_id, BlobType.DATA, bytes(chunk)))
+            while len(futures) >= _IN_FLIGHT:
+                store.add(futures.popleft().result())
+        return len(chunk)
 
     def store_file(self, file: ToRead, progress: Meter) -> None:
         name = os.fsdecode(file.path)
