@@ -108,6 +108,8 @@ class Reading:
             ids: list[bytes] = []
             if before.st_size < self._chunker().min_size:  # one chunk at most (a home's most files): one read
                 data = os.read(fd, before.st_size + 1)  # a byte more: a file that grew is seen to
+                while len(data) < before.st_size and (more := os.read(fd, before.st_size + 1 - len(data))):
+                    data += more  # a short read (a network or FUSE file system may give one)
                 if data:
                     self._store_chunk(data, ids, futures, progress)
                 read = len(data)
