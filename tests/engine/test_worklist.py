@@ -24,8 +24,8 @@ def test_vouched_records_come_back_in_order_whole_and_as_often_as_asked():
 
 def test_read_records_come_back_in_spool_order_whole_whatever_order_they_were_read_in():
     """Records go to a file in reading order (priority order, not the spool's); a big file's record
-    is longer than the first read of one (1 KiB)."""
-    sizes = [40, 1020, 1021, 1024, 70_000, 0, 3] + [100] * 3000
+    is longer than the first read of one (512 bytes)."""
+    sizes = [40, 508, 509, 512, 70_000, 0, 3] + [100] * 3000
     records = {no: os.urandom(size) for no, size in enumerate(sizes)}
     work = WorkList(PrioritySettings(), 0)
     try:
