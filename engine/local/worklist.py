@@ -211,9 +211,9 @@ class WorkList:
 
     def _records_at(self) -> Callable[[int], bytes | None]:
         """For one pass over the records flushed so far: file number -> its record (None: not read).
-        A pread each: through a map of the file a pass cost a third less, but the kernel maps 64 KiB
-        around each fault, so a pass held the whole file in the process's memory (72 MB for 300,000
-        records)."""
+        A pread each: through a map of the file a pass cost a third as much, but the kernel maps 64
+        KiB around each fault, so a pass held the whole file in the process's memory (72 MB for
+        300,000 records)."""
         with self._lock:
             end = self._read_end
         at, unpack, fd = self._read_at, _LENGTH.unpack_from, self._read.fileno()
