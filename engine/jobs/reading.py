@@ -109,7 +109,8 @@ class Reading:
             if not stat.S_ISREG(before.st_mode):
                 raise _FileChanged("it is no longer a regular file")
             ids: list[bytes] = []
-            if before.st_size < self._chunker().min_size:  # one chunk at most (a home's most files): one read
+            chunker = self._chunker()
+            if before.st_size < chunker.min_size:  # one chunk at most (a home's most files): one read
                 data = os.read(fd, before.st_size + 1)  # a byte more: a file that grew is seen to
                 while len(data) < before.st_size and (more := os.read(fd, before.st_size + 1 - len(data))):
                     data += more  # a short read (a network or FUSE file system may give one)
@@ -119,7 +120,7 @@ class Reading:
             else:
                 read = 0
                 with open(fd, "rb", buffering=0, closefd=False) as f:
-                    for chunk in self._chunker().cut_file(f):
+                    for chunk in chunker.cut_file(f):
                         read += self._store_chunk(chunk, ids, futures, progress)
             after = os.fstat(fd)
             meta = platform().metadata(path, after, fd)
