@@ -130,6 +130,10 @@ class S3Server(_Server):
         _wait_for(self.port, self.proc, f"rclone serve s3 (log: {self.root.name}-rclone.log beside it)")
 
 
+#: what weed logs when a port picked for it is taken: before it starts (its own check), or as a part binds
+_PORT_TAKEN = (b"is not available", b"address already in use")
+
+
 class SeaweedServer(_Server):
     name = "SeaweedFS (weed mini)"
 
@@ -138,6 +142,33 @@ class SeaweedServer(_Server):
         identity = {"name": "backbeat", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]}
         identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
         config.write_text(json.dumps({"identities": [identity]}))
+        log_path = self.root / "weed.log"
+        for attempt in range(3):
+            said = log_path.stat().st_size if log_path.exists() else 0
+            self._launch(config, log_path)
+            try:
+                _wait_for(self.port, self.proc, f"weed mini (log: {log_path})", seconds=60)
+                break
+            except RuntimeError:
+                # a port picked for it was taken before weed bound it (an outgoing connection of the
+                # other test worker can draw the same number): once more, on ports picked again
+                with open(log_path, "rb") as log:
+                    log.seek(said)
+                    said_now = log.read()
+                if attempt == 2 or not any(why in said_now for why in _PORT_TAKEN):
+                    raise
+                self.kill()
+        deadline = time.monotonic() + 60
+        while True:  # the S3 port opens before the store behind it takes writes
+            try:
+                self._client().put_object(Bucket=self.bucket("ready-check"), Key="ready", Body=b"ready")
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _launch(self, config: Path, log_path: Path) -> None:
         ports = {  # every listener on a free loopback port: two test workers each run one
             f"-{part}": _free_port()
             for part in (
@@ -162,15 +193,5 @@ class SeaweedServer(_Server):
         cmd += [f"-s3.localSocket={self.root / 's3.sock'}"]
         cmd += [f"{flag}={port}" for flag, port in ports.items()]
         (self.root / "data").mkdir(exist_ok=True)
-        log = open(self.root / "weed.log", "ab")  # noqa: SIM115 - kept open for the server's life
+        log = open(log_path, "ab")  # noqa: SIM115 - kept open for the server's life
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
-        _wait_for(self.port, self.proc, f"weed mini (log: {self.root / 'weed.log'})", seconds=60)
-        deadline = time.monotonic() + 60
-        while True:  # the S3 port opens before the store behind it takes writes
-            try:
-                self._client().put_object(Bucket=self.bucket("ready-check"), Key="ready", Body=b"ready")
-                return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
