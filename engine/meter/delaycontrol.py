@@ -16,9 +16,10 @@ built. It steers the upload rate so that queue stays under a target (20 ms by de
   uploads actually use what they are allowed (an idle moment must not let the rate run far
   ahead of the line). A drop-tail modem shows no delay at all until the line is full, so the
   only warning is the queue itself: like CUBIC, it climbs back quickly to near the rate at which
-  the last queue appeared (5% a step) and creeps past it (0.3% a step, at least 256 B/s: on a
-  1.3 Mbit/s line a 1 KB/s floor overshot every few seconds), so an overshoot builds little
-  queue before it is seen.
+  the last queue appeared (5% a step), then to a little under the last rate that built no queue
+  (1.5% a second, however rarely it is sampled: the link probe samples once a second there), and
+  creeps past it (0.3% a step, at least 256 B/s: on a 1.3 Mbit/s line a 1 KB/s floor overshot
+  every few seconds), so an overshoot builds little queue before it is seen.
 
 Differences from RFC 6817 (a congestion window per connection): this steers one rate for all of
 a process's connections, since that is what the token bucket enforces. Pure logic: time and
@@ -42,12 +43,13 @@ _RAMP_MAX_STEP = 1.5  # a late sample must not jump the rate far past where the 
 _RECOVER = 0.05  # share of the rate added per step, well under the rate of the last queue
 _PROBE = 0.003  # ... and near or past it
 _NEAR = 0.85
+_CLIMB = 0.015  # share of the rate added a second, however far apart the samples, ...
+_CLIMB_TO = 0.97  # ... up to a little under the last rate that built no queue
 _MIN_STEP = 256
 _MAX_CUT = 0.5
 _MIN_CUT_GAP = 0.2  # seconds between cuts at the least, however short the round trip
 _BASE_MINUTES = 10  # RFC 6817's base history: the minimum of each of the last 10 minutes
 _CURRENT_FILTER = 1
-_STEADY_AFTER = 3.0  # seconds after a cut before the delay counts as steady
 _USED = 0.8  # uploads use this much of the allowance: the rate, not the uploader, is the bottleneck
 
 
@@ -70,6 +72,8 @@ class DelayController:
         self._last_cut = float("-inf")
         self._ceiling = float("inf")  # the rate at which a queue last appeared
         self._queue_at_cut = 0.0  # the highest queue of this congested spell
+        self._clear = 0.0  # the rate of the latest sample with next to no queue, the uploads using it
+        self._resume = 0.0  # a little under that, when the last queue appeared: a cut climbs back there briskly
         self._congested = False
         self._now = float("-inf")  # the time of the latest sample
 
@@ -90,16 +94,25 @@ class DelayController:
 
     @property
     def steady(self) -> bool:
-        """Holding just under the line's rate with next to no queue, and no cut for a while: fewer
-        samples are enough (the creep past the line is slow, so a queue is still seen small)."""
+        """Holding just under the line's rate with next to no queue: fewer samples are enough (the
+        creep past the line is slow, so a queue is still seen small)."""
+        return self._holding and self.extra_delay is not None and self.extra_delay <= self.target / 4
+
+    @property
+    def at_edge(self) -> bool:
+        """Holding where a queue may begin: at or past the last rate that built none, or with a
+        small queue (under half the target) building."""
         return (
-            not self._ramping
-            and not self._congested
+            self._holding
             and self.extra_delay is not None
-            and self.extra_delay <= self.target / 4
-            and self.rate >= _NEAR * self._ceiling
-            and self._now - self._last_cut >= _STEADY_AFTER
+            and self.extra_delay <= self.target / 2
+            and (self.extra_delay > self.target / 4 or self.rate * _CLIMB_TO >= self._resume)
         )
+
+    @property
+    def _holding(self) -> bool:
+        """Steering near the line: past the ramp, no queue over the target, not far under the last queue's rate."""
+        return not self._ramping and not self._congested and self.rate >= _NEAR * self._ceiling
 
     def update(self, now: float, rtt: float, used: float) -> DelayReading:
         """One step per round-trip sample (a few a second): `rtt` in seconds, `used` the rate the
@@ -115,6 +128,7 @@ class DelayController:
         if off_target < 0:
             if not self._congested:
                 self._ceiling, self._queue_at_cut, self._congested = self.rate, 0.0, True
+                self._resume = _CLIMB_TO * self._clear
             if queue >= 0.9 * self._queue_at_cut:  # not draining yet
                 self._queue_at_cut = queue
                 if now - self._last_cut >= max(_MIN_CUT_GAP, min(self._recent)):  # once per round trip
@@ -123,10 +137,16 @@ class DelayController:
         else:
             self._congested = False
             if used >= _USED * self.rate:
+                if queue <= self.target / 4:
+                    self._clear = self.rate
                 if self._ramping:
                     fast = self.rate >= _FAST_RAMP_FROM
                     self.rate *= min(_RAMP_MAX_STEP, _RAMP_PER_SECOND ** min(since, 1.0)) if fast else _RAMP
+                elif self.rate < _NEAR * self._ceiling:
+                    self.rate += max(_MIN_STEP, _RECOVER * self.rate) * off_target
+                elif self.rate < self._resume:
+                    climb = max(_MIN_STEP, _CLIMB * min(since, 1.0) * self.rate) * off_target
+                    self.rate = min(self._resume, self.rate + climb)
                 else:
-                    gain = _RECOVER if self.rate < _NEAR * self._ceiling else _PROBE
-                    self.rate += max(_MIN_STEP, gain * self.rate) * off_target
+                    self.rate += max(_MIN_STEP, _PROBE * self.rate) * off_target
         return DelayReading(self.rate, queue)

@@ -6,8 +6,11 @@ without privileges: the server's kernel answers the SYN at once, so no applicati
 it, and the probe follows the uploads' own path (the same address, even behind a service with
 many). It costs three small packets (SYN, ACK, RST: no FIN exchange, no TIME_WAIT; 194 bytes): about
 0.6% of a 1.3 Mbit/s line at five probes a second, which it takes only while the delay moves (the
-automatic limit ramping, cutting or recovering); while the rate holds just under the line's, one
-a second (0.12%). Measured over a household run, both together: about 0.24% of the line. It runs
+automatic limit ramping, cutting, recovering from a deep cut, or a queue of half its target or
+more); twice a second (0.24%) where a queue may begin (at or past the last rate that built none,
+or a small queue building); once a second (0.12%) while the rate holds under that with no queue,
+a mild cut's drained queue included. Measured over a household run's first minute, all together:
+0.17-0.19% of the line (0.27-0.29% while it kept the fast pace for 3 s after every cut). It runs
 only while an upload is under way.
 
 The uploads' own smoothed RTT (TCP_INFO) was tried first: it costs nothing, but it is averaged
@@ -29,9 +32,10 @@ from collections.abc import Callable
 from engine.base.clock import SYSTEM_CLOCK, Clock
 from engine.platform import current as platform
 
-__all__ = ["upload_peer", "handshake_rtt", "LinkProbe", "FAST", "STEADY", "WIRE_BYTES"]
+__all__ = ["upload_peer", "handshake_rtt", "LinkProbe", "FAST", "EDGE", "STEADY", "WIRE_BYTES"]
 
 FAST = 0.2  # seconds between handshakes while the delay moves
+EDGE = 0.5  # ... while it holds where the last queue began
 STEADY = 1.0  # ... while the rate holds just under the line's
 WIRE_BYTES = 194  # a handshake's packets on the wire (SYN, ACK, RST)
 

@@ -29,7 +29,7 @@ from engine.config.settings import load_settings, settings_path
 from engine.meter.control import clear_activity, current_pause, publish_activity
 from engine.meter.delaycontrol import DelayController
 from engine.meter.forecast import Outlook
-from engine.meter.linkrtt import FAST, STEADY, LinkProbe
+from engine.meter.linkrtt import EDGE, FAST, STEADY, LinkProbe
 from engine.platform import current as platform
 
 __all__ = ["Pacer", "Decision", "BandwidthStatus"]
@@ -181,7 +181,8 @@ class Pacer:
         decision = self.decide()
         self.probe.wanted = self.active and self._controller is not None and decision.rate != 0
         if self._controller is not None:
-            self.probe.interval = STEADY if self._controller.steady else FAST
+            c = self._controller
+            self.probe.interval = EDGE if c.at_edge else STEADY if c.steady else FAST
         old, new = self.bucket.rate, decision.rate
         if old is None or new is None or new == 0 or old == 0:
             changed = old != new

@@ -122,8 +122,8 @@ def _sample(c: DelayController, t: float, queue: float) -> bool:
 
 
 def test_it_says_when_the_delay_holds_so_the_probe_can_sample_less_often():
-    """Steady: just under the rate at which a queue last appeared, next to no queue, no cut for
-    three seconds. Never while ramping or while a queue stands."""
+    """Steady: just under the rate at which a queue last appeared, next to no queue. Never while
+    ramping, while a queue stands, or while recovering from a deep cut."""
     c = DelayController()
     assert not c.steady  # no sample yet
     t = 0.0
@@ -133,30 +133,80 @@ def test_it_says_when_the_delay_holds_so_the_probe_can_sample_less_often():
     for _ in range(5):  # a queue: cuts
         t += 0.2
         assert not _sample(c, t, 0.060)
-    cut = t
     flags = []
-    while t < cut + 30:  # the queue drained: the rate recovers towards the line's, then holds
+    for _ in range(150):  # the queue drained: the rate recovers towards the line's, then holds
         t += 0.2
-        flags.append((t - cut, _sample(c, t, 0.001)))
-    assert not any(f for since, f in flags if since < 3.0)  # not straight after a cut
-    assert not flags[20][1] and flags[-1][1]  # recovering (well under the line's rate), then holding
+        flags.append(_sample(c, t, 0.001))
+    assert not flags[0] and flags[-1]  # recovering (well under the line's rate), then holding
     t += 0.2
     assert not _sample(c, t, 0.010)  # a queue of half the target: sampled often again
 
 
+def test_a_mild_cut_is_steady_again_as_soon_as_its_queue_has_drained():
+    """Issue 29: after every cut the probe sampled five times a second for 3 s, even when the cut
+    was a few percent and the queue gone at the next sample: most of its 0.30% of a 1.3 Mbit/s line
+    (bench/household.py). A drained queue with the rate near the line's needs no such haste."""
+    c = DelayController()
+    t = 0.0
+    for _ in range(20):
+        t += 0.2
+        _sample(c, t, 0.0)
+    for _ in range(300):  # the first queue, its cuts, the recovery
+        t += 0.2
+        if _sample(c, t, 0.060 if t < 4.4 else 0.001):
+            break
+    assert c.steady
+    t += 1.0
+    assert not _sample(c, t, 0.025)  # a queue just over the target: a cut of a few percent
+    t += 0.2
+    assert _sample(c, t, 0.001)  # drained at the next sample: steady at once
+
+
+def test_after_a_mild_cut_the_rate_climbs_back_briskly_however_rarely_it_is_sampled():
+    """Sampled once a second after a cut, a climb of 0.3% a sample would hold the upload a few
+    percent under the line for half a minute. Up to a little under the last rate that built no
+    queue it climbs 1.5% a second, whatever the pace of samples, and no further."""
+    c = DelayController()
+    t = 0.0
+    for _ in range(300):  # ramp, the first queue, its cuts, the recovery, holding
+        t += 0.2
+        clear = c.rate  # the last rate that built no queue
+        if _sample(c, t, 0.0 if t < 4.0 else 0.060 if t < 4.4 else 0.001) and t > 10:
+            break
+    before = c.rate
+    t += 1.0
+    _sample(c, t, 0.030)  # a queue half as long again as the target: a cut of 7.5%
+    cut = c.rate
+    assert cut == pytest.approx(0.925 * before)
+    climbed = []
+    for _ in range(6):
+        t += 1.0
+        _sample(c, t, 0.001)
+        climbed.append(c.rate)
+    assert climbed[0] == pytest.approx(cut * (1 + 0.015 * 0.95))  # 1.5% a second, times how far under the target
+    assert climbed[3] == pytest.approx(0.97 * clear)  # to a little under the last rate that built no queue ...
+    assert climbed[5] == pytest.approx(0.97 * clear * (1 + 0.003 * 0.95) ** 2)  # ... then the creep, 0.3% a sample
+
+
 def test_the_pacer_probes_less_often_while_the_delay_holds():
+    """Five a second while ramping, cutting and recovering from a deep cut; twice a second where a
+    queue may begin; once a second while climbing back under it after a mild cut (issue 29: the
+    probe's 0.27-0.29% of a 1.3 Mbit/s line was mostly the fast pace for 3 s after every cut)."""
+    import itertools
+
     from engine.config.settings import Settings
-    from engine.meter.linkrtt import FAST, STEADY
+    from engine.meter.linkrtt import EDGE, FAST, STEADY
     from tests.engine.test_pacing import pacer
 
     p, bucket, clock = pacer(Settings())
     seen = []
     with p.running():
-        for i in range(200):  # empty line, then a queue, then empty for long enough
+        for i in range(300):  # empty line, a long queue, empty, a mild queue, empty, a building one
             clock.now += 0.2
-            queue = 0.060 if 20 <= i < 25 else 0.0
+            queue = {150: 0.030, 290: 0.008, 295: 0.015}.get(i, 0.060 if 20 <= i < 25 else 0.0)
             p.probe.samples = [(clock.now, BASE + queue)]
             bucket.sent += int(p.decision.rate or 0)  # uploads use what they are allowed
             p.step()
             seen.append(p.probe.interval)
-    assert seen[0] == FAST and seen[24] == FAST and seen[-1] == STEADY
+    assert [k for k, _ in itertools.groupby(seen[:295])] == [FAST, EDGE, FAST, STEADY, EDGE]
+    assert seen[290] == EDGE and seen[295] == FAST  # a small queue building; then half the target
