@@ -2,7 +2,9 @@
 
 It releases bytes in small slices (about 5 ms of the current rate, never less than one TCP
 segment), so an upload reaches the modem as a smooth trickle instead of bursts that fill its
-queue; a bucket that is new or re-rated starts empty and holds at most ~100 ms of burst. The
+queue; a bucket that is new or re-rated starts empty and holds at most 20 ms of burst (100 ms
+let an upload that paused between requests put 100 ms into the modem's queue at once: on a
+20 Mbit/s line the household's added delay p95 was 11-30 ms with 20, 21-43 ms with 100). The
 rate can change at any moment (a schedule, the automatic controller, pause = rate 0) and
 waiting senders notice within a quarter of a second, as they notice the user stopping their
 job. Time comes from an injected clock, so the logic is tested without waiting.
@@ -20,7 +22,7 @@ __all__ = ["TokenBucket", "SEGMENT", "Paused"]
 #: one TCP segment's payload on Ethernet: no slice is smaller
 SEGMENT = 1448
 _SLICE_SECONDS = 0.005
-_BURST_SECONDS = 0.1
+_BURST_SECONDS = 0.02
 _MAX_WAIT = 0.25
 _MIN_WAIT = 0.001
 

@@ -28,7 +28,7 @@ def test_long_run_rate_and_small_slices():
     assert max(slices) <= max(SEGMENT, rate * 0.005)  # never a whole read buffer at once
 
 
-def test_starts_empty_and_bursts_at_most_100ms():
+def test_starts_empty_and_bursts_at_most_20ms():
     clock = ManualClock()
     bucket = TokenBucket(100_000, clock)
     first = bucket.take(10_000)
@@ -40,7 +40,7 @@ def test_starts_empty_and_bursts_at_most_100ms():
         granted += bucket.take(1448)
         if clock.now > before:
             break
-    assert granted <= 100_000 * 0.1 + 2 * 1448
+    assert granted <= 100_000 * 0.02 + 2 * 1448  # 20 ms: what an idle moment may put in the modem's queue at once
 
 
 def test_live_rate_change_takes_effect_at_once():
