@@ -94,8 +94,9 @@ class DelayController:
 
     @property
     def steady(self) -> bool:
-        """Holding just under the line's rate with next to no queue: fewer samples are enough (the
-        creep past the line is slow, so a queue is still seen small)."""
+        """Holding just under the line's rate with next to no queue: fewer samples are enough (under
+        the last rate that built no queue none is expected; past it the creep is slow, and
+        `at_edge` asks for more)."""
         return self._holding and self.extra_delay is not None and self.extra_delay <= self.target / 4
 
     @property

@@ -10,7 +10,7 @@ automatic limit ramping, cutting, recovering from a deep cut, or a queue of half
 more); twice a second (0.24%) where a queue may begin (at or past the last rate that built none,
 or a small queue building); once a second (0.12%) while the rate holds under that with no queue,
 a mild cut's drained queue included. Measured over a household run's first minute, all together:
-0.17-0.19% of the line (0.27-0.29% while it kept the fast pace for 3 s after every cut). It runs
+0.17-0.22% of the line (0.27-0.29% while it kept the fast pace for 3 s after every cut). It runs
 only while an upload is under way.
 
 The uploads' own smoothed RTT (TCP_INFO) was tried first: it costs nothing, but it is averaged
@@ -35,8 +35,8 @@ from engine.platform import current as platform
 __all__ = ["upload_peer", "handshake_rtt", "LinkProbe", "FAST", "EDGE", "STEADY", "WIRE_BYTES"]
 
 FAST = 0.2  # seconds between handshakes while the delay moves
-EDGE = 0.5  # ... while it holds where the last queue began
-STEADY = 1.0  # ... while the rate holds just under the line's
+EDGE = 0.5  # ... where a queue may begin (`DelayController.at_edge`)
+STEADY = 1.0  # ... while the rate holds under that with no queue (`DelayController.steady`)
 WIRE_BYTES = 194  # a handshake's packets on the wire (SYN, ACK, RST)
 
 
