@@ -73,7 +73,7 @@ class DelayController:
         self._ceiling = float("inf")  # the rate at which a queue last appeared
         self._queue_at_cut = 0.0  # the highest queue of this congested spell
         self._clear = 0.0  # the rate of the latest sample with next to no queue, the uploads using it
-        self._resume = 0.0  # a little under that, when the last queue appeared: a cut climbs back there briskly
+        self._clear_then = 0.0  # ... as it was when the last queue appeared: a cut climbs back to a little under it
         self._congested = False
         self._now = float("-inf")  # the time of the latest sample
 
@@ -107,7 +107,7 @@ class DelayController:
             self._holding
             and self.extra_delay is not None
             and self.extra_delay <= self.target / 2
-            and (self.extra_delay > self.target / 4 or self.rate * _CLIMB_TO >= self._resume)
+            and (self.extra_delay > self.target / 4 or self.rate >= self._clear_then)
         )
 
     @property
@@ -129,7 +129,7 @@ class DelayController:
         if off_target < 0:
             if not self._congested:
                 self._ceiling, self._queue_at_cut, self._congested = self.rate, 0.0, True
-                self._resume = _CLIMB_TO * self._clear
+                self._clear_then = self._clear
             if queue >= 0.9 * self._queue_at_cut:  # not draining yet
                 self._queue_at_cut = queue
                 if now - self._last_cut >= max(_MIN_CUT_GAP, min(self._recent)):  # once per round trip
@@ -145,9 +145,9 @@ class DelayController:
                     self.rate *= min(_RAMP_MAX_STEP, _RAMP_PER_SECOND ** min(since, 1.0)) if fast else _RAMP
                 elif self.rate < _NEAR * self._ceiling:
                     self.rate += max(_MIN_STEP, _RECOVER * self.rate) * off_target
-                elif self.rate < self._resume:
+                elif self.rate < (resume := _CLIMB_TO * self._clear_then):
                     climb = max(_MIN_STEP, _CLIMB * min(since, 1.0) * self.rate) * off_target
-                    self.rate = min(self._resume, self.rate + climb)
+                    self.rate = min(resume, self.rate + climb)
                 else:
                     self.rate += max(_MIN_STEP, _PROBE * self.rate) * off_target
         return DelayReading(self.rate, queue)
