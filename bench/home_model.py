@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import blake3
 
@@ -64,14 +64,19 @@ def small_files(root: Path, count: int, seed: int) -> Files:
     return Files(count, make_tree(root, count, _PER_FOLDER, seed, largest=8192))
 
 
+def write_random(f: BinaryIO, seed: bytes, size: int) -> None:
+    """`size` bytes of `seed`'s BLAKE3 stream (nothing compresses or deduplicates), `_PIECE` at a time."""
+    stream = blake3.blake3(seed)
+    for at in range(0, size, _PIECE):
+        f.write(stream.digest(length=_PIECE, seek=at))
+
+
 def big_files(root: Path, count: int, seed: bytes) -> Files:
     """`count` files of 1 GiB (videos, disk images), each its own stream."""
     (root / "videos").mkdir(parents=True, exist_ok=True)
     for n in range(count):
-        stream = blake3.blake3(seed + n.to_bytes(4, "little"))
         with open(root / "videos" / f"clip{n:03d}.mov", "wb") as f:
-            for at in range(0, _BIG, _PIECE):
-                f.write(stream.digest(length=_PIECE, seek=at))
+            write_random(f, seed + n.to_bytes(4, "little"), _BIG)
     return Files(count, count * _BIG)
 
 
@@ -82,10 +87,8 @@ def disk_copy_speed(folder: Path, size: int = 2 * _BIG, piece: int = 8 << 20) ->
     if not hasattr(os, "posix_fadvise"):
         return None
     src, dst = folder / "disk-src", folder / "disk-dst"
-    stream = blake3.blake3(b"disk")
     with open(src, "wb") as f:
-        for at in range(0, size, _PIECE):
-            f.write(stream.digest(length=_PIECE, seek=at))
+        write_random(f, b"disk", size)
         f.flush()
         os.fdatasync(f.fileno())
         os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
