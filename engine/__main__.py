@@ -1,5 +1,6 @@
-"""`python -m engine` runs the command line."""
+"""`python -m engine` runs the command line (not when a backup's helper process imports it)."""
 
 from engine.cli import run
 
-raise SystemExit(run())
+if __name__ == "__main__":
+    raise SystemExit(run())

@@ -6,13 +6,13 @@ the GIL. A file that changes while it is read is read once more, then skipped wi
 deleted since the scan is skipped. A read file's record (its stat and encoded tree entry) goes
 back to the work list.
 
-One reader, not one per core: a small file costs a dozen system calls, each of which hands the
-GIL over, and two readers spend their time waiting for it from each other (100,000 files of
-100 B-4 KiB: 99 us a file with one reader, 160 with two, 181 with three; a 1 GiB home tree: 6.0 s
-against 6.8 s). A file smaller than the chunker's least size, most of a home's, is one chunk: it
-is read by one read on its descriptor, without a file object or the chunker's buffer. Two processes
-reading such files in batches of 1,000 did the work of one in 0.75 of its time; not done, since a
-second process must also start inside the packaged Mac app, which nothing here can try.
+One reading thread, not one per core: a small file costs a dozen system calls, each of which
+hands the GIL over, and two readers spend their time waiting for it from each other (100,000
+files of 100 B-4 KiB: 99 us a file with one reader, 160 with two, 181 with three). A file smaller
+than the chunker's least size, most of a home's, is one chunk: it is read by one read on its
+descriptor, without a file object or the chunker's buffer. In a run with many files to read,
+helper processes read, hash and seal the small files in batches, each with a GIL of its own
+(engine.jobs.smallfiles), and the thread reads the large ones meanwhile.
 
 A file only in the cloud (an iCloud placeholder) is read only when the user asked for it: it is
 downloaded first (never on a metered network, asked again before each one), and once read its
@@ -21,9 +21,7 @@ local copy is given back to the cloud, so a home full of them never fills the di
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -33,34 +31,32 @@ from engine.base.events import FileSkipped
 from engine.base.logs import log
 from engine.base.progress import Meter
 from engine.jobs.session import Session
-from engine.jobs.trees import name_of
+from engine.jobs.smallfiles import (
+    FileChanged,
+    Helpers,
+    Outcome,
+    Vanished,
+    file_record,
+    helper_count,
+    open_file,
+    read_small,
+    regular,
+)
 from engine.local import filerecord
 from engine.local.worklist import ToRead, WorkList
 from engine.platform import current as platform
-from engine.repo.blob import BlobType
-from engine.repo.blobstore import BlobStore
+from engine.repo.blob import BlobType, Compression
+from engine.repo.blobstore import BlobStore, Sealed
 from engine.repo.chunker import Chunker
-from engine.repo.tree import Kind, TreeEntry
 
 __all__ = ["Reading"]
 
 #: chunks at least this big are sealed on the seal pool; smaller ones inline.
 _POOL_SEAL_MIN = 512 * 1024
 _IN_FLIGHT = 2
-_READERS = 1  # see the module's docstring
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-
-
-class _FileChanged(Exception):
-    pass
-
-
-class _Vanished(Exception):
-    """The file to read was deleted after the scan (not any other missing file: a pack's, say)."""
-
-
-def _same(a: os.stat_result, b: os.stat_result) -> bool:
-    return (a.st_size, a.st_mtime_ns, a.st_ctime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ctime_ns, b.st_ino)
+#: a batch for a helper: enough files that handing it over costs little, few enough bytes to hold
+_BATCH_FILES = 256
+_BATCH_BYTES = 4 << 20
 
 
 class Reading:
@@ -94,31 +90,21 @@ class Reading:
         return self._local.chunker
 
     # -- one file ----------------------------------------------------------------------------
-    def _read_once(self, path: bytes, progress: Meter) -> bytes:
-        try:  # never through a link, never blocked by a FIFO: both may have been swapped in since the scan
-            fd = os.open(path, _READ_FLAGS)
-        except FileNotFoundError:
-            raise _Vanished() from None
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise _FileChanged("it is no longer a regular file") from None
-            raise
+    def _read_once(self, path: bytes, progress: Meter) -> tuple[bytes, int]:
+        """The file's record and the bytes read."""
+        fd = open_file(path)
         futures: deque[Future] = deque()
+        read = 0
         try:
-            before = os.fstat(fd)
-            if not stat.S_ISREG(before.st_mode):
-                raise _FileChanged("it is no longer a regular file")
+            before = regular(fd)
             ids: list[bytes] = []
             chunker = self._chunker()
             if before.st_size < chunker.min_size:  # one chunk at most (a home's most files): one read
-                data = os.read(fd, before.st_size + 1)  # a byte more: a file that grew is seen to
-                while len(data) < before.st_size and (more := os.read(fd, before.st_size + 1 - len(data))):
-                    data += more  # a short read (a network or FUSE file system may give one)
+                data = read_small(fd, before.st_size)
                 if data:
                     self._store_chunk(data, ids, futures, progress)
                 read = len(data)
             else:
-                read = 0
                 with open(fd, "rb", buffering=0, closefd=False) as f:
                     for chunk in chunker.cut_file(f):
                         read += self._store_chunk(chunk, ids, futures, progress)
@@ -130,17 +116,11 @@ class Reading:
                     self.store.add(futures.popleft().result())
             finally:
                 os.close(fd)
-        if not _same(before, after) or read != before.st_size:
+        try:
+            return file_record(path, before, after, read, ids, meta), read
+        except FileChanged:
             progress.add(-read)
-            raise _FileChanged("it changed while being read")
-        with self._count_lock:
-            self.bytes_read += read
-        mode = stat.S_IMODE(before.st_mode)
-        xattrs = platform().xattrs(path)
-        entry = TreeEntry(
-            name_of(path), Kind.FILE, mode, before.st_mtime_ns, read, xattrs=xattrs, ids=tuple(ids), meta=meta
-        )
-        return filerecord.make(before, entry)
+            raise
 
     def _store_chunk(self, chunk: bytes | memoryview, ids: list[bytes], futures: deque[Future], progress: Meter) -> int:
         """One chunk of a file into the store (or found there): its length. A large chunk is sealed
@@ -171,23 +151,13 @@ class Reading:
             return
         for attempt in (1, 2):
             try:
-                record = self._read_once(file.path, progress)
-                self.work.done(file.no, record)
-                with self._count_lock:
-                    if file.cached is None:
-                        self.files_new += 1
-                    elif filerecord.digest(record) == file.cached:
-                        self.files_same += 1  # read again to be sure (it changed just before the run), and the same
-                    else:
-                        self.files_changed += 1
-                if file.no in self.fetch:
-                    with self._count_lock:
-                        self.fetched += 1
+                record, read = self._read_once(file.path, progress)
+                self._done(file, record, read)
                 break
-            except _FileChanged as e:
+            except FileChanged as e:
                 if attempt == 2:
                     self.report(FileSkipped(name, f"{e}; it will be backed up next time", warning=True))
-            except _Vanished:
+            except Vanished:
                 self.report(FileSkipped(name, "it was deleted before it could be read", warning=True))
                 break
             except OSError as e:
@@ -196,6 +166,37 @@ class Reading:
         if file.no in self.fetch and not platform().evict(file.path):  # read or not, its space goes back
             log.info("%s stays downloaded: the system did not take its space back", name)
         progress.add(0, files=1)
+
+    def _done(self, file: ToRead, record: bytes, read: int) -> None:
+        """File `file` was read whole: its record to the work list, and counted."""
+        self.work.done(file.no, record)
+        with self._count_lock:
+            self.bytes_read += read
+            if file.cached is None:
+                self.files_new += 1
+            elif filerecord.digest(record) == file.cached:
+                self.files_same += 1  # read again to be sure (it changed just before the run), and the same
+            else:
+                self.files_changed += 1
+            if file.no in self.fetch:
+                self.fetched += 1
+
+    def _take(self, files: list[ToRead], outcomes: list[Outcome], progress: Meter) -> None:
+        """What a helper read of `files`: their new blobs into the store, their records to the work list."""
+        store = self.store
+        for file, outcome in zip(files, outcomes, strict=True):
+            if outcome is None:  # not read whole and unchanged: read here, which says why when it fails again
+                self.store_file(file, progress)
+                continue
+            record, blob_id, sealed, compression, read = outcome
+            if read:
+                if store.reserve(blob_id):
+                    store.add(Sealed(blob_id, BlobType.DATA, Compression(compression), sealed, read))
+                else:
+                    with self._count_lock:
+                        self.bytes_deduped += read
+            self._done(file, record, read)
+            progress.add(read, files=1)
 
     def _fetched(self, path: bytes, name: str) -> bool:
         """Download a file that is only in the cloud; False (said) when it must stay there."""
@@ -213,36 +214,64 @@ class Reading:
 
     # -- all of them ---------------------------------------------------------------------------
     def read_all(self, progress: Meter) -> None:
-        """Worker threads pull files from the work list, in its order; the first error stops them all."""
-        order = self.work.order()
-        lock = threading.Lock()
+        """One reading thread takes the files in the work list's order; with helpers, small files go
+        to them in batches and the thread reads the others meanwhile. The first error stops it."""
         errors: list[BaseException] = []
+        count = helper_count(len(self.work))
+        helpers = Helpers(self.store.key, count) if count else None
 
         def worker() -> None:
             platform().throttle_disk_io()  # the computer stays responsive while a backup reads
-            while not errors:
-                with lock:
-                    file = next(order, None)
-                if file is None:
-                    return
-                try:
-                    self.session.stop.check()  # between files: what was read is in the outbox
-                    self.store_file(file, progress)
-                except BaseException as e:  # noqa: BLE001 - re-raised on the run's thread
-                    errors.append(e)
+            try:
+                self._read_in_order(progress, helpers, errors)
+            except BaseException as e:  # noqa: BLE001 - re-raised on the run's thread
+                errors.append(e)
 
-        threads = [threading.Thread(target=worker, name=f"backbeat-read-{i}") for i in range(_READERS)]
-        for t in threads:
-            t.start()
+        thread = threading.Thread(target=worker, name="backbeat-read")
+        thread.start()
         try:
-            for t in threads:
-                t.join()
-        except BaseException as e:  # Ctrl-C: the workers stop after the file they are reading
+            thread.join()
+        except BaseException as e:  # Ctrl-C: the thread stops after the file (or the batch) it is reading
             errors.append(e)
             raise
+        finally:
+            if helpers is not None:
+                thread.join()
+                helpers.close()
         if errors:
             raise errors[0]
         self.work.flush()
+
+    def _read_in_order(self, progress: Meter, helpers: Helpers | None, errors: list[BaseException]) -> None:
+        """With helpers, each has one batch at a time: the one whose batch is the oldest gets the
+        next as soon as it hands its outcomes back, before they are taken (a helper never waits
+        to send while the thread waits to send to it, however small the pipe: 8 KiB on a Mac)."""
+        limit = self._chunker().min_size
+        handed: deque[tuple[list[ToRead], int | None]] = deque()
+        batch: list[ToRead] = []
+        batch_bytes = 0
+        for file in self.work.order():
+            if errors:
+                return
+            self.session.stop.check()  # between files: what was read is in the outbox
+            if helpers is not None and not helpers.broken and file.size < limit and file.no not in self.fetch:
+                batch.append(file)
+                batch_bytes += file.size
+                if len(batch) >= _BATCH_FILES or batch_bytes >= _BATCH_BYTES:
+                    done = handed.popleft() if len(handed) >= helpers.count else None
+                    outcomes = helpers.outcomes(done[1], len(done[0])) if done is not None else []
+                    handed.append((batch, helpers.read([f.path for f in batch], limit)))
+                    batch, batch_bytes = [], 0
+                    if done is not None:
+                        self._take(done[0], outcomes, progress)
+            else:
+                self.store_file(file, progress)
+        for file in batch:  # the last few: not worth a hand-over
+            self.store_file(file, progress)
+        while handed:
+            self.session.stop.check()
+            files, ticket = handed.popleft()
+            self._take(files, helpers.outcomes(ticket, len(files)), progress)
 
     def close(self) -> None:
         self.seal_pool.shutdown()

@@ -24,9 +24,9 @@ from engine.local.worklist import WorkList
 from engine.platform import current as platform
 from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
-from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry
+from engine.repo.tree import Kind, TreeEntry, TreeSplitter, encode_entry, name_of
 
-__all__ = ["CacheCursor", "Records", "build_trees", "name_of"]
+__all__ = ["CacheCursor", "Records", "build_trees"]
 
 
 def build_trees(
@@ -109,11 +109,6 @@ def _metadata(path: bytes) -> Metadata | None:
         return platform().metadata(path, os.lstat(path))
     except OSError:
         return None
-
-
-def name_of(path: bytes) -> bytes:
-    """The last part of a path (a file's or folder's name in its tree)."""
-    return path[path.rfind(b"/") + 1 :] or path
 
 
 class CacheCursor:

@@ -28,6 +28,7 @@ __all__ = [
     "Kind",
     "TreeEntry",
     "Xattrs",
+    "name_of",
     "encode_tree",
     "encode_entry",
     "entry_ids",
@@ -95,6 +96,11 @@ class TreeEntry(NamedTuple):
     @property
     def subtree(self) -> bytes:
         return self.ids[0]
+
+
+def name_of(path: bytes) -> bytes:
+    """The last part of a path (a file's or folder's name in its tree)."""
+    return path[path.rfind(b"/") + 1 :] or path
 
 
 def encode_entry(e: TreeEntry) -> bytes:
