@@ -217,8 +217,7 @@ class Reading:
         """One reading thread takes the files in the work list's order; with helpers, small files go
         to them in batches and the thread reads the others meanwhile. The first error stops it."""
         errors: list[BaseException] = []
-        count = helper_count(len(self.work))
-        helpers = Helpers(self.store.key, count) if count else None
+        helpers = self._helpers()
 
         def worker() -> None:
             platform().throttle_disk_io()  # the computer stays responsive while a backup reads
@@ -241,6 +240,20 @@ class Reading:
         if errors:
             raise errors[0]
         self.work.flush()
+
+    def _helpers(self) -> Helpers | None:
+        """Helper processes for a run with many files to read; none when they cannot start (the
+        run reads on without them)."""
+        count = helper_count(len(self.work))
+        if not count:
+            return None
+        try:
+            helpers = Helpers(self.store.key, count)
+        except OSError as e:  # a process limit, no memory: slower, not worse
+            log.warning("no helper process could start (%s): the backup reads the small files itself", e)
+            return None
+        log.info("%d helper processes read the small files", count)
+        return helpers
 
     def _read_in_order(self, progress: Meter, helpers: Helpers | None, errors: list[BaseException]) -> None:
         """With helpers, each has one batch at a time: the one whose batch is the oldest gets the

@@ -25,7 +25,7 @@ from tests.conftest import PASSWORD
 from tests.jobs import run_backup, run_restore
 
 
-def _small_files(root: Path, count: int) -> None:
+def small_files(root: Path, count: int) -> None:
     """`count` files of up to 4 KiB in folders of 500: one in 40 empty, one in 25 the same as another."""
     rnd = random.Random(count)
     for n in range(count):
@@ -36,14 +36,22 @@ def _small_files(root: Path, count: int) -> None:
 
 
 def _helpers(pid: int | None = None) -> list[psutil.Process]:
+    """The helper processes of process `pid` (this one by default), frozen or not."""
     found = []
     for child in psutil.Process(pid).children():
         try:
-            if "spawn_main" in " ".join(child.cmdline()):
+            if "--multiprocessing-fork" in child.cmdline():
                 found.append(child)
         except psutil.NoSuchProcess:
             pass
     return found
+
+
+def watch_helpers(backup: subprocess.Popen) -> list[psutil.Process]:
+    """The helpers of a backup running in `backup`, seen before it ends (none: it ended without any)."""
+    while not (helpers := _helpers(backup.pid)) and backup.poll() is None:
+        time.sleep(0.005)
+    return helpers
 
 
 class _Watch:
@@ -90,7 +98,7 @@ def test_many_small_files_are_read_by_helpers_and_restore_exact_and_what_they_ca
     counts = [(HELPERS_FROM - 1, 2), (HELPERS_FROM, 1), (HELPERS_FROM, 2), (HELPERS_FROM, 16)]
     assert [helper_count(files, lambda cores=cores: cores) for files, cores in counts] == [0, 0, 2, 4]
     src = tmp_path / "src"
-    _small_files(src, HELPERS_FROM + 500)
+    small_files(src, HELPERS_FROM + 500)
     grows, goes, fifo = src / "d000" / "f00001", src / "d001" / "f00501", src / "d002" / "f01001"
 
     folders = {p: p.stat().st_mtime_ns for p in (goes.parent, fifo.parent)}  # as the scan saw them
@@ -120,7 +128,7 @@ def test_many_small_files_are_read_by_helpers_and_restore_exact_and_what_they_ca
 
 def test_a_helper_killed_mid_run_costs_nothing(tmp_path, backbeat_home):
     src = tmp_path / "src"
-    _small_files(src, HELPERS_FROM + 500)
+    small_files(src, HELPERS_FROM + 500)
     watch = _Watch(kill=True)
     summary, restored = _backup_and_restore(tmp_path, src, watch)
     assert watch.killed
@@ -130,15 +138,12 @@ def test_a_helper_killed_mid_run_costs_nothing(tmp_path, backbeat_home):
 
 def test_a_backup_killed_leaves_no_helper_behind(cli, tmp_path):
     src = tmp_path / "src"
-    _small_files(src, HELPERS_FROM + 500)
+    small_files(src, HELPERS_FROM + 500)
     cli("init")
     cmd = [sys.executable, "-m", "engine", "backup", str(src), "--repo", str(cli.repo), "-q"]
     proc = subprocess.Popen(cmd, env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not (helpers := _helpers(proc.pid)):
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline, "no helper process started"
-        time.sleep(0.005)
+    helpers = watch_helpers(proc)
+    assert helpers, f"the backup ended before any helper was seen: {proc.stderr.read()}"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stderr.close()

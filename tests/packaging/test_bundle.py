@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from bench.datasets import assert_same_tree
+from engine.jobs.smallfiles import HELPERS_FROM
+from tests.e2e.test_smallfiles import small_files, watch_helpers
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "/Applications/Backbeat.app/Contents/MacOS/backbeat-app"
@@ -70,7 +72,12 @@ def test_the_frozen_bundle_backs_up_and_restores_without_python(tmp_path):
     assert "Backbeat" in run("--version").stdout
     started = time.perf_counter() - t0
     run("init")
-    run("backup", str(src))
+    small_files(src / "many", HELPERS_FROM)  # enough for helper processes: they start as the frozen executable
+    with open(tmp_path / "backup.err", "w") as err:
+        backup = subprocess.Popen([str(bundle / "backbeat"), "backup", "-q", str(src)], env=env, stderr=err)
+        seen = watch_helpers(backup)
+        assert backup.wait() == 0, (tmp_path / "backup.err").read_text()
+    assert seen, "no helper process read the small files"
     run("restore", "latest", "--target", str(tmp_path / "back"))
     assert_same_tree(src, tmp_path / "back" / "src")
     app = subprocess.run([str(bundle / "backbeat-app"), "--startup-time"], env=env, capture_output=True, text=True)
