@@ -206,9 +206,10 @@ class Helpers:
 
 
 def helper_count(files: int, cores: Callable[[], int | None] = os.cpu_count) -> int:
-    """Helpers for a run reading `files` files: none for a small run or on one core; else one per core (the
-    reading thread mostly waits for them: on 2 cores, 200,000 small files took 6.4 s to read with
-    two helpers against 8.8 with one), at most `_MOST_HELPERS` (each holds ~40 MiB, and past that
-    the reading thread sets the pace)."""
+    """Helpers for a run reading `files` files: none for a small run or on one core; else one per
+    core, though the reading thread needs a share of one (on 2 cores, 200,000 small files were read
+    in 6.0 s with two helpers, 7.2 s with one: medians of 3, alternating), at most `_MOST_HELPERS`:
+    each holds 30-40 MiB, and the thread that packs what they read is one (a bound chosen, not
+    measured: this machine has 2 cores)."""
     count = cores() or 1
     return 0 if files < HELPERS_FROM or count < 2 else min(_MOST_HELPERS, count)
