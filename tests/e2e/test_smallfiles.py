@@ -4,7 +4,6 @@ it cannot be), a helper killed mid-run costs nothing, and a backup killed leaves
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -149,4 +148,3 @@ def test_a_backup_killed_leaves_no_helper_behind(cli, tmp_path):
     proc.stderr.close()
     gone, alive = psutil.wait_procs(helpers, timeout=10)
     assert not alive, f"helpers left running: {alive}"
-    shutil.rmtree(src)
