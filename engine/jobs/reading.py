@@ -45,7 +45,7 @@ from engine.jobs.smallfiles import (
 from engine.local import filerecord
 from engine.local.worklist import ToRead, WorkList
 from engine.platform import current as platform
-from engine.repo.blob import BlobType, Compression
+from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore, Sealed
 from engine.repo.chunker import Chunker
 
@@ -191,7 +191,7 @@ class Reading:
             record, blob_id, sealed, compression, read = outcome
             if read:
                 if store.reserve(blob_id):
-                    store.add(Sealed(blob_id, BlobType.DATA, Compression(compression), sealed, read))
+                    store.add(Sealed(blob_id, BlobType.DATA, compression, sealed, read))
                 else:
                     with self._count_lock:
                         self.bytes_deduped += read

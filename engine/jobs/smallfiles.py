@@ -29,7 +29,7 @@ from engine.base.logs import log
 from engine.base.metadata import Metadata
 from engine.local import filerecord
 from engine.platform import current as platform
-from engine.repo.blob import BlobType, seal_blob
+from engine.repo.blob import BlobType, Compression, seal_blob
 from engine.repo.crypto import MasterKey
 from engine.repo.tree import Kind, TreeEntry, name_of
 
@@ -53,7 +53,7 @@ _STOP_WAIT = 5.0  # seconds a helper has to end by itself once its pipe is close
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 #: (record, blob id, sealed blob, compression, bytes read) of a file a helper read; None: read it again here
-Outcome = tuple[bytes, bytes, bytes, int, int] | None
+Outcome = tuple[bytes, bytes, bytes, Compression, int] | None
 
 
 class FileChanged(Exception):
@@ -142,7 +142,7 @@ def _read_one(key: MasterKey, path: bytes, limit: int) -> Outcome:
     finally:
         os.close(fd)
     if not data:
-        return file_record(path, before, after, 0, [], meta), b"", b"", 0, 0
+        return file_record(path, before, after, 0, [], meta), b"", b"", Compression.RAW, 0
     blob_id = key.blob_id(data)
     sealed, compression = seal_blob(key, blob_id, BlobType.DATA, data)
     return file_record(path, before, after, len(data), [blob_id], meta), blob_id, sealed, compression, len(data)

@@ -38,9 +38,7 @@ _ENTRY = struct.Struct("<BB32sIII")
 _LEN = struct.Struct("<I")
 #: how much of a pack's end to fetch at first: enough for the header of a typical pack.
 TAIL_GUESS = 64 * 1024
-
-
-_PIECE = 1 << 20
+_PIECE = 1 << 20  # a pack is hashed and written this much at a time (PackWriter)
 
 
 class PackEntry(NamedTuple):
@@ -58,8 +56,8 @@ class PackWriter:
     Nothing is held in memory but the entries and the last `_PIECE` bytes: a pack costs no RAM
     however big it grows. Its name is hashed as the bytes go out, which costs less than reading
     them back; a piece at a time, since each hash call hands the GIL over, and a small file's blob
-    is a few kilobytes (one call a blob waited for the GIL on the helpers' threads: a seventh of the
-    reading thread's time, engine.jobs.smallfiles).
+    is a few kilobytes (with helper processes reading small files, engine.jobs.smallfiles, a call a
+    blob was a seventh of the reading thread's time, waiting to take the GIL back).
     """
 
     def __init__(self, out: BinaryIO) -> None:
