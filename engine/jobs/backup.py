@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -41,7 +41,7 @@ from engine.local import filerecord
 from engine.local.outbox import streams_for
 from engine.local.scanner import Partial, Scan, scan
 from engine.local.spool import CLOUD_ONLY, Tag, meta_mtime_ns, meta_size, tree_key
-from engine.local.worklist import WorkList
+from engine.local.worklist import Vouched, WorkList
 from engine.meter.forecast import Line, TailEstimate, UploadForecast, sample_ratios
 from engine.platform import current as platform
 from engine.repo.blob import BlobType, seal_blob
@@ -235,7 +235,7 @@ class _Run:
         once the destination confirms every pack handed over so far, save the snapshot."""
         self.store.flush()
         self.work.flush()
-        vouched = array("q")
+        vouched = self.work.vouched()
         coming = self.store.on_the_way()
         tree_id, _dirs, files = self.tree(found, vouched, coming=coming)
         self.store.flush()
@@ -254,19 +254,29 @@ class _Run:
         self.remember(vouched)  # what the destination holds need not be read again if this run is interrupted
         self.events(Checkpoint(snapshot_id, files, self.sent()))
 
-    def remember(self, vouched: array, unsure: array | None = None) -> None:
+    def remember(self, vouched: Vouched) -> None:
         """Files the cache vouches for from now on (those not given to it earlier in this run);
-        and the `unsure` ones (changed in the run's last moments: they may change again within the
+        and the unsure ones (changed in the run's last moments: they may change again within the
         same mtime) with a blank stat, so the next run reads them again, and finds them the same
         when they are (see store_file)."""
-        self.remembered.extend(bytes(max(0, max(vouched, default=-1) + 1 - len(self.remembered))))
-        new = array("q", (no for no in vouched if not self.remembered[no]))
-        rows = self.work.paths_and_records(new)
-        self.session.state.remember_files((tree_key(path), record) for path, record in rows)
+        remembered = self.remembered
+        remembered.extend(bytes(max(0, vouched.top + 1 - len(remembered))))
+        new = array("q")
+
+        def rows() -> Iterator[tuple[bytes, bytes]]:
+            for no, path, record, sure in vouched:
+                if not sure:
+                    yield tree_key(path), filerecord.unvouched(record)
+                elif not remembered[no]:
+                    new.append(no)
+                    yield tree_key(path), record
+
+        try:
+            self.session.state.remember_files(rows())
+        finally:
+            vouched.close()
         for no in new:
-            self.remembered[no] = 1
-        rows = self.work.paths_and_records(unsure or ())
-        self.session.state.remember_files((tree_key(path), filerecord.unvouched(record)) for path, record in rows)
+            remembered[no] = 1
 
     def snapshot(self, found: Scan, tree_id: bytes, summary: dict, checkpoint: bool = False) -> Snapshot:
         return Snapshot(
@@ -288,7 +298,7 @@ class _Run:
         return self.checkpoints
 
     def tree(
-        self, found: Scan, vouched: array, coming: frozenset[bytes] | None = None, unsure: array | None = None
+        self, found: Scan, vouched: Vouched, coming: frozenset[bytes] | None = None, unsure: bool = False
     ) -> tuple[bytes, int, int]:
         """The snapshot's trees (engine.jobs.trees): (root tree id, folders, files)."""
         records = Records(self.work, self.cloud_only)
@@ -471,8 +481,8 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
         for t in helpers[1:]:
             t.join()  # a checkpoint under way ends before the final trees are built
         events(progress.event("finishing"))
-        vouched, unsure = array("q"), array("q")
-        root, dirs, _files = run.tree(found, vouched, unsure=unsure)
+        vouched = run.work.vouched()
+        root, dirs, _files = run.tree(found, vouched, unsure=True)
         run.store.flush()
     finally:
         run.reading_done.set()
@@ -512,7 +522,7 @@ def _backup(run: _Run, scanning: Scanning, t0: float) -> BackupSummary:
     snapshot_id = session.outbox.send_snapshot(snap, session.index)
     run.open_checkpoints(found).fold()  # the final snapshot holds all they did
     remember_latest(session, snap)
-    run.remember(vouched, unsure)
+    run.remember(vouched)
     if not found.partial:  # a partial scan saw only the changed folders: the files it did not see are not gone
         session.state.forget_files(run.work.unseen())
     session.settle_index()

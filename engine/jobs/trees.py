@@ -10,7 +10,6 @@ of this snapshot.
 from __future__ import annotations
 
 import os
-from array import array
 from collections.abc import Callable, Container
 
 from engine.base.events import FileSkipped
@@ -20,7 +19,7 @@ from engine.local import filerecord
 from engine.local.scanner import Scan
 from engine.local.spool import Entry, Tag, meta_mode, meta_mtime_ns
 from engine.local.state import State
-from engine.local.worklist import WorkList
+from engine.local.worklist import Vouched, WorkList
 from engine.platform import current as platform
 from engine.repo.blob import BlobType
 from engine.repo.blobstore import BlobStore
@@ -35,16 +34,16 @@ def build_trees(
     store: BlobStore,
     session: Session,
     report: Callable[[FileSkipped], None],
-    vouched: array,
+    vouched: Vouched,
     *,
     racy_ns: int,
     coming: frozenset[bytes] | None = None,
-    unsure: array | None = None,
+    unsure: bool = False,
 ) -> tuple[bytes, int, int]:
     """Store the trees of the scan; returns (root tree id, folders, files). Adds to `vouched` the
-    numbers of the files read this run that the files cache may vouch for: those whose mtime is
-    before `racy_ns` (one changed in the run's last moments may change again within the same
-    mtime: those go to `unsure`). With `coming` (a checkpoint), only files whose every blob is
+    files read this run that the files cache may vouch for: those whose mtime is before `racy_ns`
+    (one changed in the run's last moments may change again within the same mtime: with `unsure`,
+    those are added as not sure). With `coming` (a checkpoint), only files whose every blob is
     indexed or in those."""
     known = session.index
     seed = session.repo.tree_seed
@@ -69,9 +68,9 @@ def build_trees(
                 if coming is not None and not all(i in known or i in coming for i in filerecord.blob_ids(record)):
                     continue  # part of it is not even packed yet
                 if filerecord.mtime_ns(record) < racy_ns:
-                    vouched.append(no)
-                elif unsure is not None:
-                    unsure.append(no)
+                    vouched.add(no, entry.path, record)
+                elif unsure:
+                    vouched.add(no, entry.path, record, sure=False)
             folder = folders[-1]
             folder.files += 1
             folder.splitter.add(name_of(entry.path), filerecord.entry_of(record))
