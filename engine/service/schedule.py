@@ -113,11 +113,11 @@ class Scheduler:
         at login before its Wi-Fi, a drive not plugged in) is said through `on_error` and tried
         again every half minute: protection starts as soon as it can."""
         while not stop.is_set():
+            self._wake.clear()  # before the try: a click while its failure is being said is not lost
             try:
                 self.service.session  # noqa: B018 - opened here, not kept: a reload replaces it
             except BackbeatError as e:
                 self.on_error(e)
-                self._wake.clear()
                 deadline = self.clock.monotonic() + _OPEN_RETRY
                 while not (stop.wait(0.5) or self._wake.is_set()) and self.clock.monotonic() < deadline:
                     pass

@@ -215,3 +215,36 @@ def test_the_scheduler_starts_again_after_a_stop(tmp_path):
         assert run.reason == "start" and "src/while-stopped.txt" in r.files(run)
     finally:
         r.close()
+
+
+def test_back_up_now_while_the_destination_is_said_to_be_away_tries_again_at_once(tmp_path):
+    """The user sees "can't reach your backup", plugs the drive in and clicks Back Up Now, maybe
+    while the failure is still being said: the click is not lost, the next try comes at once (not
+    at the next half-minute one). A click once cleared the wake it had just set."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    save_settings(Settings(watch=FAST))
+    BackupService(str(tmp_path / "repo")).init("pw")
+    (tmp_path / "repo").rename(tmp_path / "unplugged")
+    service = BackupService(str(tmp_path / "repo"))
+    service.unlock("pw", defer=True)
+    heard: queue.Queue = queue.Queue()
+    scheduler: Scheduler
+
+    def said(error):
+        heard.put(error)
+        if not (tmp_path / "repo").exists():
+            (tmp_path / "unplugged").rename(tmp_path / "repo")
+            scheduler.back_up_now()  # before this report of the failure has returned
+
+    scheduler = Scheduler(service, [str(src)], [], heard.put, said)
+    scheduler.start()
+    try:
+        assert "no repository" in str(heard.get(timeout=10))
+        began = time.monotonic()
+        assert heard.get(timeout=10).reason == "start"
+        assert time.monotonic() - began < 10  # the next try came at once: tries are 30 s apart
+    finally:
+        assert scheduler.stop(10)
+        service.close()
