@@ -50,7 +50,7 @@ def test_read_records_come_back_in_spool_order_whole_whatever_order_they_were_re
 
 def test_files_to_remember_come_back_in_the_order_given_with_paths_records_and_sureness_whole():
     """A pass of the trees hands over each file the cache may vouch for with the path and record it
-    holds; rows cross the file's 64 KiB blocks, and a path may be longer than 64 KiB bytes."""
+    holds; rows cross the file's 64 KiB blocks, and a path may be longer than 64 KiB."""
     sizes = [0, 40, 70_000, 3, 400_000, 65_536] + [100] * 2000
     rows = [
         (no * 3, b"/home/" + b"d/" * (no % 7) * (40_000 if no == 5 else 1) + b"f%d" % no, os.urandom(size), no % 5 != 2)
